@@ -1,0 +1,58 @@
+// Contract between the port-forwarding client and the tunnel daemon that drives it.
+
+import type { Socket } from 'node:net';
+import type { EventEmitter } from 'node:events';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+
+export type ForwardingMode = 'mux' | 'basic';
+
+export interface PortForwardSessionOptions {
+  /** Returns the SSM client to use for the next API call, so fresh credentials apply. */
+  getSsmClient: () => SSMClient;
+  /** Instance id (i-…, mi-…) of the managed node. */
+  target: string;
+  /** Host the agent dials; absent means the target itself (AWS-StartPortForwardingSession). */
+  remoteHost?: string;
+  remotePort: number;
+  /** Reason recorded by the service for the session (1 to 256 characters). */
+  reason?: string;
+  /** Abort an in-flight start; the session is terminated if it was created. */
+  signal?: AbortSignal;
+}
+
+/** Why a session ended. `service` covers idle timeout, max duration and admin termination. */
+export interface SessionEnd {
+  by: 'client' | 'service' | 'error';
+  reason: string;
+  /** The error that ended the session, when `by` is `error`. */
+  error?: Error;
+}
+
+export interface SessionStats {
+  bytesIn: number;
+  bytesOut: number;
+  activeConnections: number;
+  totalConnections: number;
+  dialFailures: number;
+  reconnects: number;
+  /** Smoothed round-trip time from acknowledgements, in milliseconds; null before the first. */
+  rttMs: number | null;
+}
+
+/**
+ * One SSM port-forwarding session. Events:
+ * - `reconnecting` (error: Error): the websocket dropped; resume is under way.
+ * - `reconnected` (): the data channel is back with every sequence number intact.
+ * - `dial-failed` (): the agent could not reach the remote host for one connection.
+ * - `ended` (end: SessionEnd): the session is over; no more connections are accepted.
+ */
+export interface PortForwardSession extends EventEmitter {
+  readonly sessionId: string;
+  readonly agentVersion: string;
+  readonly mode: ForwardingMode;
+  readonly stats: SessionStats;
+  /** Carry one accepted local connection; the session owns the socket from then on. */
+  handleConnection(socket: Socket): void;
+  /** Send the TerminateSession flag, call the TerminateSession API and close every socket. */
+  close(reason?: string): Promise<void>;
+}
