@@ -4,6 +4,11 @@
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { STSClient } from '@aws-sdk/client-sts';
+import { CachingCredentialsProvider, type MfaCodeProvider } from './credentials.js';
 
 export interface AwsClientOptions {
   region: string;
@@ -32,4 +37,64 @@ export function createSsmClient(options: AwsClientOptions): SSMClient {
     credentials: credentialsFor(options),
     maxAttempts: 3,
   });
+}
+
+/** Endpoint overrides per service: VPC endpoints, FIPS endpoints or the local emulator. */
+export interface AwsEndpoints {
+  ssm?: string;
+  ec2?: string;
+  sts?: string;
+  rds?: string;
+  elasticache?: string;
+}
+
+export interface AwsClientSetOptions {
+  region: string;
+  awsProfile?: string;
+  endpoints?: AwsEndpoints;
+  mfaCodeProvider?: MfaCodeProvider;
+  /** Shared credentials cache; created from `awsProfile` when absent. */
+  credentials?: CachingCredentialsProvider;
+}
+
+/** The SDK clients of one profile. All of them sign with the same cached credentials. */
+export interface AwsClientSet {
+  region: string;
+  credentials: CachingCredentialsProvider;
+  ssm: SSMClient;
+  ec2: EC2Client;
+  sts: STSClient;
+  rds: RDSClient;
+  elasticache: ElastiCacheClient;
+  /** Stops the credentials refresh timer and closes every client's connection pool. */
+  destroy(): void;
+}
+
+export function createAwsClientSet(options: AwsClientSetOptions): AwsClientSet {
+  const endpoints = options.endpoints ?? {};
+  const credentials =
+    options.credentials ??
+    new CachingCredentialsProvider({
+      region: options.region,
+      awsProfile: options.awsProfile,
+      stsEndpoint: endpoints.sts,
+      mfaCodeProvider: options.mfaCodeProvider,
+    });
+  const base = { region: options.region, credentials: credentials.provide, maxAttempts: 3 };
+  const set: AwsClientSet = {
+    region: options.region,
+    credentials,
+    ssm: new SSMClient({ ...base, endpoint: endpoints.ssm }),
+    ec2: new EC2Client({ ...base, endpoint: endpoints.ec2 }),
+    sts: new STSClient({ ...base, endpoint: endpoints.sts }),
+    rds: new RDSClient({ ...base, endpoint: endpoints.rds }),
+    elasticache: new ElastiCacheClient({ ...base, endpoint: endpoints.elasticache }),
+    destroy() {
+      credentials.close();
+      for (const client of [set.ssm, set.ec2, set.sts, set.rds, set.elasticache]) {
+        client.destroy();
+      }
+    },
+  };
+  return set;
 }

@@ -1,0 +1,173 @@
+// Credentials for one bastionless profile: the SDK provider chain behind a cache that every
+// client of that profile shares, refreshed ahead of expiry so open tunnels never sign a
+// request with expired keys.
+
+import { EventEmitter } from 'node:events';
+import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { BastionlessError, classifyError } from '../errors.js';
+
+/** Asks the user for the current code of the MFA device `mfaSerial`. */
+export type MfaCodeProvider = (mfaSerial: string) => Promise<string>;
+
+export interface CredentialsOptions {
+  region: string;
+  /**
+   * Named profile of the shared config files (static keys, SSO, assume-role chains,
+   * credential_process). Absent means the default chain, which reads the environment first.
+   */
+  awsProfile?: string;
+  /** STS endpoint for assume-role calls: a VPC endpoint or the local emulator. */
+  stsEndpoint?: string;
+  /** Called when an assumed role has `mfa_serial`; the code is passed to STS and not kept. */
+  mfaCodeProvider?: MfaCodeProvider;
+  /** Refresh this long before the expiration; default 5 minutes. */
+  refreshBeforeExpiryMs?: number;
+  /** Wait before retrying a failed background refresh; default 30 seconds. */
+  retryDelayMs?: number;
+  /** Source provider, replacing the SDK chain (tests, or credentials from the control API). */
+  source?: AwsCredentialIdentityProvider;
+  now?: () => number;
+}
+
+const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+const DEFAULT_RETRY_DELAY_MS = 30_000;
+// setTimeout fires immediately for delays above 2^31-1 ms, so long expirations are capped.
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+type SourceProvider = (options?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
+
+function createSourceProvider(options: CredentialsOptions): SourceProvider {
+  if (options.source) {
+    return options.source as SourceProvider;
+  }
+  const clientConfig = { region: options.region, endpoint: options.stsEndpoint };
+  if (options.awsProfile) {
+    // ignoreCache re-reads the config files on every refresh, so a fresh `aws sso login`
+    // or an edited profile applies without restarting the daemon.
+    return fromIni({
+      profile: options.awsProfile,
+      mfaCodeProvider: options.mfaCodeProvider,
+      clientConfig,
+      ignoreCache: true,
+    }) as SourceProvider;
+  }
+  return fromNodeProviderChain({
+    mfaCodeProvider: options.mfaCodeProvider,
+    clientConfig,
+    ignoreCache: true,
+  }) as SourceProvider;
+}
+
+/**
+ * Caches the credentials of one profile. `provide` is the identity provider handed to every
+ * SDK client of the profile; a timer refreshes the credentials `refreshBeforeExpiryMs` before
+ * they expire. Concurrent callers share one in-flight load, and load failures are BastionlessErrors (an
+ * expired SSO session is ERR_NEEDS_LOGIN with the `aws sso login --profile X` command). Events:
+ * - `refreshed` (credentials expiration: Date | undefined)
+ * - `refresh-failed` (error: BastionlessError): a background refresh failed; the old
+ *   credentials stay in use while they are valid and the refresh is retried.
+ */
+export class CachingCredentialsProvider extends EventEmitter {
+  readonly awsProfile: string | undefined;
+  private readonly source: SourceProvider;
+  private readonly refreshBeforeExpiryMs: number;
+  private readonly retryDelayMs: number;
+  private readonly now: () => number;
+  private current: AwsCredentialIdentity | undefined;
+  private inFlight: Promise<AwsCredentialIdentity> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: CredentialsOptions) {
+    super();
+    this.awsProfile = options.awsProfile;
+    this.source = createSourceProvider(options);
+    this.refreshBeforeExpiryMs = options.refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS;
+    this.retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Expiration of the cached credentials; undefined for long-term keys or before the first load. */
+  get expiration(): Date | undefined {
+    return this.current?.expiration;
+  }
+
+  /** SDK identity provider: the cached credentials, or a load when they are missing or due. */
+  readonly provide: AwsCredentialIdentityProvider = async () => {
+    if (this.current && !this.isDue(this.current)) {
+      return this.current;
+    }
+    return this.load(false);
+  };
+
+  /** Discards the cache and loads again, e.g. after a 403 with credentials that looked valid. */
+  forceRefresh(): Promise<AwsCredentialIdentity> {
+    return this.load(true);
+  }
+
+  /** Stops the refresh timer. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private isDue(credentials: AwsCredentialIdentity): boolean {
+    if (!credentials.expiration) {
+      return false;
+    }
+    return credentials.expiration.getTime() - this.now() <= this.refreshBeforeExpiryMs;
+  }
+
+  private load(forceRefresh: boolean): Promise<AwsCredentialIdentity> {
+    if (this.inFlight) {
+      return this.inFlight;
+    }
+    const loading = this.source({ forceRefresh })
+      .then((credentials) => {
+        this.current = credentials;
+        this.schedule(credentials);
+        this.emit('refreshed', credentials.expiration);
+        return credentials;
+      })
+      .catch((error: unknown) => {
+        throw classifyError(error, { awsProfile: this.awsProfile });
+      })
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+    this.inFlight = loading;
+    return loading;
+  }
+
+  private schedule(credentials: AwsCredentialIdentity): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.closed || !credentials.expiration) {
+      return;
+    }
+    const dueInMs = credentials.expiration.getTime() - this.refreshBeforeExpiryMs - this.now();
+    this.startTimer(Math.max(0, dueInMs));
+  }
+
+  private startTimer(delayMs: number): void {
+    this.timer = setTimeout(
+      () => this.refreshInBackground(),
+      Math.min(delayMs, MAX_TIMER_DELAY_MS),
+    );
+    this.timer.unref();
+  }
+
+  private refreshInBackground(): void {
+    this.timer = undefined;
+    this.load(true).catch((error: BastionlessError) => {
+      this.emit('refresh-failed', error);
+      const stillValid =
+        this.current?.expiration !== undefined && this.current.expiration.getTime() > this.now();
+      if (!this.closed && stillValid) {
+        this.startTimer(this.retryDelayMs);
+      }
+    });
+  }
+}

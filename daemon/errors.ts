@@ -1,0 +1,344 @@
+// Errors the daemon shows to users, and the one place that turns AWS SDK, credential
+// provider and socket errors into them.
+
+import type { TunnelError } from './config/types.js';
+
+export type ErrorCode =
+  | 'ERR_PORT_IN_USE'
+  | 'ERR_PORT_PERMISSION'
+  | 'ERR_BIND_ADDRESS'
+  | 'ERR_NON_LOOPBACK'
+  | 'ERR_TARGET_NOT_CONNECTED'
+  | 'ERR_ACCESS_DENIED'
+  | 'ERR_INVALID_TARGET'
+  | 'ERR_INVALID_DOCUMENT'
+  | 'ERR_EXPIRED_CREDENTIALS'
+  | 'ERR_INVALID_CREDENTIALS'
+  | 'ERR_NO_CREDENTIALS'
+  | 'ERR_NEEDS_LOGIN'
+  | 'ERR_SESSION_NOT_FOUND'
+  | 'ERR_AWS_UNAVAILABLE'
+  | 'ERR_ENDPOINT_UNREACHABLE'
+  | 'ERR_REMOTE_REFUSED'
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  | 'ERR_SESSION_FAILED'
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_CONFIG_PARSE'
+  | 'ERR_UNKNOWN_TUNNEL'
+  | 'ERR_REMOTE_HOST_NOT_FOUND'
+  | 'ERR_UNKNOWN';
+
+export interface BastionlessErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  /** True when the same request may succeed later without a change by the user. */
+  retryable?: boolean;
+}
+
+/** The error class for every failure the daemon reports to a user. */
+export class BastionlessError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: BastionlessErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BastionlessError';
+    this.code = code;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** Codes that only a person can clear, for example by running `aws sso login`. */
+const NEEDS_PERSON_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_NEEDS_LOGIN',
+  'ERR_NO_CREDENTIALS',
+  'ERR_INVALID_CREDENTIALS',
+  'ERR_EXPIRED_CREDENTIALS',
+]);
+
+/** Codes where fresh credentials from the refresher may turn a failure into a success. */
+const REFRESHABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_EXPIRED_CREDENTIALS',
+  'ERR_ACCESS_DENIED',
+]);
+
+export function needsLogin(err: BastionlessError): boolean {
+  return NEEDS_PERSON_CODES.has(err.code);
+}
+
+export function mayNeedFreshCredentials(err: BastionlessError): boolean {
+  return REFRESHABLE_CODES.has(err.code);
+}
+
+export interface ClassifyContext {
+  /** Named AWS profile, used to print the exact login command. */
+  awsProfile?: string;
+  /** SSM endpoint in use, named in endpoint errors. */
+  endpoint?: string;
+}
+
+interface ErrorShape {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+function loginCommand(context: ClassifyContext): string {
+  return context.awsProfile
+    ? `aws sso login --profile ${context.awsProfile}`
+    : 'aws sso login';
+}
+
+function profileLabel(context: ClassifyContext): string {
+  return context.awsProfile ? `AWS profile "${context.awsProfile}"` : 'the default AWS credentials';
+}
+
+/** Walks the `cause` chain and AggregateError members, outermost first, with a depth limit. */
+function errorChain(err: unknown): ErrorShape[] {
+  const chain: ErrorShape[] = [];
+  const queue: unknown[] = [err];
+  while (queue.length > 0 && chain.length < 8) {
+    const next = queue.shift();
+    if (typeof next !== 'object' || next === null) {
+      continue;
+    }
+    const shape = next as ErrorShape;
+    chain.push(shape);
+    if (shape.cause !== undefined) {
+      queue.push(shape.cause);
+    }
+    if (Array.isArray(shape.errors)) {
+      queue.push(...shape.errors);
+    }
+  }
+  return chain;
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/** Maps an AWS service exception name to a daemon error, or returns undefined. */
+function classifyAwsName(
+  name: string,
+  awsMessage: string,
+  cause: unknown,
+  context: ClassifyContext,
+): BastionlessError | undefined {
+  const detail = awsMessage ? `: ${awsMessage}` : '';
+  switch (name) {
+    case 'TargetNotConnected':
+      return new BastionlessError('ERR_TARGET_NOT_CONNECTED', `Target is not connected${detail}`, {
+        hint: 'Check that the instance is running and its SSM agent is online (Fleet Manager or `aws ssm describe-instance-information`).',
+        cause,
+        retryable: true,
+      });
+    case 'AccessDeniedException':
+      return new BastionlessError('ERR_ACCESS_DENIED', `Access denied${detail}`, {
+        hint: `Grant ssm:StartSession on the target and document to the role of ${profileLabel(context)}.`,
+        cause,
+      });
+    case 'InvalidTarget':
+    case 'InvalidInstanceId':
+      return new BastionlessError('ERR_INVALID_TARGET', `Invalid target${detail}`, {
+        hint: 'Check the target instance id in the profile, and that the instance is a managed node in this region.',
+        cause,
+      });
+    case 'InvalidDocument':
+      return new BastionlessError('ERR_INVALID_DOCUMENT', `Invalid session document${detail}`, {
+        hint: 'Check that the port-forwarding documents exist in this region and that your role may use them.',
+        cause,
+      });
+    case 'ExpiredTokenException':
+    case 'ExpiredToken':
+    case 'RequestExpired':
+      return new BastionlessError('ERR_EXPIRED_CREDENTIALS', `Credentials expired${detail}`, {
+        hint: `Run \`${loginCommand(context)}\` or refresh the credentials of ${profileLabel(context)}.`,
+        cause,
+      });
+    case 'UnrecognizedClientException':
+    case 'InvalidClientTokenId':
+    case 'InvalidSignatureException':
+    case 'SignatureDoesNotMatch':
+      return new BastionlessError('ERR_INVALID_CREDENTIALS', `Credentials rejected${detail}`, {
+        hint: `Check the access key of ${profileLabel(context)}, or run \`${loginCommand(context)}\`.`,
+        cause,
+      });
+    case 'DoesNotExistException':
+      return new BastionlessError('ERR_SESSION_NOT_FOUND', `Session not found${detail}`, {
+        hint: 'The service has ended the session; a new one is started on the next connection.',
+        cause,
+        retryable: true,
+      });
+    case 'InternalServerError':
+    case 'InternalFailure':
+    case 'ServiceUnavailable':
+    case 'ThrottlingException':
+    case 'TooManyRequestsException':
+      return new BastionlessError('ERR_AWS_UNAVAILABLE', `AWS request failed${detail}`, {
+        hint: 'The request is retried with backoff.',
+        cause,
+        retryable: true,
+      });
+    default:
+      return undefined;
+  }
+}
+
+/** Recognises credential-provider failures (SSO expiry, missing MFA, no credentials). */
+function classifyCredentialText(
+  message: string,
+  cause: unknown,
+  context: ClassifyContext,
+): BastionlessError | undefined {
+  const lower = message.toLowerCase();
+  if (/\bsso\b/.test(lower) && /expired|invalid|refresh|token/.test(lower)) {
+    return new BastionlessError('ERR_NEEDS_LOGIN', `SSO session expired for ${profileLabel(context)}: ${message}`, {
+      hint: `Run \`${loginCommand(context)}\`, then start the tunnel again.`,
+      cause,
+    });
+  }
+  if (/\bmfa\b|multi-factor/.test(lower)) {
+    return new BastionlessError('ERR_NEEDS_LOGIN', `MFA code required for ${profileLabel(context)}: ${message}`, {
+      hint: 'Enter the MFA code in the tray or run `bastionless login`, then start the tunnel again.',
+      cause,
+    });
+  }
+  if (lower.includes('could not load credentials')) {
+    return new BastionlessError('ERR_NO_CREDENTIALS', `No AWS credentials found for ${profileLabel(context)}`, {
+      hint: context.awsProfile
+        ? `Run \`${loginCommand(context)}\` or check [profile ${context.awsProfile}] in ~/.aws/config.`
+        : 'Set awsProfile in the tunnel profile, or configure default credentials with `aws configure`.',
+      cause,
+    });
+  }
+  return undefined;
+}
+
+/** Maps Node.js system error codes (socket and DNS) to a daemon error, or returns undefined. */
+function classifySystemCode(
+  code: string,
+  message: string,
+  cause: unknown,
+  context: ClassifyContext,
+): BastionlessError | undefined {
+  const endpoint = context.endpoint ?? 'the AWS endpoint';
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return new BastionlessError('ERR_ENDPOINT_UNREACHABLE', `Cannot reach ${endpoint}: ${message}`, {
+        hint: 'Check the network connection, proxy and endpoint override; the request is retried with backoff.',
+        cause,
+        retryable: true,
+      });
+    case 'EADDRINUSE':
+      return new BastionlessError('ERR_PORT_IN_USE', message, {
+        hint: 'Stop the program that uses the port or choose another localPort.',
+        cause,
+      });
+    case 'EACCES':
+      return new BastionlessError('ERR_PORT_PERMISSION', message, {
+        hint: 'Choose a localPort above 1023, or grant the daemon permission to bind low ports.',
+        cause,
+      });
+    case 'EADDRNOTAVAIL':
+      return new BastionlessError('ERR_BIND_ADDRESS', message, {
+        hint: 'Use an address of this machine in bindAddress, for example 127.0.0.1.',
+        cause,
+      });
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Converts any thrown value into a BastionlessError. Looks through the `cause` chain, so an
+ * SDK exception wrapped by the port-forwarding session is still recognised.
+ */
+export function classifyError(err: unknown, context: ClassifyContext = {}): BastionlessError {
+  if (err instanceof BastionlessError) {
+    return err;
+  }
+  const chain = errorChain(err);
+  for (const shape of chain) {
+    const name = text(shape.name);
+    const message = text(shape.message);
+    const found =
+      classifyAwsName(name, message, err, context) ??
+      classifyCredentialText(message, err, context) ??
+      classifySystemCode(text(shape.code), message, err, context);
+    if (found) {
+      return found;
+    }
+    if (name === 'AbortError' || name === 'TimeoutError') {
+      return new BastionlessError('ERR_HANDSHAKE_TIMEOUT', `Session start timed out: ${message}`, {
+        hint: 'Check that the SSM agent on the target is running and up to date; the start is retried.',
+        cause: err,
+        retryable: true,
+      });
+    }
+    const status = shape.$metadata?.httpStatusCode;
+    if (status === 403) {
+      return new BastionlessError('ERR_ACCESS_DENIED', `Access denied (HTTP 403): ${message}`, {
+        hint: `Check the permissions and credentials of ${profileLabel(context)}.`,
+        cause: err,
+      });
+    }
+    if (typeof status === 'number' && status >= 500) {
+      return new BastionlessError('ERR_AWS_UNAVAILABLE', `AWS request failed (HTTP ${status}): ${message}`, {
+        hint: 'The request is retried with backoff.',
+        cause: err,
+        retryable: true,
+      });
+    }
+  }
+  return foreignCoded(chain[0], err) ?? unknownError(err);
+}
+
+/** Keeps an ERR_* code set by another module (for example the port-forwarding session). */
+function foreignCoded(shape: ErrorShape | undefined, err: unknown): BastionlessError | undefined {
+  const code = text(shape?.code);
+  if (!code.startsWith('ERR_')) {
+    return undefined;
+  }
+  const retryable = (shape as { retryable?: unknown }).retryable;
+  return new BastionlessError(code as ErrorCode, text(shape?.message) || code, {
+    cause: err,
+    retryable: typeof retryable === 'boolean' ? retryable : true,
+  });
+}
+
+function unknownError(err: unknown): BastionlessError {
+  const message = err instanceof Error ? err.message : String(err);
+  // Unknown failures are retried with backoff, because a wrong fatal verdict would stop a
+  // tunnel that a later attempt could open.
+  return new BastionlessError('ERR_UNKNOWN', message || 'Unknown error', {
+    cause: err,
+    retryable: true,
+  });
+}
+
+/** Converts an error into the `lastError` shape of a tunnel status. */
+export function toTunnelError(err: unknown, at: Date = new Date()): TunnelError {
+  const classified = classifyError(err);
+  const result: TunnelError = {
+    code: classified.code,
+    message: classified.message,
+    at: at.toISOString(),
+  };
+  if (classified.hint) {
+    result.hint = classified.hint;
+  }
+  return result;
+}
