@@ -1,0 +1,271 @@
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAwsClientSet } from '../../daemon/aws/clients.js';
+import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import { BastionlessError } from '../../daemon/errors.js';
+import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
+
+const REGION = 'us-east-1';
+const ENV_KEYS = [
+  'HOME',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_PROFILE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+];
+
+let server: AwsApiServer;
+let dir: string;
+const savedEnv = new Map<string, string | undefined>();
+
+beforeAll(async () => {
+  server = await startAwsApiServer({
+    credentials: [
+      { accessKeyId: 'AKIASTATIC00000001', arn: 'arn:aws:iam::123456789012:user/alice' },
+      { accessKeyId: 'AKIAENVIRONMENT001', arn: 'arn:aws:iam::123456789012:user/env-user' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bastionless-credentials-'));
+  for (const key of ENV_KEYS) {
+    savedEnv.set(key, process.env[key]);
+    delete process.env[key];
+  }
+  process.env.HOME = dir;
+  process.env.AWS_CONFIG_FILE = join(dir, 'config');
+  process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
+  await writeFile(join(dir, 'credentials'), '');
+});
+
+afterEach(async () => {
+  for (const [key, value] of savedEnv) {
+    if (value === undefined) {
+      delete process.env[key];
+    } else {
+      process.env[key] = value;
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function writeConfig(text: string): Promise<void> {
+  await writeFile(join(dir, 'config'), text);
+}
+
+/**
+ * Writes a credential_process script that counts its runs in a file and returns
+ * credentials expiring `lifetimeMs` after each run.
+ */
+async function writeProcessScript(lifetimeMs: number): Promise<{ path: string; runs: string }> {
+  const path = join(dir, 'issue-credentials.mjs');
+  const runs = join(dir, 'runs');
+  await writeFile(runs, '0');
+  await writeFile(
+    path,
+    [
+      '#!/usr/bin/env node',
+      "import { readFileSync, writeFileSync } from 'node:fs';",
+      `const runs = Number(readFileSync(${JSON.stringify(runs)}, 'utf8')) + 1;`,
+      `writeFileSync(${JSON.stringify(runs)}, String(runs));`,
+      'console.log(JSON.stringify({',
+      '  Version: 1,',
+      "  AccessKeyId: 'ASIAPROCESS' + String(runs).padStart(6, '0'),",
+      "  SecretAccessKey: 'secret-' + runs,",
+      "  SessionToken: 'token-' + runs,",
+      `  Expiration: new Date(Date.now() + ${lifetimeMs}).toISOString(),`,
+      '}));',
+    ].join('\n'),
+  );
+  await chmod(path, 0o755);
+  return { path, runs };
+}
+
+async function callerArn(provider: CachingCredentialsProvider): Promise<string | undefined> {
+  const clients = createAwsClientSet({
+    region: REGION,
+    credentials: provider,
+    endpoints: { sts: server.endpoint },
+  });
+  try {
+    const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+    return identity.Arn;
+  } finally {
+    clients.destroy();
+  }
+}
+
+describe('CachingCredentialsProvider', () => {
+  it('loads static keys from a profile', async () => {
+    await writeConfig(
+      '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n',
+    );
+    const provider = new CachingCredentialsProvider({ region: REGION, awsProfile: 'static' });
+    const credentials = await provider.provide();
+    expect(credentials.accessKeyId).toBe('AKIASTATIC00000001');
+    expect(provider.expiration).toBeUndefined();
+    expect(await callerArn(provider)).toBe('arn:aws:iam::123456789012:user/alice');
+    provider.close();
+  });
+
+  it('reads environment variables without a profile', async () => {
+    process.env.AWS_ACCESS_KEY_ID = 'AKIAENVIRONMENT001';
+    process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
+    const provider = new CachingCredentialsProvider({ region: REGION });
+    const credentials = await provider.provide();
+    expect(credentials.accessKeyId).toBe('AKIAENVIRONMENT001');
+    expect(await callerArn(provider)).toBe('arn:aws:iam::123456789012:user/env-user');
+    provider.close();
+  });
+
+  it('runs credential_process once for concurrent callers', async () => {
+    const script = await writeProcessScript(3_600_000);
+    await writeConfig(`[profile tool]\ncredential_process = ${script.path}\n`);
+    const provider = new CachingCredentialsProvider({ region: REGION, awsProfile: 'tool' });
+    const [first, second] = await Promise.all([provider.provide(), provider.provide()]);
+    expect(first.accessKeyId).toBe('ASIAPROCESS000001');
+    expect(second.accessKeyId).toBe('ASIAPROCESS000001');
+    expect(first.sessionToken).toBe('token-1');
+    expect(provider.expiration).toBeInstanceOf(Date);
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(script.runs, 'utf8')).toBe('1');
+
+    const forced = await provider.forceRefresh();
+    expect(forced.accessKeyId).toBe('ASIAPROCESS000002');
+    expect((await provider.provide()).accessKeyId).toBe('ASIAPROCESS000002');
+    provider.close();
+  });
+
+  it('refreshes expiring credentials before they expire', async () => {
+    const lifetimeMs = 4_000;
+    const script = await writeProcessScript(lifetimeMs);
+    await writeConfig(`[profile expiring]\ncredential_process = ${script.path}\n`);
+    const provider = new CachingCredentialsProvider({
+      region: REGION,
+      awsProfile: 'expiring',
+      refreshBeforeExpiryMs: 2_500,
+    });
+    const first = await provider.provide();
+    const firstExpiration = first.expiration!.getTime();
+
+    const refreshed = new Promise<Date | undefined>((resolve) =>
+      provider.once('refreshed', resolve),
+    );
+    const nextExpiration = await refreshed;
+    // The timer fires 2.5 s before the first expiration, so the old keys were still valid.
+    expect(Date.now()).toBeLessThan(firstExpiration);
+    expect(nextExpiration!.getTime()).toBeGreaterThan(firstExpiration);
+    const second = await provider.provide();
+    expect(second.accessKeyId).toBe('ASIAPROCESS000002');
+    provider.close();
+  });
+
+  it('maps an expired SSO session to needs-login', async () => {
+    const startUrl = 'https://example-team.awsapps.com/start';
+    await writeConfig(
+      [
+        '[profile sso-dev]',
+        `sso_start_url = ${startUrl}`,
+        'sso_region = us-east-1',
+        'sso_account_id = 123456789012',
+        'sso_role_name = Developer',
+        'region = us-east-1',
+        '',
+      ].join('\n'),
+    );
+    const cacheDir = join(dir, '.aws', 'sso', 'cache');
+    await mkdir(cacheDir, { recursive: true });
+    const cacheName = createHash('sha1').update(startUrl).digest('hex');
+    await writeFile(
+      join(cacheDir, `${cacheName}.json`),
+      JSON.stringify({
+        startUrl,
+        region: 'us-east-1',
+        accessToken: 'expired-token',
+        expiresAt: new Date(Date.now() - 60_000).toISOString(),
+      }),
+    );
+    const provider = new CachingCredentialsProvider({ region: REGION, awsProfile: 'sso-dev' });
+    const error = await provider.provide().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(BastionlessError);
+    expect((error as BastionlessError).code).toBe('ERR_NEEDS_LOGIN');
+    expect((error as BastionlessError).hint).toContain('aws sso login --profile sso-dev');
+    provider.close();
+  });
+
+  it('asks the MFA hook when assuming a role', async () => {
+    await writeConfig(
+      [
+        '[profile base]',
+        'aws_access_key_id = AKIASTATIC00000001',
+        'aws_secret_access_key = s3cret',
+        '[profile admin]',
+        'role_arn = arn:aws:iam::123456789012:role/Admin',
+        'source_profile = base',
+        'mfa_serial = arn:aws:iam::123456789012:mfa/alice',
+        '',
+      ].join('\n'),
+    );
+    const serials: string[] = [];
+    const provider = new CachingCredentialsProvider({
+      region: REGION,
+      awsProfile: 'admin',
+      stsEndpoint: server.endpoint,
+      mfaCodeProvider: async (serial) => {
+        serials.push(serial);
+        return '123456';
+      },
+    });
+    const credentials = await provider.provide();
+    expect(serials).toEqual(['arn:aws:iam::123456789012:mfa/alice']);
+    expect(credentials.accessKeyId).toMatch(/^ASIA/);
+    expect(credentials.sessionToken).toBeTruthy();
+    const assumeCall = server.state.calls.find((call) => call.operation === 'sts:AssumeRole');
+    expect(assumeCall).toBeDefined();
+    expect((assumeCall!.input as Record<string, string>).TokenCode).toBe('123456');
+    expect(await callerArn(provider)).toMatch(/^arn:aws:sts::123456789012:assumed-role\/Admin\//);
+    provider.close();
+  });
+
+  it('maps a wrong MFA code to needs-login', async () => {
+    await writeConfig(
+      [
+        '[profile base]',
+        'aws_access_key_id = AKIASTATIC00000001',
+        'aws_secret_access_key = s3cret',
+        '[profile admin]',
+        'role_arn = arn:aws:iam::123456789012:role/Admin',
+        'source_profile = base',
+        'mfa_serial = arn:aws:iam::123456789012:mfa/alice',
+        '',
+      ].join('\n'),
+    );
+    const provider = new CachingCredentialsProvider({
+      region: REGION,
+      awsProfile: 'admin',
+      stsEndpoint: server.endpoint,
+      mfaCodeProvider: async () => 'not-a-code',
+    });
+    const error = await provider.provide().then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(BastionlessError);
+    expect((error as BastionlessError).code).toBe('ERR_NEEDS_LOGIN');
+    provider.close();
+  });
+});
