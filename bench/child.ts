@@ -1,0 +1,89 @@
+// Starting and stopping the bench's helper programs (emulator, tunnel host, daemon) as
+// child processes whose pid is the Node process itself, so /proc readings are theirs.
+
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  /** Last lines of stderr, for error messages. */
+  stderrTail(): string;
+  stop(): Promise<void>;
+}
+
+/** Spawns `node --import tsx SCRIPT ARGS` from the repository root. */
+export function spawnTsx(script: string, args: string[], options: SpawnOptions = {}): Child {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+  });
+  const tail: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail.push(chunk.toString());
+    if (tail.length > 20) {
+      tail.shift();
+    }
+  });
+  if (child.pid === undefined) {
+    throw new Error(`could not start ${script}`);
+  }
+  return {
+    process: child,
+    pid: child.pid,
+    stderrTail: () => tail.join('').slice(-2000),
+    stop: () => stopChild(child),
+  };
+}
+
+/** Sends SIGTERM, then SIGKILL after `graceMs` if the child is still running. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Resolves with the first stdout line that parses as JSON; rejects on exit or timeout. */
+export function readJsonLine<T>(child: Child, timeoutMs: number): Promise<T> {
+  const stdout = child.process.stdout;
+  if (!stdout) {
+    return Promise.reject(new Error('child has no stdout pipe'));
+  }
+  const lines = createInterface({ input: stdout });
+  return new Promise<T>((resolve, reject) => {
+    const finish = (error: Error | undefined, value?: T): void => {
+      clearTimeout(timer);
+      child.process.off('exit', onExit);
+      lines.off('line', onLine);
+      if (error) {
+        reject(error);
+      } else {
+        resolve(value as T);
+      }
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`no JSON line within ${timeoutMs} ms: ${child.stderrTail()}`)),
+      timeoutMs,
+    );
+    const onExit = (code: number | null): void =>
+      finish(new Error(`child exited with code ${code}: ${child.stderrTail()}`));
+    const onLine = (line: string): void => {
+      try {
+        finish(undefined, JSON.parse(line) as T);
+      } catch {
+        // Other output before the ready line is allowed.
+      }
+    };
+    child.process.on('exit', onExit);
+    lines.on('line', onLine);
+  });
+}
