@@ -17,14 +17,23 @@ export interface AwsApiServer {
   close(): Promise<void>;
 }
 
+/** Applies the `InstanceIds` filter of DescribeInstanceInformation, the only one the tests use. */
+function instancesMatching(input: Record<string, unknown>, ctx: HandlerContext) {
+  const filters = (input.Filters ?? []) as { Key: string; Values: string[] }[];
+  const ids = filters.find((filter) => filter.Key === 'InstanceIds')?.Values;
+  return ctx.state.scenario.instances.filter(
+    (instance) => !ids || ids.includes(instance.instanceId),
+  );
+}
+
 // NOTE: minimal stand-ins for operations the emulator API serves itself; they cover what the
 // AWS integration tests need (instance listing, StartSession access checks) and nothing more.
 const sessionHandlers: Record<
   string,
   (input: Record<string, unknown>, ctx: HandlerContext) => unknown
 > = {
-  'AmazonSSM.DescribeInstanceInformation': (_input, ctx) => ({
-    InstanceInformationList: ctx.state.scenario.instances.map((instance) => ({
+  'AmazonSSM.DescribeInstanceInformation': (input, ctx) => ({
+    InstanceInformationList: instancesMatching(input, ctx).map((instance) => ({
       InstanceId: instance.instanceId,
       PingStatus: instance.pingStatus,
       AgentVersion: instance.agentVersion,

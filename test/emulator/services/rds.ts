@@ -33,6 +33,11 @@ const describeDbInstances: QueryHandler = (params, ctx) => {
   );
 };
 
+/** Derives the reader endpoint the way Aurora names it: `.cluster-` becomes `.cluster-ro-`. */
+function readerEndpoint(writerEndpoint: string): string {
+  return writerEndpoint.replace('.cluster-', '.cluster-ro-');
+}
+
 const describeDbClusters: QueryHandler = (params, ctx) => {
   const wanted = params.DBClusterIdentifier;
   const clusters = ctx.state.scenario.dbClusters.filter(
@@ -48,6 +53,7 @@ const describeDbClusters: QueryHandler = (params, ctx) => {
       element('Status', 'available') +
       element('Engine', cluster.engine) +
       element('Endpoint', cluster.endpoint) +
+      element('ReaderEndpoint', readerEndpoint(cluster.endpoint)) +
       element('Port', cluster.port) +
       '</DBCluster>',
   );

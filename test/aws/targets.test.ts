@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsClientSet, type AwsClientSet } from '../../daemon/aws/clients.js';
+import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import {
+  agentSupportsMux,
+  compareVersions,
+  createTargetResolver,
+  listTargets,
+  resolveTarget,
+} from '../../daemon/aws/targets.js';
+import { BastionlessError } from '../../daemon/errors.js';
+import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
+
+let server: AwsApiServer;
+let clients: AwsClientSet;
+
+const PROXY_TAGS = { Role: 'db-proxy', Environment: 'prod' };
+
+beforeAll(async () => {
+  server = await startAwsApiServer({
+    instances: [
+      { instanceId: 'i-0000000000000b002', tags: PROXY_TAGS, agentVersion: '3.3.987.0' },
+      { instanceId: 'i-0000000000000b001', tags: PROXY_TAGS, agentVersion: '3.3.987.0' },
+      { instanceId: 'i-0000000000000c001', tags: { Role: 'db-proxy', Environment: 'dev' } },
+      { instanceId: 'i-00000000000000a01', tags: {}, agentVersion: '3.0.196.0' },
+      {
+        instanceId: 'i-00000000000000d01',
+        tags: { Role: 'batch' },
+        pingStatus: 'ConnectionLost',
+      },
+    ],
+  });
+  clients = createAwsClientSet({
+    region: 'us-east-1',
+    endpoints: { ssm: server.endpoint, ec2: server.endpoint },
+    credentials: new CachingCredentialsProvider({
+      region: 'us-east-1',
+      source: async () => ({ accessKeyId: 'AKIATARGETS0000001', secretAccessKey: 'secret' }),
+    }),
+  });
+});
+
+afterAll(async () => {
+  clients.destroy();
+  await server.close();
+});
+
+function setPing(instanceId: string, pingStatus: 'Online' | 'ConnectionLost'): void {
+  const instance = server.state.scenario.instances.find((item) => item.instanceId === instanceId);
+  instance!.pingStatus = pingStatus;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<BastionlessError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(BastionlessError);
+  return error as BastionlessError;
+}
+
+describe('agent versions', () => {
+  it('compares dotted versions numerically', () => {
+    expect(compareVersions('3.0.197.0', '3.0.196.0')).toBe(1);
+    expect(compareVersions('3.0.196.0', '3.0.196.0')).toBe(0);
+    expect(compareVersions('3.0.196', '3.0.196.0')).toBe(0);
+    expect(compareVersions('2.3.1000.0', '3.0.196.0')).toBe(-1);
+    expect(compareVersions('3.10.0.0', '3.9.0.0')).toBe(1);
+  });
+
+  it('requires an agent newer than 3.0.196.0 for mux', () => {
+    expect(agentSupportsMux('3.0.196.0')).toBe(false);
+    expect(agentSupportsMux('3.0.196.1')).toBe(true);
+    expect(agentSupportsMux('3.3.987.0')).toBe(true);
+  });
+});
+
+describe('listTargets', () => {
+  it('lists instances sorted with mux support', async () => {
+    const targets = await listTargets(clients.ssm);
+    expect(targets.map((target) => target.instanceId)).toEqual([
+      'i-00000000000000a01',
+      'i-00000000000000d01',
+      'i-0000000000000b001',
+      'i-0000000000000b002',
+      'i-0000000000000c001',
+    ]);
+    const old = targets.find((target) => target.instanceId === 'i-00000000000000a01')!;
+    expect(old.agentVersion).toBe('3.0.196.0');
+    expect(old.supportsMux).toBe(false);
+    const offline = targets.find((target) => target.instanceId === 'i-00000000000000d01')!;
+    expect(offline.pingStatus).toBe('ConnectionLost');
+    expect(targets.find((target) => target.instanceId === 'i-0000000000000b001')!.supportsMux).toBe(
+      true,
+    );
+  });
+});
+
+describe('resolveTarget', () => {
+  it('accepts an Online instance id', async () => {
+    const target = await resolveTarget('i-00000000000000a01', clients);
+    expect(target.instanceId).toBe('i-00000000000000a01');
+    expect(target.pingStatus).toBe('Online');
+  });
+
+  it('rejects an offline instance id', async () => {
+    const error = await rejection(resolveTarget('i-00000000000000d01', clients));
+    expect(error.code).toBe('ERR_TARGET_NOT_CONNECTED');
+    expect(error.message).toContain('i-00000000000000d01 ConnectionLost');
+  });
+
+  it('rejects an unknown instance id', async () => {
+    const error = await rejection(resolveTarget('i-0000000000000ffff', clients));
+    expect(error.code).toBe('ERR_INVALID_TARGET');
+  });
+
+  it('rejects tags without a match', async () => {
+    const error = await rejection(resolveTarget({ tags: { Role: 'missing' } }, clients));
+    expect(error.code).toBe('ERR_INVALID_TARGET');
+    expect(error.message).toContain('Role=missing');
+  });
+
+  it('picks the lowest id among tag matches', async () => {
+    const target = await resolveTarget({ tags: PROXY_TAGS }, clients);
+    expect(target.instanceId).toBe('i-0000000000000b001');
+  });
+});
+
+describe('createTargetResolver', () => {
+  it('fails over when the chosen instance goes offline', async () => {
+    const resolver = createTargetResolver({ tags: PROXY_TAGS }, clients);
+    expect((await resolver.resolve()).instanceId).toBe('i-0000000000000b001');
+    expect(resolver.current).toBe('i-0000000000000b001');
+
+    setPing('i-0000000000000b001', 'ConnectionLost');
+    try {
+      expect((await resolver.resolve()).instanceId).toBe('i-0000000000000b002');
+
+      // Once moved, the resolver stays on the new instance even when the old one returns.
+      setPing('i-0000000000000b001', 'Online');
+      expect((await resolver.resolve()).instanceId).toBe('i-0000000000000b002');
+
+      setPing('i-0000000000000b002', 'ConnectionLost');
+      expect((await resolver.resolve()).instanceId).toBe('i-0000000000000b001');
+    } finally {
+      setPing('i-0000000000000b001', 'Online');
+      setPing('i-0000000000000b002', 'Online');
+    }
+  });
+
+  it('reports offline when every match is offline', async () => {
+    const resolver = createTargetResolver({ tags: PROXY_TAGS }, clients);
+    setPing('i-0000000000000b001', 'ConnectionLost');
+    setPing('i-0000000000000b002', 'ConnectionLost');
+    try {
+      const error = await rejection(resolver.resolve());
+      expect(error.code).toBe('ERR_TARGET_NOT_CONNECTED');
+      expect(error.retryable).toBe(true);
+    } finally {
+      setPing('i-0000000000000b001', 'Online');
+      setPing('i-0000000000000b002', 'Online');
+    }
+  });
+});
