@@ -1,0 +1,130 @@
+// The measurement suite that every path runs: bulk transfers, round-trip latency,
+// connection setup and many concurrent connections, all against the bench target server.
+
+import { median, round3, summarizeLatency, type LatencySummary } from './stats.js';
+import {
+  connectLatency,
+  download,
+  echoLatency,
+  exchange,
+  parallel,
+  upload,
+  type ParallelResult,
+  type TransferResult,
+} from './workloads.js';
+
+export interface SuiteSizes {
+  /** Bytes per connection for bulk transfers. */
+  bulkBytes: number;
+  /** Runs of each bulk transfer; the median is reported. */
+  repeats: number;
+  echoRounds: number;
+  connectCount: number;
+  concurrentConnections: number;
+  /** Bytes each way per concurrent connection. */
+  concurrentBytes: number;
+  /** Time limit of one transfer or one latency series, in milliseconds. */
+  timeoutMs: number;
+}
+
+export interface Throughput {
+  connections: number;
+  bytesPerConnection: number;
+  runs: number;
+  /** Median aggregate payload throughput in MB/s (10^6 bytes per second). */
+  mbPerSecond: number;
+  /** Every run of every connection matched its SHA-256. */
+  exact: boolean;
+  failed: number;
+  errors: string[];
+}
+
+export interface ConcurrentResult {
+  connections: number;
+  bytesEachWay: number;
+  totalMs: number;
+  exact: number;
+  failed: number;
+  errors: string[];
+}
+
+export interface SuiteResult {
+  download1: Throughput;
+  upload1: Throughput;
+  download8: Throughput;
+  upload8: Throughput;
+  echo: LatencySummary;
+  connect: LatencySummary;
+  concurrent: ConcurrentResult;
+}
+
+/** Total payload bytes the bulk part of a suite moves, for CPU-per-GB figures. */
+export function bulkBytesMoved(result: SuiteResult): number {
+  return [result.download1, result.upload1, result.download8, result.upload8].reduce(
+    (sum, entry) => sum + entry.connections * entry.bytesPerConnection * entry.runs,
+    0,
+  );
+}
+
+async function repeatParallel(
+  connections: number,
+  bytes: number,
+  repeats: number,
+  run: (seed: number) => Promise<TransferResult>,
+): Promise<Throughput> {
+  const results: ParallelResult[] = [];
+  for (let index = 0; index < repeats; index++) {
+    results.push(await parallel(connections, bytes, run));
+  }
+  const failed = results.reduce((sum, result) => sum + result.failed, 0);
+  return {
+    connections,
+    bytesPerConnection: bytes,
+    runs: repeats,
+    mbPerSecond: round3(median(results.map((result) => result.mbPerSecond))),
+    exact: failed === 0,
+    failed,
+    errors: [...new Set(results.flatMap((result) => result.errors))],
+  };
+}
+
+/** Measures the bulk transfers only: one and eight connections, each direction. */
+export async function runBulk(port: number, sizes: SuiteSizes) {
+  const { bulkBytes, repeats, timeoutMs } = sizes;
+  const down = (seed: number) => download(port, bulkBytes, seed, timeoutMs);
+  const up = (seed: number) => upload(port, bulkBytes, seed, timeoutMs);
+  return {
+    download1: await repeatParallel(1, bulkBytes, repeats, down),
+    upload1: await repeatParallel(1, bulkBytes, repeats, up),
+    download8: await repeatParallel(8, bulkBytes, repeats, down),
+    upload8: await repeatParallel(8, bulkBytes, repeats, up),
+  };
+}
+
+/** Measures latency, connection setup and concurrent connections. */
+export async function runInteractive(port: number, sizes: SuiteSizes) {
+  const echo = summarizeLatency(await echoLatency(port, sizes.echoRounds, sizes.timeoutMs));
+  const connect = summarizeLatency(await connectLatency(port, sizes.connectCount, sizes.timeoutMs));
+  const many = await parallel(sizes.concurrentConnections, sizes.concurrentBytes, (seed) =>
+    exchange(port, sizes.concurrentBytes, seed, sizes.timeoutMs),
+  );
+  const concurrent: ConcurrentResult = {
+    connections: many.connections,
+    bytesEachWay: sizes.concurrentBytes,
+    totalMs: round3(many.ms),
+    exact: many.exact,
+    failed: many.failed,
+    errors: many.errors,
+  };
+  return {
+    echo: { ...echo, p50Ms: round3(echo.p50Ms), p99Ms: round3(echo.p99Ms) },
+    connect: { ...connect, p50Ms: round3(connect.p50Ms), p99Ms: round3(connect.p99Ms) },
+    concurrent,
+  };
+}
+
+export async function runSuite(port: number, sizes: SuiteSizes): Promise<SuiteResult> {
+  const bulk = await runBulk(port, sizes);
+  const interactive = await runInteractive(port, sizes);
+  return { ...bulk, ...interactive };
+}
