@@ -1,0 +1,30 @@
+import type { TunnelStatus } from '../../ui/src/lib/types.js';
+
+/** A complete TunnelStatus with plausible values; `overrides` replaces single fields. */
+export function tunnelStatus(overrides: Partial<TunnelStatus> = {}): TunnelStatus {
+  return {
+    name: 'db',
+    groups: [],
+    state: 'stopped',
+    reason: null,
+    localAddress: '127.0.0.1:15432',
+    target: 'i-0123456789abcdef0',
+    remoteHost: 'db.internal',
+    remotePort: 5432,
+    mode: 'on-demand',
+    sessionIds: [],
+    agentVersion: null,
+    forwarding: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    activeConnections: 0,
+    totalConnections: 0,
+    dialFailures: 0,
+    reconnects: 0,
+    rttMs: null,
+    lastError: null,
+    openSince: null,
+    uptimeMs: 0,
+    ...overrides,
+  };
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import {
+  duplicateName,
+  EMPTY_FORM,
+  fieldErrorsByField,
+  formToProfileBody,
+  profileToForm,
+} from '../../ui/src/lib/profile-form.js';
+import type { Profile } from '../../ui/src/lib/types.js';
+
+const profile: Profile = {
+  name: 'db',
+  groups: ['prod', 'data'],
+  region: 'eu-west-1',
+  awsProfile: 'work',
+  target: { tags: { Name: 'bastion', Env: 'prod' } },
+  remoteHost: 'db.internal',
+  remotePort: 5432,
+  localPort: 15432,
+  bindAddress: '127.0.0.1',
+  allowNonLoopback: false,
+  autoStart: true,
+  mode: 'always-on',
+  sessionPool: 2,
+  endpoints: { ssm: 'http://127.0.0.1:4566', ec2: 'http://127.0.0.1:4567' },
+  keepAlive: true,
+};
+
+describe('profile form conversion', () => {
+  it('round-trips a complete profile', () => {
+    expect(formToProfileBody(profileToForm(profile), profile)).toEqual(profile);
+  });
+
+  it('shows tags as Key=Value pairs', () => {
+    expect(profileToForm(profile).target).toBe('Name=bastion, Env=prod');
+  });
+
+  it('keeps an instance id as a string target', () => {
+    const body = formToProfileBody({ ...EMPTY_FORM, target: ' i-0abc ' });
+    expect(body.target).toBe('i-0abc');
+  });
+
+  it('sends non-numeric port text unchanged for the daemon to reject', () => {
+    const body = formToProfileBody({ ...EMPTY_FORM, localPort: '70000', remotePort: 'abc' });
+    expect(body.localPort).toBe(70000);
+    expect(body.remotePort).toBe('abc');
+  });
+
+  it('omits empty optional fields', () => {
+    const body = formToProfileBody({ ...EMPTY_FORM, name: 'x' });
+    expect(body).not.toHaveProperty('awsProfile');
+    expect(body).not.toHaveProperty('remoteHost');
+    expect(body.endpoints).toEqual({});
+    expect(body.groups).toEqual([]);
+  });
+
+  it('clears the ssm endpoint but keeps the others', () => {
+    const body = formToProfileBody({ ...profileToForm(profile), ssmEndpoint: '' }, profile);
+    expect(body.endpoints).toEqual({ ec2: 'http://127.0.0.1:4567' });
+  });
+});
+
+describe('duplicateName', () => {
+  it('picks the first free copy name', () => {
+    expect(duplicateName('db', new Set(['db']))).toBe('db-copy');
+    expect(duplicateName('db', new Set(['db', 'db-copy', 'db-copy-2']))).toBe('db-copy-3');
+  });
+});
+
+describe('fieldErrorsByField', () => {
+  it('maps path spellings to form fields', () => {
+    const { byField, other } = fieldErrorsByField([
+      { path: 'localPort', message: 'out of range' },
+      { path: '/remotePort', message: 'missing' },
+      { path: 'body.region', message: 'unknown region' },
+      { path: 'endpoints.ssm', message: 'not a URL' },
+      { path: '/endpoints/ssm', message: 'not http' },
+      { path: 'target.tags', message: 'empty' },
+      { path: 'groups[1]', message: 'too long' },
+    ]);
+    expect(byField.localPort).toEqual(['out of range']);
+    expect(byField.remotePort).toEqual(['missing']);
+    expect(byField.region).toEqual(['unknown region']);
+    expect(byField.ssmEndpoint).toEqual(['not a URL', 'not http']);
+    expect(byField.target).toEqual(['empty']);
+    expect(byField.groups).toEqual(['too long']);
+    expect(other).toEqual([]);
+  });
+
+  it('returns unknown fields under other', () => {
+    const { byField, other } = fieldErrorsByField([
+      { path: 'endpoints.rds', message: 'bad' },
+      { path: '', message: 'profile is invalid' },
+    ]);
+    expect(byField).toEqual({});
+    expect(other).toEqual(['endpoints.rds: bad', 'profile is invalid']);
+  });
+});

@@ -1,0 +1,69 @@
+import { useState } from 'preact/hooks';
+import { Banner } from './components/banner.js';
+import { ProfilesView } from './components/profiles-view.js';
+import { TunnelsView } from './components/tunnels-view.js';
+import { takeToken } from './lib/token.js';
+import { useDaemon } from './use-daemon.js';
+
+type View = 'tunnels' | 'profiles';
+
+const VIEWS: [View, string][] = [
+  ['tunnels', 'Tunnels'],
+  ['profiles', 'Profiles'],
+];
+
+function readToken(): string | null {
+  const { token, cleanedHash } = takeToken(location.hash, sessionStorage);
+  if (cleanedHash !== null) {
+    history.replaceState(null, '', `${location.pathname}${location.search}${cleanedHash}`);
+  }
+  return token;
+}
+
+export function App() {
+  const [token] = useState(readToken);
+  if (!token) {
+    return (
+      <main class="page">
+        <h1>bastionless</h1>
+        <p class="notice" role="alert">
+          This page needs the daemon's access token. Open it with <code>bastionless dashboard</code>
+          , which prints the address with the token, or from the tray menu.
+        </p>
+      </main>
+    );
+  }
+  return <Dashboard token={token} />;
+}
+
+function Dashboard({ token }: { token: string }) {
+  const daemon = useDaemon(token);
+  const [view, setView] = useState<View>('tunnels');
+  return (
+    <div class="page">
+      <header class="topbar">
+        <h1>bastionless</h1>
+        <nav aria-label="Views">
+          {VIEWS.map(([id, label]) => (
+            <button
+              key={id}
+              type="button"
+              class="tab"
+              aria-pressed={view === id}
+              onClick={() => setView(id)}
+            >
+              {label}
+            </button>
+          ))}
+        </nav>
+        <span class={`live live-${daemon.streamStatus}`} data-testid="stream-status">
+          {daemon.streamStatus === 'open' ? 'Live' : 'Offline'}
+        </span>
+      </header>
+      {daemon.unreachable && <Banner message={daemon.unreachable} />}
+      <main>
+        {view === 'tunnels' ? <TunnelsView daemon={daemon} /> : <ProfilesView daemon={daemon} />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,156 @@
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { ApiError } from '../lib/api.js';
+import { duplicateName, EMPTY_FORM, profileToForm, type ProfileForm } from '../lib/profile-form.js';
+import type { Profile } from '../lib/types.js';
+import type { DaemonConnection } from '../use-daemon.js';
+import { ProfileEditor } from './profile-editor.js';
+import { ProfileTransfer } from './profile-transfer.js';
+
+/** What the editor is open for: a new profile, or the stored profile named `original`. */
+interface Editing {
+  form: ProfileForm;
+  original: Profile | null;
+}
+
+/** Profile list with create, edit, duplicate, delete, import and export. */
+export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
+  const [profiles, setProfiles] = useState<Profile[]>([]);
+  const [editing, setEditing] = useState<Editing | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const list = await daemon.api.listProfiles();
+      setProfiles([...list].sort((a, b) => a.name.localeCompare(b.name)));
+    } catch (error) {
+      daemon.reportError(error);
+      if (error instanceof ApiError) setMessage({ text: error.message, error: true });
+    }
+  }, [daemon.api, daemon.reportError]);
+
+  useEffect(() => void load(), [load]);
+
+  const remove = async (name: string) => {
+    setConfirmDelete(null);
+    try {
+      await daemon.api.deleteProfile(name);
+      setMessage({ text: `Deleted profile "${name}".`, error: false });
+      await load();
+      await daemon.refresh();
+    } catch (error) {
+      daemon.reportError(error);
+      if (error instanceof ApiError) setMessage({ text: error.message, error: true });
+    }
+  };
+
+  const duplicate = (profile: Profile) => {
+    const taken = new Set(profiles.map((entry) => entry.name));
+    const form = { ...profileToForm(profile), name: duplicateName(profile.name, taken) };
+    setEditing({ form, original: null });
+  };
+
+  const saved = async (name: string) => {
+    setEditing(null);
+    setMessage({ text: `Saved profile "${name}".`, error: false });
+    await load();
+    await daemon.refresh();
+  };
+
+  if (editing) {
+    return (
+      <ProfileEditor
+        api={daemon.api}
+        initial={editing.form}
+        original={editing.original}
+        onSaved={saved}
+        onCancel={() => setEditing(null)}
+      />
+    );
+  }
+
+  return (
+    <section class="profiles">
+      <div class="group-head">
+        <h2>Profiles</h2>
+        <div class="group-actions">
+          <button
+            type="button"
+            class="primary"
+            onClick={() => setEditing({ form: { ...EMPTY_FORM }, original: null })}
+          >
+            New profile
+          </button>
+          <ProfileTransfer
+            api={daemon.api}
+            profiles={profiles}
+            onImported={async (text, error) => {
+              setMessage({ text, error });
+              await load();
+              await daemon.refresh();
+            }}
+          />
+        </div>
+      </div>
+      {message && (
+        <p class={message.error ? 'error-text' : 'ok-text'} role="status">
+          {message.text}
+        </p>
+      )}
+      {profiles.length === 0 ? (
+        <p>No profiles yet. Create one with New profile or import a file.</p>
+      ) : (
+        <table class="profile-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Groups</th>
+              <th scope="col">Target</th>
+              <th scope="col">Remote</th>
+              <th scope="col">Local port</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {profiles.map((profile) => (
+              <tr key={profile.name} data-profile={profile.name}>
+                <th scope="row">{profile.name}</th>
+                <td>{profile.groups.join(', ') || '–'}</td>
+                <td>{profileToForm(profile).target}</td>
+                <td>
+                  {profile.remoteHost ?? 'the target itself'}:{profile.remotePort}
+                </td>
+                <td>{profile.localPort}</td>
+                <td class="row-actions">
+                  <button
+                    type="button"
+                    class="small"
+                    onClick={() => setEditing({ form: profileToForm(profile), original: profile })}
+                  >
+                    Edit
+                  </button>
+                  <button type="button" class="small" onClick={() => duplicate(profile)}>
+                    Duplicate
+                  </button>
+                  {confirmDelete === profile.name ? (
+                    <button type="button" class="small danger" onClick={() => remove(profile.name)}>
+                      Confirm delete
+                    </button>
+                  ) : (
+                    <button
+                      type="button"
+                      class="small"
+                      onClick={() => setConfirmDelete(profile.name)}
+                    >
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,57 @@
+import { useState } from 'preact/hooks';
+import { ApiError, type ApiClient } from '../lib/api.js';
+import type { ManagedTarget } from '../lib/types.js';
+
+interface TargetPickerProps {
+  api: ApiClient;
+  region: string;
+  onPick: (instanceId: string) => void;
+}
+
+/** Lists the online managed instances of a region so one can be picked as the target. */
+export function TargetPicker({ api, region, onPick }: TargetPickerProps) {
+  const [targets, setTargets] = useState<ManagedTarget[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+
+  const load = async () => {
+    setLoading(true);
+    setError(null);
+    try {
+      setTargets(await api.listTargets(region.trim() || undefined));
+    } catch (caught) {
+      setTargets(null);
+      setError(caught instanceof ApiError ? caught.message : String(caught));
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  return (
+    <div class="target-picker">
+      <button type="button" class="small" onClick={load} disabled={loading}>
+        {loading ? 'Looking up instances…' : `Find online instances in ${region || 'the region'}`}
+      </button>
+      {error && (
+        <p class="field-error" role="alert">
+          {error}
+        </p>
+      )}
+      {targets && targets.length === 0 && <p>No online managed instances in {region}.</p>}
+      {targets && targets.length > 0 && (
+        <ul class="target-list" aria-label="Online managed instances">
+          {targets.map((target) => (
+            <li key={target.instanceId}>
+              <button type="button" class="small" onClick={() => onPick(target.instanceId)}>
+                Use {target.instanceId}
+              </button>{' '}
+              {[target.name, target.platformName, target.ipAddress, target.agentVersion]
+                .filter(Boolean)
+                .join(' · ')}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,130 @@
+import { buildClientCommand } from '../lib/client-command.js';
+import { formatBytes, formatDuration, formatRtt, formatTime } from '../lib/format.js';
+import { describeState, isTunnelActive } from '../lib/state-words.js';
+import type { RateSample } from '../lib/traffic.js';
+import type { TunnelStatus } from '../lib/types.js';
+import { CopyButton } from './copy-button.js';
+import { Sparkline } from './sparkline.js';
+
+interface TunnelRowProps {
+  tunnel: TunnelStatus;
+  samples: readonly RateSample[];
+  onAction: (action: 'start' | 'stop' | 'restart') => void;
+}
+
+/** One tunnel: toggle, state in words, local address, client command, counters and error. */
+export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
+  const description = describeState(tunnel);
+  const active = isTunnelActive(tunnel.state);
+  const command = buildClientCommand(tunnel);
+  const error = tunnel.lastError;
+  const target = tunnel.remoteHost
+    ? `${tunnel.remoteHost}:${tunnel.remotePort} via ${tunnel.target}`
+    : `${tunnel.target}:${tunnel.remotePort}`;
+  return (
+    <article class={`tunnel tone-${description.tone}`} data-tunnel={tunnel.name}>
+      <div class="tunnel-head">
+        <button
+          type="button"
+          role="switch"
+          class="switch"
+          aria-checked={active}
+          aria-label={`Tunnel ${tunnel.name}`}
+          onClick={() => onAction(active ? 'stop' : 'start')}
+        >
+          <span class="switch-knob" aria-hidden="true" />
+        </button>
+        <h3>{tunnel.name}</h3>
+        <span class={`badge tone-${description.tone}`} data-testid="state">
+          {description.label}
+        </span>
+        <button type="button" class="small" onClick={() => onAction('restart')}>
+          Restart
+        </button>
+      </div>
+      <p class="state-sentence" data-testid="state-sentence">
+        {description.sentence}
+      </p>
+      <dl class="facts">
+        <div>
+          <dt>Local address</dt>
+          <dd>
+            <code data-testid="local-address">{tunnel.localAddress}</code>
+            <CopyButton text={tunnel.localAddress} label={`Copy local address of ${tunnel.name}`} />
+          </dd>
+        </div>
+        <div>
+          <dt>Remote</dt>
+          <dd>{target}</dd>
+        </div>
+        {command && (
+          <div class="wide">
+            <dt>Client command</dt>
+            <dd>
+              <code data-testid="client-command">{command}</code>
+              <CopyButton text={command} label={`Copy client command of ${tunnel.name}`} />
+            </dd>
+          </div>
+        )}
+        <div>
+          <dt>Connections</dt>
+          <dd>
+            <span data-testid="active-connections">{tunnel.activeConnections}</span> active,{' '}
+            {tunnel.totalConnections} total
+            {tunnel.dialFailures > 0 && `, ${tunnel.dialFailures} failed to dial`}
+          </dd>
+        </div>
+        <div>
+          <dt>Traffic</dt>
+          <dd data-testid="traffic">
+            {formatBytes(tunnel.bytesIn)} in, {formatBytes(tunnel.bytesOut)} out
+          </dd>
+        </div>
+        <div class="wide">
+          <dt>Last minutes</dt>
+          <dd>
+            <Sparkline samples={samples} />
+          </dd>
+        </div>
+        <div>
+          <dt>Session</dt>
+          <dd>
+            <code data-testid="session-id">
+              {tunnel.sessionIds.length > 0 ? tunnel.sessionIds.join(', ') : 'none'}
+            </code>
+            {tunnel.forwarding && ` (${tunnel.forwarding === 'mux' ? 'multiplexed' : 'basic'})`}
+          </dd>
+        </div>
+        <div>
+          <dt>Agent version</dt>
+          <dd>{tunnel.agentVersion ?? 'unknown until a session opens'}</dd>
+        </div>
+        <div>
+          <dt>Round trip</dt>
+          <dd>{formatRtt(tunnel.rttMs)}</dd>
+        </div>
+        <div>
+          <dt>Open for</dt>
+          <dd>{tunnel.openSince ? formatDuration(tunnel.uptimeMs) : 'not open'}</dd>
+        </div>
+        <div>
+          <dt>Reconnects</dt>
+          <dd>{tunnel.reconnects}</dd>
+        </div>
+      </dl>
+      {error && (
+        <div class="last-error" role="status" data-testid="last-error">
+          <p>
+            <strong>Last error</strong> at {formatTime(error.at)}: {error.message}{' '}
+            <code>{error.code}</code>
+          </p>
+          {error.hint && (
+            <p class="hint" data-testid="error-hint">
+              <strong>Suggested fix:</strong> {error.hint}
+            </p>
+          )}
+        </div>
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,119 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ApiClient, ApiError, ERR_DAEMON_UNREACHABLE } from './lib/api.js';
+import { EventStream, type StreamStatus, type WebSocketLike } from './lib/events.js';
+import { TrafficHistory } from './lib/traffic.js';
+import type { DaemonEvent, TunnelStatus } from './lib/types.js';
+
+/** How often the tunnel list is reloaded while the events websocket is down. */
+const POLL_WHILE_DISCONNECTED_MS = 5_000;
+
+export interface DaemonConnection {
+  api: ApiClient;
+  tunnels: TunnelStatus[];
+  history: TrafficHistory;
+  /** Incremented on every traffic sample, so sparklines re-render. */
+  trafficVersion: number;
+  streamStatus: StreamStatus;
+  /** Why the daemon is unreachable, or null while it answers. */
+  unreachable: string | null;
+  /** Sets the banner from a failed request; ApiErrors with HTTP status are left to callers. */
+  reportError: (error: unknown) => void;
+  refresh: () => Promise<void>;
+  applyStatus: (status: TunnelStatus) => void;
+}
+
+/** Keeps the tunnel list in sync with the daemon through REST and the events websocket. */
+export function useDaemon(token: string): DaemonConnection {
+  const api = useMemo(() => new ApiClient({ baseUrl: '', token }), [token]);
+  const history = useRef(new TrafficHistory()).current;
+  const [tunnels, setTunnels] = useState<Map<string, TunnelStatus>>(new Map());
+  const [trafficVersion, setTrafficVersion] = useState(0);
+  const [streamStatus, setStreamStatus] = useState<StreamStatus>('connecting');
+  const [unreachable, setUnreachable] = useState<string | null>(null);
+
+  const applyStatus = useCallback((status: TunnelStatus) => {
+    setTunnels((current) => new Map(current).set(status.name, status));
+  }, []);
+
+  const reportError = useCallback((error: unknown) => {
+    if (error instanceof ApiError && error.code === ERR_DAEMON_UNREACHABLE) {
+      setUnreachable(error.message);
+    }
+  }, []);
+
+  const refresh = useCallback(async () => {
+    try {
+      const list = await api.listTunnels();
+      setTunnels(new Map(list.map((tunnel) => [tunnel.name, tunnel])));
+      const now = Date.now();
+      for (const tunnel of list) history.record(tunnel.name, tunnel.bytesIn, tunnel.bytesOut, now);
+      setUnreachable(null);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === ERR_DAEMON_UNREACHABLE) {
+        setUnreachable(error.message);
+      } else if (error instanceof ApiError) {
+        setUnreachable(`The daemon rejected the request: ${error.message}`);
+      }
+    }
+  }, [api, history]);
+
+  const handleEvent = useCallback(
+    (event: DaemonEvent) => {
+      if (event.type === 'state') {
+        applyStatus(event.tunnel);
+        return;
+      }
+      const at = Date.parse(event.at);
+      history.record(event.name, event.bytesIn, event.bytesOut, Number.isNaN(at) ? Date.now() : at);
+      setTrafficVersion((version) => version + 1);
+      setTunnels((current) => {
+        const tunnel = current.get(event.name);
+        if (!tunnel) return current;
+        const updated = { ...tunnel, bytesIn: event.bytesIn, bytesOut: event.bytesOut };
+        return new Map(current).set(event.name, updated);
+      });
+    },
+    [applyStatus, history],
+  );
+
+  useEffect(() => {
+    void refresh();
+    const stream = new EventStream({
+      url: api.eventsUrl(location.origin),
+      token,
+      // The DOM typings declare handlers with a `this` parameter, which the shared interface omits.
+      createSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
+      onEvent: handleEvent,
+      onStatus: (status, detail) => {
+        setStreamStatus(status);
+        if (status === 'open') {
+          // Events missed while disconnected are gone, so reload the full list once.
+          void refresh();
+        } else if (status === 'closed' && detail !== 'stopped') {
+          setUnreachable(`The live connection to the daemon closed (${detail ?? 'no reason'}).`);
+        }
+      },
+    });
+    stream.start();
+    return () => stream.stop();
+  }, [api, token, refresh, handleEvent]);
+
+  useEffect(() => {
+    if (streamStatus === 'open') return undefined;
+    const timer = setInterval(() => void refresh(), POLL_WHILE_DISCONNECTED_MS);
+    return () => clearInterval(timer);
+  }, [streamStatus, refresh]);
+
+  const list = useMemo(() => [...tunnels.values()], [tunnels]);
+  return {
+    api,
+    tunnels: list,
+    history,
+    trafficVersion,
+    streamStatus,
+    unreachable,
+    reportError,
+    refresh,
+    applyStatus,
+  };
+}
