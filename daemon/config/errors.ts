@@ -1,0 +1,33 @@
+// Errors raised while reading, validating and writing the config file.
+
+export interface FieldIssue {
+  /** Dotted path of the offending value, e.g. `profiles[0].localPort` or `localPort`. */
+  path: string;
+  message: string;
+}
+
+export type ConfigErrorCode =
+  | 'ERR_CONFIG_PARSE'
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_CONFIG_VERSION'
+  | 'ERR_CONFIG_READ'
+  | 'ERR_CONFIG_WRITE'
+  | 'ERR_PROFILE_INVALID'
+  | 'ERR_PROFILE_EXISTS'
+  | 'ERR_PROFILE_NOT_FOUND';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code: ConfigErrorCode;
+  readonly fields: FieldIssue[];
+
+  constructor(
+    code: ConfigErrorCode,
+    message: string,
+    options: { fields?: FieldIssue[]; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.fields = options.fields ?? [];
+  }
+}

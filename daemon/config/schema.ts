@@ -1,0 +1,387 @@
+// Validation of profiles and of the whole config file, with defaults applied. Every issue
+// names the profile, the field and the fix, because users edit this file by hand.
+
+import { isIP } from 'node:net';
+import type { Profile, TargetSpec, TunnelMode } from './types.js';
+import type { FieldIssue } from './errors.js';
+
+export const CONFIG_VERSION = 2;
+export const MAX_SESSION_POOL = 8;
+export const MAX_PROFILES = 256;
+
+/** Defaults applied to every profile field a user leaves out. */
+export const PROFILE_DEFAULTS = Object.freeze({
+  groups: [] as readonly string[],
+  bindAddress: '127.0.0.1',
+  allowNonLoopback: false,
+  autoStart: false,
+  mode: 'on-demand' as TunnelMode,
+  sessionPool: 1 as number,
+  keepAlive: false,
+});
+
+export interface ConfigFile {
+  version: number;
+  profiles: Profile[];
+}
+
+// Names appear in URLs, metric labels and file names, so they stay within a safe alphabet.
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const INSTANCE_ID_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const HOSTNAME_PATTERN = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/;
+const ENDPOINT_KEYS = ['ssm', 'ec2', 'sts', 'rds', 'elasticache'] as const;
+const PROFILE_KEYS = new Set([
+  'name',
+  'groups',
+  'region',
+  'awsProfile',
+  'target',
+  'remoteHost',
+  'remotePort',
+  'localPort',
+  'bindAddress',
+  'allowNonLoopback',
+  'autoStart',
+  'mode',
+  'sessionPool',
+  'endpoints',
+  'keepAlive',
+]);
+
+export interface ProfileValidation {
+  profile: Profile | null;
+  issues: FieldIssue[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
+  if (Array.isArray(value)) {
+    return 'an array';
+  }
+  if (value === null) {
+    return 'null';
+  }
+  return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/** Collects issues for one profile; `prefix` is prepended to every field path. */
+class IssueCollector {
+  readonly issues: FieldIssue[] = [];
+  constructor(
+    private readonly label: string,
+    private readonly prefix: string,
+  ) {}
+
+  add(field: string, message: string): void {
+    this.issues.push({ path: `${this.prefix}${field}`, message: `${this.label}: ${message}` });
+  }
+}
+
+function checkPort(c: IssueCollector, field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    c.add(field, `${field} ${describe(value)} is not an integer; use a port number 1-65535`);
+    return 0;
+  }
+  if (value < 1 || value > 65535) {
+    c.add(field, `${field} ${value} is out of range; use 1-65535`);
+  }
+  return value;
+}
+
+function checkBoolean(c: IssueCollector, field: string, value: unknown, fallback: boolean) {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'boolean') {
+    c.add(field, `${field} ${describe(value)} is not a boolean; use true or false`);
+    return fallback;
+  }
+  return value;
+}
+
+function checkTarget(c: IssueCollector, value: unknown): TargetSpec {
+  if (typeof value === 'string') {
+    if (!INSTANCE_ID_PATTERN.test(value)) {
+      c.add('target', `target ${describe(value)} is not an instance id; use i-… or mi-…`);
+    }
+    return value;
+  }
+  if (isRecord(value) && isRecord(value.tags) && Object.keys(value).length === 1) {
+    const tags: Record<string, string> = {};
+    const entries = Object.entries(value.tags);
+    if (entries.length === 0) {
+      c.add('target.tags', 'target.tags is empty; give at least one tag, e.g. {"Name": "db"}');
+    }
+    for (const [key, tagValue] of entries) {
+      if (typeof tagValue !== 'string' || key.length === 0) {
+        c.add(`target.tags.${key}`, `tag ${describe(key)} must have a string value`);
+      } else {
+        tags[key] = tagValue;
+      }
+    }
+    return { tags };
+  }
+  c.add(
+    'target',
+    `target ${describe(value)} is missing or invalid; use an instance id or {"tags": {...}}`,
+  );
+  return '';
+}
+
+function checkEndpoints(c: IssueCollector, value: unknown): Profile['endpoints'] {
+  const endpoints: Profile['endpoints'] = {};
+  if (value === undefined) {
+    return endpoints;
+  }
+  if (!isRecord(value)) {
+    c.add('endpoints', `endpoints ${describe(value)} is not an object; use {"ssm": "https://…"}`);
+    return endpoints;
+  }
+  for (const [key, url] of Object.entries(value)) {
+    if (!(ENDPOINT_KEYS as readonly string[]).includes(key)) {
+      c.add(
+        `endpoints.${key}`,
+        `endpoints.${key} is not a known service; use one of ${ENDPOINT_KEYS.join(', ')}`,
+      );
+      continue;
+    }
+    if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/.test(url)) {
+      c.add(
+        `endpoints.${key}`,
+        `endpoints.${key} ${describe(url)} is not a URL; use http(s)://host[:port]`,
+      );
+      continue;
+    }
+    endpoints[key as (typeof ENDPOINT_KEYS)[number]] = url;
+  }
+  return endpoints;
+}
+
+function checkGroups(c: IssueCollector, value: unknown): string[] {
+  if (value === undefined) {
+    return [...PROFILE_DEFAULTS.groups];
+  }
+  if (!Array.isArray(value)) {
+    c.add('groups', `groups ${describe(value)} is not an array; use e.g. ["staging"]`);
+    return [];
+  }
+  const groups: string[] = [];
+  value.forEach((group, index) => {
+    if (typeof group !== 'string' || !NAME_PATTERN.test(group)) {
+      c.add(
+        `groups[${index}]`,
+        `group ${describe(group)} is invalid; use letters, digits, ".", "_" or "-"`,
+      );
+    } else if (!groups.includes(group)) {
+      groups.push(group);
+    }
+  });
+  return groups;
+}
+
+function checkBind(c: IssueCollector, bindAddress: unknown, allowNonLoopback: boolean): string {
+  if (bindAddress === undefined) {
+    return PROFILE_DEFAULTS.bindAddress;
+  }
+  if (typeof bindAddress !== 'string' || (bindAddress !== 'localhost' && isIP(bindAddress) === 0)) {
+    c.add(
+      'bindAddress',
+      `bindAddress ${describe(bindAddress)} is not an IP address; use 127.0.0.1`,
+    );
+    return PROFILE_DEFAULTS.bindAddress;
+  }
+  const loopback =
+    bindAddress === 'localhost' || bindAddress === '::1' || bindAddress.startsWith('127.');
+  if (!loopback && !allowNonLoopback) {
+    c.add(
+      'bindAddress',
+      `bindAddress ${bindAddress} exposes the tunnel beyond this machine; use 127.0.0.1 or set allowNonLoopback to true`,
+    );
+  }
+  return bindAddress;
+}
+
+/** Validates one profile and fills in defaults. `prefix` locates it in the file, e.g. `profiles[2].`. */
+export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
+  const name = isRecord(raw) && typeof raw.name === 'string' ? raw.name : undefined;
+  const c = new IssueCollector(name === undefined ? 'profile' : `profile "${name}"`, prefix);
+  if (!isRecord(raw)) {
+    c.add('', `expected an object, got ${describe(raw)}`);
+    return { profile: null, issues: c.issues };
+  }
+
+  for (const key of Object.keys(raw)) {
+    if (!PROFILE_KEYS.has(key)) {
+      c.add(key, `unknown field "${key}"; remove it or check its spelling`);
+    }
+  }
+  if (name === undefined || !NAME_PATTERN.test(name)) {
+    c.add(
+      'name',
+      `name ${describe(raw.name)} is invalid; use 1-63 letters, digits, ".", "_" or "-"`,
+    );
+  }
+  if (typeof raw.region !== 'string' || !REGION_PATTERN.test(raw.region)) {
+    c.add('region', `region ${describe(raw.region)} is missing or invalid; use e.g. eu-west-1`);
+  }
+  if (
+    raw.awsProfile !== undefined &&
+    (typeof raw.awsProfile !== 'string' || raw.awsProfile === '')
+  ) {
+    c.add(
+      'awsProfile',
+      `awsProfile ${describe(raw.awsProfile)} is invalid; use a profile name from ~/.aws/config`,
+    );
+  }
+  const target = checkTarget(c, raw.target);
+  if (raw.remoteHost !== undefined) {
+    if (typeof raw.remoteHost !== 'string' || !HOSTNAME_PATTERN.test(raw.remoteHost)) {
+      c.add(
+        'remoteHost',
+        `remoteHost ${describe(raw.remoteHost)} is not a host name or IP address`,
+      );
+    }
+  }
+  const remotePort = checkPort(c, 'remotePort', raw.remotePort);
+  const localPort = checkPort(c, 'localPort', raw.localPort);
+  const allowNonLoopback = checkBoolean(
+    c,
+    'allowNonLoopback',
+    raw.allowNonLoopback,
+    PROFILE_DEFAULTS.allowNonLoopback,
+  );
+  const bindAddress = checkBind(c, raw.bindAddress, allowNonLoopback);
+  let mode: TunnelMode = PROFILE_DEFAULTS.mode;
+  if (raw.mode !== undefined) {
+    if (raw.mode !== 'on-demand' && raw.mode !== 'always-on') {
+      c.add('mode', `mode ${describe(raw.mode)} is invalid; use "on-demand" or "always-on"`);
+    } else {
+      mode = raw.mode;
+    }
+  }
+  let sessionPool = PROFILE_DEFAULTS.sessionPool;
+  if (raw.sessionPool !== undefined) {
+    const pool = raw.sessionPool;
+    if (
+      typeof pool !== 'number' ||
+      !Number.isInteger(pool) ||
+      pool < 1 ||
+      pool > MAX_SESSION_POOL
+    ) {
+      c.add(
+        'sessionPool',
+        `sessionPool ${describe(pool)} is out of range; use 1-${MAX_SESSION_POOL}`,
+      );
+    } else {
+      sessionPool = pool;
+    }
+  }
+
+  const profile: Profile = {
+    name: name ?? '',
+    groups: checkGroups(c, raw.groups),
+    region: typeof raw.region === 'string' ? raw.region : '',
+    target,
+    remotePort,
+    localPort,
+    bindAddress,
+    allowNonLoopback,
+    autoStart: checkBoolean(c, 'autoStart', raw.autoStart, PROFILE_DEFAULTS.autoStart),
+    mode,
+    sessionPool,
+    endpoints: checkEndpoints(c, raw.endpoints),
+    keepAlive: checkBoolean(c, 'keepAlive', raw.keepAlive, PROFILE_DEFAULTS.keepAlive),
+  };
+  if (typeof raw.awsProfile === 'string' && raw.awsProfile !== '') {
+    profile.awsProfile = raw.awsProfile;
+  }
+  if (typeof raw.remoteHost === 'string') {
+    profile.remoteHost = raw.remoteHost;
+  }
+  return c.issues.length === 0 ? { profile, issues: [] } : { profile: null, issues: c.issues };
+}
+
+/** Finds profiles that share a name, or a local address and port. */
+export function checkProfileConflicts(
+  profiles: Profile[],
+  fileIndexOf: (index: number) => number = (index) => index,
+): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const names = new Map<string, number>();
+  const listeners = new Map<string, string>();
+  profiles.forEach((profile, position) => {
+    const index = fileIndexOf(position);
+    if (names.has(profile.name)) {
+      issues.push({
+        path: `profiles[${index}].name`,
+        message: `profile "${profile.name}": the name is already used by profiles[${names.get(profile.name)}]; choose another name`,
+      });
+    } else {
+      names.set(profile.name, index);
+    }
+    const key = `${profile.bindAddress}:${profile.localPort}`;
+    const owner = listeners.get(key);
+    if (owner !== undefined) {
+      issues.push({
+        path: `profiles[${index}].localPort`,
+        message: `profile "${profile.name}": localPort ${profile.localPort} on ${profile.bindAddress} is already used by profile "${owner}"; choose another port`,
+      });
+    } else {
+      listeners.set(key, profile.name);
+    }
+  });
+  return issues;
+}
+
+/** Validates an already-migrated config document. */
+export function validateConfig(raw: unknown): { config: ConfigFile | null; issues: FieldIssue[] } {
+  if (!isRecord(raw)) {
+    return {
+      config: null,
+      issues: [
+        { path: '', message: 'the config must be a JSON object with "version" and "profiles"' },
+      ],
+    };
+  }
+  const issues: FieldIssue[] = [];
+  for (const key of Object.keys(raw)) {
+    if (key !== 'version' && key !== 'profiles') {
+      issues.push({ path: key, message: `unknown top-level field "${key}"; remove it` });
+    }
+  }
+  if (!Array.isArray(raw.profiles)) {
+    issues.push({
+      path: 'profiles',
+      message: 'profiles is missing or not an array; use "profiles": []',
+    });
+    return { config: null, issues };
+  }
+  if (raw.profiles.length > MAX_PROFILES) {
+    issues.push({
+      path: 'profiles',
+      message: `profiles has ${raw.profiles.length} entries; the limit is ${MAX_PROFILES}`,
+    });
+  }
+  const profiles: Profile[] = [];
+  const fileIndexes: number[] = [];
+  raw.profiles.forEach((entry, index) => {
+    const result = validateProfile(entry, `profiles[${index}].`);
+    issues.push(...result.issues);
+    if (result.profile) {
+      profiles.push(result.profile);
+      fileIndexes.push(index);
+    }
+  });
+  issues.push(...checkProfileConflicts(profiles, (position) => fileIndexes[position] ?? position));
+  if (issues.length > 0) {
+    return { config: null, issues };
+  }
+  return { config: { version: CONFIG_VERSION, profiles }, issues };
+}

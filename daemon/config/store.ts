@@ -1,0 +1,286 @@
+// The config file on disk: loading with migrations and validation, atomic writes, and a
+// watcher that re-applies external edits. A file that fails to parse or validate is never
+// overwritten; the store keeps the last good profiles and reports the error instead.
+
+import { EventEmitter } from 'node:events';
+import { readFileSync, watch, mkdirSync, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Profile } from './types.js';
+import { ConfigError } from './errors.js';
+import { migrateConfig } from './migrations.js';
+import {
+  CONFIG_VERSION,
+  checkProfileConflicts,
+  validateConfig,
+  validateProfile,
+} from './schema.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+export interface ConfigStoreOptions {
+  file: string;
+  /** Delay that merges the several change events one save produces, in milliseconds. */
+  watchDebounceMs?: number;
+}
+
+/** Parses and upgrades config text to the current version; throws ConfigError. */
+export function parseConfigText(text: string, file: string): Profile[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(
+      'ERR_CONFIG_PARSE',
+      `config file ${file} is not valid JSON (${(error as Error).message}); fix the file, it was left unchanged`,
+      { cause: error },
+    );
+  }
+  const { document } = migrateConfig(raw);
+  const { config, issues } = validateConfig(document);
+  if (!config) {
+    const first = issues[0]?.message ?? 'invalid';
+    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `config file ${file} is invalid: ${first}${more}; fix the file, it was left unchanged`,
+      { fields: issues },
+    );
+  }
+  return config.profiles;
+}
+
+/**
+ * Events:
+ * - `profiles` (profiles: Profile[]): the valid profile set changed, or the file became valid
+ *   again after an `invalid` event.
+ * - `invalid` (error: ConfigError): the file on disk failed to parse or validate.
+ */
+export class ConfigStore extends EventEmitter {
+  readonly file: string;
+  readonly #debounceMs: number;
+  #profiles: Profile[] = [];
+  #error: ConfigError | null = null;
+  #lastText: string | null = null;
+
+  constructor(options: ConfigStoreOptions) {
+    super();
+    this.file = options.file;
+    this.#debounceMs = options.watchDebounceMs ?? 100;
+  }
+
+  /** Last good profiles; the file may be invalid now, see `error`. */
+  get profiles(): Profile[] {
+    return structuredClone(this.#profiles);
+  }
+
+  /** Why the file on disk is not in use, or null when it is. */
+  get error(): ConfigError | null {
+    return this.#error;
+  }
+
+  getProfile(name: string): Profile | undefined {
+    const profile = this.#profiles.find((candidate) => candidate.name === name);
+    return profile ? structuredClone(profile) : undefined;
+  }
+
+  /** Reads the file. A missing file means no profiles; an invalid file keeps the last good set. */
+  load(): Profile[] {
+    let text: string | null;
+    try {
+      text = this.#readText();
+    } catch (error) {
+      this.#reportInvalid(error as ConfigError);
+      return this.profiles;
+    }
+    this.#lastText = text;
+    if (text === null) {
+      this.#accept([]);
+      return this.profiles;
+    }
+    try {
+      this.#accept(parseConfigText(text, this.file));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) {
+        throw error;
+      }
+      this.#reportInvalid(error);
+    }
+    return this.profiles;
+  }
+
+  /** Adds a profile; throws ERR_PROFILE_INVALID with field issues, or ERR_PROFILE_EXISTS. */
+  create(input: unknown): Profile {
+    const profile = this.#validateInput(input);
+    this.#mutate((profiles) => {
+      if (profiles.some((existing) => existing.name === profile.name)) {
+        throw new ConfigError(
+          'ERR_PROFILE_EXISTS',
+          `profile "${profile.name}" already exists; choose another name or edit it`,
+        );
+      }
+      return [...profiles, profile];
+    });
+    return structuredClone(profile);
+  }
+
+  /** Replaces the profile called `name`; the input's name, when given, must match. */
+  replace(name: string, input: unknown): Profile {
+    const withName = isRecord(input) && input.name === undefined ? { ...input, name } : input;
+    const profile = this.#validateInput(withName);
+    if (profile.name !== name) {
+      throw new ConfigError(
+        'ERR_PROFILE_INVALID',
+        `profile "${name}": name cannot be changed; remove and re-add it`,
+        {
+          fields: [{ path: 'name', message: `expected "${name}" or no name` }],
+        },
+      );
+    }
+    this.#mutate((profiles) => {
+      const index = profiles.findIndex((existing) => existing.name === name);
+      if (index === -1) {
+        throw notFound(name);
+      }
+      const next = [...profiles];
+      next[index] = profile;
+      return next;
+    });
+    return structuredClone(profile);
+  }
+
+  remove(name: string): void {
+    this.#mutate((profiles) => {
+      if (!profiles.some((existing) => existing.name === name)) {
+        throw notFound(name);
+      }
+      return profiles.filter((existing) => existing.name !== name);
+    });
+  }
+
+  /** Re-applies edits made by other programs; returns a function that stops watching. */
+  watch(): () => void {
+    const dir = dirname(this.file);
+    const name = basename(this.file);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    let timer: NodeJS.Timeout | undefined;
+    // The directory is watched, not the file, because atomic saves replace the file's inode.
+    const watcher: FSWatcher = watch(dir, { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed !== name) {
+        return;
+      }
+      clearTimeout(timer);
+      timer = setTimeout(() => this.#reloadIfChanged(), this.#debounceMs);
+      timer.unref();
+    });
+    watcher.on('error', (error) => {
+      this.#reportInvalid(
+        new ConfigError(
+          'ERR_CONFIG_READ',
+          `watching ${dir} failed (${error.message}); restart the daemon to pick up edits`,
+          {
+            cause: error,
+          },
+        ),
+      );
+    });
+    return () => {
+      clearTimeout(timer);
+      watcher.close();
+    };
+  }
+
+  #reloadIfChanged(): void {
+    let text: string | null;
+    try {
+      text = this.#readText();
+    } catch (error) {
+      this.#reportInvalid(error as ConfigError);
+      return;
+    }
+    if (text !== this.#lastText || this.#error !== null) {
+      this.load();
+    }
+  }
+
+  #readText(): string | null {
+    try {
+      return readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        return null;
+      }
+      throw new ConfigError(
+        'ERR_CONFIG_READ',
+        `reading ${this.file} failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  #validateInput(input: unknown): Profile {
+    const { profile, issues } = validateProfile(input);
+    if (!profile) {
+      throw new ConfigError('ERR_PROFILE_INVALID', issues[0]?.message ?? 'profile is invalid', {
+        fields: issues,
+      });
+    }
+    return profile;
+  }
+
+  /** Applies a change to the profiles currently on disk, then writes the result atomically. */
+  #mutate(change: (profiles: Profile[]) => Profile[]): void {
+    const text = this.#readText();
+    const current = text === null ? [] : parseConfigText(text, this.file);
+    const next = change(current);
+    const conflicts = checkProfileConflicts(next);
+    if (conflicts.length > 0) {
+      throw new ConfigError('ERR_PROFILE_INVALID', conflicts[0]!.message, {
+        fields: conflicts.map((issue) => ({
+          ...issue,
+          path: issue.path.replace(/^profiles\[\d+\]\./, ''),
+        })),
+      });
+    }
+    const output = `${JSON.stringify({ version: CONFIG_VERSION, profiles: next }, null, 2)}\n`;
+    try {
+      writeFileAtomic(this.file, output);
+    } catch (error) {
+      throw new ConfigError(
+        'ERR_CONFIG_WRITE',
+        `writing ${this.file} failed: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    this.#lastText = output;
+    this.#accept(next);
+  }
+
+  #accept(profiles: Profile[]): void {
+    const recovered = this.#error !== null;
+    this.#error = null;
+    if (!recovered && JSON.stringify(profiles) === JSON.stringify(this.#profiles)) {
+      return;
+    }
+    this.#profiles = profiles;
+    this.emit('profiles', this.profiles);
+  }
+
+  #reportInvalid(error: ConfigError): void {
+    this.#error = error;
+    this.emit('invalid', error);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function notFound(name: string): ConfigError {
+  return new ConfigError(
+    'ERR_PROFILE_NOT_FOUND',
+    `profile "${name}" not found; list profiles with \`bastionless status\``,
+  );
+}

@@ -1,0 +1,88 @@
+// Where the daemon keeps its config file and its runtime state (port, token, pid, logs).
+
+import { homedir as osHomedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const APP_NAME = 'bastionless';
+
+export interface PathOptions {
+  env?: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  homedir?: string;
+  /** Value of the `--config FILE` flag; takes precedence over BASTIONLESS_CONFIG. */
+  configFile?: string;
+}
+
+export interface BastionlessPaths {
+  configFile: string;
+  stateDir: string;
+  /** JSON `{ port, pid }` of the running control API. */
+  apiFile: string;
+  /** Bearer token of the control API, mode 0600. */
+  tokenFile: string;
+  pidFile: string;
+  /** Session ids of open SSM sessions, so a restarted daemon can terminate leftovers. */
+  sessionsFile: string;
+  logFile: string;
+}
+
+/**
+ * Resolves the config file and state directory. BASTIONLESS_HOME=DIR puts both under DIR;
+ * otherwise the config file sits where the `conf` package (v15, through env-paths) puts a
+ * project named "bastionless", and state sits in the platform's per-user state folder.
+ */
+export function resolvePaths(options: PathOptions = {}): BastionlessPaths {
+  const env = options.env ?? process.env;
+  const platform = options.platform ?? process.platform;
+  const home = options.homedir ?? osHomedir();
+
+  let configFile: string;
+  let stateDir: string;
+  if (env.BASTIONLESS_HOME) {
+    const base = resolve(env.BASTIONLESS_HOME);
+    configFile = join(base, 'config.json');
+    stateDir = join(base, 'state');
+  } else {
+    configFile = join(defaultConfigDir(env, platform, home), 'config.json');
+    stateDir = defaultStateDir(env, platform, home);
+  }
+
+  const override = options.configFile ?? env.BASTIONLESS_CONFIG;
+  if (override) {
+    configFile = resolve(override);
+  }
+
+  return {
+    configFile,
+    stateDir,
+    apiFile: join(stateDir, 'api.json'),
+    tokenFile: join(stateDir, 'token'),
+    pidFile: join(stateDir, 'daemon.pid'),
+    sessionsFile: join(stateDir, 'sessions.json'),
+    logFile: join(stateDir, 'daemon.log'),
+  };
+}
+
+/** Same rules as env-paths' `config` with conf's default "-nodejs" suffix. */
+function defaultConfigDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home: string): string {
+  const name = `${APP_NAME}-nodejs`;
+  if (platform === 'darwin') {
+    return join(home, 'Library', 'Preferences', name);
+  }
+  if (platform === 'win32') {
+    const appData = env.APPDATA ?? join(home, 'AppData', 'Roaming');
+    return join(appData, name, 'Config');
+  }
+  return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), name);
+}
+
+function defaultStateDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home: string): string {
+  if (platform === 'darwin') {
+    return join(home, 'Library', 'Application Support', APP_NAME);
+  }
+  if (platform === 'win32') {
+    const localAppData = env.LOCALAPPDATA ?? join(home, 'AppData', 'Local');
+    return join(localAppData, APP_NAME, 'State');
+  }
+  return join(env.XDG_STATE_HOME ?? join(home, '.local', 'state'), APP_NAME);
+}
