@@ -1,0 +1,72 @@
+// The /v1/events websocket: a snapshot of every tunnel on connect, then `state` messages on
+// each change and `traffic` messages at most once per second per tunnel.
+
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { TunnelStatus } from '../config/types.js';
+import type { TrafficEvent, TunnelController } from './types.js';
+
+/** A client this far behind gets no traffic samples until it catches up. */
+const TRAFFIC_BACKLOG_BYTES = 256 * 1024;
+/** A client this far behind is disconnected, so a stalled page cannot grow daemon memory. */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+const TRAFFIC_INTERVAL_MS = 1000;
+
+export type EventMessage =
+  { type: 'state'; tunnel: TunnelStatus } | ({ type: 'traffic' } & TrafficEvent);
+
+function streamEvents(socket: WebSocket, manager: TunnelController): void {
+  const lastTrafficAt = new Map<string, number>();
+
+  const send = (message: EventMessage): void => {
+    if (socket.readyState !== socket.OPEN) {
+      return;
+    }
+    if (socket.bufferedAmount > MAX_BACKLOG_BYTES) {
+      socket.close(1008, 'client too slow');
+      return;
+    }
+    socket.send(JSON.stringify(message));
+  };
+
+  const onState = (tunnel: TunnelStatus): void => send({ type: 'state', tunnel });
+  const onTraffic = (traffic: TrafficEvent): void => {
+    const now = Date.now();
+    const last = lastTrafficAt.get(traffic.name) ?? 0;
+    if (now - last < TRAFFIC_INTERVAL_MS || socket.bufferedAmount > TRAFFIC_BACKLOG_BYTES) {
+      return;
+    }
+    lastTrafficAt.set(traffic.name, now);
+    send({ type: 'traffic', ...traffic });
+  };
+
+  manager.on('state', onState);
+  manager.on('traffic', onTraffic);
+  socket.once('close', () => {
+    manager.off('state', onState);
+    manager.off('traffic', onTraffic);
+  });
+  // Clients send nothing; anything they send is ignored rather than parsed.
+  socket.on('message', () => {});
+  for (const tunnel of manager.list()) {
+    send({ type: 'state', tunnel });
+  }
+}
+
+export function registerEventRoutes(app: FastifyInstance, manager: TunnelController): void {
+  app.route({
+    method: 'GET',
+    url: '/v1/events',
+    handler: async (_request, reply) =>
+      reply
+        .code(426)
+        .header('upgrade', 'websocket')
+        .send({
+          error: {
+            code: 'ERR_UPGRADE_REQUIRED',
+            message: '/v1/events is a websocket; connect with a websocket client',
+          },
+        }),
+    wsHandler: (socket) => streamEvents(socket, manager),
+  });
+}

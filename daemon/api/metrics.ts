@@ -1,0 +1,94 @@
+// Prometheus metrics per tunnel, read from the tunnel manager at scrape time.
+
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TunnelState, TunnelStatus } from '../config/types.js';
+import type { TunnelController } from './types.js';
+
+const STATES: readonly TunnelState[] = [
+  'stopped',
+  'listening',
+  'connecting',
+  'open',
+  'reconnecting',
+  'needs-login',
+  'failed',
+];
+
+type CounterField = 'bytesIn' | 'bytesOut' | 'totalConnections' | 'dialFailures' | 'reconnects';
+
+/** Builds a registry of its own, so two daemons in one process do not share metrics. */
+export function createMetricsRegistry(manager: TunnelController): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'bastionless_' });
+
+  new Gauge({
+    name: 'bastionless_tunnel_state',
+    help: 'Tunnel state: 1 for the current state, 0 for the others',
+    labelNames: ['tunnel', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const status of manager.list()) {
+        for (const state of STATES) {
+          this.set({ tunnel: status.name, state }, status.state === state ? 1 : 0);
+        }
+      }
+    },
+  });
+
+  const gauge = (name: string, help: string, read: (status: TunnelStatus) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['tunnel'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const status of manager.list()) {
+          const value = read(status);
+          if (value !== null) {
+            this.set({ tunnel: status.name }, value);
+          }
+        }
+      },
+    });
+  gauge(
+    'bastionless_tunnel_active_connections',
+    'Local connections open now',
+    (s) => s.activeConnections,
+  );
+  gauge('bastionless_tunnel_sessions', 'SSM sessions open now', (s) => s.sessionIds.length);
+  gauge('bastionless_tunnel_rtt_seconds', 'Smoothed data-channel round-trip time', (s) =>
+    s.rttMs === null ? null : s.rttMs / 1000,
+  );
+  gauge(
+    'bastionless_tunnel_uptime_seconds',
+    'Time since the tunnel last became open',
+    (s) => s.uptimeMs / 1000,
+  );
+
+  // The manager owns the running totals, so each scrape copies them into fresh counters.
+  const counter = (name: string, help: string, field: CounterField) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['tunnel'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const status of manager.list()) {
+          this.inc({ tunnel: status.name }, status[field]);
+        }
+      },
+    });
+  counter('bastionless_tunnel_bytes_in_total', 'Bytes received from the remote host', 'bytesIn');
+  counter('bastionless_tunnel_bytes_out_total', 'Bytes sent to the remote host', 'bytesOut');
+  counter('bastionless_tunnel_connections_total', 'Local connections accepted', 'totalConnections');
+  counter(
+    'bastionless_tunnel_dial_failures_total',
+    'Connections the agent could not dial',
+    'dialFailures',
+  );
+  counter('bastionless_tunnel_reconnects_total', 'Data-channel reconnects', 'reconnects');
+  return registry;
+}

@@ -1,0 +1,268 @@
+// The control API: fastify on 127.0.0.1, bearer-token auth, Host and Origin checks, the
+// tunnel, profile, target, event and metrics routes, and the dashboard's static files.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import type { Logger } from 'pino';
+import { ApiError, errorBody } from './errors.js';
+import {
+  EVENTS_SUBPROTOCOL,
+  allowedHosts,
+  allowedOrigins,
+  bearerFromHeaders,
+  bearerFromSubprotocols,
+  offeredSubprotocols,
+  tokensEqual,
+} from './auth.js';
+import { registerTunnelRoutes } from './tunnel-routes.js';
+import { registerProfileRoutes } from './profile-routes.js';
+import { registerEventRoutes } from './events.js';
+import { createMetricsRegistry } from './metrics.js';
+import { createDescribeTargets } from './targets.js';
+import type { DescribeTargets, ProfileStore, TunnelController } from './types.js';
+
+export const API_HOST = '127.0.0.1';
+export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
+
+export interface ApiServerOptions {
+  manager: TunnelController;
+  store: ProfileStore;
+  token: string;
+  logger: Logger;
+  /** Port to listen on; 0 picks a free one. */
+  port?: number;
+  describeTargets?: DescribeTargets;
+  /** Folder with the built dashboard (index.html); absent or missing means no dashboard. */
+  uiDir?: string;
+  /** Origins allowed besides this server's own, e.g. a dashboard dev server. */
+  extraOrigins?: readonly string[];
+  version?: string;
+  bodyLimitBytes?: number;
+}
+
+export interface ApiServer {
+  app: FastifyInstance;
+  port: number;
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Paths served without a token: the health check and the dashboard's static files. */
+function isPublicPath(request: FastifyRequest): boolean {
+  const path = request.url.split('?', 1)[0]!;
+  if (path === '/healthz') {
+    return true;
+  }
+  const isRead = request.method === 'GET' || request.method === 'HEAD';
+  return isRead && !path.startsWith('/v1/') && path !== '/v1' && path !== '/metrics';
+}
+
+/** Token from the Authorization header; /v1/events also accepts the subprotocol and ?token=. */
+function presentedToken(request: FastifyRequest): string | null {
+  const fromHeader = bearerFromHeaders(request.headers);
+  if (fromHeader !== null) {
+    return fromHeader;
+  }
+  const url = new URL(request.url, 'http://placeholder');
+  if (url.pathname !== '/v1/events') {
+    return null;
+  }
+  return (
+    bearerFromSubprotocols(offeredSubprotocols(request.headers)) ?? url.searchParams.get('token')
+  );
+}
+
+function contentSecurityPolicy(port: number): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () => number): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const port = getPort();
+    const host = (request.headers.host ?? '').toLowerCase();
+    if (!allowedHosts(port).has(host)) {
+      return reply
+        .code(403)
+        .send(
+          errorBody(
+            'ERR_FORBIDDEN_HOST',
+            `Host "${host}" is not allowed; connect to http://127.0.0.1:${port}`,
+          ),
+        );
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined && !allowedOrigins(port, options.extraOrigins).has(origin)) {
+      return reply
+        .code(403)
+        .send(
+          errorBody(
+            'ERR_FORBIDDEN_ORIGIN',
+            `Origin "${origin}" is not allowed; open the dashboard from http://127.0.0.1:${port}`,
+          ),
+        );
+    }
+    if (isPublicPath(request)) {
+      return;
+    }
+    const token = presentedToken(request);
+    if (token === null || !tokensEqual(token, options.token)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send(
+          errorBody(
+            'ERR_UNAUTHORIZED',
+            token === null
+              ? 'missing bearer token; send "Authorization: Bearer <token>"'
+              : 'invalid bearer token',
+            undefined,
+            'The token is in the daemon state directory; `bastionless dashboard` prints a URL that carries it.',
+          ),
+        );
+    }
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('content-security-policy', contentSecurityPolicy(getPort()));
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cache-control', 'no-store');
+  });
+}
+
+function addErrorHandlers(app: FastifyInstance, logger: Logger): void {
+  app.setErrorHandler((error: FastifyError & { hint?: string }, request, reply) => {
+    if (error instanceof ApiError) {
+      return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.fields));
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply
+        .code(error.statusCode)
+        .send(errorBody(error.code ?? 'ERR_BAD_REQUEST', error.message));
+    }
+    if (typeof error.code === 'string' && error.code.startsWith('ERR_')) {
+      // Errors raised by the tunnel manager carry a stable code and a hint for the user.
+      const status = error.code === 'ERR_UNKNOWN_TUNNEL' ? 404 : 409;
+      return reply.code(status).send(errorBody(error.code, error.message, undefined, error.hint));
+    }
+    logger.error(
+      { err: error, method: request.method, url: request.url.split('?', 1)[0] },
+      'api request failed',
+    );
+    return reply.code(500).send(errorBody('ERR_INTERNAL', 'internal error; see the daemon log'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0];
+    reply.code(404).send(errorBody('ERR_NOT_FOUND', `no route for ${request.method} ${path}`));
+  });
+}
+
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const logger = options.logger;
+  const app = fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+  });
+  let port = 0;
+  // Registered before the guards, because its onRequest hook marks upgrade requests and its
+  // onResponse hook then destroys the socket of an upgrade the guards rejected.
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: 4096,
+      // A browser that offers subprotocols fails the connection unless the server selects one.
+      handleProtocols: (protocols: Set<string>) => {
+        if (protocols.has(EVENTS_SUBPROTOCOL)) {
+          return EVENTS_SUBPROTOCOL;
+        }
+        const first = protocols.values().next();
+        return first.done ? false : first.value;
+      },
+    },
+  });
+
+  addGuards(app, options, () => port);
+  addErrorHandlers(app, logger);
+
+  const describeTargets = options.describeTargets ?? createDescribeTargets();
+  const metrics = createMetricsRegistry(options.manager);
+  const startedAt = new Date().toISOString();
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/v1/status', async () => ({
+    version: options.version ?? null,
+    pid: process.pid,
+    startedAt,
+    configFile: options.store.file,
+    configError: options.store.error
+      ? { code: options.store.error.code, message: options.store.error.message }
+      : null,
+    tunnels: options.manager.list().length,
+  }));
+  registerTunnelRoutes(app, options.manager);
+  registerProfileRoutes(app, options.store);
+  registerEventRoutes(app, options.manager);
+  registerTargetRoute(app, describeTargets);
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
+  );
+
+  if (options.uiDir && existsSync(join(options.uiDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: options.uiDir, prefix: '/', index: 'index.html' });
+  }
+
+  await app.listen({ host: API_HOST, port: options.port ?? 0 });
+  port = (app.server.address() as AddressInfo).port;
+  logger.info({ port }, 'control API listening');
+
+  return {
+    app,
+    port,
+    url: `http://${API_HOST}:${port}`,
+    close: async () => {
+      await app.close();
+      logger.info({ port }, 'control API closed');
+    },
+  };
+}
+
+function registerTargetRoute(app: FastifyInstance, describeTargets: DescribeTargets): void {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/targets', async (request) => {
+    const { region, endpoint, awsProfile } = request.query;
+    if (typeof region !== 'string' || !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region)) {
+      throw new ApiError(
+        400,
+        'ERR_INVALID_QUERY',
+        'region is missing or invalid; use e.g. ?region=eu-west-1',
+        [{ path: 'region', message: 'use an AWS region such as eu-west-1' }],
+      );
+    }
+    if (endpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(endpoint)) {
+      throw new ApiError(
+        400,
+        'ERR_INVALID_QUERY',
+        `endpoint "${endpoint}" is not a URL; use http(s)://host[:port]`,
+        [{ path: 'endpoint', message: 'use http(s)://host[:port]' }],
+      );
+    }
+    return describeTargets({ region, endpoint, awsProfile: awsProfile || undefined });
+  });
+}

@@ -1,0 +1,68 @@
+// Routes that read tunnel state and start, stop or restart tunnels and groups.
+
+import type { FastifyInstance } from 'fastify';
+import type { TunnelStatus } from '../config/types.js';
+import { ApiError } from './errors.js';
+import type { TunnelController } from './types.js';
+
+type TunnelAction = 'start' | 'stop' | 'restart';
+type GroupAction = 'start' | 'stop';
+
+export function registerTunnelRoutes(app: FastifyInstance, manager: TunnelController): void {
+  const requireTunnel = (name: string): TunnelStatus => {
+    const status = manager.get(name);
+    if (!status) {
+      throw new ApiError(
+        404,
+        'ERR_UNKNOWN_TUNNEL',
+        `tunnel "${name}" not found; list tunnels with GET /v1/tunnels`,
+      );
+    }
+    return status;
+  };
+
+  app.get('/v1/tunnels', async () => manager.list());
+
+  app.get<{ Params: { name: string } }>('/v1/tunnels/:name', async (request) =>
+    requireTunnel(request.params.name),
+  );
+
+  app.post<{ Params: { name: string; action: string } }>(
+    '/v1/tunnels/:name/:action',
+    async (request) => {
+      const { name, action } = request.params;
+      if (action !== 'start' && action !== 'stop' && action !== 'restart') {
+        throw new ApiError(
+          404,
+          'ERR_NOT_FOUND',
+          `unknown tunnel action "${action}"; use start, stop or restart`,
+        );
+      }
+      requireTunnel(name);
+      return manager[action as TunnelAction](name);
+    },
+  );
+
+  app.post<{ Params: { name: string; action: string } }>(
+    '/v1/groups/:name/:action',
+    async (request) => {
+      const { name, action } = request.params;
+      if (action !== 'start' && action !== 'stop') {
+        throw new ApiError(
+          404,
+          'ERR_NOT_FOUND',
+          `unknown group action "${action}"; use start or stop`,
+        );
+      }
+      if (!manager.list().some((status) => status.groups.includes(name))) {
+        throw new ApiError(
+          404,
+          'ERR_UNKNOWN_GROUP',
+          `group "${name}" not found; add a profile with --group ${name}`,
+        );
+      }
+      const method = action === 'start' ? 'startGroup' : 'stopGroup';
+      return manager[method satisfies `${GroupAction}Group`](name);
+    },
+  );
+}

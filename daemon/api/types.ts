@@ -1,0 +1,57 @@
+// What the control API needs from the tunnel manager and the outside world, so tests and the
+// daemon can pass in their own parts.
+
+import type { Profile, TunnelStatus } from '../config/types.js';
+import type { ConfigError } from '../config/errors.js';
+
+export interface TrafficEvent {
+  name: string;
+  bytesIn: number;
+  bytesOut: number;
+  /** ISO 8601 time of the sample. */
+  at: string;
+}
+
+/** The subset of TunnelManager that the API drives. */
+export interface TunnelController {
+  list(): TunnelStatus[];
+  get(name: string): TunnelStatus | undefined;
+  start(name: string): Promise<TunnelStatus>;
+  stop(name: string): Promise<TunnelStatus>;
+  restart(name: string): Promise<TunnelStatus>;
+  startGroup(group: string): Promise<TunnelStatus[]>;
+  stopGroup(group: string): Promise<TunnelStatus[]>;
+  on(event: 'state', listener: (status: TunnelStatus) => void): unknown;
+  on(event: 'traffic', listener: (traffic: TrafficEvent) => void): unknown;
+  off(event: 'state', listener: (status: TunnelStatus) => void): unknown;
+  off(event: 'traffic', listener: (traffic: TrafficEvent) => void): unknown;
+}
+
+/** The subset of ConfigStore that the profile routes use. */
+export interface ProfileStore {
+  readonly file: string;
+  readonly profiles: Profile[];
+  readonly error: ConfigError | null;
+  getProfile(name: string): Profile | undefined;
+  create(input: unknown): Profile;
+  replace(name: string, input: unknown): Profile;
+  remove(name: string): void;
+}
+
+export interface TargetQuery {
+  region: string;
+  endpoint?: string;
+  awsProfile?: string;
+}
+
+export interface TargetInfo {
+  instanceId: string;
+  name: string | null;
+  platform: string | null;
+  agentVersion: string | null;
+  ipAddress: string | null;
+  pingStatus: string;
+  lastPingAt: string | null;
+}
+
+export type DescribeTargets = (query: TargetQuery) => Promise<TargetInfo[]>;
