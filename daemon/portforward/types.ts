@@ -14,6 +14,11 @@ export interface PortForwardSessionOptions {
   /** Host the agent dials; absent means the target itself (AWS-StartPortForwardingSession). */
   remoteHost?: string;
   remotePort: number;
+  /**
+   * Local port passed as the document's `localPortNumber` parameter. The client binds its
+   * own listener, so this value is informational. Default: 0.
+   */
+  localPort?: number;
   /** Reason recorded by the service for the session (1 to 256 characters). */
   reason?: string;
   /** Abort an in-flight start; the session is terminated if it was created. */
