@@ -89,9 +89,7 @@ interface ErrorShape {
 }
 
 function loginCommand(context: ClassifyContext): string {
-  return context.awsProfile
-    ? `aws sso login --profile ${context.awsProfile}`
-    : 'aws sso login';
+  return context.awsProfile ? `aws sso login --profile ${context.awsProfile}` : 'aws sso login';
 }
 
 function profileLabel(context: ClassifyContext): string {
@@ -198,24 +196,36 @@ function classifyCredentialText(
 ): BastionlessError | undefined {
   const lower = message.toLowerCase();
   if (/\bsso\b/.test(lower) && /expired|invalid|refresh|token/.test(lower)) {
-    return new BastionlessError('ERR_NEEDS_LOGIN', `SSO session expired for ${profileLabel(context)}: ${message}`, {
-      hint: `Run \`${loginCommand(context)}\`, then start the tunnel again.`,
-      cause,
-    });
+    return new BastionlessError(
+      'ERR_NEEDS_LOGIN',
+      `SSO session expired for ${profileLabel(context)}: ${message}`,
+      {
+        hint: `Run \`${loginCommand(context)}\`, then start the tunnel again.`,
+        cause,
+      },
+    );
   }
   if (/\bmfa\b|multi-factor/.test(lower)) {
-    return new BastionlessError('ERR_NEEDS_LOGIN', `MFA code required for ${profileLabel(context)}: ${message}`, {
-      hint: 'Enter the MFA code in the tray or run `bastionless login`, then start the tunnel again.',
-      cause,
-    });
+    return new BastionlessError(
+      'ERR_NEEDS_LOGIN',
+      `MFA code required for ${profileLabel(context)}: ${message}`,
+      {
+        hint: 'Enter the MFA code in the tray or run `bastionless login`, then start the tunnel again.',
+        cause,
+      },
+    );
   }
   if (lower.includes('could not load credentials')) {
-    return new BastionlessError('ERR_NO_CREDENTIALS', `No AWS credentials found for ${profileLabel(context)}`, {
-      hint: context.awsProfile
-        ? `Run \`${loginCommand(context)}\` or check [profile ${context.awsProfile}] in ~/.aws/config.`
-        : 'Set awsProfile in the tunnel profile, or configure default credentials with `aws configure`.',
-      cause,
-    });
+    return new BastionlessError(
+      'ERR_NO_CREDENTIALS',
+      `No AWS credentials found for ${profileLabel(context)}`,
+      {
+        hint: context.awsProfile
+          ? `Run \`${loginCommand(context)}\` or check [profile ${context.awsProfile}] in ~/.aws/config.`
+          : 'Set awsProfile in the tunnel profile, or configure default credentials with `aws configure`.',
+        cause,
+      },
+    );
   }
   return undefined;
 }
@@ -237,11 +247,15 @@ function classifySystemCode(
     case 'ETIMEDOUT':
     case 'ECONNRESET':
     case 'EPIPE':
-      return new BastionlessError('ERR_ENDPOINT_UNREACHABLE', `Cannot reach ${endpoint}: ${message}`, {
-        hint: 'Check the network connection, proxy and endpoint override; the request is retried with backoff.',
-        cause,
-        retryable: true,
-      });
+      return new BastionlessError(
+        'ERR_ENDPOINT_UNREACHABLE',
+        `Cannot reach ${endpoint}: ${message}`,
+        {
+          hint: 'Check the network connection, proxy and endpoint override; the request is retried with backoff.',
+          cause,
+          retryable: true,
+        },
+      );
     case 'EADDRINUSE':
       return new BastionlessError('ERR_PORT_IN_USE', message, {
         hint: 'Stop the program that uses the port or choose another localPort.',
@@ -296,11 +310,15 @@ export function classifyError(err: unknown, context: ClassifyContext = {}): Bast
       });
     }
     if (typeof status === 'number' && status >= 500) {
-      return new BastionlessError('ERR_AWS_UNAVAILABLE', `AWS request failed (HTTP ${status}): ${message}`, {
-        hint: 'The request is retried with backoff.',
-        cause: err,
-        retryable: true,
-      });
+      return new BastionlessError(
+        'ERR_AWS_UNAVAILABLE',
+        `AWS request failed (HTTP ${status}): ${message}`,
+        {
+          hint: 'The request is retried with backoff.',
+          cause: err,
+          retryable: true,
+        },
+      );
     }
   }
   return foreignCoded(chain[0], err) ?? unknownError(err);

@@ -1,0 +1,176 @@
+// Logger factory for the daemon: JSON lines to a size-capped, rotated file in the state
+// directory, readable lines on the terminal in the foreground, secrets redacted in both.
+
+import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import pretty from 'pino-pretty';
+
+/** Field names that can carry credentials or session tokens in any log object. */
+const SECRET_KEYS = [
+  'token',
+  'Token',
+  'TokenValue',
+  'tokenValue',
+  'SessionToken',
+  'sessionToken',
+  'secretAccessKey',
+  'SecretAccessKey',
+  'accessKeyId',
+  'AccessKeyId',
+  'credentials',
+  'Credentials',
+  'authorization',
+  'Authorization',
+  'password',
+  'mfaCode',
+  'mfa',
+  'tokenCode',
+  'TokenCode',
+  'StreamUrl',
+  'streamUrl',
+];
+
+/** Redaction paths for the secret keys at the top level and up to two objects deep. */
+export const REDACT_PATHS: readonly string[] = SECRET_KEYS.flatMap((key) => [
+  key,
+  `*.${key}`,
+  `*.*.${key}`,
+]);
+
+export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024;
+export const DEFAULT_KEEP_FILES = 3;
+
+export interface RotatingFileOptions {
+  /** Path of the current log file; older ones get the suffixes .1, .2, ... */
+  path: string;
+  /** Size at which the current file is rotated, in bytes. */
+  maxBytes?: number;
+  /** Number of files kept, the current one included. */
+  keepFiles?: number;
+}
+
+/**
+ * A synchronous pino destination that rotates its file by size. Writes are synchronous so
+ * the last lines before a crash are on disk and rotation never races a pending write.
+ */
+export class RotatingFileDestination {
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly keepFiles: number;
+  private fd: number;
+  private size: number;
+
+  constructor(options: RotatingFileOptions) {
+    this.path = options.path;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_FILE_BYTES;
+    this.keepFiles = options.keepFiles ?? DEFAULT_KEEP_FILES;
+    if (!Number.isInteger(this.keepFiles) || this.keepFiles < 1) {
+      throw new RangeError(`keepFiles must be an integer of at least 1, got ${this.keepFiles}`);
+    }
+    if (!(this.maxBytes > 0)) {
+      throw new RangeError(`maxBytes must be positive, got ${this.maxBytes}`);
+    }
+    this.fd = openSync(this.path, 'a', 0o600);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  write(chunk: string): boolean {
+    if (this.size > 0 && this.size + Buffer.byteLength(chunk) > this.maxBytes) {
+      this.rotate();
+    }
+    this.size += writeSync(this.fd, chunk);
+    return true;
+  }
+
+  /** Shifts file.N-1 to file.N down to file to file.1 and drops the oldest. */
+  private rotate(): void {
+    closeSync(this.fd);
+    rmSync(`${this.path}.${this.keepFiles - 1}`, { force: true });
+    for (let index = this.keepFiles - 2; index >= 1; index -= 1) {
+      renameIfPresent(`${this.path}.${index}`, `${this.path}.${index + 1}`);
+    }
+    if (this.keepFiles > 1) {
+      renameIfPresent(this.path, `${this.path}.1`);
+    } else {
+      rmSync(this.path, { force: true });
+    }
+    this.fd = openSync(this.path, 'a', 0o600);
+    this.size = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function renameIfPresent(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw err;
+    }
+  }
+}
+
+export interface LoggerOptions {
+  /** Directory for `daemon.log` and its rotated copies; absent means no log file. */
+  stateDir?: string;
+  /** Also print readable lines to stdout, for `bastionless daemon --foreground`. */
+  foreground?: boolean;
+  level?: pino.LevelWithSilent;
+  maxFileBytes?: number;
+  keepFiles?: number;
+  /** Extra destination that receives the JSON lines, for tests and the dashboard's log view. */
+  stream?: { write(chunk: string): unknown };
+}
+
+export interface DaemonLogger {
+  logger: pino.Logger;
+  /** Closes the log file; the logger must not be used afterwards. */
+  close(): void;
+}
+
+export function createLogger(options: LoggerOptions = {}): DaemonLogger {
+  const level = options.level ?? 'info';
+  // Streams accept every level, so the logger's own level is the one filter to change at run time.
+  const streams: pino.StreamEntry[] = [];
+  let file: RotatingFileDestination | undefined;
+  if (options.stateDir) {
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    file = new RotatingFileDestination({
+      path: join(options.stateDir, 'daemon.log'),
+      maxBytes: options.maxFileBytes,
+      keepFiles: options.keepFiles,
+    });
+    streams.push({ level: 'trace', stream: file });
+  }
+  if (options.foreground) {
+    streams.push({
+      level: 'trace',
+      stream: pretty({ colorize: process.stdout.isTTY, sync: true }),
+    });
+  }
+  if (options.stream) {
+    streams.push({ level: 'trace', stream: options.stream as pino.DestinationStream });
+  }
+  const logger = pino(
+    {
+      level,
+      base: { pid: process.pid },
+      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    pino.multistream(streams),
+  );
+  return {
+    logger,
+    close: () => file?.close(),
+  };
+}
+
+/** Child logger for one tunnel, so every line names it. */
+export function tunnelLogger(parent: pino.Logger, tunnelName: string): pino.Logger {
+  return parent.child({ tunnel: tunnelName });
+}
