@@ -1,0 +1,172 @@
+// Local listeners of a tunnel: which addresses a bindAddress means, the loopback rule, and
+// binding that reports a port in use with the process that holds it.
+
+import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { BastionlessError } from '../errors.js';
+import { findPortOwner } from './port-owner.js';
+
+// The owner lookup scans /proc; this bound keeps "port in use" reported within a second.
+const OWNER_LOOKUP_TIMEOUT_MS = 700;
+
+export function isLoopbackAddress(address: string): boolean {
+  if (address === 'localhost' || address === '::1') {
+    return true;
+  }
+  const v4 = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return isIP(v4) === 4 && v4.startsWith('127.');
+}
+
+/**
+ * Returns the IP addresses to listen on. `localhost` means both 127.0.0.1 and ::1, because
+ * clients resolve it to either family depending on the platform and resolver settings.
+ */
+export function resolveBindAddresses(bindAddress: string, allowNonLoopback: boolean): string[] {
+  const address = bindAddress.trim() || '127.0.0.1';
+  if (address === 'localhost') {
+    return ['127.0.0.1', '::1'];
+  }
+  if (isIP(address) === 0) {
+    throw new BastionlessError(
+      'ERR_CONFIG_INVALID',
+      `Invalid bindAddress "${bindAddress}": expected an IP address or "localhost"`,
+      {
+        hint: 'Use 127.0.0.1, another 127.x.y.z address, ::1 or localhost.',
+      },
+    );
+  }
+  if (!isLoopbackAddress(address) && !allowNonLoopback) {
+    throw new BastionlessError(
+      'ERR_NON_LOOPBACK',
+      `bindAddress ${address} is not a loopback address, so other machines could use the tunnel`,
+      {
+        hint: 'Set allowNonLoopback: true in the profile to accept this, or bind 127.0.0.1.',
+      },
+    );
+  }
+  return [address];
+}
+
+export function formatHostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function listenOnce(server: Server, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      server.off('listening', onListening);
+      reject(error);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    // exclusive: a port must not be shared with another worker through the cluster module.
+    server.listen({ host: address, port, exclusive: true });
+  });
+}
+
+async function ownerDescription(port: number): Promise<string> {
+  const timeout = new Promise<undefined>((resolve) => {
+    setTimeout(() => resolve(undefined), OWNER_LOOKUP_TIMEOUT_MS).unref();
+  });
+  const owner = await Promise.race([findPortOwner(port).catch(() => undefined), timeout]);
+  return owner ? ` by ${owner.command} (pid ${owner.pid})` : '';
+}
+
+async function bindError(
+  error: NodeJS.ErrnoException,
+  address: string,
+  port: number,
+): Promise<BastionlessError> {
+  const where = formatHostPort(address, port);
+  if (error.code === 'EADDRINUSE') {
+    const owner = await ownerDescription(port);
+    return new BastionlessError('ERR_PORT_IN_USE', `Port ${where} is already in use${owner}`, {
+      hint: `Stop the program that uses port ${port} or set another localPort in the profile.`,
+      cause: error,
+    });
+  }
+  if (error.code === 'EACCES') {
+    return new BastionlessError('ERR_PORT_PERMISSION', `Permission denied to listen on ${where}`, {
+      hint: 'Choose a localPort above 1023, or grant the daemon permission to bind low ports.',
+      cause: error,
+    });
+  }
+  if (error.code === 'EADDRNOTAVAIL') {
+    return new BastionlessError(
+      'ERR_BIND_ADDRESS',
+      `Address ${address} is not available on this machine`,
+      {
+        hint: 'Use an address of this machine in bindAddress; on macOS, add 127.0.0.2 and up with `ifconfig lo0 alias`.',
+        cause: error,
+      },
+    );
+  }
+  return new BastionlessError('ERR_BIND_ADDRESS', `Cannot listen on ${where}: ${error.message}`, {
+    cause: error,
+  });
+}
+
+export interface BoundListeners {
+  servers: Server[];
+  /** Addresses actually bound, as host:port. */
+  addresses: string[];
+  /** Port bound, which differs from the requested one when that was 0. */
+  port: number;
+  /** Stops accepting at once and frees the port; open connections are not touched. */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds every address to the same port, or none: a failure closes what was bound. For
+ * `localhost`, a missing IPv6 stack (EADDRNOTAVAIL or EAFNOSUPPORT on ::1) is skipped.
+ */
+export async function bindListeners(
+  addresses: string[],
+  port: number,
+  onConnection: (socket: Socket) => void,
+  onSkippedAddress: (address: string, error: Error) => void = () => {},
+): Promise<BoundListeners> {
+  const servers: Server[] = [];
+  const bound: string[] = [];
+  let boundPort = port;
+  const closeAll = (): Promise<void> => closeServers(servers);
+  for (const address of addresses) {
+    const server = createServer(onConnection);
+    try {
+      await listenOnce(server, address, boundPort);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (
+        address === '::1' &&
+        addresses.length > 1 &&
+        (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')
+      ) {
+        onSkippedAddress(address, error as Error);
+        continue;
+      }
+      await closeAll();
+      throw await bindError(error as NodeJS.ErrnoException, address, boundPort);
+    }
+    const info = server.address();
+    if (info && typeof info === 'object') {
+      boundPort = info.port;
+    }
+    servers.push(server);
+    bound.push(formatHostPort(address, boundPort));
+  }
+  return { servers, addresses: bound, port: boundPort, close: closeAll };
+}
+
+function closeServers(servers: Server[]): Promise<void> {
+  // server.close() releases the listening socket at once; its callback waits for open
+  // connections, which the sessions own, so it is not awaited here.
+  for (const server of servers) {
+    if (server.listening) {
+      server.close();
+    }
+  }
+  return Promise.resolve();
+}

@@ -1,0 +1,822 @@
+// One tunnel: the local listeners of a profile and the port-forwarding sessions that carry
+// their connections, with the start, restart and stop rules of the profile's mode.
+
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import type pino from 'pino';
+import type { Profile, TunnelError, TunnelState, TunnelStatus } from '../config/types.js';
+import {
+  BastionlessError,
+  classifyError,
+  mayNeedFreshCredentials,
+  needsLogin,
+  toTunnelError,
+} from '../errors.js';
+import type {
+  PortForwardSession,
+  PortForwardSessionOptions,
+  SessionEnd,
+} from '../portforward/types.js';
+import { Backoff } from './backoff.js';
+import { KeepAliveProber } from './keepalive.js';
+import {
+  bindListeners,
+  formatHostPort,
+  resolveBindAddresses,
+  type BoundListeners,
+} from './listeners.js';
+import { buildStatus, describeTarget, type RetiredTotals } from './status.js';
+
+export type SessionStarter = (options: PortForwardSessionOptions) => Promise<PortForwardSession>;
+
+export interface TunnelTimings {
+  /** Limit for one session start (API call, websocket, handshake), in milliseconds. */
+  startTimeoutMs: number;
+  /** How long an accepted connection waits for a session before it is closed, in milliseconds. */
+  connectionWaitMs: number;
+  /** Limit for closing one session during stop, in milliseconds. */
+  closeTimeoutMs: number;
+  /** Interval of keep-alive probes when the profile enables keepAlive, in milliseconds. */
+  keepAliveIntervalMs: number;
+  /** Limit for one health check ping after a wake-up, in milliseconds. */
+  healthCheckTimeoutMs: number;
+  /** A session that ends sooner than this after its start counts as a failed start for backoff. */
+  stableSessionMs: number;
+  backoffInitialMs: number;
+  backoffMaxMs: number;
+}
+
+export const DEFAULT_TIMINGS: Readonly<TunnelTimings> = Object.freeze({
+  startTimeoutMs: 45_000,
+  connectionWaitMs: 60_000,
+  closeTimeoutMs: 1500,
+  // The service's idle timeout is at least one minute, so a probe every 50 s keeps any
+  // configured value from firing.
+  keepAliveIntervalMs: 50_000,
+  healthCheckTimeoutMs: 5000,
+  stableSessionMs: 10_000,
+  backoffInitialMs: 500,
+  backoffMaxMs: 60_000,
+});
+
+export interface TunnelDeps {
+  logger: pino.Logger;
+  startSession: SessionStarter;
+  ssmClientFor: (profile: Profile) => SSMClient;
+  /** Renews the credentials of the profile; the next `ssmClientFor` call must use them. */
+  refreshCredentials?: (profile: Profile) => void | Promise<void>;
+  /** Turns a tag target into one instance id; required for profiles with tag targets. */
+  resolveTarget?: (profile: Profile) => Promise<string>;
+  now?: () => number;
+  timings?: Partial<TunnelTimings>;
+}
+
+/**
+ * Optional health check a session may offer: resolves with the round-trip time once the
+ * agent answers, rejects when the data channel is dead.
+ */
+interface PingableSession extends PortForwardSession {
+  ping(timeoutMs: number): Promise<number>;
+}
+
+function isPingable(session: PortForwardSession): session is PingableSession {
+  return typeof (session as Partial<PingableSession>).ping === 'function';
+}
+
+interface SessionSlot {
+  session: PortForwardSession;
+  startedAt: number;
+  /** Connections handed to this session and still open, counted here because the session's own stats lag. */
+  load: number;
+  reconnecting: boolean;
+  detach: () => void;
+}
+
+interface WaitingConnection {
+  socket: Socket;
+  timer: NodeJS.Timeout;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Lifecycle of one profile. Events: `state` (TunnelStatus) whenever the state, reason,
+ * sessions, counters or last error change.
+ */
+export class Tunnel extends EventEmitter {
+  readonly profile: Profile;
+  private readonly deps: TunnelDeps;
+  private readonly timings: TunnelTimings;
+  private readonly log: pino.Logger;
+  private readonly now: () => number;
+  private readonly backoff: Backoff;
+
+  private running = false;
+  /** Incremented by every start and stop, so late results of an older run are discarded. */
+  private generation = 0;
+  private bound: BoundListeners | undefined;
+  private slots: SessionSlot[] = [];
+  private starting = new Set<AbortController>();
+  private waiting: WaitingConnection[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private readonly prober = new KeepAliveProber();
+  private client: SSMClient | undefined;
+  private target: string | undefined;
+
+  private state: TunnelState = 'stopped';
+  private reason: string | null = null;
+  private lastError: TunnelError | null = null;
+  private openSinceMs: number | null = null;
+  private retired: RetiredTotals = { bytesIn: 0, bytesOut: 0 };
+  private acceptedConnections = 0;
+  private dialFailures = 0;
+  private reconnects = 0;
+  private lastEmitted = '';
+
+  constructor(profile: Profile, deps: TunnelDeps) {
+    super();
+    this.profile = profile;
+    this.deps = deps;
+    this.timings = { ...DEFAULT_TIMINGS, ...deps.timings };
+    this.log = deps.logger;
+    this.now = deps.now ?? Date.now;
+    this.backoff = new Backoff({
+      initialMs: this.timings.backoffInitialMs,
+      maxMs: this.timings.backoffMaxMs,
+    });
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  status(): TunnelStatus {
+    return buildStatus({
+      profile: this.profile,
+      state: this.state,
+      reason: this.reason,
+      localAddress: this.localAddress(),
+      target: this.target ?? describeTarget(this.profile),
+      sessions: this.slots.map((slot) => slot.session),
+      retired: this.retired,
+      acceptedConnections: this.acceptedConnections,
+      waitingConnections: this.waiting.length,
+      dialFailures: this.dialFailures,
+      reconnects: this.reconnects,
+      lastError: this.lastError,
+      openSinceMs: this.openSinceMs,
+      nowMs: this.now(),
+    });
+  }
+
+  private localAddress(): string {
+    if (this.bound) {
+      return this.bound.addresses.join(', ');
+    }
+    const host = this.profile.bindAddress || '127.0.0.1';
+    return formatHostPort(host, this.profile.localPort);
+  }
+
+  /**
+   * Binds the local port, then starts sessions as the mode requires. The port is bound
+   * before any AWS call, so a port in use fails at once without a StartSession call.
+   */
+  async start(): Promise<TunnelStatus> {
+    if (this.running) {
+      return this.status();
+    }
+    this.running = true;
+    this.generation += 1;
+    this.lastError = null;
+    this.backoff.reset();
+    try {
+      await this.bind();
+    } catch (error) {
+      this.running = false;
+      this.fail(classifyError(error));
+      return this.status();
+    }
+    if (!this.running) {
+      return this.status();
+    }
+    this.log.info(
+      { localAddress: this.localAddress(), mode: this.profile.mode },
+      'tunnel listening',
+    );
+    this.setState('listening', null);
+    if (this.profile.mode === 'always-on') {
+      this.fillPool();
+    }
+    this.scheduleKeepAlive();
+    return this.status();
+  }
+
+  private async bind(): Promise<void> {
+    const addresses = resolveBindAddresses(this.profile.bindAddress, this.profile.allowNonLoopback);
+    if (
+      this.profile.allowNonLoopback &&
+      !addresses.every((address) => address.startsWith('127.') || address === '::1')
+    ) {
+      this.log.warn(
+        { bindAddress: this.profile.bindAddress },
+        'tunnel bound to a non-loopback address: other machines can connect',
+      );
+    }
+    const generation = this.generation;
+    const listeners = await bindListeners(
+      addresses,
+      this.profile.localPort,
+      (socket) => this.onConnection(socket),
+      (address, error) =>
+        this.log.warn({ address, err: error }, 'IPv6 loopback unavailable; listening on IPv4 only'),
+    );
+    if (generation !== this.generation) {
+      await listeners.close();
+      return;
+    }
+    this.bound = listeners;
+  }
+
+  /** Stops accepting, closes every session (TerminateSession) and frees the port. */
+  async stop(reason = 'stopped'): Promise<TunnelStatus> {
+    const wasRunning = this.running;
+    await this.teardown(reason);
+    if (wasRunning) {
+      this.log.info({ reason }, 'tunnel stopped');
+    }
+    this.setState('stopped', null);
+    return this.status();
+  }
+
+  private async teardown(reason: string): Promise<void> {
+    this.running = false;
+    this.generation += 1;
+    this.clearTimers();
+    for (const controller of this.starting) {
+      controller.abort(
+        new BastionlessError('ERR_SESSION_FAILED', 'Tunnel stopped during session start'),
+      );
+    }
+    this.starting.clear();
+    const bound = this.bound;
+    this.bound = undefined;
+    await bound?.close();
+    this.prober.close();
+    this.dropWaiting();
+    await this.closeSessions(reason);
+  }
+
+  private async closeSessions(reason: string): Promise<void> {
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(
+      slots.map(async (slot) => {
+        slot.detach();
+        this.retire(slot);
+        try {
+          await withTimeout(
+            slot.session.close(reason),
+            this.timings.closeTimeoutMs,
+            () => new Error('close timed out'),
+          );
+        } catch (error) {
+          this.log.warn({ sessionId: slot.session.sessionId, err: error }, 'session close failed');
+        }
+      }),
+    );
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
+  }
+
+  private dropWaiting(): void {
+    for (const entry of this.waiting) {
+      clearTimeout(entry.timer);
+      entry.socket.destroy();
+    }
+    this.waiting = [];
+  }
+
+  // --- connections -------------------------------------------------------------------
+
+  private onConnection(socket: Socket): void {
+    // Errors on a waiting socket (client reset) must not crash the daemon; the session
+    // installs its own handlers once it owns the socket.
+    socket.on('error', () => {});
+    if (!this.running) {
+      socket.destroy();
+      return;
+    }
+    this.acceptedConnections += 1;
+    const slot = this.pickSlot();
+    if (slot) {
+      this.handOver(slot, socket);
+    } else {
+      this.enqueue(socket);
+      this.fillForWaiting();
+    }
+    this.emitIfChanged();
+  }
+
+  /**
+   * Returns the slot for a new connection: an idle session, else none while another session
+   * of the pool can still be started, else the least-loaded session.
+   */
+  private pickSlot(): SessionSlot | undefined {
+    const ready = this.slots.filter((slot) => !slot.reconnecting);
+    const candidates = ready.length > 0 ? ready : this.slots;
+    let best: SessionSlot | undefined;
+    for (const slot of candidates) {
+      if (!best || slot.load < best.load) {
+        best = slot;
+      }
+    }
+    if (!best) {
+      return undefined;
+    }
+    if (best.load === 0 || this.poolSize() <= this.slots.length + this.starting.size) {
+      return best;
+    }
+    return undefined;
+  }
+
+  private poolSize(): number {
+    return Math.max(1, Math.min(8, Math.floor(this.profile.sessionPool || 1)));
+  }
+
+  private handOver(slot: SessionSlot, socket: Socket): void {
+    slot.load += 1;
+    socket.once('close', () => {
+      slot.load -= 1;
+      this.emitIfChanged();
+    });
+    slot.session.handleConnection(socket);
+  }
+
+  private enqueue(socket: Socket): void {
+    const entry: WaitingConnection = {
+      socket,
+      timer: setTimeout(() => {
+        this.waiting = this.waiting.filter((other) => other !== entry);
+        this.log.warn(
+          { waitedMs: this.timings.connectionWaitMs },
+          'connection closed: no session became ready in time',
+        );
+        socket.destroy();
+        this.emitIfChanged();
+      }, this.timings.connectionWaitMs),
+    };
+    entry.timer.unref();
+    socket.once('close', () => {
+      clearTimeout(entry.timer);
+      this.waiting = this.waiting.filter((other) => other !== entry);
+    });
+    this.waiting.push(entry);
+  }
+
+  /** Hands waiting connections to sessions, leaving some for sessions still starting. */
+  private flushWaiting(): void {
+    while (this.waiting.length > 0) {
+      const slot = this.pickSlot() ?? (this.starting.size === 0 ? this.leastLoaded() : undefined);
+      if (!slot) {
+        return;
+      }
+      const entry = this.waiting.shift() as WaitingConnection;
+      clearTimeout(entry.timer);
+      this.handOver(slot, entry.socket);
+    }
+  }
+
+  private leastLoaded(): SessionSlot | undefined {
+    return this.slots.reduce<SessionSlot | undefined>(
+      (best, slot) => (!best || slot.load < best.load ? slot : best),
+      undefined,
+    );
+  }
+
+  // --- sessions ----------------------------------------------------------------------
+
+  /** Starts sessions until the pool is full (always-on). */
+  private fillPool(): void {
+    while (this.running && this.slots.length + this.starting.size < this.poolSize()) {
+      void this.startOneSession();
+    }
+  }
+
+  /** Starts as many sessions as waiting connections need, up to the pool size (on-demand). */
+  private fillForWaiting(): void {
+    if (this.retryTimer) {
+      return;
+    }
+    const busy = this.slots.every((slot) => slot.load > 0);
+    const wanted = Math.min(this.poolSize(), this.slots.length + (busy ? this.waiting.length : 0));
+    while (
+      this.running &&
+      this.slots.length + this.starting.size < Math.max(wanted, this.slots.length === 0 ? 1 : 0)
+    ) {
+      void this.startOneSession();
+    }
+  }
+
+  private async startOneSession(): Promise<void> {
+    const generation = this.generation;
+    const controller = new AbortController();
+    this.starting.add(controller);
+    this.refreshState();
+    let session: PortForwardSession;
+    try {
+      session = await this.startWithCredentialRetry(controller);
+    } catch (error) {
+      this.starting.delete(controller);
+      if (generation === this.generation) {
+        this.onStartFailed(
+          classifyError(error, {
+            awsProfile: this.profile.awsProfile,
+            endpoint: this.profile.endpoints.ssm,
+          }),
+        );
+      }
+      return;
+    } finally {
+      this.starting.delete(controller);
+    }
+    if (generation !== this.generation || !this.running) {
+      void session.close('tunnel stopped').catch(() => {});
+      return;
+    }
+    this.attach(session);
+  }
+
+  private async startWithCredentialRetry(controller: AbortController): Promise<PortForwardSession> {
+    try {
+      return await this.startSessionOnce(controller);
+    } catch (error) {
+      const classified = classifyError(error, { awsProfile: this.profile.awsProfile });
+      if (
+        !this.deps.refreshCredentials ||
+        !mayNeedFreshCredentials(classified) ||
+        controller.signal.aborted
+      ) {
+        throw classified;
+      }
+      this.log.info({ code: classified.code }, 'refreshing credentials and retrying session start');
+      await this.refreshCredentials();
+      return await this.startSessionOnce(controller);
+    }
+  }
+
+  private async refreshCredentials(): Promise<void> {
+    await this.deps.refreshCredentials?.(this.profile);
+    this.client = this.deps.ssmClientFor(this.profile);
+  }
+
+  private async startSessionOnce(controller: AbortController): Promise<PortForwardSession> {
+    const target = await this.resolveTarget();
+    const started = this.deps.startSession({
+      getSsmClient: () => (this.client ??= this.deps.ssmClientFor(this.profile)),
+      target,
+      remoteHost: this.profile.remoteHost,
+      remotePort: this.profile.remotePort,
+      reason: `bastionless tunnel ${this.profile.name}`.slice(0, 256),
+      signal: controller.signal,
+    });
+    return withTimeout(started, this.timings.startTimeoutMs, () => {
+      controller.abort();
+      return new BastionlessError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        `Session start for ${target} timed out after ${this.timings.startTimeoutMs} ms`,
+        {
+          hint: 'Check that the SSM agent on the target is running and recent; the start is retried.',
+          retryable: true,
+        },
+      );
+    });
+  }
+
+  private async resolveTarget(): Promise<string> {
+    if (typeof this.profile.target === 'string') {
+      this.target = this.profile.target;
+      return this.target;
+    }
+    if (!this.deps.resolveTarget) {
+      throw new BastionlessError(
+        'ERR_INVALID_TARGET',
+        `Profile ${this.profile.name} selects its target by tags, but no tag resolver is configured`,
+        {
+          hint: 'Set an instance id as target in the profile.',
+        },
+      );
+    }
+    this.target = await this.deps.resolveTarget(this.profile);
+    return this.target;
+  }
+
+  private attach(session: PortForwardSession): void {
+    const slot: SessionSlot = {
+      session,
+      startedAt: this.now(),
+      load: 0,
+      reconnecting: false,
+      detach: () => {},
+    };
+    const onReconnecting = (error: Error): void => {
+      slot.reconnecting = true;
+      this.reconnects += 1;
+      this.log.warn(
+        { sessionId: session.sessionId, err: error },
+        'websocket lost; resuming session',
+      );
+      this.refreshState();
+    };
+    const onReconnected = (): void => {
+      slot.reconnecting = false;
+      this.log.info({ sessionId: session.sessionId }, 'session resumed');
+      this.refreshState();
+    };
+    const onDialFailed = (): void => {
+      this.dialFailures += 1;
+      const remote = `${this.profile.remoteHost ?? this.target ?? 'target'}:${this.profile.remotePort}`;
+      this.lastError = toTunnelError(
+        new BastionlessError('ERR_REMOTE_REFUSED', `The agent could not connect to ${remote}`, {
+          hint: `Check that a server listens on ${remote} and that security groups allow the target to reach it.`,
+        }),
+        new Date(this.now()),
+      );
+      this.log.warn(
+        { sessionId: session.sessionId, remote, dialFailures: this.dialFailures },
+        'remote connection refused',
+      );
+      this.emitIfChanged();
+    };
+    const onEnded = (end: SessionEnd): void => this.onSessionEnded(slot, end);
+    session.on('reconnecting', onReconnecting);
+    session.on('reconnected', onReconnected);
+    session.on('dial-failed', onDialFailed);
+    session.once('ended', onEnded);
+    slot.detach = () => {
+      session.off('reconnecting', onReconnecting);
+      session.off('reconnected', onReconnected);
+      session.off('dial-failed', onDialFailed);
+      session.off('ended', onEnded);
+    };
+    this.slots.push(slot);
+    this.log.info(
+      {
+        sessionId: session.sessionId,
+        agentVersion: session.agentVersion,
+        forwarding: session.mode,
+      },
+      'session open',
+    );
+    this.flushWaiting();
+    this.refreshState();
+  }
+
+  private retire(slot: SessionSlot): void {
+    this.retired.bytesIn += slot.session.stats.bytesIn;
+    this.retired.bytesOut += slot.session.stats.bytesOut;
+  }
+
+  private onSessionEnded(slot: SessionSlot, end: SessionEnd): void {
+    slot.detach();
+    this.retire(slot);
+    this.slots = this.slots.filter((other) => other !== slot);
+    const sessionId = slot.session.sessionId;
+    const lived = this.now() - slot.startedAt;
+    if (end.by === 'error') {
+      const error = classifyError(end.error ?? new Error(end.reason), {
+        awsProfile: this.profile.awsProfile,
+      });
+      this.log.warn(
+        { sessionId, err: end.error, code: error.code, livedMs: lived },
+        'session ended by an error',
+      );
+      this.onSessionError(error);
+      return;
+    }
+    const reason =
+      end.by === 'service'
+        ? `session ended by the service: ${end.reason}`
+        : `session closed: ${end.reason}`;
+    this.log.info({ sessionId, by: end.by, reason: end.reason, livedMs: lived }, 'session ended');
+    this.reason = reason;
+    if (lived >= this.timings.stableSessionMs) {
+      this.backoff.reset();
+    }
+    this.restartAfterEnd(lived);
+  }
+
+  private onSessionError(error: BastionlessError): void {
+    if (mayNeedFreshCredentials(error) && this.deps.refreshCredentials) {
+      // A resume rejected with 403 or ExpiredToken usually means the credentials rotated;
+      // fresh ones let the next start succeed.
+      this.refreshCredentials().then(
+        () => this.restartAfterEnd(0),
+        (refreshError: unknown) =>
+          this.onStartFailed(classifyError(refreshError, { awsProfile: this.profile.awsProfile })),
+      );
+      return;
+    }
+    if (!error.retryable) {
+      this.onStartFailed(error);
+      return;
+    }
+    this.lastError = toTunnelError(error, new Date(this.now()));
+    this.restartAfterEnd(0);
+  }
+
+  /** Applies the mode's rule after a session ended: always-on restarts, on-demand waits. */
+  private restartAfterEnd(livedMs: number): void {
+    if (!this.running) {
+      return;
+    }
+    if (this.profile.mode === 'always-on') {
+      if (livedMs >= this.timings.stableSessionMs) {
+        this.fillPool();
+      } else {
+        this.scheduleRetry();
+      }
+    } else if (this.waiting.length > 0) {
+      this.fillForWaiting();
+    }
+    this.refreshState();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || !this.running) {
+      return;
+    }
+    const delay = this.backoff.next();
+    this.log.info({ delayMs: delay, attempt: this.backoff.attempts }, 'retrying session start');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.profile.mode === 'always-on') {
+        this.fillPool();
+      } else if (this.waiting.length > 0) {
+        this.fillForWaiting();
+      }
+      this.refreshState();
+    }, delay);
+    this.retryTimer.unref();
+    this.refreshState();
+  }
+
+  private onStartFailed(error: BastionlessError): void {
+    this.lastError = toTunnelError(error, new Date(this.now()));
+    const context = { code: error.code, err: error.cause ?? error };
+    if (needsLogin(error)) {
+      this.log.warn(context, 'session start needs a login');
+      // The port stays bound, so after the login the next connection (or retry) starts a session.
+      this.dropWaiting();
+      this.setState('needs-login', `${error.message}. ${error.hint ?? ''}`.trim());
+      if (this.profile.mode === 'always-on') {
+        this.scheduleRetry();
+      }
+      return;
+    }
+    if (!error.retryable) {
+      this.log.error(context, 'session start failed; not retrying');
+      void this.teardown(error.message).then(() => this.fail(error));
+      return;
+    }
+    this.log.warn(context, 'session start failed; backing off');
+    if (this.profile.mode === 'always-on' || this.waiting.length > 0) {
+      this.scheduleRetry();
+    }
+    this.reason = error.message;
+    this.refreshState();
+  }
+
+  private fail(error: BastionlessError): void {
+    this.lastError = toTunnelError(error, new Date(this.now()));
+    this.setState('failed', error.hint ? `${error.message}. ${error.hint}` : error.message);
+  }
+
+  // --- health and keep-alive ------------------------------------------------------------
+
+  /**
+   * Pings every session that supports it and closes the ones that do not answer; called
+   * after a sleep, when websockets may be dead without having noticed.
+   */
+  async checkHealth(): Promise<void> {
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        if (!isPingable(slot.session)) {
+          // NOTE: sessions without ping() are trusted until their own keep-alive or an
+          // error notices the dead websocket.
+          return;
+        }
+        try {
+          await slot.session.ping(this.timings.healthCheckTimeoutMs);
+        } catch (error) {
+          this.log.warn(
+            { sessionId: slot.session.sessionId, err: error },
+            'session failed its health check; replacing it',
+          );
+          await slot.session.close('health check failed').catch(() => {});
+        }
+      }),
+    );
+  }
+
+  /**
+   * Opens and closes one connection through every session at an interval, so the
+   * service's idle timeout never ends the session. This bypasses the administrator's
+   * idle-session policy, which is why the profile must opt in with keepAlive.
+   */
+  private scheduleKeepAlive(): void {
+    if (!this.profile.keepAlive) {
+      return;
+    }
+    this.keepAliveTimer = setInterval(() => this.sendKeepAlive(), this.timings.keepAliveIntervalMs);
+    this.keepAliveTimer.unref();
+  }
+
+  private sendKeepAlive(): void {
+    for (const slot of this.slots) {
+      this.prober
+        .probe((socket) => this.handOver(slot, socket))
+        .catch((error: unknown) =>
+          this.log.warn(
+            { sessionId: slot.session.sessionId, err: error },
+            'keep-alive probe failed',
+          ),
+        );
+    }
+  }
+
+  // --- state -----------------------------------------------------------------------------
+
+  private refreshState(): void {
+    if (!this.running) {
+      return;
+    }
+    if (this.slots.length > 0) {
+      const allReconnecting = this.slots.every((slot) => slot.reconnecting);
+      this.setState(
+        allReconnecting ? 'reconnecting' : 'open',
+        allReconnecting ? 'websocket lost; resuming' : null,
+      );
+      return;
+    }
+    if (this.starting.size > 0 || this.retryTimer) {
+      if (this.state !== 'needs-login') {
+        this.setState('connecting', this.reason);
+      }
+      return;
+    }
+    if (this.state !== 'needs-login') {
+      this.setState('listening', this.reason);
+    }
+  }
+
+  private setState(state: TunnelState, reason: string | null): void {
+    if (state === 'open' && this.state !== 'open') {
+      this.openSinceMs = this.now();
+    } else if (state !== 'open' && state !== 'reconnecting') {
+      this.openSinceMs = null;
+    }
+    this.state = state;
+    this.reason = reason;
+    this.emitIfChanged();
+  }
+
+  private emitIfChanged(): void {
+    const status = this.status();
+    const key = JSON.stringify([
+      status.state,
+      status.reason,
+      status.sessionIds,
+      status.activeConnections,
+      status.totalConnections,
+      status.dialFailures,
+      status.reconnects,
+      status.lastError,
+    ]);
+    if (key !== this.lastEmitted) {
+      this.lastEmitted = key;
+      this.emit('state', status);
+    }
+  }
+}
