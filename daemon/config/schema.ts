@@ -30,6 +30,9 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const INSTANCE_ID_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const HOSTNAME_PATTERN = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/;
+// AWS resources whose endpoint daemon/aws/remote-host.ts looks up, e.g. `rds:orders-db`.
+const AWS_RESOURCE_HOST_PATTERN =
+  /^(rds|rds-cluster|rds-cluster-reader|elasticache):[A-Za-z][A-Za-z0-9-]{0,254}$/;
 const ENDPOINT_KEYS = ['ssm', 'ec2', 'sts', 'rds', 'elasticache'] as const;
 const PROFILE_KEYS = new Set([
   'name',
@@ -242,10 +245,13 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
   }
   const target = checkTarget(c, raw.target);
   if (raw.remoteHost !== undefined) {
-    if (typeof raw.remoteHost !== 'string' || !HOSTNAME_PATTERN.test(raw.remoteHost)) {
+    if (
+      typeof raw.remoteHost !== 'string' ||
+      !(HOSTNAME_PATTERN.test(raw.remoteHost) || AWS_RESOURCE_HOST_PATTERN.test(raw.remoteHost))
+    ) {
       c.add(
         'remoteHost',
-        `remoteHost ${describe(raw.remoteHost)} is not a host name or IP address`,
+        `remoteHost ${describe(raw.remoteHost)} is not a host name, IP address or rds:/rds-cluster:/elasticache: name`,
       );
     }
   }

@@ -20,6 +20,18 @@ const ENV_KEYS = [
   'AWS_SESSION_TOKEN',
 ];
 
+// Profile `admin` assumes a role from the static keys of `base`, with an MFA device.
+const MFA_ROLE_CONFIG = [
+  '[profile base]',
+  'aws_access_key_id = AKIASTATIC00000001',
+  'aws_secret_access_key = s3cret',
+  '[profile admin]',
+  'role_arn = arn:aws:iam::123456789012:role/Admin',
+  'source_profile = base',
+  'mfa_serial = arn:aws:iam::123456789012:mfa/alice',
+  '',
+].join('\n');
+
 let server: AwsApiServer;
 let dir: string;
 const savedEnv = new Map<string, string | undefined>();
@@ -208,18 +220,7 @@ describe('CachingCredentialsProvider', () => {
   });
 
   it('asks the MFA hook when assuming a role', async () => {
-    await writeConfig(
-      [
-        '[profile base]',
-        'aws_access_key_id = AKIASTATIC00000001',
-        'aws_secret_access_key = s3cret',
-        '[profile admin]',
-        'role_arn = arn:aws:iam::123456789012:role/Admin',
-        'source_profile = base',
-        'mfa_serial = arn:aws:iam::123456789012:mfa/alice',
-        '',
-      ].join('\n'),
-    );
+    await writeConfig(MFA_ROLE_CONFIG);
     const serials: string[] = [];
     const provider = new CachingCredentialsProvider({
       region: REGION,
@@ -242,18 +243,7 @@ describe('CachingCredentialsProvider', () => {
   });
 
   it('maps a wrong MFA code to needs-login', async () => {
-    await writeConfig(
-      [
-        '[profile base]',
-        'aws_access_key_id = AKIASTATIC00000001',
-        'aws_secret_access_key = s3cret',
-        '[profile admin]',
-        'role_arn = arn:aws:iam::123456789012:role/Admin',
-        'source_profile = base',
-        'mfa_serial = arn:aws:iam::123456789012:mfa/alice',
-        '',
-      ].join('\n'),
-    );
+    await writeConfig(MFA_ROLE_CONFIG);
     const provider = new CachingCredentialsProvider({
       region: REGION,
       awsProfile: 'admin',

@@ -1,25 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Profile } from '../../daemon/config/types.js';
 import { buildPolicy } from '../../daemon/aws/policy.js';
+import { makeProfile } from './helpers/fixtures.js';
 
-function profile(overrides: Partial<Profile>): Profile {
-  return {
-    name: 'p',
-    groups: [],
-    region: 'us-east-1',
-    target: 'i-0123456789abcdef0',
-    remotePort: 5432,
-    localPort: 15432,
-    bindAddress: '127.0.0.1',
-    allowNonLoopback: false,
-    autoStart: false,
-    mode: 'on-demand',
-    sessionPool: 1,
-    endpoints: {},
-    keepAlive: false,
-    ...overrides,
-  };
-}
+const profile = makeProfile;
 
 const ARN_PATTERN = /^arn:aws:(ssm|ec2):([a-z0-9-]+|\*)?:(\d{12}|\*)?:[a-z-]+\/.+$/;
 

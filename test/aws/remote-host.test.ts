@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAwsClientSet, type AwsClientSet } from '../../daemon/aws/clients.js';
-import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import type { AwsClientSet } from '../../daemon/aws/clients.js';
 import {
   createRemoteHostResolver,
   parseRemoteHost,
@@ -8,6 +7,7 @@ import {
 } from '../../daemon/aws/remote-host.js';
 import { BastionlessError } from '../../daemon/errors.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
+import { makeTestClients, rejection } from './helpers/fixtures.js';
 
 let server: AwsApiServer;
 let clients: AwsClientSet;
@@ -37,29 +37,13 @@ beforeAll(async () => {
       },
     ],
   });
-  clients = createAwsClientSet({
-    region: 'us-east-1',
-    endpoints: { rds: server.endpoint, elasticache: server.endpoint },
-    credentials: new CachingCredentialsProvider({
-      region: 'us-east-1',
-      source: async () => ({ accessKeyId: 'AKIAREMOTEHOST0001', secretAccessKey: 'secret' }),
-    }),
-  });
+  clients = makeTestClients(server.endpoint, 'AKIAREMOTEHOST0001');
 });
 
 afterAll(async () => {
   clients.destroy();
   await server.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<BastionlessError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(BastionlessError);
-  return error as BastionlessError;
-}
 
 describe('parseRemoteHost', () => {
   it('parses resource prefixes', () => {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAwsClientSet, type AwsClientSet } from '../../daemon/aws/clients.js';
-import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import type { AwsClientSet } from '../../daemon/aws/clients.js';
 import {
   agentSupportsMux,
   compareVersions,
@@ -8,8 +7,8 @@ import {
   listTargets,
   resolveTarget,
 } from '../../daemon/aws/targets.js';
-import { BastionlessError } from '../../daemon/errors.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
+import { makeTestClients, rejection } from './helpers/fixtures.js';
 
 let server: AwsApiServer;
 let clients: AwsClientSet;
@@ -30,14 +29,7 @@ beforeAll(async () => {
       },
     ],
   });
-  clients = createAwsClientSet({
-    region: 'us-east-1',
-    endpoints: { ssm: server.endpoint, ec2: server.endpoint },
-    credentials: new CachingCredentialsProvider({
-      region: 'us-east-1',
-      source: async () => ({ accessKeyId: 'AKIATARGETS0000001', secretAccessKey: 'secret' }),
-    }),
-  });
+  clients = makeTestClients(server.endpoint, 'AKIATARGETS0000001');
 });
 
 afterAll(async () => {
@@ -48,15 +40,6 @@ afterAll(async () => {
 function setPing(instanceId: string, pingStatus: 'Online' | 'ConnectionLost'): void {
   const instance = server.state.scenario.instances.find((item) => item.instanceId === instanceId);
   instance!.pingStatus = pingStatus;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<BastionlessError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(BastionlessError);
-  return error as BastionlessError;
 }
 
 describe('agent versions', () => {
