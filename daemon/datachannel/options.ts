@@ -1,0 +1,120 @@
+// Options of a DataChannel: the public shape, the defaults, and validation at construction.
+
+import type { ClientOptions } from 'ws';
+import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../protocol/message.js';
+import { DataChannelError } from './errors.js';
+
+export interface DataChannelOptions {
+  /** StreamUrl from StartSession; every reconnect reopens this same URL. */
+  streamUrl: string;
+  /** TokenValue from StartSession, used for the first open only. */
+  tokenValue: string;
+  sessionId: string;
+  /** Identifies this client to the service; reused across reconnects. Default: a random UUID. */
+  clientId?: string;
+  /**
+   * Version reported to the agent. It must be at least 1.1.70 for the agent to choose smux
+   * and above 1.2.331.0 for it to turn smux keepalive off. Default: a released plugin number.
+   */
+  clientVersion?: string;
+  /** Calls ResumeSession and returns its token. Throw an error with `retryable: false` to stop. */
+  resume: () => Promise<{ tokenValue: string }>;
+  /** Maximum unacknowledged plus queued payload bytes before send() returns false. */
+  windowBytes?: number;
+  /** Maximum PayloadType 1 bytes per message; the official peers send at most 1024. */
+  maxPayloadBytes?: number;
+  handshakeTimeoutMs?: number;
+  pingIntervalMs?: number;
+  /** Time allowed for a pong after each ping before the connection counts as lost. */
+  pongTimeoutMs?: number;
+  /** Total time spent trying to reconnect before the channel ends with an error. */
+  reconnectForMs?: number;
+  /** First reconnect backoff base; it doubles on every retry up to reconnectMaxDelayMs. */
+  reconnectInitialDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+  /** Period of the retransmission check. */
+  resendIntervalMs?: number;
+  /** Maximum messages stored out of order or while delivery is paused. */
+  maxBufferedMessages?: number;
+  /** Maximum payload bytes stored out of order or while delivery is paused. */
+  maxBufferedBytes?: number;
+  wsOptions?: ClientOptions;
+}
+
+export const DATA_CHANNEL_DEFAULTS = Object.freeze({
+  clientVersion: '1.2.707.0',
+  windowBytes: 4 * 1024 * 1024,
+  maxPayloadBytes: 1024,
+  handshakeTimeoutMs: 30_000,
+  pingIntervalMs: 30_000,
+  pongTimeoutMs: 30_000,
+  reconnectForMs: 15 * 60_000,
+  reconnectInitialDelayMs: 200,
+  reconnectMaxDelayMs: 10_000,
+  resendIntervalMs: 100,
+  maxBufferedMessages: 10_000,
+  maxBufferedBytes: 64 * 1024 * 1024,
+});
+
+export type ResolvedOptions = Required<Omit<DataChannelOptions, 'clientId' | 'wsOptions'>> &
+  Pick<DataChannelOptions, 'wsOptions'>;
+
+const POSITIVE_INTEGER_OPTIONS = [
+  'windowBytes',
+  'maxPayloadBytes',
+  'handshakeTimeoutMs',
+  'pingIntervalMs',
+  'pongTimeoutMs',
+  'reconnectForMs',
+  'reconnectInitialDelayMs',
+  'reconnectMaxDelayMs',
+  'resendIntervalMs',
+  'maxBufferedMessages',
+  'maxBufferedBytes',
+] as const;
+
+function invalid(message: string): DataChannelError {
+  return new DataChannelError('ERR_INVALID_OPTION', message);
+}
+
+/** Applies defaults and rejects values that would break the channel later. */
+export function validateOptions(options: DataChannelOptions): ResolvedOptions {
+  let url: URL;
+  try {
+    url = new URL(options.streamUrl);
+  } catch {
+    throw invalid(`invalid streamUrl "${options.streamUrl}": expected a ws:// or wss:// URL`);
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw invalid(`invalid streamUrl "${options.streamUrl}": expected a ws:// or wss:// URL`);
+  }
+  if (typeof options.sessionId !== 'string' || options.sessionId === '') {
+    throw invalid('sessionId is missing: pass the SessionId returned by StartSession');
+  }
+  if (typeof options.tokenValue !== 'string') {
+    throw invalid('tokenValue is missing: pass the TokenValue returned by StartSession');
+  }
+  if (typeof options.resume !== 'function') {
+    throw invalid('resume is missing: pass a function that calls ResumeSession');
+  }
+  const resolved = { ...DATA_CHANNEL_DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
+  for (const name of POSITIVE_INTEGER_OPTIONS) {
+    const value = resolved[name];
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw invalid(`invalid ${name} ${String(value)}: expected a positive integer`);
+    }
+  }
+  const maxPayload = MAX_FRAME_BYTES - FRAME_HEADER_BYTES;
+  if (resolved.maxPayloadBytes > maxPayload) {
+    throw invalid(
+      `invalid maxPayloadBytes ${resolved.maxPayloadBytes}: the frame limit allows at most ${maxPayload}`,
+    );
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, entry]) => entry !== undefined),
+  ) as Partial<T>;
+}

@@ -1,0 +1,71 @@
+// Incoming side of the reliability layer: the next expected sequence number and a
+// bounded store of messages that arrived ahead of it (or while delivery is paused).
+// Stored messages have been acknowledged, so they must never be discarded.
+
+import type { ClientMessage } from '../protocol/message.js';
+
+export class ReorderBuffer {
+  private expected = 0;
+  private readonly stored = new Map<number, ClientMessage>();
+  private storedBytesTotal = 0;
+
+  constructor(
+    private readonly maxMessages: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** The sequence number the next delivered message must carry. */
+  get expectedSequenceNumber(): number {
+    return this.expected;
+  }
+
+  get storedCount(): number {
+    return this.stored.size;
+  }
+
+  get storedBytes(): number {
+    return this.storedBytesTotal;
+  }
+
+  /** Classifies an arriving message without changing any state. */
+  classify(sequenceNumber: number): 'in-order' | 'ahead' | 'duplicate' {
+    if (sequenceNumber === this.expected) {
+      return 'in-order';
+    }
+    return sequenceNumber > this.expected ? 'ahead' : 'duplicate';
+  }
+
+  /**
+   * Stores a message that cannot be delivered yet. A repeat of a stored sequence number
+   * replaces the copy. Returns false when the store is at its message or byte limit.
+   */
+  store(message: ClientMessage, sequenceNumber: number): boolean {
+    const previous = this.stored.get(sequenceNumber);
+    if (previous !== undefined) {
+      this.storedBytesTotal -= previous.payload.length;
+    } else if (
+      this.stored.size >= this.maxMessages ||
+      this.storedBytesTotal + message.payload.length > this.maxBytes
+    ) {
+      return false;
+    }
+    this.stored.set(sequenceNumber, message);
+    this.storedBytesTotal += message.payload.length;
+    return true;
+  }
+
+  /** Marks the expected message as delivered. */
+  advance(): void {
+    this.expected += 1;
+  }
+
+  /** Removes and returns the stored message with the expected sequence number, if any. */
+  takeNext(): ClientMessage | undefined {
+    const message = this.stored.get(this.expected);
+    if (message !== undefined) {
+      this.stored.delete(this.expected);
+      this.storedBytesTotal -= message.payload.length;
+    }
+    return message;
+  }
+}

@@ -1,0 +1,505 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { DataChannel, type DataChannelOptions } from '../../daemon/datachannel/datachannel.js';
+import { DataChannelError } from '../../daemon/datachannel/errors.js';
+import {
+  encodeMessage,
+  MessageType,
+  PayloadFlag,
+  PayloadType,
+  type ClientMessage,
+} from '../../daemon/protocol/message.js';
+import type { SessionEnd } from '../../daemon/portforward/types.js';
+import { AgentPeer, waitFor } from './agent-peer.js';
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) {
+    await cleanups.pop()!();
+  }
+});
+
+async function startPeer(
+  options: ConstructorParameters<typeof AgentPeer>[0] = {},
+): Promise<AgentPeer> {
+  const peer = new AgentPeer(options);
+  await peer.start();
+  cleanups.push(() => peer.stop());
+  return peer;
+}
+
+function createChannel(peer: AgentPeer, options: Partial<DataChannelOptions> = {}): DataChannel {
+  const channel = new DataChannel({
+    streamUrl: peer.url,
+    tokenValue: 'start-token',
+    sessionId: 'session-1',
+    resume: async () => ({ tokenValue: 'resumed-token' }),
+    reconnectInitialDelayMs: 20,
+    ...options,
+  });
+  cleanups.push(() => channel.close());
+  return channel;
+}
+
+function collect(channel: DataChannel): Buffer[] {
+  const chunks: Buffer[] = [];
+  channel.on('data', (chunk: Buffer) => chunks.push(chunk));
+  return chunks;
+}
+
+function closedEvent(channel: DataChannel): Promise<SessionEnd> {
+  return new Promise((resolve) => channel.once('closed', resolve));
+}
+
+function inputData(peer: AgentPeer): ClientMessage[] {
+  return peer.received.filter(
+    (message) =>
+      message.messageType === MessageType.InputStreamData &&
+      message.payloadType === PayloadType.Output,
+  );
+}
+
+describe('handshake', () => {
+  it('opens with the agent facts', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { clientId: 'client-1' });
+    const result = await channel.open();
+    expect(result.agentVersion).toBe('3.3.987.0');
+    expect(result.sessionType).toBe('Port');
+    expect(result.properties).toEqual({ portNumber: '5432', type: 'LocalPortForwarding' });
+    expect(peer.opens[0]!.TokenValue).toBe('start-token');
+    expect(peer.opens[0]!.ClientId).toBe('client-1');
+    expect(peer.opens[0]!.ClientVersion).toBe('1.2.707.0');
+    await waitFor(() => peer.acked.includes(0) && peer.acked.includes(1), 2_000, 'handshake acks');
+  });
+
+  it('answers with a successful SessionType action', async () => {
+    const peer = await startPeer();
+    const response = new Promise<Record<string, unknown>>((resolve) =>
+      peer.once('handshake-response', resolve),
+    );
+    const channel = createChannel(peer);
+    await channel.open();
+    expect(await response).toEqual({
+      ClientVersion: '1.2.707.0',
+      ProcessedClientActions: [
+        { ActionType: 'SessionType', ActionStatus: 1, ActionResult: null, Error: '' },
+      ],
+      Errors: null,
+    });
+  });
+
+  it('times out with a typed error', async () => {
+    const peer = await startPeer({ handshake: false });
+    const channel = createChannel(peer, { handshakeTimeoutMs: 300 });
+    const closed = closedEvent(channel);
+    const error = await channel.open().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(DataChannelError);
+    expect((error as DataChannelError).code).toBe('ERR_HANDSHAKE_TIMEOUT');
+    expect((await closed).by).toBe('error');
+  });
+
+  it('fails open when the URL refuses connections', async () => {
+    const peer = await startPeer();
+    const url = peer.url;
+    await peer.stop();
+    cleanups.pop();
+    const channel = createChannel({ url } as AgentPeer);
+    const error = await channel.open().catch((caught: unknown) => caught);
+    expect((error as DataChannelError).code).toBe('ERR_CONNECT_FAILED');
+  });
+});
+
+describe('receiving', () => {
+  it('delivers reordered and duplicated frames in order', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const chunks = collect(channel);
+    await channel.open();
+    await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
+
+    const payloads = Array.from({ length: 40 }, () => randomBytes(700));
+    const first = peer.reserveSequence(payloads.length);
+    const order = payloads.map((_, index) => index).reverse();
+    for (const index of order) {
+      peer.sendRaw(peer.outputFrame(first + index, payloads[index]!));
+      if (index % 7 === 0) {
+        peer.sendRaw(peer.outputFrame(first + index, payloads[index]!));
+      }
+    }
+    await waitFor(() => chunks.length === payloads.length, 3_000, 'all payloads');
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(Buffer.concat(payloads)));
+    expect(channel.stats.messagesIn).toBe(payloads.length);
+  });
+
+  it('re-acknowledges duplicates of delivered frames', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const chunks = collect(channel);
+    await channel.open();
+    const sequenceNumber = peer.sendOutput(Buffer.from('once'));
+    await waitFor(() => peer.acked.includes(sequenceNumber), 2_000, 'first ack');
+    const acksBefore = peer.acked.filter((acked) => acked === sequenceNumber).length;
+    peer.sendRaw(peer.outputFrame(sequenceNumber, Buffer.from('once')));
+    await waitFor(
+      () => peer.acked.filter((acked) => acked === sequenceNumber).length === acksBefore + 1,
+      2_000,
+      'second ack',
+    );
+    expect(channel.stats.duplicates).toBe(1);
+    expect(Buffer.concat(chunks).toString()).toBe('once');
+  });
+
+  it('passes 0x0A and 0x0D payloads unchanged', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const chunks = collect(channel);
+    await channel.open();
+    peer.sendOutput(Buffer.from([0x0a]));
+    peer.sendOutput(Buffer.from([0x0d]));
+    channel.send(Buffer.from([0x0a]));
+    await waitFor(() => chunks.length === 2 && peer.clientStream.length === 1, 2_000, 'bytes');
+    expect(Buffer.concat(chunks).toString('hex')).toBe('0a0d');
+    expect(peer.clientBytes.toString('hex')).toBe('0a');
+  });
+
+  it('emits flags', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const flags: number[] = [];
+    channel.on('flag', (flag: number) => flags.push(flag));
+    await channel.open();
+    peer.sendOutput(Buffer.from([0, 0, 0, 3]), PayloadType.Flag);
+    await waitFor(() => flags.length === 1, 2_000, 'flag');
+    expect(flags).toEqual([PayloadFlag.ConnectToPortError]);
+  });
+
+  it('holds data while delivery is paused', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const chunks = collect(channel);
+    await channel.open();
+    channel.pauseDelivery();
+    const payloads = Array.from({ length: 5 }, (_, index) => Buffer.from(`part-${index};`));
+    const sequences = payloads.map((payload) => peer.sendOutput(payload));
+    await waitFor(() => sequences.every((seq) => peer.acked.includes(seq)), 2_000, 'stored acks');
+    expect(chunks).toHaveLength(0);
+    channel.resumeDelivery();
+    expect(Buffer.concat(chunks).toString()).toBe(Buffer.concat(payloads).toString());
+  });
+
+  it('drops frames beyond the buffer limit without acking', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { maxBufferedMessages: 2 });
+    const chunks = collect(channel);
+    await channel.open();
+    await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
+    const first = peer.reserveSequence(4);
+    for (const offset of [1, 2, 3]) {
+      peer.sendRaw(peer.outputFrame(first + offset, Buffer.from([offset])));
+    }
+    await waitFor(() => peer.acked.includes(first + 2), 2_000, 'stored acks');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(peer.acked.includes(first + 3)).toBe(false);
+    peer.sendRaw(peer.outputFrame(first, Buffer.from([0])));
+    peer.sendRaw(peer.outputFrame(first + 3, Buffer.from([3])));
+    await waitFor(() => chunks.length === 4, 2_000, 'all four');
+    expect(Buffer.concat(chunks).toString('hex')).toBe('00010203');
+  });
+});
+
+describe('sending', () => {
+  it('splits by maxPayloadBytes and delivers in order', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    await channel.open();
+    const data = randomBytes(100_000);
+    channel.send(data);
+    await waitFor(() => peer.clientBytes.length === data.length, 5_000, 'all bytes');
+    expect(sha256(peer.clientBytes)).toBe(sha256(data));
+    expect(Math.max(...inputData(peer).map((message) => message.payload.length))).toBe(1024);
+    expect(channel.stats.bytesOut).toBe(data.length);
+  });
+
+  it('retransmits every expired message, not only the oldest', async () => {
+    const firstSeen = new Set<bigint>();
+    const peer = await startPeer({
+      acceptInput: (message) => {
+        if (message.payloadType !== PayloadType.Output || firstSeen.has(message.sequenceNumber)) {
+          return true;
+        }
+        firstSeen.add(message.sequenceNumber);
+        return false;
+      },
+    });
+    const channel = createChannel(peer);
+    await channel.open();
+
+    const data = randomBytes(20 * 1024);
+    channel.send(data);
+    await waitFor(() => peer.clientBytes.length === data.length, 3_000, 'recovered bytes');
+    expect(sha256(peer.clientBytes)).toBe(sha256(data));
+
+    // Front-only resending at one message per 100 ms tick would need over 2 s for 20 losses.
+    expect(channel.stats.retransmits).toBeGreaterThanOrEqual(20);
+    const firstResend = peer.received.findIndex(
+      (message, index) =>
+        index > 0 &&
+        message.payloadType === PayloadType.Output &&
+        peer.received
+          .slice(0, index)
+          .some((earlier) => earlier.sequenceNumber === message.sequenceNumber),
+    );
+    const resentSequences = new Set(
+      peer.received.slice(firstResend, firstResend + 20).map((message) => message.sequenceNumber),
+    );
+    expect(resentSequences.size).toBeGreaterThan(10);
+  });
+
+  it('recovers lost acks by retransmission', async () => {
+    const ackLost = new Set<bigint>();
+    const peer = await startPeer({
+      sendAck: (message) => {
+        if (message.payloadType !== PayloadType.Output || ackLost.has(message.sequenceNumber)) {
+          return true;
+        }
+        ackLost.add(message.sequenceNumber);
+        return false;
+      },
+    });
+    const channel = createChannel(peer);
+    await channel.open();
+    const data = randomBytes(8 * 1024);
+    channel.send(data);
+    await waitFor(() => channel.stats.unackedBytes === 0 && ackLost.size === 8, 3_000, 'acks');
+    expect(sha256(peer.clientBytes)).toBe(sha256(data));
+    expect(channel.stats.retransmits).toBeGreaterThanOrEqual(8);
+  });
+
+  it('stops at the window and drains after acks', async () => {
+    let acking = false;
+    const peer = await startPeer({
+      acceptInput: (message) => acking || message.payloadType !== PayloadType.Output,
+    });
+    const channel = createChannel(peer, { windowBytes: 4096 });
+    await channel.open();
+    const data = randomBytes(10_000);
+    expect(channel.send(data)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sentSequences = new Set(inputData(peer).map((message) => message.sequenceNumber));
+    expect(sentSequences.size).toBe(4);
+    expect(channel.stats.unackedBytes).toBe(4096);
+    const drained = new Promise<void>((resolve) => channel.once('drain', resolve));
+    acking = true;
+    await drained;
+    await waitFor(() => peer.clientBytes.length === data.length, 3_000, 'all bytes');
+    expect(sha256(peer.clientBytes)).toBe(sha256(data));
+  });
+
+  it('honours pause_publication until start_publication', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    await channel.open();
+    await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
+    peer.sendControl(MessageType.PausePublication);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    channel.send(Buffer.from('held back'));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(inputData(peer)).toHaveLength(0);
+    peer.sendControl(MessageType.StartPublication);
+    await waitFor(() => peer.clientBytes.toString() === 'held back', 2_000, 'released data');
+  });
+
+  it('sends TerminateSession on close', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    await channel.open();
+    const closed = closedEvent(channel);
+    await channel.close({ terminate: true });
+    await waitFor(() => peer.clientFlags.length === 1, 2_000, 'flag');
+    expect(peer.clientFlags).toEqual([PayloadFlag.TerminateSession]);
+    expect(await closed).toEqual({ by: 'client', reason: 'session terminated by the client' });
+  });
+});
+
+describe('connection loss', () => {
+  it('detects a silent peer by the pong deadline', async () => {
+    const peer = await startPeer({ autoPong: false });
+    const channel = createChannel(peer, { pingIntervalMs: 100, pongTimeoutMs: 200 });
+    await channel.open();
+    const error = await new Promise<DataChannelError>((resolve) =>
+      channel.once('reconnecting', resolve),
+    );
+    expect(error.code).toBe('ERR_PONG_TIMEOUT');
+  });
+
+  it('resumes after close 1000 without loss', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const chunks = collect(channel);
+    await channel.open();
+    const upstream = randomBytes(300_000);
+    const downstream = Array.from({ length: 200 }, () => randomBytes(1024));
+    channel.send(upstream);
+    for (const [index, payload] of downstream.entries()) {
+      peer.sendOutput(payload);
+      if (index === 100) {
+        peer.socket!.close(1000, 'Bye');
+      }
+    }
+
+    await waitFor(() => channel.stats.reconnects === 1, 3_000, 'reconnect');
+    await waitFor(
+      () =>
+        peer.clientBytes.length === upstream.length && Buffer.concat(chunks).length === 200 * 1024,
+      10_000,
+      'both directions',
+    );
+    expect(sha256(peer.clientBytes)).toBe(sha256(upstream));
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(Buffer.concat(downstream)));
+
+    expect(peer.opens).toHaveLength(2);
+    expect(peer.opens[1]!.TokenValue).toBe('resumed-token');
+    expect(peer.opens[1]!.ClientId).toBe(peer.opens[0]!.ClientId);
+    expect(peer.opens[1]!.RequestId).not.toBe(peer.opens[0]!.RequestId);
+    const handshakeResponses = peer.received.filter(
+      (message) => message.payloadType === PayloadType.HandshakeResponse,
+    );
+    expect(new Set(handshakeResponses.map((message) => message.sequenceNumber))).toEqual(
+      new Set([0n]),
+    );
+  });
+
+  it('retries a failing resume until it succeeds', async () => {
+    const peer = await startPeer();
+    let calls = 0;
+    const channel = createChannel(peer, {
+      resume: async () => {
+        calls += 1;
+        if (calls <= 3) {
+          throw new Error(`ResumeSession failed (attempt ${calls})`);
+        }
+        return { tokenValue: 'fourth-token' };
+      },
+    });
+    await channel.open();
+    const reconnected = new Promise<void>((resolve) => channel.once('reconnected', resolve));
+    peer.socket!.close(1000, 'Bye');
+    await reconnected;
+    expect(calls).toBe(4);
+    await waitFor(() => peer.opens.length === 2, 2_000, 'second open');
+    expect(peer.opens[1]!.TokenValue).toBe('fourth-token');
+    channel.send(Buffer.from('after resume'));
+    await waitFor(() => peer.clientBytes.toString() === 'after resume', 2_000, 'data');
+  });
+
+  it('ends the session on an empty token', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { resume: async () => ({ tokenValue: '' }) });
+    await channel.open();
+    const closed = closedEvent(channel);
+    peer.socket!.close(1000, 'Bye');
+    const end = await closed;
+    expect(end.by).toBe('service');
+    expect(end.reason).toMatch(/no token/);
+  });
+
+  it('stops on a non-retryable resume error', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, {
+      resume: async () => {
+        throw Object.assign(new Error('DoesNotExistException'), { retryable: false });
+      },
+    });
+    await channel.open();
+    const closed = closedEvent(channel);
+    peer.socket!.close(1000, 'Bye');
+    const end = await closed;
+    expect(end.by).toBe('error');
+    expect((end.error as DataChannelError).code).toBe('ERR_RESUME_FAILED');
+  });
+
+  it('gives up after reconnectForMs', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, {
+      reconnectForMs: 300,
+      resume: async () => {
+        throw new Error('InternalServerError');
+      },
+    });
+    await channel.open();
+    const closed = closedEvent(channel);
+    peer.socket!.close(1000, 'Bye');
+    const end = await closed;
+    expect((end.error as DataChannelError).code).toBe('ERR_RECONNECT_TIMEOUT');
+    expect(end.reason).toMatch(/InternalServerError/);
+  });
+
+  it('ends with the channel_closed Output', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    await channel.open();
+    const closed = closedEvent(channel);
+    peer.sendChannelClosed('Session idle timeout reached');
+    expect(await closed).toEqual({ by: 'service', reason: 'Session idle timeout reached' });
+  });
+});
+
+describe('garbage frames', () => {
+  it('survives fuzzed frames', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    const chunks = collect(channel);
+    const errors: Error[] = [];
+    channel.on('protocol-error', (error: Error) => errors.push(error));
+    await channel.open();
+    const valid = encodeMessage({
+      messageType: MessageType.OutputStreamData,
+      // Far ahead, so a mutation that still decodes is stored and never delivered.
+      sequenceNumber: 1_000_000_000,
+      payloadType: PayloadType.Output,
+      payload: Buffer.from('valid'),
+    });
+    const garbage = fc.sample(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)),
+        fc
+          .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
+            minLength: 1,
+            maxLength: 6,
+          })
+          .map((flips) => {
+            const frame = Buffer.from(valid);
+            for (const [position, value] of flips) {
+              frame[position] = value;
+            }
+            return frame;
+          }),
+      ),
+      500,
+    );
+
+    for (const frame of garbage) {
+      peer.sendRaw(frame);
+    }
+    peer.sendRaw(
+      encodeMessage({
+        messageType: MessageType.Acknowledge,
+        payload: Buffer.from('{"AcknowledgedMessageSequenceNumber":"x"}'),
+      }),
+    );
+
+    const before = Buffer.concat(chunks).length;
+    const sequenceNumber = peer.sendOutput(Buffer.from('still alive'));
+    await waitFor(() => peer.acked.includes(sequenceNumber), 3_000, 'valid frame ack');
+    expect(Buffer.concat(chunks).subarray(before).toString()).toContain('still alive');
+    expect(channel.stats.protocolErrors).toBeGreaterThan(0);
+    expect(errors.length).toBe(channel.stats.protocolErrors);
+  });
+});
