@@ -329,7 +329,7 @@ export class Tunnel extends EventEmitter {
       return;
     }
     this.acceptedConnections += 1;
-    const slot = this.pickSlot();
+    const slot = this.pickSlot(this.waiting.length + 1);
     if (slot) {
       this.handOver(slot, socket);
     } else {
@@ -340,25 +340,22 @@ export class Tunnel extends EventEmitter {
   }
 
   /**
-   * Returns the slot for a new connection: an idle session, else none while another session
-   * of the pool can still be started, else the least-loaded session.
+   * Returns the session for the next connection: an idle one, else undefined while the pool
+   * can grow or a starting session can take it, else the least-loaded one. `queued` counts
+   * the connections waiting for a session, the one being placed included.
    */
-  private pickSlot(): SessionSlot | undefined {
-    const ready = this.slots.filter((slot) => !slot.reconnecting);
-    const candidates = ready.length > 0 ? ready : this.slots;
-    let best: SessionSlot | undefined;
-    for (const slot of candidates) {
-      if (!best || slot.load < best.load) {
-        best = slot;
-      }
-    }
-    if (!best) {
-      return undefined;
-    }
-    if (best.load === 0 || this.poolSize() <= this.slots.length + this.starting.size) {
+  private pickSlot(queued: number): SessionSlot | undefined {
+    const best = this.leastLoaded();
+    if (best && best.load === 0) {
       return best;
     }
-    return undefined;
+    if (this.slots.length + this.starting.size < this.poolSize()) {
+      return undefined;
+    }
+    if (queued <= this.starting.size) {
+      return undefined;
+    }
+    return best;
   }
 
   private poolSize(): number {
@@ -398,21 +395,32 @@ export class Tunnel extends EventEmitter {
   /** Hands waiting connections to sessions, leaving some for sessions still starting. */
   private flushWaiting(): void {
     while (this.waiting.length > 0) {
-      const slot = this.pickSlot() ?? (this.starting.size === 0 ? this.leastLoaded() : undefined);
+      const slot = this.pickSlot(this.waiting.length);
       if (!slot) {
-        return;
+        break;
       }
       const entry = this.waiting.shift() as WaitingConnection;
       clearTimeout(entry.timer);
       this.handOver(slot, entry.socket);
     }
+    if (this.waiting.length > 0) {
+      this.fillForWaiting();
+    }
   }
 
+  /** Returns the session with the fewest open connections, preferring ones not reconnecting. */
   private leastLoaded(): SessionSlot | undefined {
-    return this.slots.reduce<SessionSlot | undefined>(
-      (best, slot) => (!best || slot.load < best.load ? slot : best),
-      undefined,
-    );
+    let best: SessionSlot | undefined;
+    for (const slot of this.slots) {
+      const better =
+        !best ||
+        (best.reconnecting && !slot.reconnecting) ||
+        (best.reconnecting === slot.reconnecting && slot.load < best.load);
+      if (better) {
+        best = slot;
+      }
+    }
+    return best;
   }
 
   // --- sessions ----------------------------------------------------------------------
