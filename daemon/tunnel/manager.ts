@@ -118,11 +118,11 @@ export class TunnelManager extends EventEmitter {
     return tunnel;
   }
 
-  start(name: string): Promise<TunnelStatus> {
+  async start(name: string): Promise<TunnelStatus> {
     return this.require(name).start();
   }
 
-  stop(name: string): Promise<TunnelStatus> {
+  async stop(name: string): Promise<TunnelStatus> {
     return this.require(name).stop();
   }
 
@@ -144,11 +144,11 @@ export class TunnelManager extends EventEmitter {
     return members;
   }
 
-  startGroup(group: string): Promise<TunnelStatus[]> {
+  async startGroup(group: string): Promise<TunnelStatus[]> {
     return Promise.all(this.inGroup(group).map((tunnel) => tunnel.start()));
   }
 
-  stopGroup(group: string): Promise<TunnelStatus[]> {
+  async stopGroup(group: string): Promise<TunnelStatus[]> {
     return Promise.all(this.inGroup(group).map((tunnel) => tunnel.stop()));
   }
 

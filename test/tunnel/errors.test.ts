@@ -1,0 +1,184 @@
+// classifyError and toTunnelError: AWS SDK exceptions, credential-provider failures and
+// socket errors mapped to stable codes, hints and the retryable flag.
+
+import { describe, expect, it } from 'vitest';
+import {
+  BastionlessError,
+  classifyError,
+  mayNeedFreshCredentials,
+  needsLogin,
+  toTunnelError,
+} from '../../daemon/errors.js';
+
+function awsError(name: string, message: string, status = 400): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+}
+
+function systemError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('classifyError', () => {
+  const table: { input: Error; code: string; retryable: boolean }[] = [
+    {
+      input: awsError('TargetNotConnected', 'i-1 is not connected'),
+      code: 'ERR_TARGET_NOT_CONNECTED',
+      retryable: true,
+    },
+    {
+      input: awsError('AccessDeniedException', 'not authorized', 403),
+      code: 'ERR_ACCESS_DENIED',
+      retryable: false,
+    },
+    {
+      input: awsError('InvalidTarget', 'bad target'),
+      code: 'ERR_INVALID_TARGET',
+      retryable: false,
+    },
+    {
+      input: awsError('ExpiredTokenException', 'token expired'),
+      code: 'ERR_EXPIRED_CREDENTIALS',
+      retryable: false,
+    },
+    {
+      input: awsError('UnrecognizedClientException', 'invalid token'),
+      code: 'ERR_INVALID_CREDENTIALS',
+      retryable: false,
+    },
+    {
+      input: awsError('DoesNotExistException', 'no session'),
+      code: 'ERR_SESSION_NOT_FOUND',
+      retryable: true,
+    },
+    {
+      input: awsError('ThrottlingException', 'slow down'),
+      code: 'ERR_AWS_UNAVAILABLE',
+      retryable: true,
+    },
+    {
+      input: awsError('SomethingNew', 'server broke', 503),
+      code: 'ERR_AWS_UNAVAILABLE',
+      retryable: true,
+    },
+    {
+      input: awsError('SomethingNew', 'forbidden', 403),
+      code: 'ERR_ACCESS_DENIED',
+      retryable: false,
+    },
+    {
+      input: systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'),
+      code: 'ERR_ENDPOINT_UNREACHABLE',
+      retryable: true,
+    },
+    {
+      input: systemError('ENOTFOUND', 'getaddrinfo ENOTFOUND ssm.example'),
+      code: 'ERR_ENDPOINT_UNREACHABLE',
+      retryable: true,
+    },
+    {
+      input: systemError('EADDRINUSE', 'listen EADDRINUSE'),
+      code: 'ERR_PORT_IN_USE',
+      retryable: false,
+    },
+    {
+      input: Object.assign(new Error('aborted'), { name: 'AbortError' }),
+      code: 'ERR_HANDSHAKE_TIMEOUT',
+      retryable: true,
+    },
+    { input: new Error('something odd'), code: 'ERR_UNKNOWN', retryable: true },
+  ];
+
+  for (const { input, code, retryable } of table) {
+    it(`maps ${input.name}/${(input as { code?: string }).code ?? '-'} to ${code}`, () => {
+      const result = classifyError(input);
+      expect(result.code).toBe(code);
+      expect(result.retryable).toBe(retryable);
+      expect(result.cause).toBe(input);
+    });
+  }
+
+  it('keeps the AWS message', () => {
+    const result = classifyError(awsError('AccessDeniedException', 'User arn:x is not authorized'));
+    expect(result.message).toContain('User arn:x is not authorized');
+    expect(result.hint).toContain('ssm:StartSession');
+  });
+
+  it('finds an SDK error in the cause chain', () => {
+    const inner = awsError('TargetNotConnected', 'offline');
+    const outer = Object.assign(new Error('StartSession failed', { cause: inner }), {
+      name: 'PortForwardError',
+      code: 'ERR_START_SESSION_FAILED',
+    });
+    expect(classifyError(outer).code).toBe('ERR_TARGET_NOT_CONNECTED');
+  });
+
+  it('keeps a foreign ERR_ code', () => {
+    const error = Object.assign(new Error('smux failed'), { code: 'ERR_SMUX_FAILED' });
+    const result = classifyError(error);
+    expect(result.code).toBe('ERR_SMUX_FAILED');
+    expect(result.retryable).toBe(true);
+  });
+
+  it('returns a BastionlessError unchanged', () => {
+    const error = new BastionlessError('ERR_CONFIG_INVALID', 'bad config');
+    expect(classifyError(error)).toBe(error);
+  });
+
+  it('names the SSO login command', () => {
+    const error = Object.assign(
+      new Error('The SSO session associated with this profile has expired or is otherwise invalid'),
+      { name: 'CredentialsProviderError' },
+    );
+    const result = classifyError(error, { awsProfile: 'dev-admin' });
+    expect(result.code).toBe('ERR_NEEDS_LOGIN');
+    expect(result.hint).toContain('aws sso login --profile dev-admin');
+    expect(needsLogin(result)).toBe(true);
+  });
+
+  it('asks for an MFA code', () => {
+    const error = Object.assign(
+      new Error(
+        'Profile dev requires multi-factor authentication, but no MFA code callback was provided.',
+      ),
+      { name: 'CredentialsProviderError' },
+    );
+    expect(classifyError(error).code).toBe('ERR_NEEDS_LOGIN');
+  });
+
+  it('reports missing credentials', () => {
+    const error = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    const result = classifyError(error);
+    expect(result.code).toBe('ERR_NO_CREDENTIALS');
+    expect(needsLogin(result)).toBe(true);
+  });
+
+  it('marks expired tokens as refreshable', () => {
+    expect(mayNeedFreshCredentials(classifyError(awsError('ExpiredTokenException', 'x')))).toBe(
+      true,
+    );
+    expect(mayNeedFreshCredentials(classifyError(awsError('InvalidTarget', 'x')))).toBe(false);
+  });
+
+  it('ignores "sso" inside other words', () => {
+    const error = new Error('the resource associated with this token is invalid');
+    expect(classifyError(error).code).toBe('ERR_UNKNOWN');
+  });
+});
+
+describe('toTunnelError', () => {
+  it('copies code, message, hint and time', () => {
+    const at = new Date('2026-01-02T03:04:05.000Z');
+    const result = toTunnelError(awsError('InvalidTarget', 'no such instance'), at);
+    expect(result.code).toBe('ERR_INVALID_TARGET');
+    expect(result.message).toContain('no such instance');
+    expect(result.hint).toBeDefined();
+    expect(result.at).toBe('2026-01-02T03:04:05.000Z');
+  });
+
+  it('omits an absent hint', () => {
+    const result = toTunnelError(new BastionlessError('ERR_UNKNOWN', 'x'));
+    expect('hint' in result).toBe(false);
+  });
+});
