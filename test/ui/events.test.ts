@@ -8,7 +8,7 @@ import {
   type WebSocketLike,
 } from '../../ui/src/lib/events.js';
 import type { DaemonEvent } from '../../ui/src/lib/types.js';
-import { tunnelStatus } from './fixtures.js';
+import { tunnelStatus, waitFor } from './fixtures.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -30,19 +30,6 @@ async function startWsServer(port = 0): Promise<{ server: WebSocketServer; port:
     });
   cleanups.push(closeServer);
   return { server, port: (server.address() as AddressInfo).port };
-}
-
-function waitFor<T>(predicate: () => T | undefined, timeoutMs = 5_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      const value = predicate();
-      if (value !== undefined && value !== false) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error('condition timed out'));
-      setTimeout(poll, 10);
-    };
-    poll();
-  });
 }
 
 function startStream(port: number, events: DaemonEvent[], statuses: StreamStatus[]) {

@@ -28,3 +28,19 @@ export function tunnelStatus(overrides: Partial<TunnelStatus> = {}): TunnelStatu
     ...overrides,
   };
 }
+
+/** Polls `predicate` every 10 ms until it returns a value other than undefined or false. */
+export function waitFor<T>(predicate: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = () => {
+      const value = predicate();
+      if (value !== undefined && value !== false) return resolve(value);
+      if (Date.now() - started > timeoutMs) {
+        return reject(new Error(`condition not met within ${timeoutMs} ms`));
+      }
+      setTimeout(poll, 10);
+    };
+    poll();
+  });
+}

@@ -1,0 +1,199 @@
+// Finds the running daemon through its state directory and keeps the tray's view of the
+// tunnels current through the REST API and the events websocket.
+
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { ApiClient, type FetchFunction } from '../../ui/src/lib/api.js';
+import { EventStream, type WebSocketFactory } from '../../ui/src/lib/events.js';
+import type { TunnelStatus } from '../../ui/src/lib/types.js';
+
+/** Address and credentials of a running daemon's control API. */
+export interface DaemonEndpoint {
+  port: number;
+  token: string;
+  /** Process id the daemon wrote next to its port, when present. */
+  pid: number | null;
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+}
+
+/** Files the daemon writes in its state directory; see daemon/paths.ts. */
+export interface DaemonStateFiles {
+  /** JSON `{ port, pid }` of the running control API. */
+  apiFile: string;
+  tokenFile: string;
+}
+
+/**
+ * Reads port and token from the state directory. Returns null when either file is missing or
+ * malformed, which means no daemon has started yet or one is still starting.
+ */
+export async function discoverDaemon(
+  files: DaemonStateFiles,
+  read: (path: string) => Promise<string> = (path) => readFile(path, 'utf8'),
+): Promise<DaemonEndpoint | null> {
+  let apiText: string;
+  let token: string;
+  try {
+    [apiText, token] = await Promise.all([read(files.apiFile), read(files.tokenFile)]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let api: { port?: unknown; pid?: unknown };
+  try {
+    api = JSON.parse(apiText) as typeof api;
+  } catch {
+    return null;
+  }
+  const port = api.port;
+  token = token.trim();
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || !token) {
+    return null;
+  }
+  const pid = typeof api.pid === 'number' ? api.pid : null;
+  return { port, token, pid, url: `http://127.0.0.1:${port}` };
+}
+
+export interface DaemonClientOptions {
+  discover: () => Promise<DaemonEndpoint | null>;
+  createSocket: WebSocketFactory;
+  fetch?: FetchFunction;
+  /** Delay between attempts to find and reach the daemon while it is unreachable. */
+  retryIntervalMs?: number;
+}
+
+/**
+ * Tracks the daemon for the tray. Events:
+ * - `tunnels` (TunnelStatus[]): the full list after every change.
+ * - `state` (TunnelStatus): one tunnel changed, for notifications.
+ * - `reachable` (boolean, DaemonEndpoint | null): the daemon came or went.
+ *
+ * Port and token are read again on every attempt, because a restarted daemon may have both new.
+ */
+export class DaemonClient extends EventEmitter {
+  private readonly options: Required<Omit<DaemonClientOptions, 'fetch'>> &
+    Pick<DaemonClientOptions, 'fetch'>;
+  private readonly tunnels = new Map<string, TunnelStatus>();
+  private stream: EventStream | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  endpoint: DaemonEndpoint | null = null;
+  api: ApiClient | null = null;
+
+  constructor(options: DaemonClientOptions) {
+    super();
+    this.options = { retryIntervalMs: 2_000, ...options };
+  }
+
+  get reachable(): boolean {
+    return this.api !== null;
+  }
+
+  list(): TunnelStatus[] {
+    return [...this.tunnels.values()];
+  }
+
+  start(): void {
+    this.running = true;
+    void this.attempt();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.stream?.stop();
+    this.stream = null;
+  }
+
+  /** Runs one discovery and connection attempt now instead of at the next retry. */
+  retryNow(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    return this.attempt();
+  }
+
+  private async attempt(): Promise<void> {
+    if (!this.running || this.api) return;
+    try {
+      const endpoint = await this.options.discover();
+      if (endpoint) {
+        const api = new ApiClient({
+          baseUrl: endpoint.url,
+          token: endpoint.token,
+          fetch: this.options.fetch,
+        });
+        const list = await api.listTunnels();
+        if (!this.running) return;
+        this.connected(endpoint, api, list);
+        return;
+      }
+    } catch {
+      // Unreachable or rejected: the daemon may be starting or gone; try again later.
+    }
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (!this.running || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.attempt();
+    }, this.options.retryIntervalMs);
+    this.timer.unref();
+  }
+
+  private connected(endpoint: DaemonEndpoint, api: ApiClient, list: TunnelStatus[]): void {
+    this.endpoint = endpoint;
+    this.api = api;
+    this.replaceAll(list);
+    this.emit('reachable', true, endpoint);
+    const stream = new EventStream({
+      url: api.eventsUrl(),
+      token: endpoint.token,
+      createSocket: this.options.createSocket,
+      onEvent: (event) => {
+        if (event.type !== 'state') return;
+        this.tunnels.set(event.tunnel.name, event.tunnel);
+        this.emit('state', event.tunnel);
+        this.emit('tunnels', this.list());
+      },
+      onStatus: (status) => {
+        if (status === 'open') void this.resync(api);
+        // One lost websocket means the daemon may have restarted on another port, so go back
+        // to discovery instead of retrying the old address.
+        if (status === 'closed' && this.stream === stream) this.disconnected();
+      },
+    });
+    this.stream = stream;
+    stream.start();
+  }
+
+  private async resync(api: ApiClient): Promise<void> {
+    try {
+      const list = await api.listTunnels();
+      if (this.api === api) this.replaceAll(list);
+    } catch {
+      // The stream's close event handles a daemon that went away.
+    }
+  }
+
+  private replaceAll(list: TunnelStatus[]): void {
+    this.tunnels.clear();
+    for (const tunnel of list) this.tunnels.set(tunnel.name, tunnel);
+    this.emit('tunnels', this.list());
+  }
+
+  private disconnected(): void {
+    const stream = this.stream;
+    this.stream = null;
+    this.api = null;
+    this.endpoint = null;
+    stream?.stop();
+    this.tunnels.clear();
+    this.emit('reachable', false, null);
+    this.emit('tunnels', []);
+    this.scheduleRetry();
+  }
+}

@@ -1,0 +1,128 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { DaemonClient, discoverDaemon } from '../../electron/model/daemon-client.js';
+import type { WebSocketLike } from '../../ui/src/lib/events.js';
+import type { TunnelStatus } from '../../ui/src/lib/types.js';
+import { tunnelStatus, waitFor } from '../ui/fixtures.js';
+import { startFakeDaemon, type FakeDaemon } from './fake-daemon.js';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempStateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'bastionless-tray-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function filesIn(dir: string) {
+  return { apiFile: join(dir, 'api.json'), tokenFile: join(dir, 'token') };
+}
+
+describe('discoverDaemon', () => {
+  it('reads port, pid and token', async () => {
+    const dir = await tempStateDir();
+    await writeFile(join(dir, 'api.json'), JSON.stringify({ port: 4321, pid: 77 }));
+    await writeFile(join(dir, 'token'), 'abc\n');
+    expect(await discoverDaemon(filesIn(dir))).toEqual({
+      port: 4321,
+      token: 'abc',
+      pid: 77,
+      url: 'http://127.0.0.1:4321',
+    });
+  });
+
+  it('returns null for missing files', async () => {
+    expect(await discoverDaemon(filesIn(await tempStateDir()))).toBeNull();
+  });
+
+  it.each([
+    ['malformed JSON', '{', 'abc'],
+    ['port out of range', '{"port":70000}', 'abc'],
+    ['port as text', '{"port":"80"}', 'abc'],
+    ['empty token', '{"port":80}', '  \n'],
+  ])('returns null for %s', async (_case, api, token) => {
+    const dir = await tempStateDir();
+    await writeFile(join(dir, 'api.json'), api);
+    await writeFile(join(dir, 'token'), token);
+    expect(await discoverDaemon(filesIn(dir))).toBeNull();
+  });
+
+  it('raises read errors other than a missing file', async () => {
+    const dir = await tempStateDir();
+    const files = { apiFile: dir, tokenFile: dir };
+    await expect(discoverDaemon(files)).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+});
+
+describe('DaemonClient', () => {
+  function startClient(dir: string) {
+    const client = new DaemonClient({
+      discover: () => discoverDaemon(filesIn(dir)),
+      createSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
+      retryIntervalMs: 50,
+    });
+    const reachable: boolean[] = [];
+    const states: TunnelStatus[] = [];
+    client.on('reachable', (value: boolean) => reachable.push(value));
+    client.on('state', (tunnel: TunnelStatus) => states.push(tunnel));
+    client.start();
+    cleanups.push(() => client.stop());
+    return { client, reachable, states };
+  }
+
+  it('waits for a daemon, then follows its events', async () => {
+    const dir = await tempStateDir();
+    const { client, reachable, states } = startClient(dir);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(client.reachable).toBe(false);
+
+    const daemon = await startFakeDaemon(dir);
+    cleanups.push(() => daemon.close());
+    daemon.tunnels.push(tunnelStatus({ name: 'db', state: 'stopped' }));
+    await waitFor(() => client.reachable);
+    expect(reachable).toEqual([true]);
+    expect(client.list().map((tunnel) => tunnel.state)).toEqual(['stopped']);
+
+    // Wait until the websocket is subscribed; state events before that are only in the list.
+    await waitFor(() => {
+      daemon.pushState(tunnelStatus({ name: 'db', state: 'open' }));
+      return states.length > 0;
+    });
+    expect(client.list()[0].state).toBe('open');
+  });
+
+  it('rediscovers a daemon restarted on a new port and token', async () => {
+    const dir = await tempStateDir();
+    const first: FakeDaemon = await startFakeDaemon(dir, 'first');
+    const { client, reachable } = startClient(dir);
+    await waitFor(() => client.reachable);
+    const firstPort = client.endpoint!.port;
+    await first.close();
+    await waitFor(() => !client.reachable);
+
+    const second = await startFakeDaemon(dir, 'second');
+    cleanups.push(() => second.close());
+    await waitFor(() => client.reachable);
+    expect(reachable).toEqual([true, false, true]);
+    expect(client.endpoint!.token).toBe('second');
+    expect(client.endpoint!.port).toBe(second.port);
+    expect(second.port).not.toBe(firstPort);
+  });
+
+  it('stays unreachable with a wrong token', async () => {
+    const dir = await tempStateDir();
+    const daemon = await startFakeDaemon(dir, 'right');
+    cleanups.push(() => daemon.close());
+    await writeFile(join(dir, 'token'), 'wrong');
+    const { client } = startClient(dir);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(client.reachable).toBe(false);
+  });
+});
