@@ -542,7 +542,11 @@ export class DataChannel extends EventEmitter {
     });
   }
 
-  /** Sends queued messages that fit in the window, then any expired ones, then checks drain. */
+  /**
+   * Sends queued messages that fit in the window and emits `drain` when there is room.
+   * Expired messages are left to the resend timer, because scanning the whole window on
+   * every inbound frame would cost O(window) per frame.
+   */
   private pump(): void {
     const connection = this.connection;
     if (this.ended || connection === null || !connection.isOpen || this.publicationPaused) {
@@ -560,7 +564,6 @@ export class DataChannel extends EventEmitter {
         connection.send(entry.frame);
       }
     }
-    this.resendExpired();
     if (this.drainNeeded && !this.window.isFull) {
       this.drainNeeded = false;
       this.emit('drain');

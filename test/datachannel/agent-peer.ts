@@ -21,12 +21,15 @@ import {
   parseAcknowledge,
   parseOpenDataChannelInput,
   type OpenDataChannelInput,
+  type RequestedClientAction,
 } from '../../daemon/protocol/payloads.js';
 
 export interface AgentPeerOptions {
   /** Send HandshakeRequest on the first open and HandshakeComplete after the response. */
   handshake?: boolean;
   agentVersion?: string;
+  /** Actions of the HandshakeRequest; default: one Port SessionType action. */
+  actions?: RequestedClientAction[];
   /** Reply to websocket pings with pongs; false makes the peer look half-open. */
   autoPong?: boolean;
   /** Called for each client stream-data frame; return false to drop it unacknowledged. */
@@ -46,6 +49,8 @@ export class AgentPeer extends EventEmitter {
   readonly opens: OpenDataChannelInput[] = [];
   /** Every decoded binary frame from the client, in arrival order. */
   readonly received: ClientMessage[] = [];
+  /** Date.now() at the arrival of each entry of `received`. */
+  readonly receivedAt: number[] = [];
   /** Sequence numbers of agent messages the client acknowledged, with repeats. */
   readonly acked: number[] = [];
   /** Client PayloadType 1 bytes in sequence order. */
@@ -173,7 +178,7 @@ export class AgentPeer extends EventEmitter {
         this.sendOutput(
           encodeHandshakeRequest({
             AgentVersion: this.options.agentVersion ?? '3.3.987.0',
-            RequestedClientActions: [
+            RequestedClientActions: this.options.actions ?? [
               {
                 ActionType: 'SessionType',
                 ActionParameters: {
@@ -194,6 +199,7 @@ export class AgentPeer extends EventEmitter {
   private onFrame(data: Buffer): void {
     const message = decodeMessage(data);
     this.received.push(message);
+    this.receivedAt.push(Date.now());
     this.emit('message', message);
     if (message.messageType === MessageType.Acknowledge) {
       const ack = parseAcknowledge(message.payload);

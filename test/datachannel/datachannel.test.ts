@@ -105,6 +105,25 @@ describe('handshake', () => {
     expect((await closed).by).toBe('error');
   });
 
+  it('fails on a KMS encryption request', async () => {
+    const peer = await startPeer({
+      actions: [
+        {
+          ActionType: 'SessionType',
+          ActionParameters: { SessionType: 'Port', Properties: { portNumber: '22' } },
+        },
+        { ActionType: 'KMSEncryption', ActionParameters: { KMSKeyId: 'alias/session' } },
+      ],
+    });
+    const response = new Promise<{ Errors: string[] }>((resolve) =>
+      peer.once('handshake-response', resolve),
+    );
+    const channel = createChannel(peer);
+    const error = await channel.open().catch((caught: unknown) => caught);
+    expect((error as DataChannelError).code).toBe('ERR_HANDSHAKE_FAILED');
+    expect((await response).Errors).toHaveLength(1);
+  });
+
   it('fails open when the URL refuses connections', async () => {
     const peer = await startPeer();
     const url = peer.url;
@@ -246,20 +265,22 @@ describe('sending', () => {
     await waitFor(() => peer.clientBytes.length === data.length, 3_000, 'recovered bytes');
     expect(sha256(peer.clientBytes)).toBe(sha256(data));
 
-    // Front-only resending at one message per 100 ms tick would need over 2 s for 20 losses.
     expect(channel.stats.retransmits).toBeGreaterThanOrEqual(20);
-    const firstResend = peer.received.findIndex(
-      (message, index) =>
-        index > 0 &&
-        message.payloadType === PayloadType.Output &&
-        peer.received
-          .slice(0, index)
-          .some((earlier) => earlier.sequenceNumber === message.sequenceNumber),
-    );
-    const resentSequences = new Set(
-      peer.received.slice(firstResend, firstResend + 20).map((message) => message.sequenceNumber),
-    );
-    expect(resentSequences.size).toBeGreaterThan(10);
+    const seen = new Set<bigint>();
+    const resends: Array<{ sequenceNumber: bigint; at: number }> = [];
+    for (const [index, message] of peer.received.entries()) {
+      if (message.payloadType !== PayloadType.Output) {
+        continue;
+      }
+      if (seen.has(message.sequenceNumber)) {
+        resends.push({ sequenceNumber: message.sequenceNumber, at: peer.receivedAt[index]! });
+      }
+      seen.add(message.sequenceNumber);
+    }
+    // Front-only resending sends one message per 100 ms tick, so it cannot produce a burst
+    // of more than 10 distinct sequence numbers within 50 ms.
+    const burst = resends.filter((resend) => resend.at - resends[0]!.at < 50);
+    expect(new Set(burst.map((resend) => resend.sequenceNumber)).size).toBeGreaterThan(10);
   });
 
   it('recovers lost acks by retransmission', async () => {
@@ -439,6 +460,28 @@ describe('connection loss', () => {
     const end = await closed;
     expect((end.error as DataChannelError).code).toBe('ERR_RECONNECT_TIMEOUT');
     expect(end.reason).toMatch(/InternalServerError/);
+  });
+
+  it('stops reconnecting on close', async () => {
+    const peer = await startPeer();
+    let calls = 0;
+    const channel = createChannel(peer, {
+      resume: async () => {
+        calls += 1;
+        throw new Error('InternalServerError');
+      },
+    });
+    await channel.open();
+    const reconnecting = new Promise((resolve) => channel.once('reconnecting', resolve));
+    peer.socket!.close(1000, 'Bye');
+    await reconnecting;
+    await waitFor(() => calls >= 1, 2_000, 'first resume');
+    const closed = closedEvent(channel);
+    await channel.close();
+    expect((await closed).by).toBe('client');
+    const callsAtClose = calls;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(calls).toBe(callsAtClose);
   });
 
   it('ends with the channel_closed Output', async () => {
