@@ -1,5 +1,7 @@
-// Where the daemon keeps its config file and its runtime state (port, token, pid, logs).
+// Where the daemon keeps its config file and its runtime state (port, token, pid, logs), and
+// readers for the state files that the CLI uses without loading the daemon.
 
+import { readFileSync } from 'node:fs';
 import { homedir as osHomedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -85,4 +87,32 @@ function defaultStateDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home
     return join(localAppData, APP_NAME, 'State');
   }
   return join(env.XDG_STATE_HOME ?? join(home, '.local', 'state'), APP_NAME);
+}
+
+/** Contents of the API file that the CLI, tray and dashboard read to find the daemon. */
+export interface ApiFile {
+  port: number;
+  pid: number;
+  url: string;
+}
+
+/** Returns true when a process with this pid exists; EPERM means it exists under another user. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Reads the pid file; returns null when it is missing, unreadable or names a dead process. */
+export function readLivePid(pidFile: string): number | null {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+  } catch {
+    return null;
+  }
+  return Number.isInteger(pid) && pid > 0 && processExists(pid) ? pid : null;
 }

@@ -1,0 +1,97 @@
+// Entry point of the `bastionless` command: dispatches to one command and turns failures into
+// one sentence on stderr and a non-zero exit code.
+
+import type { Command } from './command.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
+import { daemonCommand, readVersion, startCommand, stopCommand } from './process-commands.js';
+import { dashboardCommand, downCommand, statusCommand, upCommand } from './tunnel-commands.js';
+import { addCommand, editCommand, removeCommand } from './profile-commands.js';
+import { logsCommand } from './logs-command.js';
+
+const connectCommand: Command = {
+  name: 'connect',
+  summary: 'forward one local port without the daemon',
+  help: 'Usage: bastionless connect --help',
+  async run(argv) {
+    // A computed specifier keeps this file compiling while connect.ts is written separately.
+    const specifier = './connect.js';
+    const { runConnect } = (await import(specifier)) as {
+      runConnect: (args: string[]) => Promise<number | void>;
+    };
+    return (await runConnect(argv)) ?? 0;
+  },
+};
+
+const COMMANDS: readonly Command[] = [
+  daemonCommand,
+  startCommand,
+  stopCommand,
+  statusCommand,
+  upCommand,
+  downCommand,
+  addCommand,
+  editCommand,
+  removeCommand,
+  logsCommand,
+  dashboardCommand,
+  connectCommand,
+];
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  const lines = COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return `Usage: bastionless COMMAND [options]
+
+Reach private-subnet hosts through AWS Systems Manager port forwarding.
+
+Commands:
+${lines.join('\n')}
+
+Run \`bastionless COMMAND --help\` for the options of one command.
+BASTIONLESS_HOME=DIR keeps the config file and state under DIR.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${readVersion() ?? 'unknown'}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    throw new CliError(
+      `unknown command "${name}"; run \`bastionless --help\` for the list`,
+      EXIT_USAGE,
+    );
+  }
+  // connect parses its own options, including --help.
+  if (command !== connectCommand && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof CliError) {
+      process.stderr.write(`bastionless: ${error.message}\n`);
+      for (const line of error.details) {
+        process.stderr.write(`${line}\n`);
+      }
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const code = (error as { code?: unknown }).code;
+    const message = (error as Error).message ?? String(error);
+    process.stderr.write(`bastionless: ${typeof code === 'string' ? `${code}: ` : ''}${message}\n`);
+    process.exitCode = EXIT_FAILURE;
+  },
+);

@@ -1,0 +1,201 @@
+// `add`, `edit` and `rm`: change profiles in the config file. A running daemon watches the
+// file and applies the change, so these commands work whether or not it runs.
+
+import { ConfigError } from '../config/errors.js';
+import { ConfigStore } from '../config/store.js';
+import {
+  integerOption,
+  parseCommandArgs,
+  requirePositional,
+  stringOption,
+  type OptionSpec,
+  type ParsedArgs,
+} from './args.js';
+import { pathsFor, print, type Command } from './command.js';
+import { CliError } from './errors.js';
+
+const PROFILE_OPTIONS: OptionSpec = {
+  target: { type: 'string' },
+  'remote-host': { type: 'string' },
+  'remote-port': { type: 'string' },
+  'local-port': { type: 'string' },
+  region: { type: 'string' },
+  'aws-profile': { type: 'string' },
+  'endpoint-url': { type: 'string' },
+  group: { type: 'string', multiple: true },
+  mode: { type: 'string' },
+  bind: { type: 'string' },
+  'session-pool': { type: 'string' },
+  'auto-start': { type: 'boolean' },
+  'no-auto-start': { type: 'boolean' },
+  'keep-alive': { type: 'boolean' },
+  'no-keep-alive': { type: 'boolean' },
+  'allow-non-loopback': { type: 'boolean' },
+};
+
+const PROFILE_OPTIONS_HELP = `  --target ID            instance id of the managed node (i-… or mi-…)
+  --remote-host HOST     host the agent connects to (default: the target itself)
+  --remote-port N        port on the remote host
+  --local-port N         port on this machine
+  --region R             AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)
+  --aws-profile NAME     named profile from ~/.aws/config
+  --endpoint-url URL     SSM endpoint, e.g. a VPC endpoint or the local emulator
+  --group G              group name; repeat for several groups
+  --mode M               on-demand (session on first connection) or always-on
+  --bind ADDR            local address to listen on (default 127.0.0.1)
+  --session-pool N       parallel sessions per tunnel, 1-8 (default 1)
+  --auto-start           start the tunnel when the daemon starts (--no-auto-start to clear)
+  --keep-alive           keep idle sessions open (--no-keep-alive to clear)
+  --allow-non-loopback   allow --bind to be an address other than loopback`;
+
+/** Copies the flags that were given onto `profile`; flags not given leave fields unchanged. */
+function applyFlags(command: string, args: ParsedArgs, profile: Record<string, unknown>): void {
+  const text = (flag: string, field: string) => {
+    const value = stringOption(args, flag);
+    if (value !== undefined) {
+      profile[field] = value;
+    }
+  };
+  const integer = (flag: string, field: string) => {
+    const value = integerOption(command, args, flag);
+    if (value !== undefined) {
+      profile[field] = value;
+    }
+  };
+  const toggle = (flag: string, field: string) => {
+    if (args.values[flag] && args.values[`no-${flag}`]) {
+      throw new CliError(`--${flag} and --no-${flag} contradict each other; give one`, 2);
+    }
+    if (args.values[flag]) {
+      profile[field] = true;
+    } else if (args.values[`no-${flag}`]) {
+      profile[field] = false;
+    }
+  };
+  text('target', 'target');
+  text('remote-host', 'remoteHost');
+  integer('remote-port', 'remotePort');
+  integer('local-port', 'localPort');
+  text('region', 'region');
+  text('aws-profile', 'awsProfile');
+  text('mode', 'mode');
+  text('bind', 'bindAddress');
+  integer('session-pool', 'sessionPool');
+  toggle('auto-start', 'autoStart');
+  toggle('keep-alive', 'keepAlive');
+  if (args.values['allow-non-loopback']) {
+    profile.allowNonLoopback = true;
+  }
+  const endpoint = stringOption(args, 'endpoint-url');
+  if (endpoint !== undefined) {
+    profile.endpoints = { ...(profile.endpoints as object | undefined), ssm: endpoint };
+  }
+  const groups = args.values.group;
+  if (Array.isArray(groups)) {
+    profile.groups = groups;
+  }
+}
+
+/** Turns a store error into a CLI error that lists every invalid field by its flag. */
+function profileFailure(error: unknown): never {
+  if (error instanceof ConfigError) {
+    const details =
+      error.fields.length > 1 ? error.fields.map((field) => `  ${field.message}`) : [];
+    throw new CliError(error.message, 1, details);
+  }
+  throw error;
+}
+
+function openStore(args: ParsedArgs): ConfigStore {
+  const store = new ConfigStore({ file: pathsFor(args).configFile });
+  store.load();
+  return store;
+}
+
+export const addCommand: Command = {
+  name: 'add',
+  summary: 'add a tunnel profile',
+  help: `Usage: bastionless add NAME --target ID --remote-port N --local-port N [options]
+
+Adds a profile to the config file; a running daemon picks it up within a second.
+
+${PROFILE_OPTIONS_HELP}
+  --config FILE          config file (default: BASTIONLESS_CONFIG or the per-user location)`,
+  async run(argv) {
+    const args = parseCommandArgs('add', argv, PROFILE_OPTIONS);
+    const name = requirePositional('add', args, 'profile name');
+    const profile: Record<string, unknown> = { name };
+    const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (region) {
+      profile.region = region;
+    }
+    applyFlags('add', args, profile);
+    if (profile.region === undefined) {
+      throw new CliError('missing --region; give --region or set AWS_REGION', 2);
+    }
+    const store = openStore(args);
+    let created;
+    try {
+      created = store.create(profile);
+    } catch (error) {
+      profileFailure(error);
+    }
+    print(
+      `added profile "${created.name}" on ${created.bindAddress}:${created.localPort} (${store.file})`,
+    );
+    return 0;
+  },
+};
+
+export const editCommand: Command = {
+  name: 'edit',
+  summary: 'change fields of a tunnel profile',
+  help: `Usage: bastionless edit NAME [options]
+
+Changes the given fields of a profile and leaves the others as they are; a running
+daemon restarts the tunnel with the new settings.
+
+${PROFILE_OPTIONS_HELP}
+  --config FILE          config file (default: BASTIONLESS_CONFIG or the per-user location)`,
+  async run(argv) {
+    const args = parseCommandArgs('edit', argv, PROFILE_OPTIONS);
+    const name = requirePositional('edit', args, 'profile name');
+    const store = openStore(args);
+    if (store.error) {
+      throw new CliError(store.error.message);
+    }
+    const existing = store.getProfile(name);
+    if (!existing) {
+      throw new CliError(`profile "${name}" not found; list profiles with \`bastionless status\``);
+    }
+    const profile = { ...existing } as unknown as Record<string, unknown>;
+    applyFlags('edit', args, profile);
+    try {
+      store.replace(name, profile);
+    } catch (error) {
+      profileFailure(error);
+    }
+    print(`updated profile "${name}"`);
+    return 0;
+  },
+};
+
+export const removeCommand: Command = {
+  name: 'rm',
+  summary: 'remove a tunnel profile',
+  help: `Usage: bastionless rm NAME [--config FILE]
+
+Removes a profile from the config file; a running daemon stops its tunnel.`,
+  async run(argv) {
+    const args = parseCommandArgs('rm', argv, {});
+    const name = requirePositional('rm', args, 'profile name');
+    const store = openStore(args);
+    try {
+      store.remove(name);
+    } catch (error) {
+      profileFailure(error);
+    }
+    print(`removed profile "${name}"`);
+    return 0;
+  },
+};

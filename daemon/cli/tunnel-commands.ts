@@ -1,0 +1,150 @@
+// `status`, `up`, `down` and `dashboard`: commands that talk to the running daemon.
+
+import type { TunnelStatus } from '../config/types.js';
+import { parseCommandArgs, requirePositional } from './args.js';
+import { DaemonClient } from './client.js';
+import { pathsFor, print, type Command } from './command.js';
+import { CliError } from './errors.js';
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Renders rows as left-aligned columns separated by two spaces. */
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function statusTable(tunnels: TunnelStatus[]): string {
+  const rows = [['NAME', 'STATE', 'LOCAL', 'TARGET', 'CONNS', 'IN', 'OUT', 'LAST ERROR']];
+  for (const tunnel of tunnels) {
+    rows.push([
+      tunnel.name,
+      tunnel.state,
+      tunnel.localAddress,
+      tunnel.remoteHost
+        ? `${tunnel.target} → ${tunnel.remoteHost}:${tunnel.remotePort}`
+        : `${tunnel.target}:${tunnel.remotePort}`,
+      String(tunnel.activeConnections),
+      formatBytes(tunnel.bytesIn),
+      formatBytes(tunnel.bytesOut),
+      tunnel.lastError ? `${tunnel.lastError.code}: ${tunnel.lastError.message}` : '',
+    ]);
+  }
+  return formatTable(rows);
+}
+
+interface DaemonStatus {
+  configError: { code: string; message: string } | null;
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'show every tunnel and its state',
+  help: `Usage: bastionless status [--json] [--config FILE]
+
+Prints one line per tunnel: state, local address, target, open connections, bytes in
+and out, and the last error.
+
+  --json  print the tunnels as a JSON array of TunnelStatus objects`,
+  async run(argv) {
+    const args = parseCommandArgs('status', argv, { json: { type: 'boolean' } });
+    const client = DaemonClient.fromState(pathsFor(args));
+    const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
+    if (args.values.json) {
+      print(JSON.stringify(tunnels, null, 2));
+      return 0;
+    }
+    const status = await client.request<DaemonStatus>('GET', '/v1/status');
+    if (status.configError) {
+      process.stderr.write(`warning: ${status.configError.message}\n`);
+    }
+    print(
+      tunnels.length === 0 ? 'no tunnels; add one with `bastionless add`' : statusTable(tunnels),
+    );
+    return 0;
+  },
+};
+
+/** Starts or stops a tunnel by name, or every tunnel of a group when no tunnel has the name. */
+async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number> {
+  const args = parseCommandArgs(command, argv, {});
+  const name = requirePositional(command, args, 'tunnel or group name');
+  const client = DaemonClient.fromState(pathsFor(args));
+  const action = command === 'up' ? 'start' : 'stop';
+  const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
+  let results: TunnelStatus[];
+  if (tunnels.some((tunnel) => tunnel.name === name)) {
+    results = [
+      await client.request<TunnelStatus>(
+        'POST',
+        `/v1/tunnels/${encodeURIComponent(name)}/${action}`,
+      ),
+    ];
+  } else if (tunnels.some((tunnel) => tunnel.groups.includes(name))) {
+    results = await client.request<TunnelStatus[]>(
+      'POST',
+      `/v1/groups/${encodeURIComponent(name)}/${action}`,
+    );
+  } else {
+    throw new CliError(
+      `no tunnel or group is named "${name}"; list them with \`bastionless status\``,
+    );
+  }
+  for (const tunnel of results) {
+    print(
+      `${tunnel.name}: ${tunnel.state}${tunnel.state === 'stopped' ? '' : ` on ${tunnel.localAddress}`}`,
+    );
+  }
+  return results.some((tunnel) => tunnel.state === 'failed') ? 1 : 0;
+}
+
+export const upCommand: Command = {
+  name: 'up',
+  summary: 'start a tunnel or every tunnel of a group',
+  help: `Usage: bastionless up NAME|GROUP [--config FILE]
+
+Starts the tunnel called NAME, or every tunnel in GROUP when no tunnel has that name.
+Exits with 1 when a tunnel ends up failed.`,
+  run: (argv) => runUpDown('up', argv),
+};
+
+export const downCommand: Command = {
+  name: 'down',
+  summary: 'stop a tunnel or every tunnel of a group',
+  help: `Usage: bastionless down NAME|GROUP [--config FILE]
+
+Stops the tunnel called NAME, or every tunnel in GROUP, and terminates their sessions.`,
+  run: (argv) => runUpDown('down', argv),
+};
+
+export const dashboardCommand: Command = {
+  name: 'dashboard',
+  summary: 'print the dashboard URL',
+  help: `Usage: bastionless dashboard [--config FILE]
+
+Prints the dashboard URL. The URL carries the API token after "#", which browsers do not
+send to servers, so treat the URL like a password.`,
+  async run(argv) {
+    const args = parseCommandArgs('dashboard', argv, {});
+    const client = DaemonClient.fromState(pathsFor(args));
+    await client.request('GET', '/v1/status');
+    print(`${client.baseUrl}/#token=${client.token}`);
+    return 0;
+  },
+};

@@ -1,0 +1,267 @@
+// The daemon process: config store → tunnel manager → control API, plus the pid, port,
+// token and open-session files in the state directory, and an orderly shutdown.
+
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TerminateSessionCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type pino from 'pino';
+import { createSsmClient } from './aws/clients.js';
+import { writeFileAtomic } from './config/atomic-write.js';
+import { ConfigStore } from './config/store.js';
+import type { ConfigError } from './config/errors.js';
+import type { Profile, TunnelStatus } from './config/types.js';
+import { createLogger } from './log.js';
+import { readLivePid, type ApiFile, type BastionlessPaths } from './paths.js';
+import { startPortForwardSession } from './portforward/index.js';
+import { TunnelManager, type TunnelManagerDeps } from './tunnel/manager.js';
+import { createTokenFile } from './api/auth.js';
+import { startApiServer, type ApiServer } from './api/server.js';
+
+export interface DaemonOptions {
+  paths: BastionlessPaths;
+  /** Also print readable log lines on stdout. */
+  foreground?: boolean;
+  /** Control API port; 0 or absent picks a free one. */
+  port?: number;
+  /** Built dashboard folder; absent means ui/dist of this checkout or package. */
+  uiDir?: string;
+  version?: string;
+  logLevel?: pino.LevelWithSilent;
+  /** Overrides for tests, e.g. shorter tunnel timings. */
+  managerOverrides?: Partial<TunnelManagerDeps>;
+}
+
+/** One open SSM session, recorded so a restarted daemon can terminate it. */
+interface SessionRecord {
+  sessionId: string;
+  tunnel: string;
+  region: string;
+  endpoint?: string;
+  awsProfile?: string;
+}
+
+export interface RunningDaemon {
+  readonly port: number;
+  readonly url: string;
+  readonly token: string;
+  readonly manager: TunnelManager;
+  readonly store: ConfigStore;
+  readonly logger: pino.Logger;
+  /** Stops the API and every tunnel, then removes the runtime files. Safe to call twice. */
+  stop(reason?: string): Promise<void>;
+}
+
+export class DaemonAlreadyRunningError extends Error {
+  override readonly name = 'DaemonAlreadyRunningError';
+  readonly code = 'ERR_DAEMON_RUNNING';
+  constructor(readonly pid: number) {
+    super(`the daemon is already running (pid ${pid}); stop it with \`bastionless stop\``);
+  }
+}
+
+/** Finds ui/dist from the source tree (daemon/) and from the build output (dist/daemon/). */
+function defaultUiDir(): string | undefined {
+  const candidates = ['../ui/dist', '../../ui/dist'].map((relative) =>
+    fileURLToPath(new URL(relative, import.meta.url)),
+  );
+  return candidates.find((dir) => existsSync(`${dir}/index.html`));
+}
+
+function sessionRecordsOf(
+  statuses: TunnelStatus[],
+  profiles: Map<string, Profile>,
+): SessionRecord[] {
+  const records: SessionRecord[] = [];
+  for (const status of statuses) {
+    const profile = profiles.get(status.name);
+    for (const sessionId of status.sessionIds) {
+      records.push({
+        sessionId,
+        tunnel: status.name,
+        region: profile?.region ?? 'us-east-1',
+        endpoint: profile?.endpoints.ssm,
+        awsProfile: profile?.awsProfile,
+      });
+    }
+  }
+  return records;
+}
+
+/** Terminates sessions a previous daemon left open, e.g. after a crash; failures are logged. */
+async function terminateLeftoverSessions(file: string, logger: pino.Logger): Promise<void> {
+  let records: SessionRecord[];
+  try {
+    records = (JSON.parse(readFileSync(file, 'utf8')) as { sessions: SessionRecord[] }).sessions;
+  } catch {
+    return;
+  }
+  await Promise.all(
+    records.map(async (record) => {
+      const client = createSsmClient({
+        region: record.region,
+        endpoint: record.endpoint,
+        awsProfile: record.awsProfile,
+      });
+      try {
+        await client.send(new TerminateSessionCommand({ SessionId: record.sessionId }), {
+          abortSignal: AbortSignal.timeout(5000),
+        });
+        logger.info(
+          { sessionId: record.sessionId, tunnel: record.tunnel },
+          'terminated leftover session',
+        );
+      } catch (error) {
+        logger.warn(
+          { err: error, sessionId: record.sessionId, tunnel: record.tunnel },
+          'terminating leftover session failed',
+        );
+      } finally {
+        client.destroy();
+      }
+    }),
+  );
+  rmSync(file, { force: true });
+}
+
+/** Caches one SSM client per region, endpoint and AWS profile; a refresh drops the entry. */
+function createClientCache() {
+  const clients = new Map<string, SSMClient>();
+  const keyOf = (profile: Profile) =>
+    JSON.stringify([profile.region, profile.endpoints.ssm ?? null, profile.awsProfile ?? null]);
+  return {
+    clientFor(profile: Profile): SSMClient {
+      const key = keyOf(profile);
+      let client = clients.get(key);
+      if (!client) {
+        client = createSsmClient({
+          region: profile.region,
+          endpoint: profile.endpoints.ssm,
+          awsProfile: profile.awsProfile,
+        });
+        clients.set(key, client);
+      }
+      return client;
+    },
+    // Sessions may still hold the old client, so it is left to be garbage-collected, not destroyed.
+    refresh(profile: Profile): void {
+      clients.delete(keyOf(profile));
+    },
+    destroyAll(): void {
+      for (const client of clients.values()) {
+        client.destroy();
+      }
+      clients.clear();
+    },
+  };
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const { paths } = options;
+  mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  const otherPid = readLivePid(paths.pidFile);
+  if (otherPid !== null && otherPid !== process.pid) {
+    throw new DaemonAlreadyRunningError(otherPid);
+  }
+  writeFileAtomic(paths.pidFile, `${process.pid}\n`, 0o644);
+
+  const log = createLogger({
+    stateDir: paths.stateDir,
+    foreground: options.foreground,
+    level: options.logLevel,
+  });
+  const logger = log.logger;
+  logger.info(
+    { pid: process.pid, configFile: paths.configFile, stateDir: paths.stateDir },
+    'daemon starting',
+  );
+
+  const store = new ConfigStore({ file: paths.configFile });
+  store.on('invalid', (error: ConfigError) => {
+    logger.error({ code: error.code, fields: error.fields, file: store.file }, error.message);
+  });
+  store.load();
+
+  await terminateLeftoverSessions(paths.sessionsFile, logger);
+
+  const clients = createClientCache();
+  const manager = new TunnelManager({
+    logger,
+    startSession: (sessionOptions) => startPortForwardSession(sessionOptions),
+    ssmClientFor: (profile) => clients.clientFor(profile),
+    refreshCredentials: (profile) => clients.refresh(profile),
+    ...options.managerOverrides,
+  });
+
+  const recordSessions = (): void => {
+    const profiles = new Map(store.profiles.map((profile) => [profile.name, profile]));
+    const sessions = sessionRecordsOf(manager.list(), profiles);
+    try {
+      writeFileAtomic(paths.sessionsFile, `${JSON.stringify({ sessions }, null, 2)}\n`);
+    } catch (error) {
+      logger.warn({ err: error, file: paths.sessionsFile }, 'recording open sessions failed');
+    }
+  };
+  manager.on('state', recordSessions);
+
+  const applyProfiles = (profiles: Profile[]): void => {
+    logger.info({ profiles: profiles.map((profile) => profile.name) }, 'applying profiles');
+    manager.applyProfiles(profiles).catch((error: unknown) => {
+      logger.error({ err: error }, 'applying profiles failed');
+    });
+  };
+  store.on('profiles', applyProfiles);
+  applyProfiles(store.profiles);
+  const stopWatching = store.watch();
+
+  const token = createTokenFile(paths.tokenFile);
+  let api: ApiServer;
+  try {
+    api = await startApiServer({
+      manager,
+      store,
+      token,
+      logger: logger.child({ component: 'api' }),
+      port: options.port,
+      uiDir: options.uiDir ?? defaultUiDir(),
+      version: options.version,
+    });
+  } catch (error) {
+    stopWatching();
+    await manager.shutdown();
+    rmSync(paths.pidFile, { force: true });
+    log.close();
+    throw error;
+  }
+  const apiFile: ApiFile = { port: api.port, pid: process.pid, url: api.url };
+  writeFileAtomic(paths.apiFile, `${JSON.stringify(apiFile)}\n`, 0o600);
+  logger.info({ port: api.port }, 'daemon ready');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = 'stop requested'): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'daemon stopping');
+      stopWatching();
+      store.removeAllListeners('profiles');
+      rmSync(paths.apiFile, { force: true });
+      // The API closes first so no request can start a tunnel while the manager shuts down.
+      await api
+        .close()
+        .catch((error: unknown) => logger.warn({ err: error }, 'closing the API failed'));
+      await manager.shutdown();
+      manager.off('state', recordSessions);
+      if (manager.list().every((status) => status.sessionIds.length === 0)) {
+        rmSync(paths.sessionsFile, { force: true });
+      } else {
+        recordSessions();
+      }
+      clients.destroyAll();
+      rmSync(paths.tokenFile, { force: true });
+      rmSync(paths.pidFile, { force: true });
+      logger.info({ reason }, 'daemon stopped');
+      log.close();
+    })();
+    return stopping;
+  };
+
+  return { port: api.port, url: api.url, token, manager, store, logger, stop };
+}

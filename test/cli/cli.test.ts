@@ -1,0 +1,195 @@
+import { mkdtempSync, rmSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+import type { TunnelStatus } from '../../daemon/config/types.js';
+import {
+  cliEnv,
+  echoThrough,
+  freePort,
+  portIsFree,
+  runCli,
+  startEchoServer,
+  waitFor,
+} from './helpers.js';
+
+let home: string;
+let env: NodeJS.ProcessEnv;
+let emulator: Emulator;
+let echo: { server: Server; port: number };
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'bastionless-cli-'));
+  env = cliEnv(home);
+  emulator = await startEmulator({ pacing: false });
+  echo = await startEchoServer();
+});
+
+afterAll(async () => {
+  await runCli(['stop'], env).catch(() => undefined);
+  await emulator?.close();
+  echo?.server.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+async function statusJson(): Promise<TunnelStatus[]> {
+  const result = await runCli(['status', '--json'], env);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout) as TunnelStatus[];
+}
+
+describe('bastionless CLI without daemon', () => {
+  it('reports a stopped daemon with exit 1', async () => {
+    const result = await runCli(['status'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'bastionless: the daemon is not running; start it with `bastionless start`\n',
+    );
+  });
+
+  it('rejects an unknown command with exit 2', async () => {
+    const result = await runCli(['frobnicate'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('rejects an unknown option with exit 2', async () => {
+    const result = await runCli(['status', '--colour'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('bastionless status --help');
+  });
+
+  it('prints help per command', async () => {
+    const result = await runCli(['add', '--help'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--local-port N');
+  });
+
+  it('rejects an invalid profile naming the field', async () => {
+    const result = await runCli(
+      [
+        'add',
+        'bad',
+        '--target',
+        'i-0123456789abcdef0',
+        '--remote-port',
+        '80',
+        '--local-port',
+        '70000',
+      ],
+      env,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('profile "bad": localPort 70000 is out of range; use 1-65535');
+    expect(existsSync(join(home, 'config.json'))).toBe(false);
+  });
+});
+
+describe('bastionless CLI with daemon', () => {
+  it(
+    'adds, starts, carries traffic, stops and removes a tunnel',
+    { timeout: 120_000 },
+    async () => {
+      const started = await runCli(['start'], env);
+      expect(started.stderr).toBe('');
+      expect(started.code).toBe(0);
+      const tokenMode = statSync(join(home, 'state', 'token')).mode & 0o777;
+      expect(tokenMode).toBe(0o600);
+
+      const localPort = await freePort();
+      const added = await runCli(
+        [
+          'add',
+          'echo',
+          '--target',
+          'i-0123456789abcdef0',
+          '--remote-host',
+          '127.0.0.1',
+          '--remote-port',
+          String(echo.port),
+          '--local-port',
+          String(localPort),
+          '--endpoint-url',
+          emulator.url,
+          '--group',
+          'demo',
+        ],
+        env,
+      );
+      expect(added.stderr).toBe('');
+      expect(added.code).toBe(0);
+
+      const listed = await waitFor('the daemon to pick up the new profile', async () => {
+        const tunnels = await statusJson();
+        return tunnels.find((tunnel) => tunnel.name === 'echo');
+      });
+      expect(listed.state).toBe('stopped');
+      expect(listed.localAddress).toBe(`127.0.0.1:${localPort}`);
+      for (const field of ['activeConnections', 'bytesIn', 'bytesOut', 'lastError'] as const) {
+        expect(listed).toHaveProperty(field);
+      }
+
+      const up = await runCli(['up', 'demo'], env);
+      expect(up.stderr).toBe('');
+      expect(up.code).toBe(0);
+      expect(up.stdout).toContain('echo:');
+
+      const { sent, received } = await echoThrough(localPort, 256 * 1024);
+      expect(received).toBe(sent);
+
+      const afterTraffic = await waitFor('byte counters to update', async () => {
+        const tunnel = (await statusJson()).find((candidate) => candidate.name === 'echo');
+        return tunnel && tunnel.bytesOut >= 256 * 1024 ? tunnel : undefined;
+      });
+      expect(afterTraffic.bytesIn).toBeGreaterThanOrEqual(256 * 1024);
+
+      const table = await runCli(['status'], env);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^NAME\s+STATE\s+LOCAL/);
+
+      const down = await runCli(['down', 'echo'], env);
+      expect(down.code).toBe(0);
+      expect(down.stdout).toContain('echo: stopped');
+      expect(await portIsFree(localPort)).toBe(true);
+
+      const unknown = await runCli(['up', 'nothing'], env);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('no tunnel or group is named "nothing"');
+
+      const dashboard = await runCli(['dashboard'], env);
+      const token = readFileSync(join(home, 'state', 'token'), 'utf8').trim();
+      expect(dashboard.stdout.trim()).toMatch(
+        new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#token=${token}$`),
+      );
+
+      const edited = await runCli(['edit', 'echo', '--session-pool', '2'], env);
+      expect(edited.code).toBe(0);
+      const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'));
+      expect(config.profiles[0].sessionPool).toBe(2);
+
+      const removed = await runCli(['rm', 'echo'], env);
+      expect(removed.code).toBe(0);
+      await waitFor('the daemon to drop the removed profile', async () =>
+        (await statusJson()).length === 0 ? true : undefined,
+      );
+
+      const logs = await runCli(['logs', '-n', '5'], env);
+      expect(logs.code).toBe(0);
+      expect(logs.stdout.trim().split('\n')).toHaveLength(5);
+
+      const apiFile = JSON.parse(readFileSync(join(home, 'state', 'api.json'), 'utf8')) as {
+        port: number;
+      };
+      const stopped = await runCli(['stop'], env);
+      expect(stopped.code).toBe(0);
+      expect(existsSync(join(home, 'state', 'daemon.pid'))).toBe(false);
+      expect(await portIsFree(apiFile.port)).toBe(true);
+
+      const after = await runCli(['status'], env);
+      expect(after.code).toBe(1);
+    },
+  );
+});
