@@ -1,0 +1,324 @@
+// `bastionless doctor`: checks everything a tunnel needs, in the order a user would fix it,
+// and says for each failing check what to do.
+
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import {
+  StartSessionCommand,
+  TerminateSessionCommand,
+  type StartSessionCommandInput,
+} from '@aws-sdk/client-ssm';
+import type { Profile } from '../config/types.js';
+import { classifyError } from '../errors.js';
+import type { AwsClientSet } from './clients.js';
+import { checkAgentPath, probeLocalPort } from './doctor-network.js';
+import { parseRemoteHost, resolveRemoteHost } from './remote-host.js';
+import { MUX_MIN_EXCLUSIVE_AGENT_VERSION, resolveTarget, type ManagedInstance } from './targets.js';
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+export interface DoctorCheck {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do, for `warn` and `fail`. */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  profile: string;
+  /** True when no check failed; warnings do not count. */
+  ok: boolean;
+  checks: DoctorCheck[];
+}
+
+export interface DoctorDependencies {
+  clients: AwsClientSet;
+  /** Name resolution for the remote host; defaults to dns.promises.lookup. */
+  lookup?: (host: string) => Promise<{ address: string }>;
+  now?: () => number;
+}
+
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+function check(
+  id: string,
+  title: string,
+  status: CheckStatus,
+  detail: string,
+  fix?: string,
+): DoctorCheck {
+  return fix === undefined ? { id, title, status, detail } : { id, title, status, detail, fix };
+}
+
+function failure(id: string, title: string, error: unknown, profile: Profile): DoctorCheck {
+  const classified = classifyError(error, { awsProfile: profile.awsProfile });
+  return check(id, title, 'fail', `${classified.code}: ${classified.message}`, classified.hint);
+}
+
+function skipped(id: string, title: string, reason: string): DoctorCheck {
+  return check(id, title, 'skip', reason);
+}
+
+function checkRegion(profile: Profile): DoctorCheck {
+  if (REGION_PATTERN.test(profile.region)) {
+    return check('region', 'Region set', 'pass', profile.region);
+  }
+  return check(
+    'region',
+    'Region set',
+    'fail',
+    `region ${JSON.stringify(profile.region)} is not an AWS region name`,
+    'Set region in the profile, for example us-east-1.',
+  );
+}
+
+async function checkCredentials(profile: Profile, deps: DoctorDependencies): Promise<DoctorCheck> {
+  const title = 'Credentials valid';
+  try {
+    const identity = await deps.clients.sts.send(new GetCallerIdentityCommand({}));
+    const expiration = deps.clients.credentials.expiration;
+    let expiry = 'long-term keys without expiration';
+    if (expiration) {
+      const minutes = Math.round((expiration.getTime() - (deps.now ?? Date.now)()) / 60_000);
+      expiry = `expire at ${expiration.toISOString()} (in ${minutes} min)`;
+    }
+    return check('credentials', title, 'pass', `${identity.Arn ?? 'unknown identity'}; ${expiry}`);
+  } catch (error) {
+    return failure('credentials', title, error, profile);
+  }
+}
+
+function checkAgentVersion(instance: ManagedInstance): DoctorCheck {
+  const title = 'Agent supports multiplexing';
+  if (instance.supportsMux) {
+    return check('agent-version', title, 'pass', `agent ${instance.agentVersion}`);
+  }
+  return check(
+    'agent-version',
+    title,
+    'warn',
+    `agent ${instance.agentVersion} is not newer than ${MUX_MIN_EXCLUSIVE_AGENT_VERSION}, so each session carries one connection at a time`,
+    `Update the SSM agent on ${instance.instanceId} (for example with the AWS-UpdateSSMAgent document).`,
+  );
+}
+
+function startSessionInput(
+  profile: Profile,
+  instanceId: string,
+  remoteHost: string | null,
+): StartSessionCommandInput & { DocumentName: string } {
+  const portNumber = [String(profile.remotePort)];
+  if (remoteHost === null) {
+    return {
+      Target: instanceId,
+      DocumentName: 'AWS-StartPortForwardingSession',
+      Parameters: { portNumber },
+    };
+  }
+  return {
+    Target: instanceId,
+    DocumentName: 'AWS-StartPortForwardingSessionToRemoteHost',
+    Parameters: { host: [remoteHost], portNumber },
+  };
+}
+
+/** Starts a session and terminates it at once, which proves ssm:StartSession is allowed. */
+async function checkStartSession(
+  profile: Profile,
+  instanceId: string,
+  remoteHost: string | null,
+  deps: DoctorDependencies,
+): Promise<DoctorCheck> {
+  const title = 'Session can start';
+  const input = startSessionInput(profile, instanceId, remoteHost);
+  try {
+    const output = await deps.clients.ssm.send(
+      new StartSessionCommand({ ...input, Reason: 'bastionless doctor' }),
+    );
+    if (output.SessionId) {
+      await deps.clients.ssm.send(new TerminateSessionCommand({ SessionId: output.SessionId }));
+    }
+    return check('start-session', title, 'pass', `${input.DocumentName} on ${instanceId}`);
+  } catch (error) {
+    const result = failure('start-session', title, error, profile);
+    if (error instanceof Error && error.name === 'AccessDeniedException') {
+      result.fix =
+        `Your IAM identity may not call ssm:StartSession on ${instanceId} with ${input.DocumentName}. ` +
+        'Run `bastionless policy` and attach the printed policy to your role or user.';
+    }
+    return result;
+  }
+}
+
+async function checkRemoteHost(
+  profile: Profile,
+  deps: DoctorDependencies,
+): Promise<{ check: DoctorCheck; host: string | null }> {
+  const title = 'Remote host resolves';
+  if (!profile.remoteHost) {
+    return {
+      check: check(
+        'remote-host',
+        title,
+        'pass',
+        'no remoteHost: the agent connects to the target itself',
+      ),
+      host: null,
+    };
+  }
+  let host: string;
+  try {
+    host = (await resolveRemoteHost(profile.remoteHost, deps.clients)).host;
+  } catch (error) {
+    return { check: failure('remote-host', title, error, profile), host: null };
+  }
+  const lookup = deps.lookup ?? ((name: string) => dnsLookup(name));
+  try {
+    const { address } = await lookup(host);
+    return { check: check('remote-host', title, 'pass', `${host} is ${address}`), host };
+  } catch (error) {
+    // The agent resolves the name inside the VPC, so a name only private DNS knows still works.
+    const detail = `${host} does not resolve on this machine (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    const fix =
+      'If the name lives in a private hosted zone this is expected; otherwise check the spelling of remoteHost.';
+    return { check: check('remote-host', title, 'warn', detail, fix), host };
+  }
+}
+
+async function checkNetworkPath(
+  profile: Profile,
+  instanceId: string,
+  deps: DoctorDependencies,
+): Promise<DoctorCheck> {
+  const title = 'Agent reaches Systems Manager';
+  if (!instanceId.startsWith('i-')) {
+    return skipped('network', title, `${instanceId} is not an EC2 instance`);
+  }
+  try {
+    const report = await checkAgentPath(deps.clients.ec2, profile.region, instanceId);
+    if (report.path === 'public-ip') {
+      return check('network', title, 'pass', 'the instance has a public IP address');
+    }
+    if (report.path === 'endpoints') {
+      return check(
+        'network',
+        title,
+        'pass',
+        `VPC ${report.vpcId} has interface endpoints for ssm, ssmmessages and ec2messages`,
+      );
+    }
+    if (report.path === 'nat') {
+      return check(
+        'network',
+        title,
+        'pass',
+        `VPC ${report.vpcId} routes 0.0.0.0/0 to a NAT gateway`,
+      );
+    }
+    return check(
+      'network',
+      title,
+      'fail',
+      `the instance has no public IP and VPC ${report.vpcId ?? 'unknown'} has neither a NAT route nor endpoints for ${report.missingEndpoints.join(', ')}`,
+      `Create interface VPC endpoints for ${report.missingEndpoints.join(', ')} in VPC ${report.vpcId ?? 'of the instance'}, or route 0.0.0.0/0 of its subnet to a NAT gateway.`,
+    );
+  } catch (error) {
+    return failure('network', title, error, profile);
+  }
+}
+
+async function checkLocalPort(profile: Profile): Promise<DoctorCheck> {
+  const title = 'Local port free';
+  const address = `${profile.bindAddress}:${profile.localPort}`;
+  const host = profile.bindAddress === 'localhost' ? '127.0.0.1' : profile.bindAddress;
+  const code = await probeLocalPort(host, profile.localPort);
+  if (code === null) {
+    return check('local-port', title, 'pass', `${address} is free`);
+  }
+  if (code === 'EADDRINUSE') {
+    return check(
+      'local-port',
+      title,
+      'fail',
+      `${address} is in use`,
+      'Stop the program that uses the port (or the running tunnel of this profile), or choose another localPort.',
+    );
+  }
+  return check(
+    'local-port',
+    title,
+    'fail',
+    `cannot listen on ${address}: ${code}`,
+    'Choose a localPort above 1023 on an address of this machine.',
+  );
+}
+
+/** Runs every check for one profile. Checks that need AWS are skipped when credentials fail. */
+export async function runDoctor(profile: Profile, deps: DoctorDependencies): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const region = checkRegion(profile);
+  checks.push(region);
+  const credentials =
+    region.status === 'fail'
+      ? skipped('credentials', 'Credentials valid', 'needs a valid region')
+      : await checkCredentials(profile, deps);
+  checks.push(credentials);
+
+  let instance: ManagedInstance | null = null;
+  if (credentials.status === 'pass') {
+    try {
+      instance = await resolveTarget(profile.target, deps.clients);
+      checks.push(
+        check('target', 'Target managed and Online', 'pass', `${instance.instanceId} is Online`),
+      );
+    } catch (error) {
+      checks.push(failure('target', 'Target managed and Online', error, profile));
+    }
+  } else {
+    checks.push(skipped('target', 'Target managed and Online', 'needs valid credentials'));
+  }
+
+  const remote =
+    credentials.status === 'pass' ||
+    !profile.remoteHost ||
+    parseRemoteHost(profile.remoteHost).kind === 'host'
+      ? await checkRemoteHost(profile, deps)
+      : {
+          check: skipped('remote-host', 'Remote host resolves', 'needs valid credentials'),
+          host: null,
+        };
+
+  if (instance) {
+    checks.push(checkAgentVersion(instance));
+    checks.push(await checkStartSession(profile, instance.instanceId, remote.host, deps));
+    checks.push(remote.check);
+    checks.push(await checkNetworkPath(profile, instance.instanceId, deps));
+  } else {
+    checks.push(skipped('agent-version', 'Agent supports multiplexing', 'needs an Online target'));
+    checks.push(skipped('start-session', 'Session can start', 'needs an Online target'));
+    checks.push(remote.check);
+    checks.push(skipped('network', 'Agent reaches Systems Manager', 'needs an Online target'));
+  }
+  checks.push(await checkLocalPort(profile));
+  return { profile: profile.name, ok: checks.every((item) => item.status !== 'fail'), checks };
+}
+
+/** Formats a report as one line per check, with the fix indented below failing ones. */
+export function formatDoctorReport(report: DoctorReport): string {
+  const marks: Record<CheckStatus, string> = {
+    pass: 'ok  ',
+    warn: 'warn',
+    fail: 'FAIL',
+    skip: 'skip',
+  };
+  const lines = [`Profile ${report.profile}`];
+  for (const item of report.checks) {
+    lines.push(`  [${marks[item.status]}] ${item.title}: ${item.detail}`);
+    if (item.fix && (item.status === 'fail' || item.status === 'warn')) {
+      lines.push(`         fix: ${item.fix}`);
+    }
+  }
+  return lines.join('\n');
+}
