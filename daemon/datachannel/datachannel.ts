@@ -158,17 +158,23 @@ export class DataChannel extends EventEmitter {
 
   /**
    * Connects to the stream URL, authenticates and waits for the agent's handshake.
-   * Rejects with ERR_CONNECT_FAILED, ERR_HANDSHAKE_TIMEOUT, ERR_HANDSHAKE_FAILED or
-   * ERR_CHANNEL_CLOSED. A failed first connect is not retried, because the StartSession
+   * Rejects with ERR_CONNECT_FAILED, ERR_HANDSHAKE_TIMEOUT, ERR_HANDSHAKE_FAILED,
+   * ERR_CHANNEL_CLOSED or ERR_INVALID_STATE. A failed first connect is not retried, because the StartSession
    * token may be valid for one open only.
    */
   async open(): Promise<HandshakeResult> {
     if (this.opened) {
-      throw new DataChannelError('ERR_INVALID_OPTION', 'open() was already called on this channel');
+      throw new DataChannelError(
+        'ERR_INVALID_STATE',
+        'open() was already called on this channel; create a new DataChannel to reconnect',
+      );
     }
     this.opened = true;
     if (this.ended) {
-      throw new DataChannelError('ERR_CHANNEL_CLOSED', 'open() was called after close()');
+      throw new DataChannelError(
+        'ERR_INVALID_STATE',
+        'open() was called after close(); create a new DataChannel',
+      );
     }
     this.handshakeTimer = setTimeout(() => {
       const error = new DataChannelError(
@@ -230,7 +236,7 @@ export class DataChannel extends EventEmitter {
   /**
    * Stops delivering `data`. In-order and early messages are then stored and acknowledged
    * up to the reorder-buffer limits, and beyond them dropped without an ack so the agent
-   * retransmits them later. Nothing is lost.
+   * retransmits them later. No acknowledged message is discarded.
    */
   pauseDelivery(): void {
     this.deliveryPaused = true;
@@ -248,6 +254,8 @@ export class DataChannel extends EventEmitter {
   /**
    * Ends the channel. With `terminate`, sends the TerminateSession flag first so the agent
    * ends the session at once. Resolves after the websocket closed (at most about 2 s).
+   * NOTE: queued and unacknowledged data is not flushed first, so bytes sent just before
+   * close() may never reach the agent.
    */
   async close(options: { terminate?: boolean } = {}): Promise<void> {
     if (this.ended) {

@@ -2,6 +2,7 @@
 
 export type DataChannelErrorCode =
   | 'ERR_INVALID_OPTION'
+  | 'ERR_INVALID_STATE'
   | 'ERR_CONNECT_FAILED'
   | 'ERR_CONNECTION_LOST'
   | 'ERR_PONG_TIMEOUT'
