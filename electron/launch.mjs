@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Starts the tray app (`npm run tray`): checks that Electron and its binary are installed,
-// bundles main.ts and preload.ts into electron/dist with esbuild, then runs Electron.
+// bundles main.ts and preload.ts into dist/electron with esbuild, then runs Electron.
 // `--bundle-only` stops after bundling, which works without Electron.
 
 import { spawn } from 'node:child_process';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const require = createRequire(import.meta.url);
+const OUT_DIR = join(root, 'dist', 'electron');
 
 const INSTALL_HINT =
   'Electron is an optional dependency and is not downloaded everywhere. Install it on a ' +
@@ -56,7 +57,8 @@ async function bundle() {
   }
   await esbuild.build({
     entryPoints: { main: join(here, 'main.ts'), preload: join(here, 'preload.ts') },
-    outdir: join(here, 'dist'),
+    // Under the repository's dist/, which git, eslint and prettier already ignore.
+    outdir: OUT_DIR,
     outExtension: { '.js': '.cjs' },
     bundle: true,
     platform: 'node',
@@ -81,7 +83,7 @@ const electronBinary = bundleOnly ? null : findElectron();
 await bundle();
 if (bundleOnly) process.exit(0);
 
-const child = spawn(electronBinary, [join(here, 'dist', 'main.cjs')], {
+const child = spawn(electronBinary, [join(OUT_DIR, 'main.cjs')], {
   stdio: 'inherit',
   cwd: root,
   env: { ...process.env, BASTIONLESS_DAEMON_ARGS: JSON.stringify(daemonArgs()) },

@@ -22,15 +22,16 @@ import { trayIconFile, trayIconState, trayTooltip } from './model/tray-icon.js';
 const electron = require('electron') as ElectronMain;
 const { app, BrowserWindow, Menu, Notification, Tray, nativeImage, shell, ipcMain } = electron;
 
-// launch.mjs bundles this file to electron/dist/main.cjs, so the icons sit one folder up.
-const ICON_DIR = join(__dirname, '..', 'icons');
+// launch.mjs bundles this file to dist/electron/main.cjs in the repository.
+const REPO_ROOT = join(__dirname, '..', '..');
+const ICON_DIR = join(REPO_ROOT, 'electron', 'icons');
 const paths = resolvePaths();
 
 /** Arguments that run the daemon in the foreground with Electron acting as Node. */
 function daemonArgs(): string[] {
   const fromLauncher = process.env.BASTIONLESS_DAEMON_ARGS;
   if (fromLauncher) return JSON.parse(fromLauncher) as string[];
-  return [join(__dirname, '..', '..', 'bin', 'bastionless.js'), 'daemon'];
+  return [join(REPO_ROOT, 'bin', 'bastionless.js'), 'daemon'];
 }
 
 function spawnDaemon(): DaemonProcess {

@@ -68,7 +68,7 @@ describe('electron/launch.mjs', () => {
     const result = run([LAUNCHER, '--bundle-only']);
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
-    const dist = join(ROOT, 'electron', 'dist');
+    const dist = join(ROOT, 'dist', 'electron');
     expect(statSync(join(dist, 'main.cjs')).size).toBeGreaterThan(1000);
     expect(statSync(join(dist, 'preload.cjs')).size).toBeGreaterThan(100);
   });
