@@ -1,97 +1,37 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import { SSMClient, StartSessionCommand, TerminateSessionCommand } from '@aws-sdk/client-ssm';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:net';
+import { TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageType, PayloadType } from '../../daemon/protocol/message.js';
+import { SmuxCommand, encodeSmuxFrame } from '../../daemon/smux/frame.js';
+import type { EmulatorOptions } from './index.js';
 import {
-  SmuxCommand,
-  SmuxFrameDecoder,
-  encodeSmuxFrame,
-  type SmuxFrame,
-} from '../../daemon/smux/frame.js';
-import { startEmulator, type Emulator, type EmulatorOptions } from './index.js';
-import { RawClient } from './raw-client.js';
-
-const INSTANCE = 'i-0123456789abcdef0';
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-async function startEchoServer(): Promise<Server> {
-  const server = createServer((socket) => socket.pipe(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function ssmClient(emulator: Emulator): SSMClient {
-  return new SSMClient({
-    region: 'us-east-1',
-    endpoint: emulator.url,
-    credentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'secret' },
-  });
-}
+  SessionFixture,
+  closedPort,
+  portOf,
+  sha256,
+  smuxFramesOf,
+  startEchoServer,
+} from './test-helpers.js';
 
 describe('emulator data channel', () => {
   let echo: Server;
-  let echoPort: number;
-  const emulators: Emulator[] = [];
-  const clients: RawClient[] = [];
+  const fixture = new SessionFixture();
 
   beforeAll(async () => {
     echo = await startEchoServer();
-    echoPort = (echo.address() as AddressInfo).port;
   });
 
   afterAll(async () => {
     await new Promise<void>((resolve) => echo.close(() => resolve()));
   });
 
-  afterEach(async () => {
-    for (const client of clients.splice(0)) {
-      client.close();
-    }
-    for (const emulator of emulators.splice(0)) {
-      await emulator.close();
-    }
-  });
+  afterEach(() => fixture.closeAll());
 
-  async function openSession(
-    options: EmulatorOptions & { port?: number; remotePort?: number; clientVersion?: string } = {},
+  function openSession(
+    options: EmulatorOptions & { remotePort?: number; clientVersion?: string } = {},
   ) {
-    const emulator = await startEmulator({ pacing: false, ...options, port: 0 });
-    emulators.push(emulator);
-    const ssm = ssmClient(emulator);
-    const started = await ssm.send(
-      new StartSessionCommand({
-        Target: INSTANCE,
-        DocumentName: 'AWS-StartPortForwardingSessionToRemoteHost',
-        Parameters: {
-          host: ['127.0.0.1'],
-          portNumber: [String(options.remotePort ?? echoPort)],
-          localPortNumber: ['0'],
-        },
-      }),
-    );
-    const client = await RawClient.open({
-      streamUrl: started.StreamUrl!,
-      token: started.TokenValue!,
-      clientVersion: options.clientVersion,
-    });
-    clients.push(client);
-    return { emulator, ssm, client, sessionId: started.SessionId! };
-  }
-
-  function smuxFramesOf(client: RawClient): SmuxFrame[] {
-    return new SmuxFrameDecoder().push(Buffer.concat(client.data));
+    return fixture.open({ ...options, remotePort: options.remotePort ?? portOf(echo) });
   }
 
   it('handshake request and complete', async () => {
@@ -105,7 +45,7 @@ describe('emulator data channel', () => {
     const properties = body.RequestedClientActions[0].ActionParameters.Properties;
     expect(Object.keys(properties)).toEqual(['host', 'localPortNumber', 'portNumber', 'type']);
     expect(properties.host).toBe('127.0.0.1');
-    expect(properties.portNumber).toBe(String(echoPort));
+    expect(properties.portNumber).toBe(String(portOf(echo)));
     expect(properties.type).toBe('LocalPortForwarding');
     const complete = client.framesOf(
       MessageType.OutputStreamData,
@@ -299,8 +239,7 @@ describe('emulator data channel', () => {
   it('wrong token closes with 4001', async () => {
     const { emulator, sessionId } = await openSession();
     const url = `ws://127.0.0.1:${new URL(emulator.url).port}/v1/data-channel/${sessionId}?role=publish_subscribe`;
-    const intruder = await RawClient.open({ streamUrl: url, token: 'not-the-token' });
-    clients.push(intruder);
+    const intruder = await fixture.connect(url, 'not-the-token');
     await intruder.waitFor(() => intruder.closeCode !== undefined, 5000, 'close');
     expect(intruder.closeCode).toBe(4001);
   });

@@ -17,8 +17,10 @@ export interface RawClientOptions {
   token: string;
   clientVersion?: string;
   clientId?: string;
-  /** Ack every in-order output_stream_data message; default true. */
+  /** Ack every new output_stream_data message; default true. */
   autoAck?: boolean;
+  /** Receives PayloadType 1 payloads in order instead of storing them in `data`. */
+  onData?: (payload: Buffer) => void;
 }
 
 export class RawClient {
@@ -31,6 +33,7 @@ export class RawClient {
   nextSequence = 0;
   closeCode: number | undefined;
   closeReason = '';
+  private readonly pending = new Map<number, ClientMessage>();
   private waiters: { test: () => boolean; resolve: () => void }[] = [];
   private readonly autoAck: boolean;
 
@@ -67,17 +70,20 @@ export class RawClient {
     return client;
   }
 
-  /** Resolves once `test` holds; rejects after `timeoutMs`. */
+  /** Resolves once `test` holds, checked on every frame and every 20 ms; rejects after `timeoutMs`. */
   waitFor(test: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
     if (test()) {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
+      const poll = setInterval(() => this.notify(), 20);
       const timer = setTimeout(() => {
+        clearInterval(poll);
         this.waiters = this.waiters.filter((w) => w.resolve !== done);
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
       const done = () => {
+        clearInterval(poll);
         clearTimeout(timer);
         resolve();
       };
@@ -171,20 +177,37 @@ export class RawClient {
 
   private onFrame(raw: Buffer): void {
     const message = decodeMessage(raw);
-    this.frames.push(message);
+    // With an onData consumer, data frames are not kept, so large transfers stay small.
+    if (!(this.options.onData && message.payloadType === PayloadType.Output)) {
+      this.frames.push(message);
+    }
     if (message.messageType === MessageType.OutputStreamData) {
-      const sequence = Number(message.sequenceNumber);
-      if (sequence === this.expected) {
-        this.expected++;
-        if (message.payloadType === PayloadType.Output) {
-          this.data.push(message.payload);
-        }
-        if (this.autoAck) {
-          this.sendAck(message);
+      this.onStreamData(message);
+    }
+    this.notify();
+  }
+
+  /** Acks and buffers out-of-order messages like the official client; ignores duplicates. */
+  private onStreamData(message: ClientMessage): void {
+    const sequence = Number(message.sequenceNumber);
+    if (sequence < this.expected) {
+      return;
+    }
+    if (this.autoAck) {
+      this.sendAck(message);
+    }
+    this.pending.set(sequence, message);
+    for (let next = this.pending.get(this.expected); next; next = this.pending.get(this.expected)) {
+      this.pending.delete(this.expected);
+      this.expected++;
+      if (next.payloadType === PayloadType.Output) {
+        if (this.options.onData) {
+          this.options.onData(next.payload);
+        } else {
+          this.data.push(next.payload);
         }
       }
     }
-    this.notify();
   }
 
   private notify(): void {
