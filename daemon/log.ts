@@ -42,7 +42,7 @@ export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_KEEP_FILES = 3;
 
 export interface RotatingFileOptions {
-  /** Path of the current log file; older ones get the suffixes .1, .2, ... */
+  /** Path of the current log file. Older ones get the suffixes .1, .2 and so on. */
   path: string;
   /** Size at which the current file is rotated, in bytes. */
   maxBytes?: number;
@@ -115,7 +115,7 @@ function renameIfPresent(from: string, to: string): void {
 }
 
 export interface LoggerOptions {
-  /** Directory for `daemon.log` and its rotated copies; absent means no log file. */
+  /** Directory for `daemon.log` and its rotated copies. Without it no log file is written. */
   stateDir?: string;
   /** Also print readable lines to stdout, for `bastionless daemon --foreground`. */
   foreground?: boolean;
@@ -128,7 +128,7 @@ export interface LoggerOptions {
 
 export interface DaemonLogger {
   logger: pino.Logger;
-  /** Closes the log file; the logger must not be used afterwards. */
+  /** Closes the log file. The logger must not be used afterwards. */
   close(): void;
 }
 

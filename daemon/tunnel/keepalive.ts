@@ -1,5 +1,5 @@
 // Keep-alive probes: a loopback connection opened and closed through one chosen session, so
-// the service sees stream traffic and its idle timeout does not end the session.
+// the service receives stream traffic and its idle timeout does not end the session.
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -16,7 +16,7 @@ export class KeepAliveProber {
   private deliver: ((socket: Socket) => void) | undefined;
   private chain: Promise<void> = Promise.resolve();
 
-  /** Queues one probe; `handOver` receives the accepted socket and must take ownership. */
+  /** Queues one probe. `handOver` receives the accepted socket and takes ownership of it. */
   probe(handOver: (socket: Socket) => void): Promise<void> {
     const next = this.chain.then(() => this.runProbe(handOver));
     this.chain = next.catch(() => {});

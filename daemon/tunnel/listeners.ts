@@ -1,11 +1,11 @@
 // Local listeners of a tunnel: which addresses a bindAddress means, the loopback rule, and
-// binding that reports a port in use with the process that holds it.
+// binding that reports a port in use with the process that uses it.
 
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { BastionlessError } from '../errors.js';
 import { findPortOwner } from './port-owner.js';
 
-// The owner lookup scans /proc; this bound keeps "port in use" reported within a second.
+// The owner lookup scans /proc, and this bound keeps "port in use" reported within a second.
 const OWNER_LOOKUP_TIMEOUT_MS = 700;
 
 export function isLoopbackAddress(address: string): boolean {
@@ -115,7 +115,7 @@ export interface BoundListeners {
   addresses: string[];
   /** Port bound, which differs from the requested one when that was 0. */
   port: number;
-  /** Stops accepting at once and frees the port; open connections are not touched. */
+  /** Stops accepting at once and frees the port. Open connections stay open. */
   close(): Promise<void>;
 }
 
@@ -161,7 +161,7 @@ export async function bindListeners(
 }
 
 function closeServers(servers: Server[]): Promise<void> {
-  // server.close() releases the listening socket at once; its callback waits for open
+  // server.close() releases the listening socket at once. Its callback waits for open
   // connections, which the sessions own, so it is not awaited here.
   for (const server of servers) {
     if (server.listening) {

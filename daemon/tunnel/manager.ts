@@ -9,7 +9,7 @@ import { tunnelLogger } from '../log.js';
 import { watchClockDrift } from './backoff.js';
 import { Tunnel, type TunnelDeps } from './tunnel.js';
 
-/** Dependencies of every tunnel; each tunnel gets a child of `logger`. */
+/** Dependencies of every tunnel. Each tunnel gets a child of `logger`. */
 export interface TunnelManagerDeps extends TunnelDeps {
   /** Interval of `traffic` events, in milliseconds. */
   trafficIntervalMs?: number;
@@ -23,7 +23,7 @@ export interface TrafficSample {
   at: string;
 }
 
-// Shutdown must free every port within 2 s; closing sessions gets this share of it.
+// Shutdown must free every port within 2 s, and closing sessions gets this share of it.
 const SHUTDOWN_TIMEOUT_MS = 1800;
 
 /**
@@ -50,7 +50,7 @@ export class TunnelManager extends EventEmitter {
     this.trafficTimer.unref();
   }
 
-  /** Adds, replaces and removes tunnels to match `profiles`; starts new autoStart ones. */
+  /** Adds, replaces and removes tunnels to match `profiles`, and starts new autoStart ones. */
   async applyProfiles(profiles: Profile[]): Promise<void> {
     const wanted = new Map(profiles.map((profile) => [profile.name, profile]));
     const work: Promise<unknown>[] = [];
@@ -77,7 +77,7 @@ export class TunnelManager extends EventEmitter {
     if (existing) {
       existing.removeAllListeners('state');
       await existing.stop('profile changed');
-      this.log.info({ tunnel: profile.name }, 'profile changed; tunnel replaced');
+      this.log.info({ tunnel: profile.name }, 'profile changed, tunnel replaced');
     }
     if (wasRunning || (!existing && profile.autoStart)) {
       await tunnel.start();
@@ -178,7 +178,7 @@ export class TunnelManager extends EventEmitter {
   }
 
   private onWake(lateByMs: number): void {
-    this.log.info({ lateByMs }, 'clock jumped (sleep or suspend); checking sessions');
+    this.log.info({ lateByMs }, 'clock jumped after a sleep or suspend, checking sessions');
     for (const tunnel of this.tunnels.values()) {
       void tunnel.checkHealth();
     }

@@ -3,7 +3,6 @@
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { SSMClient } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
 import type { Profile, TunnelError, TunnelState, TunnelStatus } from '../config/types.js';
 import {
@@ -13,11 +12,7 @@ import {
   needsLogin,
   toTunnelError,
 } from '../errors.js';
-import type {
-  PortForwardSession,
-  PortForwardSessionOptions,
-  SessionEnd,
-} from '../portforward/types.js';
+import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
 import { Backoff } from './backoff.js';
 import { KeepAliveProber } from './keepalive.js';
 import {
@@ -26,93 +21,17 @@ import {
   resolveBindAddresses,
   type BoundListeners,
 } from './listeners.js';
+import { DEFAULT_TIMINGS, type TunnelDeps, type TunnelTimings } from './options.js';
+import { SessionLauncher, withTimeout } from './session-launcher.js';
+import { isPingable, leastLoaded, SessionSlot } from './session-slot.js';
 import { buildStatus, describeTarget, type RetiredTotals } from './status.js';
 
-export type SessionStarter = (options: PortForwardSessionOptions) => Promise<PortForwardSession>;
-
-export interface TunnelTimings {
-  /** Limit for one session start (API call, websocket, handshake), in milliseconds. */
-  startTimeoutMs: number;
-  /** How long an accepted connection waits for a session before it is closed, in milliseconds. */
-  connectionWaitMs: number;
-  /** Limit for closing one session during stop, in milliseconds. */
-  closeTimeoutMs: number;
-  /** Interval of keep-alive probes when the profile enables keepAlive, in milliseconds. */
-  keepAliveIntervalMs: number;
-  /** Limit for one health check ping after a wake-up, in milliseconds. */
-  healthCheckTimeoutMs: number;
-  /** A session that ends sooner than this after its start counts as a failed start for backoff. */
-  stableSessionMs: number;
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-}
-
-export const DEFAULT_TIMINGS: Readonly<TunnelTimings> = Object.freeze({
-  startTimeoutMs: 45_000,
-  connectionWaitMs: 60_000,
-  closeTimeoutMs: 1500,
-  // The service's idle timeout is at least one minute, so a probe every 50 s keeps any
-  // configured value from firing.
-  keepAliveIntervalMs: 50_000,
-  healthCheckTimeoutMs: 5000,
-  stableSessionMs: 10_000,
-  backoffInitialMs: 500,
-  backoffMaxMs: 60_000,
-});
-
-export interface TunnelDeps {
-  logger: pino.Logger;
-  startSession: SessionStarter;
-  ssmClientFor: (profile: Profile) => SSMClient;
-  /** Renews the credentials of the profile; the next `ssmClientFor` call must use them. */
-  refreshCredentials?: (profile: Profile) => void | Promise<void>;
-  /** Turns a tag target into one instance id; required for profiles with tag targets. */
-  resolveTarget?: (profile: Profile) => Promise<string>;
-  now?: () => number;
-  timings?: Partial<TunnelTimings>;
-}
-
-/**
- * Optional health check a session may offer: resolves with the round-trip time once the
- * agent answers, rejects when the data channel is dead.
- */
-interface PingableSession extends PortForwardSession {
-  ping(timeoutMs: number): Promise<number>;
-}
-
-function isPingable(session: PortForwardSession): session is PingableSession {
-  return typeof (session as Partial<PingableSession>).ping === 'function';
-}
-
-interface SessionSlot {
-  session: PortForwardSession;
-  startedAt: number;
-  /** Connections handed to this session and still open, counted here because the session's own stats lag. */
-  load: number;
-  reconnecting: boolean;
-  detach: () => void;
-}
+export { DEFAULT_TIMINGS } from './options.js';
+export type { SessionStarter, TunnelDeps, TunnelTimings } from './options.js';
 
 interface WaitingConnection {
   socket: Socket;
   timer: NodeJS.Timeout;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 /**
@@ -126,6 +45,7 @@ export class Tunnel extends EventEmitter {
   private readonly log: pino.Logger;
   private readonly now: () => number;
   private readonly backoff: Backoff;
+  private readonly launcher: SessionLauncher;
 
   private running = false;
   /** Incremented by every start and stop, so late results of an older run are discarded. */
@@ -137,8 +57,6 @@ export class Tunnel extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly prober = new KeepAliveProber();
-  private client: SSMClient | undefined;
-  private target: string | undefined;
 
   private state: TunnelState = 'stopped';
   private reason: string | null = null;
@@ -161,6 +79,7 @@ export class Tunnel extends EventEmitter {
       initialMs: this.timings.backoffInitialMs,
       maxMs: this.timings.backoffMaxMs,
     });
+    this.launcher = new SessionLauncher(profile, deps, this.timings, this.log);
   }
 
   get isRunning(): boolean {
@@ -173,7 +92,7 @@ export class Tunnel extends EventEmitter {
       state: this.state,
       reason: this.reason,
       localAddress: this.localAddress(),
-      target: this.target ?? describeTarget(this.profile),
+      target: this.launcher.target ?? describeTarget(this.profile),
       sessions: this.slots.map((slot) => slot.session),
       retired: this.retired,
       acceptedConnections: this.acceptedConnections,
@@ -245,7 +164,10 @@ export class Tunnel extends EventEmitter {
       this.profile.localPort,
       (socket) => this.onConnection(socket),
       (address, error) =>
-        this.log.warn({ address, err: error }, 'IPv6 loopback unavailable; listening on IPv4 only'),
+        this.log.warn(
+          { address, err: error },
+          'IPv6 loopback not available, listening on IPv4 only',
+        ),
     );
     if (generation !== this.generation) {
       await listeners.close();
@@ -294,7 +216,7 @@ export class Tunnel extends EventEmitter {
           await withTimeout(
             slot.session.close(reason),
             this.timings.closeTimeoutMs,
-            () => new Error('close timed out'),
+            () => new Error(`session close timed out after ${this.timings.closeTimeoutMs} ms`),
           );
         } catch (error) {
           this.log.warn({ sessionId: slot.session.sessionId, err: error }, 'session close failed');
@@ -321,7 +243,7 @@ export class Tunnel extends EventEmitter {
   // --- connections -------------------------------------------------------------------
 
   private onConnection(socket: Socket): void {
-    // Errors on a waiting socket (client reset) must not crash the daemon; the session
+    // Errors on a waiting socket (client reset) must not crash the daemon. The session
     // installs its own handlers once it owns the socket.
     socket.on('error', () => {});
     if (!this.running) {
@@ -345,7 +267,7 @@ export class Tunnel extends EventEmitter {
    * the connections waiting for a session, the one being placed included.
    */
   private pickSlot(queued: number): SessionSlot | undefined {
-    const best = this.leastLoaded();
+    const best = leastLoaded(this.slots);
     if (best && best.load === 0) {
       return best;
     }
@@ -408,21 +330,6 @@ export class Tunnel extends EventEmitter {
     }
   }
 
-  /** Returns the session with the fewest open connections, preferring ones not reconnecting. */
-  private leastLoaded(): SessionSlot | undefined {
-    let best: SessionSlot | undefined;
-    for (const slot of this.slots) {
-      const better =
-        !best ||
-        (best.reconnecting && !slot.reconnecting) ||
-        (best.reconnecting === slot.reconnecting && slot.load < best.load);
-      if (better) {
-        best = slot;
-      }
-    }
-    return best;
-  }
-
   // --- sessions ----------------------------------------------------------------------
 
   /** Starts sessions until the pool is full (always-on). */
@@ -454,7 +361,7 @@ export class Tunnel extends EventEmitter {
     this.refreshState();
     let session: PortForwardSession;
     try {
-      session = await this.startWithCredentialRetry(controller);
+      session = await this.launcher.start(controller, this.bound?.port ?? this.profile.localPort);
     } catch (error) {
       this.starting.delete(controller);
       if (generation === this.generation) {
@@ -476,118 +383,23 @@ export class Tunnel extends EventEmitter {
     this.attach(session);
   }
 
-  private async startWithCredentialRetry(controller: AbortController): Promise<PortForwardSession> {
-    try {
-      return await this.startSessionOnce(controller);
-    } catch (error) {
-      const classified = classifyError(error, { awsProfile: this.profile.awsProfile });
-      if (
-        !this.deps.refreshCredentials ||
-        !mayNeedFreshCredentials(classified) ||
-        controller.signal.aborted
-      ) {
-        throw classified;
-      }
-      this.log.info({ code: classified.code }, 'refreshing credentials and retrying session start');
-      await this.refreshCredentials();
-      return await this.startSessionOnce(controller);
-    }
-  }
-
-  private async refreshCredentials(): Promise<void> {
-    await this.deps.refreshCredentials?.(this.profile);
-    this.client = this.deps.ssmClientFor(this.profile);
-  }
-
-  private async startSessionOnce(controller: AbortController): Promise<PortForwardSession> {
-    const target = await this.resolveTarget();
-    const started = this.deps.startSession({
-      getSsmClient: () => (this.client ??= this.deps.ssmClientFor(this.profile)),
-      target,
-      remoteHost: this.profile.remoteHost,
-      remotePort: this.profile.remotePort,
-      reason: `bastionless tunnel ${this.profile.name}`.slice(0, 256),
-      signal: controller.signal,
-    });
-    return withTimeout(started, this.timings.startTimeoutMs, () => {
-      controller.abort();
-      return new BastionlessError(
-        'ERR_HANDSHAKE_TIMEOUT',
-        `Session start for ${target} timed out after ${this.timings.startTimeoutMs} ms`,
-        {
-          hint: 'Check that the SSM agent on the target is running and recent; the start is retried.',
-          retryable: true,
-        },
-      );
-    });
-  }
-
-  private async resolveTarget(): Promise<string> {
-    if (typeof this.profile.target === 'string') {
-      this.target = this.profile.target;
-      return this.target;
-    }
-    if (!this.deps.resolveTarget) {
-      throw new BastionlessError(
-        'ERR_INVALID_TARGET',
-        `Profile ${this.profile.name} selects its target by tags, but no tag resolver is configured`,
-        {
-          hint: 'Set an instance id as target in the profile.',
-        },
-      );
-    }
-    this.target = await this.deps.resolveTarget(this.profile);
-    return this.target;
-  }
-
   private attach(session: PortForwardSession): void {
-    const slot: SessionSlot = {
-      session,
-      startedAt: this.now(),
-      load: 0,
-      reconnecting: false,
-      detach: () => {},
-    };
-    const onReconnecting = (error: Error): void => {
-      slot.reconnecting = true;
-      this.reconnects += 1;
-      this.log.warn(
-        { sessionId: session.sessionId, err: error },
-        'websocket lost; resuming session',
-      );
-      this.refreshState();
-    };
-    const onReconnected = (): void => {
-      slot.reconnecting = false;
-      this.log.info({ sessionId: session.sessionId }, 'session resumed');
-      this.refreshState();
-    };
-    const onDialFailed = (): void => {
-      this.dialFailures += 1;
-      const remote = `${this.profile.remoteHost ?? this.target ?? 'target'}:${this.profile.remotePort}`;
-      this.lastError = toTunnelError(
-        new BastionlessError('ERR_REMOTE_REFUSED', `The agent could not connect to ${remote}`, {
-          hint: `Check that a server listens on ${remote} and that security groups allow the target to reach it.`,
-        }),
-        new Date(this.now()),
-      );
-      this.log.warn(
-        { sessionId: session.sessionId, remote, dialFailures: this.dialFailures },
-        'remote connection refused',
-      );
-      this.emitIfChanged();
-    };
-    const onEnded = (end: SessionEnd): void => this.onSessionEnded(slot, end);
-    session.on('reconnecting', onReconnecting);
-    session.on('reconnected', onReconnected);
-    session.on('dial-failed', onDialFailed);
-    session.once('ended', onEnded);
-    slot.detach = () => {
-      session.off('reconnecting', onReconnecting);
-      session.off('reconnected', onReconnected);
-      session.off('dial-failed', onDialFailed);
-      session.off('ended', onEnded);
-    };
+    const slot = new SessionSlot(session, this.now(), {
+      reconnecting: (_slot, error) => {
+        this.reconnects += 1;
+        this.log.warn(
+          { sessionId: session.sessionId, err: error },
+          'websocket lost, resuming session',
+        );
+        this.refreshState();
+      },
+      reconnected: () => {
+        this.log.info({ sessionId: session.sessionId }, 'session resumed');
+        this.refreshState();
+      },
+      dialFailed: () => this.onDialFailed(session.sessionId),
+      ended: (ended, end) => this.onSessionEnded(ended, end),
+    });
     this.slots.push(slot);
     this.log.info(
       {
@@ -601,13 +413,31 @@ export class Tunnel extends EventEmitter {
     this.refreshState();
   }
 
+  private onDialFailed(sessionId: string): void {
+    this.dialFailures += 1;
+    const host = this.profile.remoteHost ?? this.launcher.target ?? 'target';
+    const remote = `${host}:${this.profile.remotePort}`;
+    const error = new BastionlessError(
+      'ERR_REMOTE_REFUSED',
+      `The agent could not connect to ${remote}`,
+      {
+        hint: `Check that a server listens on ${remote} and that security groups allow the target to reach it.`,
+      },
+    );
+    this.lastError = toTunnelError(error, new Date(this.now()));
+    this.log.warn(
+      { sessionId, remote, dialFailures: this.dialFailures },
+      'remote connection refused',
+    );
+    this.emitIfChanged();
+  }
+
   private retire(slot: SessionSlot): void {
     this.retired.bytesIn += slot.session.stats.bytesIn;
     this.retired.bytesOut += slot.session.stats.bytesOut;
   }
 
   private onSessionEnded(slot: SessionSlot, end: SessionEnd): void {
-    slot.detach();
     this.retire(slot);
     this.slots = this.slots.filter((other) => other !== slot);
     const sessionId = slot.session.sessionId;
@@ -637,9 +467,9 @@ export class Tunnel extends EventEmitter {
 
   private onSessionError(error: BastionlessError): void {
     if (mayNeedFreshCredentials(error) && this.deps.refreshCredentials) {
-      // A resume rejected with 403 or ExpiredToken usually means the credentials rotated;
-      // fresh ones let the next start succeed.
-      this.refreshCredentials().then(
+      // A resume rejected with 403 or ExpiredToken usually means the credentials rotated,
+      // and fresh ones let the next start succeed.
+      this.launcher.refreshCredentials().then(
         () => this.restartAfterEnd(0),
         (refreshError: unknown) =>
           this.onStartFailed(classifyError(refreshError, { awsProfile: this.profile.awsProfile })),
@@ -694,7 +524,7 @@ export class Tunnel extends EventEmitter {
     this.lastError = toTunnelError(error, new Date(this.now()));
     const context = { code: error.code, err: error.cause ?? error };
     if (needsLogin(error)) {
-      this.log.warn(context, 'session start needs a login');
+      this.log.warn(context, 'session start needs a login by the user');
       // The port stays bound, so after the login the next connection (or retry) starts a session.
       this.dropWaiting();
       this.setState('needs-login', `${error.message}. ${error.hint ?? ''}`.trim());
@@ -704,11 +534,11 @@ export class Tunnel extends EventEmitter {
       return;
     }
     if (!error.retryable) {
-      this.log.error(context, 'session start failed; not retrying');
+      this.log.error(context, 'session start failed with a fatal error, not retrying');
       void this.teardown(error.message).then(() => this.fail(error));
       return;
     }
-    this.log.warn(context, 'session start failed; backing off');
+    this.log.warn(context, 'session start failed, retrying with backoff');
     if (this.profile.mode === 'always-on' || this.waiting.length > 0) {
       this.scheduleRetry();
     }
@@ -724,7 +554,7 @@ export class Tunnel extends EventEmitter {
   // --- health and keep-alive ------------------------------------------------------------
 
   /**
-   * Pings every session that supports it and closes the ones that do not answer; called
+   * Pings every session that supports it and closes the ones that do not reply. It runs
    * after a sleep, when websockets may be dead without having noticed.
    */
   async checkHealth(): Promise<void> {
@@ -784,7 +614,7 @@ export class Tunnel extends EventEmitter {
       const allReconnecting = this.slots.every((slot) => slot.reconnecting);
       this.setState(
         allReconnecting ? 'reconnecting' : 'open',
-        allReconnecting ? 'websocket lost; resuming' : null,
+        allReconnecting ? 'websocket lost, resuming' : null,
       );
       return;
     }

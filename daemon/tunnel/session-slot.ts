@@ -1,0 +1,88 @@
+// One session of a tunnel's pool, with the connection count used to place new connections.
+
+import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+
+export interface SessionSlotEvents {
+  reconnecting(slot: SessionSlot, error: Error): void;
+  reconnected(slot: SessionSlot): void;
+  dialFailed(slot: SessionSlot): void;
+  ended(slot: SessionSlot, end: SessionEnd): void;
+}
+
+/** A started session and the tunnel's view of it, subscribed to the session's events. */
+export class SessionSlot {
+  readonly session: PortForwardSession;
+  /** Time the session became ready, in epoch milliseconds. */
+  readonly startedAt: number;
+  /**
+   * Connections handed to this session and still open. The tunnel counts them itself,
+   * because the session's own stats change only once its stream opens.
+   */
+  load = 0;
+  reconnecting = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(session: PortForwardSession, startedAt: number, events: SessionSlotEvents) {
+    this.session = session;
+    this.startedAt = startedAt;
+    const onReconnecting = (error: Error): void => {
+      this.reconnecting = true;
+      events.reconnecting(this, error);
+    };
+    const onReconnected = (): void => {
+      this.reconnecting = false;
+      events.reconnected(this);
+    };
+    const onDialFailed = (): void => events.dialFailed(this);
+    const onEnded = (end: SessionEnd): void => {
+      this.detach();
+      events.ended(this, end);
+    };
+    session.on('reconnecting', onReconnecting);
+    session.on('reconnected', onReconnected);
+    session.on('dial-failed', onDialFailed);
+    session.once('ended', onEnded);
+    this.unsubscribe = () => {
+      session.off('reconnecting', onReconnecting);
+      session.off('reconnected', onReconnected);
+      session.off('dial-failed', onDialFailed);
+      session.off('ended', onEnded);
+    };
+  }
+
+  get sessionId(): string {
+    return this.session.sessionId;
+  }
+
+  /** Stops forwarding the session's events, for example before the tunnel closes it. */
+  detach(): void {
+    this.unsubscribe();
+  }
+}
+
+/** Returns the slot with the fewest open connections, preferring ones not reconnecting. */
+export function leastLoaded(slots: readonly SessionSlot[]): SessionSlot | undefined {
+  let best: SessionSlot | undefined;
+  for (const slot of slots) {
+    const better =
+      !best ||
+      (best.reconnecting && !slot.reconnecting) ||
+      (best.reconnecting === slot.reconnecting && slot.load < best.load);
+    if (better) {
+      best = slot;
+    }
+  }
+  return best;
+}
+
+/**
+ * Optional health check a session may offer: resolves with the round-trip time once the
+ * agent replies, and rejects when the data channel is dead.
+ */
+export interface PingableSession extends PortForwardSession {
+  ping(timeoutMs: number): Promise<number>;
+}
+
+export function isPingable(session: PortForwardSession): session is PingableSession {
+  return typeof (session as Partial<PingableSession>).ping === 'function';
+}
