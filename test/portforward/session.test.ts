@@ -18,6 +18,12 @@ import {
 
 const TARGET = 'i-0123456789abcdef0';
 const MB = 1024 * 1024;
+/**
+ * Size of each direction of the 50-connection test. 5 MB moves 500 MB through the
+ * emulator, which takes minutes on a loaded 2-core machine, so the default is 1 MB; set
+ * BASTIONLESS_TRANSFER_MB=5 for the full run.
+ */
+const TRANSFER_BYTES = Number(process.env.BASTIONLESS_TRANSFER_MB ?? '1') * MB;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -76,5 +82,114 @@ describe('port forwarding through the emulator', () => {
     expect(result.downloadBytes).toBe(200_000);
     expect(result.downloadOk).toBe(true);
     expect(target.uploads.get(result.downloadKey)!.sha256).toBe(result.uploadSha256);
+  });
+
+  it('carries 50 concurrent connections', async () => {
+    const sim = await emulator();
+    const { target, port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => transfer(port, TRANSFER_BYTES, TRANSFER_BYTES)),
+    );
+    await waitFor(() => target.uploads.size === 50, 'the server to hash 50 uploads', 30_000);
+
+    for (const result of results) {
+      expect(result.downloadBytes).toBe(TRANSFER_BYTES);
+      expect(result.downloadOk).toBe(true);
+      expect(target.uploads.get(result.downloadKey)?.sha256).toBe(result.uploadSha256);
+    }
+    expect(tunnel.stats.totalConnections).toBe(50);
+    expect(tunnel.stats.bytesOut).toBe(50 * (TRANSFER_BYTES + 8));
+    expect(tunnel.stats.bytesIn).toBe(50 * (TRANSFER_BYTES + 32));
+    await waitFor(() => tunnel.stats.activeConnections === 0, 'every connection to close');
+  }, 300_000);
+
+  it('closes only the connection whose dial failed', async () => {
+    const sim = await emulator();
+    const { target, port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+    let dialFailures = 0;
+    tunnel.on('dial-failed', () => dialFailures++);
+
+    // Hold one connection open, then stop accepting so the next dial is refused.
+    const held = connect(port, '127.0.0.1');
+    await once(held, 'connect');
+    const header = Buffer.alloc(8);
+    header.writeBigUInt64BE(4n);
+    held.write(header);
+    await once(held, 'data');
+    target.server.close();
+
+    const refused = connect(port, '127.0.0.1');
+    let refusedError: Error | undefined;
+    refused.on('error', (error) => {
+      refusedError = error;
+    });
+    await new Promise((resolve) => refused.once('close', resolve));
+    await waitFor(() => dialFailures === 1, 'the dial-failed event');
+
+    expect(tunnel.stats.dialFailures).toBe(1);
+    expect((refusedError as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
+    expect(held.destroyed).toBe(false);
+    held.write(Buffer.from('still here'));
+    const heldClosed = once(held, 'close');
+    held.end();
+    await heldClosed;
+    await waitFor(() => target.uploads.size === 1, 'the held upload');
+    expect([...target.uploads.values()][0]!.bytes).toBe(10);
+    expect(sim.sessions[0]!.state).toBe('connected');
+  });
+
+  it('ends with flag and API on close', async () => {
+    const sim = await emulator();
+    const { port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+    const ended = once(tunnel, 'ended');
+    const client = connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    const clientClosed = once(client, 'close');
+    await tunnel.close('user pressed Ctrl-C');
+    const [end] = (await ended) as [SessionEnd];
+    await clientClosed;
+
+    expect(end.by).toBe('client');
+    expect(end.reason).toBe('user pressed Ctrl-C');
+    const operations = sim.calls.map((call) => call.operation);
+    expect(operations).toContain('AmazonSSM.TerminateSession');
+    await waitFor(() => sim.sessions[0]!.state === 'terminated', 'the emulator to end the session');
+    expect(sim.sessions[0]!.terminatedBy).toBe('client-flag');
+  });
+
+  it('reports service termination as ended', async () => {
+    const sim = await emulator();
+    const { port: remotePort } = await targetServer();
+    const { session: tunnel } = await session(sim, remotePort);
+    const ended = once(tunnel, 'ended');
+    sim.terminateSession(tunnel.sessionId);
+    const [end] = (await ended) as [SessionEnd];
+
+    expect(end.by).toBe('service');
+    expect(end.reason).toContain('terminated by an administrator');
+  });
+});
+
+describe('basic mode through the emulator', () => {
+  it('carries connections one at a time', async () => {
+    const sim = await emulator('3.0.196.0');
+    const { target, port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+
+    expect(tunnel.mode).toBe('basic');
+    // Two connections at once: the second waits until the first closed.
+    const results = await Promise.all([transfer(port, MB, 2 * MB), transfer(port, 2 * MB, MB)]);
+    const third = await transfer(port, 300_000, 300_000);
+    await waitFor(() => target.uploads.size === 3, 'the server to hash three uploads');
+
+    for (const result of [...results, third]) {
+      expect(result.downloadOk).toBe(true);
+      expect(target.uploads.get(result.downloadKey)?.sha256).toBe(result.uploadSha256);
+    }
+    expect(tunnel.stats.totalConnections).toBe(3);
+    expect(sim.sessions[0]!.mode).toBe('basic');
   });
 });
