@@ -1,7 +1,7 @@
 // End-to-end port forwarding through the local SSM emulator to TCP servers on 127.0.0.1.
 
 import { once } from 'node:events';
-import { connect, createServer, type Server } from 'node:net';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { startPortForwardSession } from '../../daemon/portforward/index.js';
