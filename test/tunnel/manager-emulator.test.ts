@@ -8,6 +8,7 @@ import type { Profile } from '../../daemon/config/types.js';
 import { createLogger } from '../../daemon/log.js';
 import { startPortForwardSession } from '../../daemon/portforward/index.js';
 import { TunnelManager } from '../../daemon/tunnel/manager.js';
+import type { TunnelTimings } from '../../daemon/tunnel/tunnel.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import {
   canBind,
@@ -30,7 +31,18 @@ let echo: EchoServer;
 let manager: TunnelManager;
 let logLines: string[];
 
-async function setup(options: { idleTimeoutMs?: number } = {}): Promise<void> {
+const EXPIRED_KEY_ID = 'AKIAEMULATOREXPIRED01';
+
+interface SetupOptions {
+  idleTimeoutMs?: number;
+  /** Start with an expired access key, and switch to the valid one on refresh. */
+  startExpired?: boolean;
+  timings?: Partial<TunnelTimings>;
+}
+
+let refreshes = 0;
+
+async function setup(options: SetupOptions = {}): Promise<void> {
   emulator = await startEmulator({
     pacing: false,
     idleTimeoutMs: options.idleTimeoutMs,
@@ -41,6 +53,7 @@ async function setup(options: { idleTimeoutMs?: number } = {}): Promise<void> {
           secretAccessKey: SECRET_ACCESS_KEY,
           sessionToken: SESSION_TOKEN,
         },
+        { accessKeyId: EXPIRED_KEY_ID, expired: true },
       ],
       instances: [
         { instanceId: INSTANCE_ID, pingStatus: 'Online', agentVersion: '3.3.987.0', tags: {} },
@@ -52,25 +65,25 @@ async function setup(options: { idleTimeoutMs?: number } = {}): Promise<void> {
     level: 'trace',
     stream: { write: (line: string) => logLines.push(line) },
   });
-  const clients = new Map<string, SSMClient>();
+  let keyId = options.startExpired ? EXPIRED_KEY_ID : ACCESS_KEY_ID;
+  refreshes = 0;
   manager = new TunnelManager({
     logger,
+    timings: options.timings,
     startSession: (sessionOptions) => startPortForwardSession(sessionOptions),
-    ssmClientFor: (profile) => {
-      let client = clients.get(profile.name);
-      if (!client) {
-        client = new SSMClient({
-          region: profile.region,
-          endpoint: emulator.url,
-          credentials: {
-            accessKeyId: ACCESS_KEY_ID,
-            secretAccessKey: SECRET_ACCESS_KEY,
-            sessionToken: SESSION_TOKEN,
-          },
-        });
-        clients.set(profile.name, client);
-      }
-      return client;
+    ssmClientFor: (profile) =>
+      new SSMClient({
+        region: profile.region,
+        endpoint: emulator.url,
+        credentials: {
+          accessKeyId: keyId,
+          secretAccessKey: SECRET_ACCESS_KEY,
+          sessionToken: SESSION_TOKEN,
+        },
+      }),
+    refreshCredentials: () => {
+      refreshes += 1;
+      keyId = ACCESS_KEY_ID;
     },
   });
 }
@@ -226,5 +239,60 @@ describe('TunnelManager with the emulator', () => {
     expect(log).not.toContain(SESSION_TOKEN);
     expect(log).not.toContain(firstToken);
     expect(log).not.toContain(resumedToken);
+  });
+
+  it('keeps an idle session open with keepAlive', async () => {
+    await setup({ idleTimeoutMs: 2000, timings: { keepAliveIntervalMs: 700 } });
+    const port = await freePort();
+    await manager.applyProfiles([
+      profile({ name: 'kept', localPort: port, keepAlive: true, autoStart: true }),
+    ]);
+    const first = await echoRoundTrip('127.0.0.1', port);
+    expect(first.received).toBe(first.sent);
+    const sessionId = manager.get('kept')?.sessionIds[0];
+
+    // Twice the idle timeout without any client traffic.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+
+    expect(manager.get('kept')?.state).toBe('open');
+    expect(manager.get('kept')?.sessionIds).toEqual([sessionId]);
+    const second = await echoRoundTrip('127.0.0.1', port);
+    expect(second.received).toBe(second.sent);
+    expect(callsOf('StartSession')).toBe(1);
+  });
+
+  it('restarts an always-on session ended by an admin', async () => {
+    await setup();
+    const port = await freePort();
+    await manager.applyProfiles([
+      profile({ name: 'always', localPort: port, mode: 'always-on', autoStart: true }),
+    ]);
+    await waitFor(() => manager.get('always')?.state === 'open', 5000, 'the first session');
+    const firstId = manager.get('always')?.sessionIds[0] ?? '';
+
+    emulator.terminateSession(firstId);
+    await waitFor(
+      () => (manager.get('always')?.sessionIds[0] ?? firstId) !== firstId,
+      5000,
+      'a replacement session',
+    );
+
+    expect(manager.get('always')?.state).toBe('open');
+    expect(callsOf('StartSession')).toBe(2);
+    const result = await echoRoundTrip('127.0.0.1', port);
+    expect(result.received).toBe(result.sent);
+  });
+
+  it('refreshes expired credentials and retries', async () => {
+    await setup({ startExpired: true });
+    const port = await freePort();
+    await manager.applyProfiles([profile({ name: 'expired', localPort: port, autoStart: true })]);
+
+    const result = await echoRoundTrip('127.0.0.1', port);
+
+    expect(result.received).toBe(result.sent);
+    expect(refreshes).toBe(1);
+    const starts = emulator.calls.filter((call) => call.operation.endsWith('StartSession'));
+    expect(starts.map((call) => call.error ?? 'ok')).toEqual(['ExpiredTokenException', 'ok']);
   });
 });

@@ -339,4 +339,23 @@ describe('Tunnel sessions', () => {
 
     expect(tunnel.status().lastError?.code).toBe('ERR_INVALID_DOCUMENT');
   });
+
+  it('replaces a session failing its health check', async () => {
+    const server = await echo();
+    const starter = new FakeStarter(() => server.port);
+    const tunnel = makeTunnel(makeProfile({ mode: 'always-on' }), starter);
+    await tunnel.start();
+    await waitFor(() => tunnel.status().sessionIds.length === 1, 2000, 'the first session');
+    const first = starter.sessions[0];
+    Object.assign(first as object, {
+      ping: () => Promise.reject(new Error('no pong')),
+    });
+
+    await tunnel.checkHealth();
+    await waitFor(() => starter.sessions.length === 2, 2000, 'a replacement session');
+
+    expect(first?.closed).toBe(true);
+    expect(first?.closeReason).toBe('health check failed');
+    await waitFor(() => tunnel.status().sessionIds[0] === 'fake-session-2', 2000, 'the new id');
+  });
 });
