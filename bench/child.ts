@@ -1,7 +1,9 @@
 // Starting and stopping the bench's helper programs (emulator, tunnel host, daemon) as
 // child processes whose pid is the Node process itself, so /proc readings are theirs.
 
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -15,13 +17,22 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Spawns `node --import tsx SCRIPT ARGS` from the repository root. */
-export function spawnTsx(script: string, args: string[], options: SpawnOptions = {}): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+/** Spawns `node NODE_ARGS --import tsx SCRIPT ARGS` from the repository root. */
+export function spawnTsx(
+  script: string,
+  args: string[],
+  options: SpawnOptions = {},
+  nodeArgs: string[] = [],
+): Child {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...options,
   });
+  return wrapChild(child, script);
+}
+
+function wrapChild(child: ChildProcess, name: string): Child {
   const tail: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => {
     tail.push(chunk.toString());
@@ -30,7 +41,7 @@ export function spawnTsx(script: string, args: string[], options: SpawnOptions =
     }
   });
   if (child.pid === undefined) {
-    throw new Error(`could not start ${script}`);
+    throw new Error(`could not start ${name}`);
   }
   return {
     process: child,
@@ -38,6 +49,43 @@ export function spawnTsx(script: string, args: string[], options: SpawnOptions =
     stderrTail: () => tail.join('').slice(-2000),
     stop: () => stopChild(child),
   };
+}
+
+/**
+ * Compiles `script` and what it imports with tsc into .bench-out/build (ignored by git) and
+ * returns the path of the JavaScript entry. Memory readings of a compiled program leave
+ * out the tsx loader, which alone takes tens of MB of RSS.
+ */
+export function compileScript(script: string): string {
+  const outDir = join(REPO_ROOT, '.bench-out', 'build');
+  const result = spawnSync(
+    process.execPath,
+    [
+      join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      ...['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext'],
+      ...['--outDir', outDir, '--rootDir', REPO_ROOT, '--skipLibCheck', '--types', 'node'],
+      ...['--incremental', '--tsBuildInfoFile', join(outDir, '.tsbuildinfo')],
+      join(REPO_ROOT, script),
+    ],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  );
+  const entry = join(outDir, script.replace(/\.ts$/, '.js'));
+  // Type errors elsewhere in the tree do not stop tsc from writing JavaScript.
+  if (!existsSync(entry)) {
+    throw new Error(`tsc did not write ${entry}: ${result.stdout}${result.stderr}`);
+  }
+  return entry;
+}
+
+/** Spawns `node NODE_ARGS ENTRY ARGS` for a compiled entry from compileScript(). */
+export function spawnNode(entry: string, args: string[], nodeArgs: string[] = []): Child {
+  return wrapChild(
+    spawn(process.execPath, [...nodeArgs, entry, ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    entry,
+  );
 }
 
 /** Sends SIGTERM, then SIGKILL after `graceMs` if the child is still running. */

@@ -14,8 +14,14 @@ import {
 } from './workloads.js';
 
 export interface SuiteSizes {
-  /** Bytes per connection for bulk transfers. */
+  /** Bytes per connection for bulk transfers, unless the time budget cuts them. */
   bulkBytes: number;
+  /**
+   * Time one bulk run may take, in seconds: a probe transfer estimates the rate and the
+   * run moves at most rate × budget bytes per connection, never less than `probeBytes`.
+   */
+  bulkBudgetSeconds: number;
+  probeBytes: number;
   /** Runs of each bulk transfer; the median is reported. */
   repeats: number;
   echoRounds: number;
@@ -66,12 +72,34 @@ export function bulkBytesMoved(result: SuiteResult): number {
   );
 }
 
+/**
+ * Returns the bytes per connection that fit the time budget, from one probe transfer.
+ * A failed probe keeps the probe size, so the real run fails and reports the error.
+ */
+async function fitToBudget(
+  connections: number,
+  sizes: SuiteSizes,
+  run: (bytes: number, seed: number) => Promise<TransferResult>,
+): Promise<number> {
+  let mbPerSecond: number;
+  try {
+    const probe = await run(sizes.probeBytes, 99);
+    mbPerSecond = sizes.probeBytes / 1e6 / (probe.ms / 1000);
+  } catch {
+    return sizes.probeBytes;
+  }
+  const fitting = Math.floor((mbPerSecond * 1e6 * sizes.bulkBudgetSeconds) / connections);
+  return Math.max(sizes.probeBytes, Math.min(sizes.bulkBytes, fitting));
+}
+
 async function repeatParallel(
   connections: number,
-  bytes: number,
-  repeats: number,
-  run: (seed: number) => Promise<TransferResult>,
+  sizes: SuiteSizes,
+  transfer: (bytes: number, seed: number) => Promise<TransferResult>,
 ): Promise<Throughput> {
+  const bytes = await fitToBudget(connections, sizes, transfer);
+  const repeats = sizes.repeats;
+  const run = (seed: number) => transfer(bytes, seed);
   const results: ParallelResult[] = [];
   for (let index = 0; index < repeats; index++) {
     results.push(await parallel(connections, bytes, run));
@@ -88,16 +116,18 @@ async function repeatParallel(
   };
 }
 
+export type BulkResult = Pick<SuiteResult, 'download1' | 'upload1' | 'download8' | 'upload8'>;
+
 /** Measures the bulk transfers only: one and eight connections, each direction. */
-export async function runBulk(port: number, sizes: SuiteSizes) {
-  const { bulkBytes, repeats, timeoutMs } = sizes;
-  const down = (seed: number) => download(port, bulkBytes, seed, timeoutMs);
-  const up = (seed: number) => upload(port, bulkBytes, seed, timeoutMs);
+export async function runBulk(port: number, sizes: SuiteSizes): Promise<BulkResult> {
+  const { timeoutMs } = sizes;
+  const down = (bytes: number, seed: number) => download(port, bytes, seed, timeoutMs);
+  const up = (bytes: number, seed: number) => upload(port, bytes, seed, timeoutMs);
   return {
-    download1: await repeatParallel(1, bulkBytes, repeats, down),
-    upload1: await repeatParallel(1, bulkBytes, repeats, up),
-    download8: await repeatParallel(8, bulkBytes, repeats, down),
-    upload8: await repeatParallel(8, bulkBytes, repeats, up),
+    download1: await repeatParallel(1, sizes, down),
+    upload1: await repeatParallel(1, sizes, up),
+    download8: await repeatParallel(8, sizes, down),
+    upload8: await repeatParallel(8, sizes, up),
   };
 }
 
