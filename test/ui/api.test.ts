@@ -67,11 +67,17 @@ describe('ApiClient', () => {
     const api = new ApiClient({ baseUrl: `${server.url}/`, token: 't' });
     await api.tunnelAction('a b/c', 'restart');
     await api.groupAction('team x', 'stop');
-    await api.listTargets('eu-west-1');
+    await api.listTargets({ region: 'eu-west-1' });
+    await api.listTargets({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:4566',
+      awsProfile: 'dev',
+    });
     expect(server.requests.map((request) => `${request.method} ${request.url}`)).toEqual([
       'POST /v1/tunnels/a%20b%2Fc/restart',
       'POST /v1/groups/team%20x/stop',
       'GET /v1/targets?region=eu-west-1',
+      'GET /v1/targets?region=us-east-1&endpoint=http%3A%2F%2F127.0.0.1%3A4566&awsProfile=dev',
     ]);
   });
 

@@ -6,6 +6,12 @@ import type { DaemonEvent, TunnelStatus } from './lib/types.js';
 
 /** How often the tunnel list is reloaded while the events websocket is down. */
 const POLL_WHILE_DISCONNECTED_MS = 5_000;
+/**
+ * How often the list is reloaded while events arrive. The daemon emits `state` only when its
+ * own change check fires, and a counter can move without one (a connection count that drops
+ * after the local socket has closed), so the page re-reads the full list now and then.
+ */
+const RESYNC_WHILE_CONNECTED_MS = 10_000;
 
 export interface DaemonConnection {
   api: ApiClient;
@@ -99,8 +105,9 @@ export function useDaemon(token: string): DaemonConnection {
   }, [api, token, refresh, handleEvent]);
 
   useEffect(() => {
-    if (streamStatus === 'open') return undefined;
-    const timer = setInterval(() => void refresh(), POLL_WHILE_DISCONNECTED_MS);
+    const interval =
+      streamStatus === 'open' ? RESYNC_WHILE_CONNECTED_MS : POLL_WHILE_DISCONNECTED_MS;
+    const timer = setInterval(() => void refresh(), interval);
     return () => clearInterval(timer);
   }, [streamStatus, refresh]);
 

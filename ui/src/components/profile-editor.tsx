@@ -45,7 +45,12 @@ export function ProfileEditor({ api, initial, original, onSaved, onCancel }: Pro
       if (error instanceof ApiError && error.fields.length > 0) {
         const { byField, other } = fieldErrorsByField(error.fields);
         setErrors(byField);
-        setGeneral([error.message, ...other]);
+        // The daemon's message repeats the first field error, which already shows at its field.
+        const summary =
+          Object.keys(byField).length > 0
+            ? `The daemon rejected the profile (${error.code}); correct the marked fields.`
+            : error.message;
+        setGeneral([summary, ...other]);
       } else {
         setGeneral([(error as Error).message]);
       }
@@ -105,8 +110,8 @@ export function ProfileEditor({ api, initial, original, onSaved, onCancel }: Pro
             value={form.mode}
             onChange={(event) => set('mode', event.currentTarget.value as ProfileForm['mode'])}
           >
-            <option value="on-demand">On demand (session opens on first connection)</option>
-            <option value="always-on">Always on (session kept open)</option>
+            <option value="on-demand">On demand (opens on first connection)</option>
+            <option value="always-on">Always on</option>
           </select>
         </Field>
         {check('autoStart', 'Start with the daemon')}
@@ -116,16 +121,20 @@ export function ProfileEditor({ api, initial, original, onSaved, onCancel }: Pro
         <legend>Destination</legend>
         {text('region', 'AWS region')}
         {text('awsProfile', 'AWS profile (optional)')}
+        {text('ssmEndpoint', 'SSM endpoint URL (optional)')}
         {text('target', 'Target (instance id, or Key=Value tags)', { autocomplete: 'off' })}
         <TargetPicker
           api={api}
-          region={form.region}
+          query={{
+            region: form.region.trim(),
+            endpoint: form.ssmEndpoint.trim() || undefined,
+            awsProfile: form.awsProfile.trim() || undefined,
+          }}
           onPick={(instanceId) => set('target', instanceId)}
         />
         {text('remoteHost', 'Remote host (empty: the target itself)')}
         {text('remotePort', 'Remote port', { inputMode: 'numeric' })}
         {text('sessionPool', 'Parallel sessions (1 to 8)', { inputMode: 'numeric' })}
-        {text('ssmEndpoint', 'SSM endpoint URL (optional)')}
       </fieldset>
       <div class="form-actions">
         <button type="submit" class="primary" disabled={saving}>

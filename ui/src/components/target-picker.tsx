@@ -1,15 +1,16 @@
 import { useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../lib/api.js';
-import type { ManagedTarget } from '../lib/types.js';
+import type { ManagedTarget, TargetQuery } from '../lib/types.js';
 
 interface TargetPickerProps {
   api: ApiClient;
-  region: string;
+  query: TargetQuery;
   onPick: (instanceId: string) => void;
 }
 
 /** Lists the online managed instances of a region so one can be picked as the target. */
-export function TargetPicker({ api, region, onPick }: TargetPickerProps) {
+export function TargetPicker({ api, query, onPick }: TargetPickerProps) {
+  const region = query.region.trim();
   const [targets, setTargets] = useState<ManagedTarget[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -18,7 +19,7 @@ export function TargetPicker({ api, region, onPick }: TargetPickerProps) {
     setLoading(true);
     setError(null);
     try {
-      setTargets(await api.listTargets(region.trim() || undefined));
+      setTargets(await api.listTargets(query));
     } catch (caught) {
       setTargets(null);
       setError(caught instanceof ApiError ? caught.message : String(caught));
@@ -45,7 +46,12 @@ export function TargetPicker({ api, region, onPick }: TargetPickerProps) {
               <button type="button" class="small" onClick={() => onPick(target.instanceId)}>
                 Use {target.instanceId}
               </button>{' '}
-              {[target.name, target.platformName, target.ipAddress, target.agentVersion]
+              {[
+                target.name,
+                target.platform,
+                target.ipAddress,
+                target.agentVersion && `agent ${target.agentVersion}`,
+              ]
                 .filter(Boolean)
                 .join(' · ')}
             </li>

@@ -6,6 +6,18 @@ import type { TunnelStatus } from '../lib/types.js';
 import { CopyButton } from './copy-button.js';
 import { Sparkline } from './sparkline.js';
 
+const FORWARDING_WORDS = { mux: 'multiplexed', basic: 'one connection per session' } as const;
+
+/**
+ * Time since the tunnel opened, counted from `openSince` on this clock, because `uptimeMs` is
+ * only as fresh as the last state event.
+ */
+function openFor(tunnel: TunnelStatus): string {
+  if (!tunnel.openSince) return 'not open';
+  const since = Date.parse(tunnel.openSince);
+  return formatDuration(Number.isNaN(since) ? tunnel.uptimeMs : Math.max(0, Date.now() - since));
+}
+
 interface TunnelRowProps {
   tunnel: TunnelStatus;
   samples: readonly RateSample[];
@@ -18,9 +30,7 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
   const active = isTunnelActive(tunnel.state);
   const command = buildClientCommand(tunnel);
   const error = tunnel.lastError;
-  const target = tunnel.remoteHost
-    ? `${tunnel.remoteHost}:${tunnel.remotePort} via ${tunnel.target}`
-    : `${tunnel.target}:${tunnel.remotePort}`;
+  const remote = `${tunnel.remoteHost ?? tunnel.target}:${tunnel.remotePort}`;
   return (
     <article class={`tunnel tone-${description.tone}`} data-tunnel={tunnel.name}>
       <div class="tunnel-head">
@@ -55,7 +65,14 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
         </div>
         <div>
           <dt>Remote</dt>
-          <dd>{target}</dd>
+          <dd>
+            <code>{remote}</code>
+            {tunnel.remoteHost && (
+              <span>
+                via <code>{tunnel.target}</code>
+              </span>
+            )}
+          </dd>
         </div>
         {command && (
           <div class="wide">
@@ -92,12 +109,14 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
             <code data-testid="session-id">
               {tunnel.sessionIds.length > 0 ? tunnel.sessionIds.join(', ') : 'none'}
             </code>
-            {tunnel.forwarding && ` (${tunnel.forwarding === 'mux' ? 'multiplexed' : 'basic'})`}
           </dd>
         </div>
         <div>
           <dt>Agent version</dt>
-          <dd>{tunnel.agentVersion ?? 'unknown until a session opens'}</dd>
+          <dd>
+            {tunnel.agentVersion ?? 'unknown until a session opens'}
+            {tunnel.forwarding && `, ${FORWARDING_WORDS[tunnel.forwarding]}`}
+          </dd>
         </div>
         <div>
           <dt>Round trip</dt>
@@ -105,7 +124,7 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
         </div>
         <div>
           <dt>Open for</dt>
-          <dd>{tunnel.openSince ? formatDuration(tunnel.uptimeMs) : 'not open'}</dd>
+          <dd>{openFor(tunnel)}</dd>
         </div>
         <div>
           <dt>Reconnects</dt>

@@ -1,4 +1,4 @@
-import type { FieldError, ManagedTarget, Profile, TunnelStatus } from './types.js';
+import type { FieldError, ManagedTarget, Profile, TargetQuery, TunnelStatus } from './types.js';
 
 /** An error response of the control API, or a failure to reach it. */
 export class ApiError extends Error {
@@ -75,9 +75,11 @@ export class ApiClient {
     return this.request('DELETE', `/v1/profiles/${encodeURIComponent(name)}`);
   }
 
-  listTargets(region?: string): Promise<ManagedTarget[]> {
-    const query = region ? `?region=${encodeURIComponent(region)}` : '';
-    return this.request('GET', `/v1/targets${query}`);
+  listTargets(query: TargetQuery): Promise<ManagedTarget[]> {
+    const params = new URLSearchParams({ region: query.region });
+    if (query.endpoint) params.set('endpoint', query.endpoint);
+    if (query.awsProfile) params.set('awsProfile', query.awsProfile);
+    return this.request('GET', `/v1/targets?${params.toString()}`);
   }
 
   /** Builds the events websocket URL; the token travels as a subprotocol, not in the URL. */

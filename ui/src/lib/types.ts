@@ -12,11 +12,22 @@ export type {
 /** One online managed instance from `GET /v1/targets`. */
 export interface ManagedTarget {
   instanceId: string;
-  name?: string;
-  pingStatus?: string;
-  platformName?: string;
-  agentVersion?: string;
-  ipAddress?: string;
+  /** Value of the instance's Name tag. */
+  name: string | null;
+  platform: string | null;
+  agentVersion: string | null;
+  ipAddress: string | null;
+  pingStatus: string;
+  /** ISO 8601 time of the agent's last ping. */
+  lastPingAt: string | null;
+}
+
+/** Where `GET /v1/targets` looks for managed instances. */
+export interface TargetQuery {
+  region: string;
+  /** SSM endpoint override, e.g. a VPC endpoint or the local emulator. */
+  endpoint?: string;
+  awsProfile?: string;
 }
 
 /** A field-level validation error from a 400 response of `/v1/profiles`. */
