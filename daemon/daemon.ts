@@ -92,7 +92,20 @@ async function terminateLeftoverSessions(file: string, logger: pino.Logger): Pro
   let records: SessionRecord[];
   try {
     records = (JSON.parse(readFileSync(file, 'utf8')) as { sessions: SessionRecord[] }).sessions;
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      logger.warn(
+        { err: error, file },
+        'reading the open-session record failed; leftover sessions stay open',
+      );
+    }
+    return;
+  }
+  if (!Array.isArray(records)) {
+    logger.warn(
+      { file },
+      'the open-session record has no sessions array; leftover sessions stay open',
+    );
     return;
   }
   await Promise.all(

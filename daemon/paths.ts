@@ -1,5 +1,5 @@
-// Where the daemon keeps its config file and its runtime state (port, token, pid, logs), and
-// readers for the state files that the CLI uses without loading the daemon.
+// Locations of the config file and the runtime state (port, token, pid, logs), and readers
+// for the state files that the CLI uses without loading the daemon.
 
 import { readFileSync } from 'node:fs';
 import { homedir as osHomedir } from 'node:os';

@@ -1,5 +1,5 @@
-// Who may call the control API: a bearer token from a 0600 file, and only pages served by
-// this API itself, so another web site cannot drive the daemon through the user's browser.
+// Access control for the control API: a bearer token from a 0600 file, and Host and Origin
+// checks, so another web site cannot drive the daemon through the user's browser.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -61,7 +61,7 @@ export function bearerFromSubprotocols(protocols: Iterable<string>): string | nu
 }
 
 /**
- * Host values this server answers to. Any other Host means a DNS-rebinding page or a proxy
+ * Host values this server accepts. Any other Host means a DNS-rebinding page or a proxy
  * sent the request, so it is rejected even with a valid token.
  */
 export function allowedHosts(port: number): Set<string> {

@@ -91,11 +91,50 @@ function contentSecurityPolicy(port: number): string {
   ].join('; ');
 }
 
+/** Rejected requests logged per minute; a page retrying in a loop would otherwise flood the log. */
+const MAX_REJECTION_LOGS_PER_MINUTE = 10;
+
+/** Logs rejected requests, at most MAX_REJECTION_LOGS_PER_MINUTE, then a count of the rest. */
+function createRejectionLogger(logger: Logger) {
+  let windowStart = 0;
+  let logged = 0;
+  let suppressed = 0;
+  return (request: FastifyRequest, code: string): void => {
+    const now = Date.now();
+    if (now - windowStart >= 60_000) {
+      if (suppressed > 0) {
+        logger.warn({ suppressed }, 'api requests rejected but not logged in the last minute');
+      }
+      windowStart = now;
+      logged = 0;
+      suppressed = 0;
+    }
+    if (logged >= MAX_REJECTION_LOGS_PER_MINUTE) {
+      suppressed += 1;
+      return;
+    }
+    logged += 1;
+    const path = request.url.split('?', 1)[0];
+    logger.warn(
+      {
+        code,
+        method: request.method,
+        path,
+        host: request.headers.host,
+        origin: request.headers.origin,
+      },
+      'api request rejected',
+    );
+  };
+}
+
 function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () => number): void {
+  const logRejection = createRejectionLogger(options.logger);
   app.addHook('onRequest', async (request, reply) => {
     const port = getPort();
     const host = (request.headers.host ?? '').toLowerCase();
     if (!allowedHosts(port).has(host)) {
+      logRejection(request, 'ERR_FORBIDDEN_HOST');
       return reply
         .code(403)
         .send(
@@ -107,6 +146,7 @@ function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () 
     }
     const origin = request.headers.origin;
     if (origin !== undefined && !allowedOrigins(port, options.extraOrigins).has(origin)) {
+      logRejection(request, 'ERR_FORBIDDEN_ORIGIN');
       return reply
         .code(403)
         .send(
@@ -121,6 +161,7 @@ function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () 
     }
     const token = presentedToken(request);
     if (token === null || !tokensEqual(token, options.token)) {
+      logRejection(request, 'ERR_UNAUTHORIZED');
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer')

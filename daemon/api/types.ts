@@ -1,5 +1,5 @@
-// What the control API needs from the tunnel manager and the outside world, so tests and the
-// daemon can pass in their own parts.
+// Interfaces of the parts the control API depends on (tunnel manager, config store, target
+// listing), so tests and the daemon can pass in their own implementations.
 
 import type { Profile, TunnelStatus } from '../config/types.js';
 import type { ConfigError } from '../config/errors.js';

@@ -55,7 +55,7 @@ export class DaemonClient {
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') {
         throw new CliError(
-          `the daemon did not answer ${method} ${path} within ${REQUEST_TIMEOUT_MS / 1000} s`,
+          `the daemon did not respond to ${method} ${path} within ${REQUEST_TIMEOUT_MS / 1000} s`,
         );
       }
       throw daemonNotRunning();

@@ -75,7 +75,7 @@ export function readVersion(): string | undefined {
   return undefined;
 }
 
-/** Resolves once the daemon answers /healthz on the port it wrote, or throws on timeout or exit. */
+/** Resolves once the daemon responds to /healthz on the port it wrote, or throws on timeout or exit. */
 async function waitUntilReady(
   paths: BastionlessPaths,
   hasExited: () => boolean,

@@ -72,7 +72,7 @@ export class ConfigStore extends EventEmitter {
     return structuredClone(this.#profiles);
   }
 
-  /** Why the file on disk is not in use, or null when it is. */
+  /** The reason the file on disk is not in use, or null when it is in use. */
   get error(): ConfigError | null {
     return this.#error;
   }

@@ -26,6 +26,7 @@ let tunnels: FakeTunnels;
 let store: ConfigStore;
 let server: ApiServer;
 let targetQueries: TargetQuery[];
+let logLines: string[];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'bastionless-api-'));
@@ -34,11 +35,12 @@ beforeEach(async () => {
   store = new ConfigStore({ file: join(dir, 'config.json') });
   store.load();
   targetQueries = [];
+  logLines = [];
   server = await startApiServer({
     manager: tunnels,
     store,
     token: TOKEN,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, { write: (line: string) => logLines.push(line) }),
     describeTargets: async (query) => {
       targetQueries.push(query);
       return [
@@ -80,6 +82,22 @@ describe('control API guards', () => {
     const res = await rawRequest(server.port, 'GET', '/v1/tunnels');
     expect(res.status).toBe(401);
     expect(errorOf(res.json).code).toBe('ERR_UNAUTHORIZED');
+  });
+
+  it('logs a rejected request without the token', async () => {
+    await rawRequest(server.port, 'GET', '/v1/tunnels', {
+      headers: { authorization: `Bearer ${TOKEN}x` },
+    });
+    const rejected = logLines
+      .map((line) => JSON.parse(line))
+      .filter((e) => e.msg === 'api request rejected');
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toMatchObject({
+      code: 'ERR_UNAUTHORIZED',
+      method: 'GET',
+      path: '/v1/tunnels',
+    });
+    expect(logLines.join('')).not.toContain(TOKEN);
   });
 
   it('rejects a wrong token with 401', async () => {
