@@ -115,7 +115,7 @@ export class BasicForwarder {
       return;
     }
     this.active = null;
-    // Delivery may be paused for this socket's full buffer, and nobody drains it now.
+    // Delivery may be paused for this socket's full buffer, which no longer drains.
     this.channel.resumeDelivery();
     this.channel.sendFlag(PayloadFlag.DisconnectToPort);
     this.startNext();

@@ -145,7 +145,7 @@ export class MuxForwarder extends EventEmitter {
         this.unmatchedDialFailures -= 1;
         this.counters.dialFailures += 1;
         stream.close();
-        // A reset tells the local client that the connection failed, as a refused dial would.
+        // A reset shows the local client that the connection failed, as a refused dial would.
         socket.resetAndDestroy();
         this.emit('dial-failed');
         return;
@@ -173,5 +173,7 @@ export class MuxForwarder extends EventEmitter {
       stream.close();
       release();
     });
+    // Listeners accept with pauseOnConnect so no byte arrives before this pipe exists.
+    socket.resume();
   }
 }

@@ -113,7 +113,7 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
         await this.options.terminate();
       } catch (error) {
         // The service ends an abandoned session on its idle timeout anyway, so a failed
-        // call does not fail close(); callers see it in the `terminate-failed` event.
+        // call does not fail close(). Callers see it in the `terminate-failed` event.
         this.emit('terminate-failed', error);
       }
     }

@@ -127,7 +127,7 @@ async function resumeSession(
       .send(new ResumeSessionCommand({ SessionId: sessionId }));
     return { tokenValue: response.TokenValue ?? '' };
   } catch (error) {
-    // A session the service no longer knows cannot come back, so stop retrying.
+    // A session that the service no longer has cannot come back, so stop retrying.
     if ((error as { name?: string }).name === 'DoesNotExistException') {
       (error as { retryable?: boolean }).retryable = false;
     }

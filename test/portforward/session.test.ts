@@ -120,16 +120,16 @@ describe('port forwarding through the emulator', () => {
     await once(held, 'data');
     target.server.close();
 
-    const refused = connect(port, '127.0.0.1');
-    let refusedError: Error | undefined;
-    refused.on('error', (error) => {
-      refusedError = error;
+    const failing = connect(port, '127.0.0.1');
+    let failingError: Error | undefined;
+    failing.on('error', (error) => {
+      failingError = error;
     });
-    await new Promise((resolve) => refused.once('close', resolve));
+    await new Promise((resolve) => failing.once('close', resolve));
     await waitFor(() => dialFailures === 1, 'the dial-failed event');
 
     expect(tunnel.stats.dialFailures).toBe(1);
-    expect((refusedError as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
+    expect((failingError as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
     expect(held.destroyed).toBe(false);
     held.write(Buffer.from('still here'));
     const heldClosed = once(held, 'close');

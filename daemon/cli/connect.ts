@@ -1,0 +1,320 @@
+// `bastionless connect`: forwards one local port through one SSM session, in the
+// foreground and without the daemon, like `aws ssm start-session` with the plugin.
+
+import { once, type EventEmitter } from 'node:events';
+import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+
+import { createSsmClient } from '../aws/clients.js';
+import { classifyError } from '../errors.js';
+import { startPortForwardSession } from '../portforward/index.js';
+import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+
+const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-port N [options]
+
+Forwards a local port to a host reachable from an SSM managed node, until Ctrl-C.
+
+Options:
+  --target ID          managed node id (i-… or mi-…) that runs the SSM agent
+  --host HOST          host the agent connects to; default: the managed node itself
+  --remote-port N      port on that host (1-65535)
+  --local-port N       local port to listen on (0 picks a free port)
+  --bind ADDRESS       loopback address to listen on; default 127.0.0.1
+  --region R           AWS region; default: AWS_REGION or AWS_DEFAULT_REGION
+  --profile P          named profile from the AWS config files
+  --endpoint-url URL   SSM API endpoint, e.g. a VPC endpoint or the local emulator
+  -h, --help           print this help`;
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+/** Connections accepted before the session is ready wait this long, then are closed. */
+const PENDING_CONNECTION_TIMEOUT_MS = 60_000;
+const TARGET_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
+
+export interface ConnectOptions {
+  target: string;
+  host?: string;
+  remotePort: number;
+  localPort: number;
+  bind: string;
+  region: string;
+  profile?: string;
+  endpointUrl?: string;
+}
+
+export interface ConnectIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Source of SIGINT and SIGTERM; default: the process. */
+  signals: Pick<EventEmitter, 'once' | 'off'>;
+  env: NodeJS.ProcessEnv;
+}
+
+class UsageError extends Error {}
+
+function parsePort(name: string, value: string | undefined, allowZero: boolean): number {
+  if (value === undefined) {
+    throw new UsageError(`--${name} is missing; pass a port number such as --${name} 5432`);
+  }
+  const port = Number(value);
+  const min = allowZero ? 0 : 1;
+  if (!/^\d+$/.test(value) || port < min || port > 65535) {
+    throw new UsageError(`invalid --${name} "${value}": expected an integer from ${min} to 65535`);
+  }
+  return port;
+}
+
+function isLoopback(address: string): boolean {
+  return (isIP(address) === 4 && address.startsWith('127.')) || address === '::1';
+}
+
+/** Validates the command line; throws UsageError with the value and the fix. */
+export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv): ConnectOptions | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      target: { type: 'string' },
+      host: { type: 'string' },
+      'remote-port': { type: 'string' },
+      'local-port': { type: 'string' },
+      bind: { type: 'string' },
+      region: { type: 'string' },
+      profile: { type: 'string' },
+      'endpoint-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    return null;
+  }
+
+  const target = values.target;
+  if (target === undefined) {
+    throw new UsageError('--target is missing; pass the managed node id, e.g. --target i-0abc…');
+  }
+  if (!TARGET_PATTERN.test(target)) {
+    throw new UsageError(
+      `invalid --target "${target}": expected a managed node id such as i-0123456789abcdef0 or mi-…`,
+    );
+  }
+
+  const host = values.host;
+  if (host !== undefined && (host === '' || /\s/.test(host))) {
+    throw new UsageError(`invalid --host "${host}": expected a host name or IP address`);
+  }
+  const bind = values.bind ?? '127.0.0.1';
+  if (!isLoopback(bind)) {
+    throw new UsageError(
+      `invalid --bind "${bind}": connect listens on loopback only; use 127.0.0.1 or ::1`,
+    );
+  }
+
+  const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new UsageError('--region is missing; pass --region us-east-1 or set AWS_REGION');
+  }
+  const endpointUrl = values['endpoint-url'];
+  if (endpointUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(endpointUrl)) {
+    throw new UsageError(
+      `invalid --endpoint-url "${endpointUrl}": expected an http:// or https:// URL`,
+    );
+  }
+  return {
+    target,
+    host,
+    remotePort: parsePort('remote-port', values['remote-port'], false),
+    localPort: parsePort('local-port', values['local-port'], true),
+    bind,
+    region,
+    profile: values.profile,
+    endpointUrl,
+  };
+}
+
+async function bindListener(options: ConnectOptions): Promise<Server> {
+  const server = createServer({ pauseOnConnect: true });
+  server.listen(options.localPort, options.bind);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const address = `${options.bind}:${options.localPort}`;
+    if (code === 'EADDRINUSE') {
+      throw new Error(
+        `local port ${address} is already in use; pick another --local-port or stop the program that uses it`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new Error(`permission denied to listen on ${address}; pick a --local-port above 1023`);
+    }
+    throw new Error(`listening on ${address} failed: ${(error as Error).message}`);
+  }
+  return server;
+}
+
+function describeRemote(options: ConnectOptions): string {
+  return `${options.host ?? options.target}:${options.remotePort}`;
+}
+
+/**
+ * Runs `bastionless connect` and resolves with the exit code: 0 after Ctrl-C, SIGTERM or
+ * an end by the service, 1 on a failure, 2 on invalid arguments.
+ */
+export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): Promise<number> {
+  const stdout = io.stdout ?? ((text: string) => void process.stdout.write(text));
+  const stderr = io.stderr ?? ((text: string) => void process.stderr.write(text));
+  const signals = io.signals ?? process;
+  let options: ConnectOptions | null;
+  try {
+    options = parseConnectArgs(argv, io.env ?? process.env);
+  } catch (error) {
+    stderr(`bastionless connect: ${(error as Error).message}\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+  if (options === null) {
+    stdout(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+
+  // Bind first, so a port in use fails before any session exists on the service.
+  let server: Server;
+  try {
+    server = await bindListener(options);
+  } catch (error) {
+    stderr(`bastionless connect: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  const address = server.address();
+  const localPort = typeof address === 'object' && address !== null ? address.port : 0;
+  const local = options.bind.includes(':')
+    ? `[${options.bind}]:${localPort}`
+    : `${options.bind}:${localPort}`;
+  stdout(`Listening on ${local}, forwarding to ${describeRemote(options)} via ${options.target}\n`);
+
+  return forward(server, options, { stdout, stderr, signals });
+}
+
+async function forward(
+  server: Server,
+  options: ConnectOptions,
+  io: Pick<ConnectIo, 'stdout' | 'stderr' | 'signals'>,
+): Promise<number> {
+  const pending = new Map<Socket, NodeJS.Timeout>();
+  let session: PortForwardSession | null = null;
+  server.on('connection', (socket: Socket) => {
+    if (session !== null) {
+      session.handleConnection(socket);
+      return;
+    }
+    const timer = setTimeout(() => {
+      pending.delete(socket);
+      socket.destroy();
+    }, PENDING_CONNECTION_TIMEOUT_MS);
+    pending.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(pending.get(socket));
+      pending.delete(socket);
+    });
+  });
+
+  const controller = new AbortController();
+  let stopRequested = false;
+  let resolveStop!: (signal: string) => void;
+  const stopped = new Promise<string>((resolve) => {
+    resolveStop = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stopRequested = true;
+    controller.abort();
+    resolveStop(signal);
+  };
+  io.signals.once('SIGINT', onSignal);
+  io.signals.once('SIGTERM', onSignal);
+  const cleanup = (): void => {
+    io.signals.off('SIGINT', onSignal);
+    io.signals.off('SIGTERM', onSignal);
+    for (const [socket, timer] of pending) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    pending.clear();
+    server.close();
+  };
+
+  const ssm = createSsmClient({
+    region: options.region,
+    awsProfile: options.profile,
+    endpoint: options.endpointUrl,
+  });
+  try {
+    session = await startPortForwardSession({
+      getSsmClient: () => ssm,
+      target: options.target,
+      remoteHost: options.host,
+      remotePort: options.remotePort,
+      localPort: options.localPort,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    cleanup();
+    ssm.destroy();
+    if (stopRequested) {
+      return EXIT_OK;
+    }
+    const classified = classifyError(error, {
+      awsProfile: options.profile,
+      endpoint: options.endpointUrl,
+    });
+    io.stderr(`bastionless connect: ${classified.code}: ${classified.message}\n`);
+    if (classified.hint) {
+      io.stderr(`${classified.hint}\n`);
+    }
+    return EXIT_FAILURE;
+  }
+
+  const active = session;
+  io.stdout(
+    `Session ${active.sessionId} open (${active.mode} mode, agent ${active.agentVersion}); ` +
+      'press Ctrl-C to end it\n',
+  );
+  active.on('dial-failed', () => {
+    io.stderr(
+      `connection to ${describeRemote(options)} failed on the target; check that it listens ` +
+        'and that security groups let the managed node reach it\n',
+    );
+  });
+  active.on('reconnecting', (error: Error) => {
+    io.stderr(`websocket lost (${error.message}); reconnecting\n`);
+  });
+  active.on('reconnected', () => io.stderr('reconnected\n'));
+  for (const [socket, timer] of pending) {
+    clearTimeout(timer);
+    active.handleConnection(socket);
+  }
+  pending.clear();
+
+  const ended = new Promise<SessionEnd>((resolve) => active.once('ended', resolve));
+  const outcome = await Promise.race([
+    stopped.then((signal) => ({ signal })),
+    ended.then((end) => ({ end })),
+  ]);
+  if ('signal' in outcome) {
+    io.stdout(`${outcome.signal} received; ending session ${active.sessionId}\n`);
+    await active.close(`${outcome.signal} received`);
+    cleanup();
+    ssm.destroy();
+    return EXIT_OK;
+  }
+  cleanup();
+  ssm.destroy();
+  const { end } = outcome;
+  if (end.by === 'error') {
+    io.stderr(`bastionless connect: session ${active.sessionId} failed: ${end.reason}\n`);
+    return EXIT_FAILURE;
+  }
+  io.stdout(`Session ${active.sessionId} ended: ${end.reason}\n`);
+  return EXIT_OK;
+}
