@@ -210,7 +210,7 @@ function classifyCredentialText(
       'ERR_NEEDS_LOGIN',
       `MFA code required for ${profileLabel(context)}: ${message}`,
       {
-        hint: 'Enter the MFA code in the tray or run `bastionless login`, then start the tunnel again.',
+        hint: `The role of ${profileLabel(context)} requires an MFA code. Enter it when the daemon asks, then start the tunnel again.`,
         cause,
       },
     );
