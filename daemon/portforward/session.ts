@@ -31,6 +31,8 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
   readonly sessionId: string;
   readonly agentVersion: string;
   readonly mode: ForwardingMode;
+  /** True when this client sends smux NOPs, which mux agents up to 3.1.1511.0 expect. */
+  readonly smuxKeepAlive: boolean;
   private readonly channel: SessionChannel;
   private readonly forwarder: MuxForwarder | BasicForwarder;
   private readonly counters: ForwardingCounters = {
@@ -47,6 +49,7 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
     this.sessionId = options.sessionId;
     this.agentVersion = options.agentVersion;
     this.mode = options.mode;
+    this.smuxKeepAlive = options.mode === 'mux' && options.keepAlive;
     this.channel = options.channel;
     if (options.mode === 'mux') {
       const mux = new MuxForwarder(this.channel, this.counters, { keepAlive: options.keepAlive });

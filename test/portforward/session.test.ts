@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { startPortForwardSession } from '../../daemon/portforward/index.js';
+import { SsmPortForwardSession, startPortForwardSession } from '../../daemon/portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../../daemon/portforward/types.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import {
@@ -170,6 +170,44 @@ describe('port forwarding through the emulator', () => {
 
     expect(end.by).toBe('service');
     expect(end.reason).toContain('terminated by an administrator');
+  });
+});
+
+describe('agent versions and reconnects', () => {
+  it('keeps smux keepalive on for old mux agents', async () => {
+    const sim = await emulator('3.1.1511.0');
+    const { target, port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+    const result = await transfer(port, 10_000, 10_000);
+
+    expect(tunnel.mode).toBe('mux');
+    expect((tunnel as SsmPortForwardSession).smuxKeepAlive).toBe(true);
+    expect(result.downloadOk).toBe(true);
+    await waitFor(() => target.uploads.has(result.downloadKey), 'the upload');
+  });
+
+  it('resumes after the websocket closes', async () => {
+    const sim = await emulator();
+    const { target, port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+    const events: string[] = [];
+    tunnel.on('reconnecting', () => events.push('reconnecting'));
+    tunnel.on('reconnected', () => events.push('reconnected'));
+    const first = await transfer(port, 50_000, 50_000);
+
+    expect((tunnel as SsmPortForwardSession).smuxKeepAlive).toBe(false);
+    expect(sim.closeWebsocket(tunnel.sessionId)).toBe(true);
+    await waitFor(() => events.includes('reconnected'), 'the reconnect', 20_000);
+    const second = await transfer(port, 200_000, 200_000);
+    await waitFor(() => target.uploads.size === 2, 'both uploads');
+
+    expect(events).toEqual(['reconnecting', 'reconnected']);
+    expect(tunnel.stats.reconnects).toBe(1);
+    for (const result of [first, second]) {
+      expect(result.downloadOk).toBe(true);
+      expect(target.uploads.get(result.downloadKey)?.sha256).toBe(result.uploadSha256);
+    }
+    expect(sim.calls.map((call) => call.operation)).toContain('AmazonSSM.ResumeSession');
   });
 });
 
