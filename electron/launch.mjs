@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
+const electronDir = dirname(fileURLToPath(import.meta.url));
+const root = join(electronDir, '..');
 const require = createRequire(import.meta.url);
 const OUT_DIR = join(root, 'dist', 'electron');
 
@@ -56,7 +56,7 @@ async function bundle() {
     fail('esbuild is missing; run `npm install` in the repository to get the dev dependencies.');
   }
   await esbuild.build({
-    entryPoints: { main: join(here, 'main.ts'), preload: join(here, 'preload.ts') },
+    entryPoints: { main: join(electronDir, 'main.ts'), preload: join(electronDir, 'preload.ts') },
     // Under the repository's dist/, which git, eslint and prettier already ignore.
     outdir: OUT_DIR,
     outExtension: { '.js': '.cjs' },

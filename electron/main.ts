@@ -173,6 +173,7 @@ function openDashboard(): void {
       webSecurity: true,
     },
   });
+
   const origin = new URL(endpoint.url).origin;
   window.webContents.on('will-navigate', (event, url) => {
     if (new URL(url).origin !== origin) event.preventDefault();
@@ -181,6 +182,7 @@ function openDashboard(): void {
   window.webContents.session.setPermissionRequestHandler((_contents, _permission, callback) =>
     callback(false),
   );
+
   window.on('closed', () => (dashboard = null));
   // The token travels in the fragment, which is never sent to the server or logged by it.
   void window.loadURL(`${endpoint.url}/#token=${encodeURIComponent(endpoint.token)}`);

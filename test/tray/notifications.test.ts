@@ -83,8 +83,8 @@ describe('NotificationPolicy', () => {
     const time = clock();
     const policy = new NotificationPolicy({ burstLimit: 2, burstWindowMs: 30_000, now: time.now });
     for (const name of ['a', 'b', 'c', 'd']) policy.observe(status(name, 'open'));
-    const shown = ['a', 'b', 'c', 'd'].map((name) => policy.observe(status(name, 'failed')));
-    expect(shown.map((entry) => entry?.tunnel ?? null)).toEqual(['a', 'b', null, null]);
+    const results = ['a', 'b', 'c', 'd'].map((name) => policy.observe(status(name, 'failed')));
+    expect(results.map((entry) => entry?.tunnel ?? null)).toEqual(['a', 'b', null, null]);
     time.advance(30_000);
     expect(policy.observe(status('c', 'open'))?.body).toContain(
       '(2 more notifications were suppressed.)',

@@ -24,7 +24,7 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Starts an HTTP server on 127.0.0.1 that records requests and answers with `handler`. */
+/** Starts an HTTP server on 127.0.0.1 that records requests and responds with `handler`. */
 async function startServer(handler: Handler): Promise<{ url: string; requests: Recorded[] }> {
   const requests: Recorded[] = [];
   const server = createServer((request, response) => {

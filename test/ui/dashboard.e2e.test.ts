@@ -210,8 +210,8 @@ describe('dashboard end to end', () => {
     } finally {
       socket.destroy();
     }
-    // NOTE: the daemon may emit no state event for this drop, so the page's periodic re-read
-    // of the list (every 10 s) can be what shows it; the timeout allows for that.
+    // NOTE: the daemon may emit no state event for this drop. The page then shows it only after
+    // its periodic re-read of the list (every 10 s), so the timeout is longer than that.
     await expect
       .poll(() => echoRow.getByTestId('active-connections').textContent(), { timeout: 20_000 })
       .toBe('0');

@@ -1,6 +1,6 @@
 import type { TunnelStatus } from '../../ui/src/lib/types.js';
 
-/** A complete TunnelStatus with plausible values; `overrides` replaces single fields. */
+/** Builds a complete TunnelStatus with plausible values, replacing fields from `overrides`. */
 export function tunnelStatus(overrides: Partial<TunnelStatus> = {}): TunnelStatus {
   return {
     name: 'db',

@@ -20,7 +20,7 @@ export interface DaemonConnection {
   /** Incremented on every traffic sample, so sparklines re-render. */
   trafficVersion: number;
   streamStatus: StreamStatus;
-  /** Why the daemon is unreachable, or null while it answers. */
+  /** Why the daemon is unreachable, or null while it responds. */
   unreachable: string | null;
   /** Sets the banner from a failed request; ApiErrors with HTTP status are left to callers. */
   reportError: (error: unknown) => void;

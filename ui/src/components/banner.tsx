@@ -1,4 +1,4 @@
-/** Full-width alert shown while the daemon does not answer. */
+/** Shows a full-width alert while the daemon does not respond. */
 export function Banner({ message }: { message: string }) {
   return (
     <div class="banner" role="alert" data-testid="unreachable-banner">

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 
-/** Button that copies `text` to the clipboard and confirms it for two seconds. */
+/** Renders a button that copies `text` to the clipboard and confirms it for two seconds. */
 export function CopyButton({ text, label }: { text: string; label: string }) {
   const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
   const copy = async () => {

@@ -21,7 +21,7 @@ interface ProfileEditorProps {
 
 type Errors = Partial<Record<FormField, string[]>>;
 
-/** Form for one profile; validation is the daemon's, and its field errors show per field. */
+/** Edits one profile. The daemon validates it, and its field errors show next to each field. */
 export function ProfileEditor({ api, initial, original, onSaved, onCancel }: ProfileEditorProps) {
   const [form, setForm] = useState<ProfileForm>(initial);
   const [errors, setErrors] = useState<Errors>({});

@@ -10,7 +10,7 @@ interface ProfileTransferProps {
   onImported: (summary: string, failed: boolean) => void;
 }
 
-/** Import (file picker) and export (download) of profiles as JSON. */
+/** Offers import (file picker) and export (download) of profiles as JSON. */
 export function ProfileTransfer({ api, profiles, onImported }: ProfileTransferProps) {
   const fileInput = useRef<HTMLInputElement>(null);
 

@@ -12,7 +12,7 @@ interface Editing {
   original: Profile | null;
 }
 
-/** Profile list with create, edit, duplicate, delete, import and export. */
+/** Lists profiles with create, edit, duplicate, delete, import and export. */
 export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
   const [profiles, setProfiles] = useState<Profile[]>([]);
   const [editing, setEditing] = useState<Editing | null>(null);

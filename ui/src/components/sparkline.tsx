@@ -5,7 +5,7 @@ import { sparklinePath } from '../lib/traffic.js';
 const WIDTH = 160;
 const HEIGHT = 32;
 
-/** Inbound and outbound rate of the last minutes as two SVG lines. */
+/** Draws the inbound and outbound rate of the last minutes as two SVG lines. */
 export function Sparkline({ samples }: { samples: readonly RateSample[] }) {
   const inbound = samples.map((sample) => sample.inPerSecond);
   const outbound = samples.map((sample) => sample.outPerSecond);

@@ -24,7 +24,7 @@ interface TunnelRowProps {
   onAction: (action: 'start' | 'stop' | 'restart') => void;
 }
 
-/** One tunnel: toggle, state in words, local address, client command, counters and error. */
+/** Renders one tunnel: toggle, state in words, local address, client command, counters, error. */
 export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
   const description = describeState(tunnel);
   const active = isTunnelActive(tunnel.state);

@@ -4,7 +4,7 @@ import { groupTunnels, UNGROUPED } from '../lib/grouping.js';
 import type { DaemonConnection } from '../use-daemon.js';
 import { TunnelRow } from './tunnel-row.js';
 
-/** All tunnels, one section per group, with per-group Start all / Stop all. */
+/** Lists all tunnels, one section per group, with Start all and Stop all per group. */
 export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
   const [actionError, setActionError] = useState<string | null>(null);
   const groups = groupTunnels(daemon.tunnels);
