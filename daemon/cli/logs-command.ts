@@ -85,7 +85,8 @@ Prints the last lines of the daemon log from the state directory.
     if (size !== null) {
       const text = readRange(paths.logFile, Math.max(0, size - MAX_TAIL_BYTES), size);
       const lines = text.split('\n').filter((line) => line.length > 0);
-      for (const line of lines.slice(-count)) {
+      // slice(-0) would return every line, so a count of 0 needs its own case.
+      for (const line of count === 0 ? [] : lines.slice(-count)) {
         render(line);
       }
     }

@@ -3,10 +3,7 @@
 
 import type { Command } from './command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
-import { daemonCommand, readVersion, startCommand, stopCommand } from './process-commands.js';
-import { dashboardCommand, downCommand, statusCommand, upCommand } from './tunnel-commands.js';
-import { addCommand, editCommand, removeCommand } from './profile-commands.js';
-import { logsCommand } from './logs-command.js';
+import { readVersion } from './process-commands.js';
 
 const connectCommand: Command = {
   name: 'connect',
@@ -22,24 +19,31 @@ const connectCommand: Command = {
   },
 };
 
-const COMMANDS: readonly Command[] = [
-  daemonCommand,
-  startCommand,
-  stopCommand,
-  statusCommand,
-  upCommand,
-  downCommand,
-  addCommand,
-  editCommand,
-  removeCommand,
-  logsCommand,
-  dashboardCommand,
-  connectCommand,
+interface CommandEntry {
+  name: string;
+  load: () => Promise<Command>;
+}
+
+// Commands load on use, because some pull in the AWS SDK, which adds seconds to every start.
+const COMMANDS: readonly CommandEntry[] = [
+  { name: 'daemon', load: async () => (await import('./process-commands.js')).daemonCommand },
+  { name: 'start', load: async () => (await import('./process-commands.js')).startCommand },
+  { name: 'stop', load: async () => (await import('./process-commands.js')).stopCommand },
+  { name: 'status', load: async () => (await import('./tunnel-commands.js')).statusCommand },
+  { name: 'up', load: async () => (await import('./tunnel-commands.js')).upCommand },
+  { name: 'down', load: async () => (await import('./tunnel-commands.js')).downCommand },
+  { name: 'add', load: async () => (await import('./profile-commands.js')).addCommand },
+  { name: 'edit', load: async () => (await import('./profile-commands.js')).editCommand },
+  { name: 'rm', load: async () => (await import('./profile-commands.js')).removeCommand },
+  { name: 'logs', load: async () => (await import('./logs-command.js')).logsCommand },
+  { name: 'dashboard', load: async () => (await import('./tunnel-commands.js')).dashboardCommand },
+  { name: 'connect', load: async () => connectCommand },
 ];
 
-function usage(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.name.length));
-  const lines = COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+async function usage(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map((entry) => entry.load()));
+  const width = Math.max(...commands.map((command) => command.name.length));
+  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
   return `Usage: bastionless COMMAND [options]
 
 Reach private-subnet hosts through AWS Systems Manager port forwarding.
@@ -54,20 +58,21 @@ BASTIONLESS_HOME=DIR keeps the config file and state under DIR.`;
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
+    process.stdout.write(`${await usage()}\n`);
     return name === undefined ? EXIT_USAGE : 0;
   }
   if (name === '--version' || name === '-v') {
     process.stdout.write(`${readVersion() ?? 'unknown'}\n`);
     return 0;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     throw new CliError(
       `unknown command "${name}"; run \`bastionless --help\` for the list`,
       EXIT_USAGE,
     );
   }
+  const command = await entry.load();
   // connect parses its own options, including --help.
   if (command !== connectCommand && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(`${command.help}\n`);

@@ -407,6 +407,16 @@ describe('events websocket', () => {
     ws.close();
   });
 
+  it('answers plain HTTP with 426', async () => {
+    const res = await rawRequest(server.port, 'GET', '/v1/events', { headers: auth });
+    expect(res.status).toBe(426);
+  });
+
+  it('refuses a wrong subprotocol token', async () => {
+    const ws = openEvents(`ws://127.0.0.1:${server.port}/v1/events`, [`bearer.${TOKEN}x`]);
+    expect(await rejectionStatus(ws)).toBe(401);
+  });
+
   it('accepts the query token only on the events route', async () => {
     const res = await rawRequest(server.port, 'GET', `/v1/tunnels?token=${TOKEN}`);
     expect(res.status).toBe(401);

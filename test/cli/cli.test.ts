@@ -1,4 +1,12 @@
-import { mkdtempSync, rmSync, existsSync, readFileSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:net';
@@ -11,6 +19,7 @@ import {
   freePort,
   portIsFree,
   runCli,
+  spawnCli,
   startEchoServer,
   waitFor,
 } from './helpers.js';
@@ -88,6 +97,38 @@ describe('bastionless CLI without daemon', () => {
   });
 });
 
+describe('bastionless logs', () => {
+  const line = (msg: string, extra: Record<string, unknown> = {}) =>
+    `${JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 2, 3, 4, 5), pid: 1, msg, ...extra })}\n`;
+
+  it('formats the last lines', async () => {
+    mkdirSync(join(home, 'state'), { recursive: true });
+    appendFileSync(
+      join(home, 'state', 'daemon.log'),
+      line('first') + line('second', { tunnel: 'db' }),
+    );
+    const result = await runCli(['logs', '-n', '1'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('2026-01-02T03:04:05.000Z INFO  second tunnel=db\n');
+  });
+
+  it('follows appended lines', async () => {
+    const child = spawnCli(['logs', '-f', '-n', '0'], env);
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      appendFileSync(join(home, 'state', 'daemon.log'), line('appended later'));
+      await waitFor('the appended line', async () =>
+        output.includes('appended later') ? true : undefined,
+      );
+      expect(output).not.toContain('second');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
 describe('bastionless CLI with daemon', () => {
   it(
     'adds, starts, carries traffic, stops and removes a tunnel',
@@ -96,6 +137,9 @@ describe('bastionless CLI with daemon', () => {
       const started = await runCli(['start'], env);
       expect(started.stderr).toBe('');
       expect(started.code).toBe(0);
+      const again = await runCli(['start'], env);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('already running');
       const tokenMode = statSync(join(home, 'state', 'token')).mode & 0o777;
       expect(tokenMode).toBe(0o600);
 
@@ -190,6 +234,9 @@ describe('bastionless CLI with daemon', () => {
 
       const after = await runCli(['status'], env);
       expect(after.code).toBe(1);
+      const stopAgain = await runCli(['stop'], env);
+      expect(stopAgain.code).toBe(0);
+      expect(stopAgain.stdout).toBe('the daemon is not running\n');
     },
   );
 });
