@@ -1,6 +1,10 @@
 // The config file on disk: loading with migrations and validation, atomic writes, and a
 // watcher that re-applies external edits. A file that fails to parse or validate is never
 // overwritten; the store keeps the last good profiles and reports the error instead.
+//
+// This is a thin layer of its own rather than the `conf` package, because conf 15 runs
+// migrations keyed on the package version (`projectVersion`), not on a version stored in the
+// file, and, when defaults are set, rewrites the file with them merged in as it opens it.
 
 import { EventEmitter } from 'node:events';
 import { readFileSync, watch, mkdirSync, type FSWatcher } from 'node:fs';
