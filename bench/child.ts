@@ -78,11 +78,17 @@ export function compileScript(script: string): string {
 }
 
 /** Spawns `node NODE_ARGS ENTRY ARGS` for a compiled entry from compileScript(). */
-export function spawnNode(entry: string, args: string[], nodeArgs: string[] = []): Child {
+export function spawnNode(
+  entry: string,
+  args: string[],
+  options: SpawnOptions = {},
+  nodeArgs: string[] = [],
+): Child {
   return wrapChild(
     spawn(process.execPath, [...nodeArgs, entry, ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...options,
     }),
     entry,
   );

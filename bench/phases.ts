@@ -26,6 +26,8 @@ import type {
 import { round3 } from './stats.js';
 import { bulkBytesMoved, runBulk, runSuite, type SuiteResult, type SuiteSizes } from './suite.js';
 import type { TunnelHostConfig } from './tunnel-host.js';
+import { startDaemonHost } from './daemon-host.js';
+import type { SpawnOptions } from 'node:child_process';
 import { download, parallel } from './workloads.js';
 
 /** Instance id the emulator accepts in its default scenario, where any id is online. */
@@ -48,52 +50,89 @@ export async function startEmulatorProcess(pacing: boolean): Promise<EmulatorPro
   }
 }
 
-/** Starts bench/tunnel-host.ts with its arguments and extra node options. */
-export type TunnelHostLauncher = (args: string[], nodeArgs?: string[]) => Child;
-
-/** Returns a launcher of the compiled tunnel host, or of the TypeScript source under tsx. */
-export function tunnelHostLauncher(compiled: boolean): TunnelHostLauncher {
-  const script = 'bench/tunnel-host.ts';
-  if (!compiled) {
-    return (args, nodeArgs) => spawnTsx(script, args, {}, nodeArgs);
-  }
-  const entry = compileScript(script);
-  return (args, nodeArgs) => spawnNode(entry, args, nodeArgs);
+export interface TunnelStartOptions {
+  tunnels: number;
+  sessionPool: number;
+  nodeArgs?: string[];
 }
 
-/** What every phase needs: the emulator, the target server and how to start tunnels. */
+/** A running tunnel process with one local port per tunnel. */
+export interface TunnelProcess {
+  child: Child;
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+export type TunnelStarter = (
+  emulatorUrl: string,
+  targetPort: number,
+  options: TunnelStartOptions,
+) => Promise<TunnelProcess>;
+
+export type TunnelHostKind = 'daemon' | 'sessions';
+
+/**
+ * Returns a starter of the real daemon (`daemon`) or of bench/tunnel-host.ts, which runs
+ * bare sessions without the tunnel manager (`sessions`). Compiled programs run without
+ * the tsx loader, whose tens of MB would otherwise count in every memory reading.
+ */
+export function tunnelStarter(kind: TunnelHostKind, compiled: boolean): TunnelStarter {
+  const script = kind === 'daemon' ? 'daemon/cli/main.ts' : 'bench/tunnel-host.ts';
+  const entry = compiled ? compileScript(script) : undefined;
+  const launch = (args: string[], options: SpawnOptions, nodeArgs?: string[]): Child =>
+    entry ? spawnNode(entry, args, options, nodeArgs) : spawnTsx(script, args, options, nodeArgs);
+  if (kind === 'daemon') {
+    return (emulatorUrl, targetPort, options) =>
+      startDaemonHost(
+        {
+          ssmEndpoint: emulatorUrl,
+          target: TARGET,
+          remotePort: targetPort,
+          tunnels: options.tunnels,
+          sessionPool: options.sessionPool,
+          timeoutMs: START_TIMEOUT_MS * 2,
+        },
+        // The daemon logs to stdout in the foreground; nothing reads it here.
+        (env, nodeArgs) =>
+          launch(['daemon'], { env, stdio: ['ignore', 'ignore', 'pipe'] }, [
+            ...(nodeArgs ?? []),
+            ...(options.nodeArgs ?? []),
+          ]),
+      );
+  }
+  return async (emulatorUrl, targetPort, options) => {
+    const config: TunnelHostConfig = {
+      ssmEndpoint: emulatorUrl,
+      target: TARGET,
+      remotePort: targetPort,
+      tunnels: options.tunnels,
+      sessionPool: options.sessionPool,
+    };
+    const child = launch([JSON.stringify(config)], {}, options.nodeArgs);
+    try {
+      const { ports } = await readJsonLine<{ ports: number[] }>(child, START_TIMEOUT_MS);
+      return { child, ports, stop: () => child.stop() };
+    } catch (error) {
+      await child.stop();
+      throw error;
+    }
+  };
+}
+
+/** Everything a phase needs: the emulator, the target server and how to start tunnels. */
 export interface PhaseContext {
   emulator: EmulatorProcess;
   targetPort: number;
-  launchTunnelHost: TunnelHostLauncher;
-  /** Whether the tunnel host runs compiled; the bare comparison process matches it. */
+  startTunnels: TunnelStarter;
+  /** Whether the tunnel process runs compiled; the bare comparison process matches it. */
   compiled: boolean;
 }
 
-interface TunnelProcess {
-  child: Child;
-  ports: number[];
-}
-
-async function startTunnelHost(
+function startTunnelHost(
   context: PhaseContext,
-  options: { tunnels: number; sessionPool: number; nodeArgs?: string[] },
+  options: TunnelStartOptions,
 ): Promise<TunnelProcess> {
-  const config: TunnelHostConfig = {
-    ssmEndpoint: context.emulator.url,
-    target: TARGET,
-    remotePort: context.targetPort,
-    tunnels: options.tunnels,
-    sessionPool: options.sessionPool,
-  };
-  const child = context.launchTunnelHost([JSON.stringify(config)], options.nodeArgs);
-  try {
-    const { ports } = await readJsonLine<{ ports: number[] }>(child, START_TIMEOUT_MS);
-    return { child, ports };
-  } catch (error) {
-    await child.stop();
-    throw error;
-  }
+  return context.startTunnels(context.emulator.url, context.targetPort, options);
 }
 
 function ceilingEntry(connections: number, runs: RawTransfer[]) {
@@ -176,7 +215,7 @@ export async function measureBastionless(
       },
     };
   } finally {
-    await host.child.stop();
+    await host.stop();
   }
 }
 
@@ -207,7 +246,7 @@ export async function measureSessionPools(
         },
       });
     } finally {
-      await host.child.stop();
+      await host.stop();
     }
   }
   return results;
@@ -236,7 +275,7 @@ export async function measureIdle(
       bareNodeRssMb: round3(bareSample.rssBytes / 1e6),
     };
   } finally {
-    await host.child.stop();
+    await host.stop();
     await bare.stop();
   }
 }
@@ -256,7 +295,7 @@ export async function profileBulk(
     try {
       await runBulk(host.ports[0]!, { ...sizes, repeats: 1 });
     } finally {
-      await host.child.stop();
+      await host.stop();
     }
     const path = findProfile(dir);
     if (path === undefined) {

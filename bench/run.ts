@@ -4,7 +4,8 @@
 // and writes to a temporary directory unless --out is given.
 //
 // Options: --smoke, --out DIR, --bulk-mb N (pacing-off bulk size per connection, default
-// 64), --paced-bulk-mb N (pacing-on bulk size per connection, default 2).
+// 64), --paced-bulk-mb N (pacing-on bulk size per connection, default 2), --tunnel-host
+// daemon|sessions (the real daemon, default, or bare sessions in bench/tunnel-host.ts).
 
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,8 @@ import {
   measureSessionPools,
   profileBulk,
   startEmulatorProcess,
-  tunnelHostLauncher,
+  tunnelStarter,
+  type TunnelHostKind,
   type CeilingSizes,
 } from './phases.js';
 import { renderSvg } from './chart.js';
@@ -43,15 +45,18 @@ interface Plan {
   profile: boolean;
   /** Run the tunnel host compiled by tsc, so its memory leaves out the tsx loader. */
   compiled: boolean;
+  tunnelHost: TunnelHostKind;
 }
 
-function fullPlan(bulkMb: number, pacedBulkMb: number): Plan {
-  const common = { timeoutMs: 120_000, echoRounds: 5000, concurrentConnections: 200 };
+function fullPlan(bulkMb: number, pacedBulkMb: number, tunnelHost: TunnelHostKind): Plan {
+  // 200 connections of 1 MB each way take minutes through a tunnel that moves 1-2 MB/s,
+  // so the time limit of one transfer is generous; bulk sizes are cut by their budget.
+  const common = { timeoutMs: 240_000, echoRounds: 5000, concurrentConnections: 200 };
   return {
     pacingOff: {
       ...common,
       bulkBytes: bulkMb * MB,
-      bulkBudgetSeconds: 20,
+      bulkBudgetSeconds: 8,
       probeBytes: 2 * MB,
       repeats: 3,
       connectCount: 1000,
@@ -85,10 +90,11 @@ function fullPlan(bulkMb: number, pacedBulkMb: number): Plan {
     idleSeconds: 10,
     profile: true,
     compiled: true,
+    tunnelHost,
   };
 }
 
-function smokePlan(): Plan {
+function smokePlan(tunnelHost: TunnelHostKind): Plan {
   const suite: SuiteSizes = {
     bulkBytes: 512_000,
     bulkBudgetSeconds: 2,
@@ -112,11 +118,26 @@ function smokePlan(): Plan {
     ceilingOff: ceiling,
     ceilingOn: { ...ceiling, downloadBytes: 64_000 },
     poolBytesPerConnection: 32_000,
-    idleTunnels: 20,
+    idleTunnels: 5,
     idleSeconds: 1,
     profile: false,
     compiled: false,
+    tunnelHost,
   };
+}
+
+function describeTunnelHost(plan: Plan): string {
+  const how = plan.compiled ? 'compiled by tsc' : 'run by tsx';
+  if (plan.tunnelHost === 'daemon') {
+    return (
+      `the daemon (\`bastionless daemon\`, ${how}) with always-on profiles that ` +
+      'point at the emulator, in its own process'
+    );
+  }
+  return (
+    `bench/tunnel-host.ts (${how}): startPortForwardSession() sessions behind one ` +
+    '127.0.0.1 listener per tunnel, without the tunnel manager, in its own process'
+  );
 }
 
 function log(message: string): void {
@@ -128,7 +149,7 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
   if (plan.compiled) {
     log('compiling the tunnel host with tsc');
   }
-  const launchTunnelHost = tunnelHostLauncher(plan.compiled);
+  const startTunnels = tunnelStarter(plan.tunnelHost, plan.compiled);
   const target = await startTargetServer();
   const ssh = await startSshTunnel(target.port);
   try {
@@ -143,7 +164,7 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
     const offContext = {
       emulator: unpaced,
       targetPort: target.port,
-      launchTunnelHost,
+      startTunnels,
       compiled: plan.compiled,
     };
     let off, ceilingOff, idle, profile;
@@ -157,7 +178,7 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
         log('CPU profile, pacing off');
         profile = await profileBulk(offContext, {
           ...plan.pacingOff,
-          bulkBudgetSeconds: 8,
+          bulkBudgetSeconds: 5,
         });
       }
     } finally {
@@ -169,7 +190,7 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
     const onContext = {
       emulator: paced,
       targetPort: target.port,
-      launchTunnelHost,
+      startTunnels,
       compiled: plan.compiled,
     };
     let on, ceilingOn, pools;
@@ -194,9 +215,7 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
       durationSeconds: Math.round((Date.now() - started) / 1000),
       machine: describeMachine(),
       openssh: { version: ssh.version, cipher: ssh.ciphers },
-      tunnelHost:
-        'bench/tunnel-host.ts: startPortForwardSession() sessions behind one 127.0.0.1 ' +
-        `listener per tunnel, in its own Node process (${plan.compiled ? 'compiled by tsc' : 'run by tsx'})`,
+      tunnelHost: describeTunnelHost(plan),
       sizes: {
         pacingOff: plan.pacingOff,
         pacingOn: plan.pacingOn,
@@ -227,6 +246,7 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'bulk-mb': { type: 'string', default: '64' },
       'paced-bulk-mb': { type: 'string', default: '2' },
+      'tunnel-host': { type: 'string', default: 'daemon' },
     },
   });
   const bulkMb = Number(values['bulk-mb']);
@@ -234,11 +254,17 @@ async function main(): Promise<void> {
   if (!(bulkMb > 0) || !(pacedBulkMb > 0)) {
     throw new Error('invalid --bulk-mb or --paced-bulk-mb: expected a positive number of MB');
   }
+  const tunnelHost = values['tunnel-host'];
+  if (tunnelHost !== 'daemon' && tunnelHost !== 'sessions') {
+    throw new Error(
+      `invalid --tunnel-host ${JSON.stringify(tunnelHost)}: expected daemon or sessions`,
+    );
+  }
   const smoke = values.smoke;
   const outDir =
     values.out ??
     (smoke ? mkdtempSync(join(tmpdir(), 'bastionless-bench-')) : join(REPO_ROOT, 'docs'));
-  const plan = smoke ? smokePlan() : fullPlan(bulkMb, pacedBulkMb);
+  const plan = smoke ? smokePlan(tunnelHost) : fullPlan(bulkMb, pacedBulkMb, tunnelHost);
   const results = await runBench(plan, smoke);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -95,7 +95,7 @@ describe('npm run bench:smoke', () => {
   });
 
   it('has idle and load resource readings', () => {
-    expect(results.resources.idle.tunnels).toBe(20);
+    expect(results.resources.idle.tunnels).toBeGreaterThan(0);
     expect(results.resources.idle.rssMb).toBeGreaterThan(0);
     expect(results.resources.idle.cpuSecondsPerMinute).toBeGreaterThanOrEqual(0);
     expect(results.resources.load.bytesMoved).toBeGreaterThan(0);
