@@ -133,6 +133,8 @@ export class MuxForwarder extends EventEmitter {
     socket.on('drain', () => stream.resume());
     // smux v1 has no per-stream window, so a slow local reader is slowed down at its own
     // socket: stop reading its requests until it catches up with the replies.
+    // NOTE: a reader that stays stalled while its remote keeps sending fills the session
+    // buffer (4 MiB by default), and then delivery pauses for every stream.
     stream.on('receive-full', () => socket.pause());
     stream.on('receive-drained', () => {
       if (!waitingForDrain) {

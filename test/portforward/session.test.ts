@@ -12,6 +12,7 @@ import {
   emulatorClient,
   forwardListener,
   listen,
+  sha256,
   transfer,
   waitFor,
 } from './helpers.js';
@@ -103,6 +104,36 @@ describe('port forwarding through the emulator', () => {
     expect(tunnel.stats.bytesIn).toBe(50 * (TRANSFER_BYTES + 32));
     await waitFor(() => tunnel.stats.activeConnections === 0, 'every connection to close');
   }, 300_000);
+
+  it('keeps streams moving past a slow reader', async () => {
+    const sim = await emulator();
+    const { target, port: remotePort } = await targetServer();
+    const { session: tunnel, port } = await session(sim, remotePort);
+
+    // The slow client requests 2 MB and reads nothing until the fast transfer is done.
+    const slow = connect(port, '127.0.0.1');
+    await once(slow, 'connect');
+    slow.pause();
+    const header = Buffer.alloc(8);
+    header.writeBigUInt64BE(BigInt(2 * MB));
+    slow.write(header);
+    await waitFor(() => tunnel.stats.bytesIn > MB, 'part of the slow download', 30_000);
+    const fast = await transfer(port, 500_000, 500_000);
+
+    expect(fast.downloadOk).toBe(true);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    slow.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+    });
+    slow.resume();
+    await waitFor(() => received === 32 + 2 * MB, 'the rest of the slow download', 30_000);
+    const data = Buffer.concat(chunks);
+    expect(sha256(data.subarray(32))).toBe(data.subarray(0, 32).toString('hex'));
+    slow.end();
+    await waitFor(() => target.uploads.size === 2, 'both uploads');
+  });
 
   it('closes only the connection whose dial failed', async () => {
     const sim = await emulator();
