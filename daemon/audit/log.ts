@@ -13,7 +13,7 @@ export interface AuditEntry {
   /** ISO 8601 start and end times. */
   start: string;
   end: string;
-  /** Why the session ended, e.g. "closed by user" or "idle timeout". */
+  /** Reason the session ended, e.g. "closed by user" or "idle timeout". */
   reason: string;
   /** Bytes received from the remote host and sent to it. */
   bytesIn: number;

@@ -1,5 +1,5 @@
 // `bastionless doctor`: checks everything a tunnel needs, in the order a user would fix it,
-// and says for each failing check what to do.
+// and reports for each failing check what to do.
 
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
@@ -22,7 +22,7 @@ export interface DoctorCheck {
   title: string;
   status: CheckStatus;
   detail: string;
-  /** What to do, for `warn` and `fail`. */
+  /** Next step for the user, set for `warn` and `fail`. */
   fix?: string;
 }
 
@@ -179,7 +179,7 @@ async function checkRemoteHost(
     const { address } = await lookup(host);
     return { check: check('remote-host', title, 'pass', `${host} is ${address}`), host };
   } catch (error) {
-    // The agent resolves the name inside the VPC, so a name only private DNS knows still works.
+    // The agent resolves the name inside the VPC, so a name in a private hosted zone still works.
     const detail = `${host} does not resolve on this machine (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
     const fix =
       'If the name lives in a private hosted zone this is expected; otherwise check the spelling of remoteHost.';

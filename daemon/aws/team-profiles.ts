@@ -19,7 +19,7 @@ export interface MergeConflict {
   profile: string;
   /** Field both sides changed; absent when the whole profile conflicts. */
   field?: string;
-  /** What happened, in words, e.g. "changed locally and in SSM; kept the local value". */
+  /** Outcome in words, e.g. "changed locally and in SSM; kept the local value". */
   detail: string;
 }
 

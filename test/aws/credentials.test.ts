@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsClientSet } from '../../daemon/aws/clients.js';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
-import { BastionlessError } from '../../daemon/errors.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
+import { rejection } from './helpers/fixtures.js';
 
 const REGION = 'us-east-1';
 const ENV_KEYS = [
@@ -150,7 +150,6 @@ describe('CachingCredentialsProvider', () => {
     expect(second.accessKeyId).toBe('ASIAPROCESS000001');
     expect(first.sessionToken).toBe('token-1');
     expect(provider.expiration).toBeInstanceOf(Date);
-    const { readFile } = await import('node:fs/promises');
     expect(await readFile(script.runs, 'utf8')).toBe('1');
 
     const forced = await provider.forceRefresh();
@@ -196,6 +195,8 @@ describe('CachingCredentialsProvider', () => {
         '',
       ].join('\n'),
     );
+
+    // The SDK reads a legacy SSO token from ~/.aws/sso/cache/<SHA-1 of the start URL>.json.
     const cacheDir = join(dir, '.aws', 'sso', 'cache');
     await mkdir(cacheDir, { recursive: true });
     const cacheName = createHash('sha1').update(startUrl).digest('hex');
@@ -208,14 +209,11 @@ describe('CachingCredentialsProvider', () => {
         expiresAt: new Date(Date.now() - 60_000).toISOString(),
       }),
     );
+
     const provider = new CachingCredentialsProvider({ region: REGION, awsProfile: 'sso-dev' });
-    const error = await provider.provide().then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(BastionlessError);
-    expect((error as BastionlessError).code).toBe('ERR_NEEDS_LOGIN');
-    expect((error as BastionlessError).hint).toContain('aws sso login --profile sso-dev');
+    const error = await rejection(provider.provide());
+    expect(error.code).toBe('ERR_NEEDS_LOGIN');
+    expect(error.hint).toContain('aws sso login --profile sso-dev');
     provider.close();
   });
 
@@ -250,12 +248,8 @@ describe('CachingCredentialsProvider', () => {
       stsEndpoint: server.endpoint,
       mfaCodeProvider: async () => 'not-a-code',
     });
-    const error = await provider.provide().then(
-      () => undefined,
-      (caught: unknown) => caught,
-    );
-    expect(error).toBeInstanceOf(BastionlessError);
-    expect((error as BastionlessError).code).toBe('ERR_NEEDS_LOGIN');
+    const error = await rejection(provider.provide());
+    expect(error.code).toBe('ERR_NEEDS_LOGIN');
     provider.close();
   });
 });

@@ -7,7 +7,7 @@ import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
 import { formatDoctorReport, runDoctor, type DoctorReport } from '../../daemon/aws/doctor.js';
 import type { Profile } from '../../daemon/config/types.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
-import { makeProfile, makeTestClients } from './helpers/fixtures.js';
+import { freePort, makeProfile, makeTestClients } from './helpers/fixtures.js';
 
 const ALL_ENDPOINTS = ['ssm', 'ssmmessages', 'ec2messages'].map(
   (service) => `com.amazonaws.us-east-1.${service}`,
@@ -72,15 +72,6 @@ afterAll(async () => {
   await new Promise((resolve) => busyServer.close(resolve));
   await server.close();
 });
-
-/** A port that was free a moment ago: bound and released by the test. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 async function doctor(overrides: Partial<Profile>, with_ = clients): Promise<DoctorReport> {
   const profile = makeProfile({ name: 'orders-db', localPort: await freePort(), ...overrides });

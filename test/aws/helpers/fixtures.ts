@@ -1,5 +1,6 @@
 // Shared fixtures of the AWS integration tests.
 
+import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import {
   createAwsClientSet,
@@ -10,7 +11,7 @@ import { CachingCredentialsProvider } from '../../../daemon/aws/credentials.js';
 import type { Profile } from '../../../daemon/config/types.js';
 import { BastionlessError } from '../../../daemon/errors.js';
 
-/** A complete profile with defaults; `overrides` replaces any field. */
+/** Builds a complete profile with defaults, where `overrides` replaces any field. */
 export function makeProfile(overrides: Partial<Profile>): Profile {
   return {
     name: 'p',
@@ -57,4 +58,13 @@ export async function rejection(promise: Promise<unknown>): Promise<BastionlessE
   );
   expect(error).toBeInstanceOf(BastionlessError);
   return error as BastionlessError;
+}
+
+/** Returns a loopback port that was free a moment ago, by binding and releasing it. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -1,0 +1,47 @@
+// `audit`: print the audit log of tunnel sessions.
+
+import { createAuditLog, formatAuditTable } from '../audit/log.js';
+import { integerOption, parseCommandArgs, stringOption } from './args.js';
+import { pathsFor, print, type Command } from './command.js';
+
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: 'print the audit log of tunnel sessions',
+  help: `Usage: bastionless audit [--profile NAME] [--last N] [--json]
+
+Prints one line per ended session: start, end, profile, target, remote host and port, bytes
+in and out, session id and why it ended.
+
+  --profile NAME   only sessions of this profile
+  --last N         only the N most recent sessions
+  --json           print JSON lines, as stored`,
+  async run(argv) {
+    const args = parseCommandArgs('audit', argv, {
+      profile: { type: 'string' },
+      last: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const log = createAuditLog(pathsFor(args).stateDir);
+    const { entries, skippedLines } = await log.read();
+    const profile = stringOption(args, 'profile');
+    let selected =
+      profile === undefined ? entries : entries.filter((entry) => entry.profile === profile);
+    const last = integerOption('audit', args, 'last');
+    if (last !== undefined) {
+      selected = selected.slice(Math.max(0, selected.length - last));
+    }
+    if (skippedLines > 0) {
+      process.stderr.write(`warning: skipped ${skippedLines} damaged line(s) in ${log.file}\n`);
+    }
+    if (args.values.json) {
+      for (const entry of selected) {
+        print(JSON.stringify(entry));
+      }
+      return 0;
+    }
+    print(
+      selected.length === 0 ? `no sessions recorded in ${log.file}` : formatAuditTable(selected),
+    );
+    return 0;
+  },
+};
