@@ -1,5 +1,6 @@
-// A stand-in for the daemon's control API with just what the tray reads: port and token files,
-// GET /v1/tunnels with bearer auth, and the /v1/events websocket.
+// A stand-in for the daemon's control API with just what the tray uses: port and token files,
+// GET /v1/tunnels and POST /v1/tunnels/:name/start|stop|restart with bearer auth, and the
+// /v1/events websocket.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -12,6 +13,8 @@ export interface FakeDaemon {
   port: number;
   token: string;
   tunnels: TunnelStatus[];
+  /** `METHOD path` of every authenticated request, in order. */
+  requests: string[];
   /** Sends a state event to every connected websocket and updates the list. */
   pushState(tunnel: TunnelStatus): void;
   close(): Promise<void>;
@@ -19,15 +22,28 @@ export interface FakeDaemon {
 
 export async function startFakeDaemon(stateDir: string, token = 'fake-token'): Promise<FakeDaemon> {
   const tunnels: TunnelStatus[] = [];
+  const requests: string[] = [];
   const server: Server = createServer((request, response) => {
     if (request.headers.authorization !== `Bearer ${token}`) {
       response.writeHead(401, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ error: { code: 'ERR_UNAUTHORIZED', message: 'no token' } }));
+      response.end(
+        JSON.stringify({
+          error: { code: 'ERR_UNAUTHORIZED', message: 'missing or invalid bearer token' },
+        }),
+      );
       return;
     }
+    requests.push(`${request.method} ${request.url}`);
     if (request.method === 'GET' && request.url === '/v1/tunnels') {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(tunnels));
+      return;
+    }
+    const action = /^\/v1\/tunnels\/([^/]+)\/(start|stop|restart)$/.exec(request.url ?? '');
+    const tunnel = action && tunnels.find((entry) => entry.name === decodeURIComponent(action[1]));
+    if (request.method === 'POST' && tunnel) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(tunnel));
       return;
     }
     response.writeHead(404);
@@ -54,6 +70,7 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
     port,
     token,
     tunnels,
+    requests,
     pushState(tunnel) {
       const index = tunnels.findIndex((entry) => entry.name === tunnel.name);
       if (index >= 0) tunnels[index] = tunnel;

@@ -1,0 +1,170 @@
+// Runs the bundled Electron main process under plain Node with a stand-in `electron` module,
+// because Electron is often not installed where the tests run. It checks the wiring: tray menu from
+// the daemon's tunnels, notifications, the dashboard window's security settings, menu actions
+// reaching the daemon, and quitting without stopping a daemon the tray did not start.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tunnelStatus, waitFor } from '../ui/fixtures.js';
+import { startFakeDaemon, type FakeDaemon } from './fake-daemon.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const sandbox = mkdtempSync(join(tmpdir(), 'bastionless-main-'));
+const home = join(sandbox, 'home');
+const logFile = join(sandbox, 'electron-calls.jsonl');
+const mainBundle = join(sandbox, 'app', 'dist', 'electron', 'main.cjs');
+let daemon: FakeDaemon;
+
+interface Call {
+  call: string;
+  [key: string]: unknown;
+}
+
+function calls(): Call[] {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Call);
+}
+
+function callsNamed(name: string): Call[] {
+  return calls().filter((entry) => entry.call === name);
+}
+
+function startMain(extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [mainBundle], {
+    env: {
+      ...process.env,
+      BASTIONLESS_HOME: home,
+      FAKE_ELECTRON_LOG: logFile,
+      // A daemon that the tray must not start: the fake daemon is already running.
+      BASTIONLESS_DAEMON_ARGS: JSON.stringify(['-e', 'process.exit(3)']),
+      ...extraEnv,
+    },
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+beforeAll(async () => {
+  const bundle = spawnSync(
+    process.execPath,
+    [join(ROOT, 'electron', 'launch.mjs'), '--bundle-only'],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  expect(bundle.status, bundle.stderr).toBe(0);
+  // The bundle and the stand-in module sit in a folder of their own, so a real Electron
+  // installed in the repository is never picked up instead.
+  mkdirSync(join(sandbox, 'app', 'dist', 'electron'), { recursive: true });
+  copyFileSync(join(ROOT, 'dist', 'electron', 'main.cjs'), mainBundle);
+  const fakeModule = join(sandbox, 'app', 'node_modules', 'electron');
+  mkdirSync(fakeModule, { recursive: true });
+  copyFileSync(join(import.meta.dirname, 'fake-electron.cjs'), join(fakeModule, 'index.js'));
+  writeFileSync(
+    join(fakeModule, 'package.json'),
+    JSON.stringify({ name: 'electron', main: 'index.js' }),
+  );
+
+  daemon = await startFakeDaemon(join(home, 'state'), 'tray-token');
+  daemon.tunnels.push(
+    tunnelStatus({ name: 'db', groups: ['prod'], state: 'open', localAddress: '127.0.0.1:15432' }),
+  );
+});
+
+afterAll(async () => {
+  await daemon?.close();
+  rmSync(sandbox, { recursive: true, force: true });
+});
+
+describe('electron main process', () => {
+  it('quits as a second instance', async () => {
+    const child = startMain({ FAKE_ELECTRON_SECOND_INSTANCE: '1' });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(callsNamed('app.quit')).toHaveLength(1);
+    expect(callsNamed('new Tray')).toHaveLength(0);
+    rmSync(logFile, { force: true });
+  });
+
+  it('drives tray, window and daemon', async () => {
+    const child = startMain();
+    try {
+      const menu = await waitFor(() =>
+        callsNamed('tray.setContextMenu').find((entry) =>
+          (entry.items as { id?: string }[]).some((item) => item.id === 'tunnel:prod:db'),
+        ),
+      );
+      const items = menu.items as { id?: string; label?: string; checked?: boolean }[];
+      const db = items.find((item) => item.id === 'tunnel:prod:db');
+      expect(db?.label).toBe('db (127.0.0.1:15432): Open');
+      expect(db?.checked).toBe(true);
+      expect(callsNamed('tray.setImage').at(-1)?.image).toMatch(/tray-ok(Template)?\.png$/);
+      expect(callsNamed('ipcMain.handle')[0]?.channel).toBe('bastionless:open-config-file');
+
+      // Notifications need the websocket; keep pushing until the tray has subscribed.
+      await waitFor(() => {
+        daemon.pushState(
+          tunnelStatus({
+            name: 'db',
+            groups: ['prod'],
+            state: 'open',
+            localAddress: '127.0.0.1:15432',
+          }),
+        );
+        daemon.pushState(tunnelStatus({ name: 'db', groups: ['prod'], state: 'failed' }));
+        return callsNamed('notification').length > 0;
+      });
+      expect(callsNamed('notification')[0].title).toBe('Tunnel db failed');
+
+      child.stdin!.write('click tunnel:prod:db\n');
+      await waitFor(() => daemon.requests.includes('POST /v1/tunnels/db/start'));
+
+      child.stdin!.write('click open-dashboard\n');
+      const load = await waitFor(() => callsNamed('window.loadURL')[0]);
+      expect(load.url).toBe(`http://127.0.0.1:${daemon.port}/#token=tray-token`);
+      const window = callsNamed('new BrowserWindow')[0];
+      expect(window.webPreferences).toMatchObject({
+        contextIsolation: true,
+        nodeIntegration: false,
+        sandbox: true,
+        webSecurity: true,
+      });
+      const navigations = callsNamed('will-navigate');
+      expect(navigations[0]).toMatchObject({ url: 'https://example.com/', blocked: true });
+      expect(navigations[1]).toMatchObject({ blocked: false });
+      expect(callsNamed('window.open')[0].result).toEqual({ action: 'deny' });
+      expect(callsNamed('permission')[0].granted).toBe(false);
+
+      child.stdin!.write('click edit-config\n');
+      const opened = await waitFor(() => callsNamed('shell.openPath')[0]);
+      expect(opened.path).toBe(join(home, 'config.json'));
+
+      child.stdin!.write('click quit\n');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+      expect(callsNamed('app.exit')).toEqual([{ call: 'app.exit', code: 0 }]);
+      expect(callsNamed('tray.destroy')).toHaveLength(1);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    // The tray attached to a daemon it did not start, so the daemon still serves requests.
+    const response = await fetch(`http://127.0.0.1:${daemon.port}/v1/tunnels`, {
+      headers: { authorization: 'Bearer tray-token' },
+    });
+    expect(response.status).toBe(200);
+  });
+});
