@@ -44,7 +44,9 @@ describe('electron/launch.mjs', () => {
   it('explains a package without its binary', () => {
     const launcher = launcherWithFakeElectron(
       'no-binary',
-      "throw new Error('Electron failed to install correctly, please delete node_modules/electron and try installing again');",
+      // The message the electron package's index.js throws when its binary was not downloaded.
+      "throw new Error('Electron failed to install correctly, please delete " +
+        "node_modules/electron and try installing again');",
     );
     const result = run([launcher]);
     expect(result.status).toBe(1);

@@ -7,7 +7,8 @@ export const EXPORT_VERSION = 1;
 /** Serializes profiles for download, sorted by name so exports diff cleanly. */
 export function exportProfiles(profiles: readonly Profile[]): string {
   const sorted = [...profiles].sort((a, b) => a.name.localeCompare(b.name));
-  return `${JSON.stringify({ format: EXPORT_FORMAT, version: EXPORT_VERSION, profiles: sorted }, null, 2)}\n`;
+  const file = { format: EXPORT_FORMAT, version: EXPORT_VERSION, profiles: sorted };
+  return `${JSON.stringify(file, null, 2)}\n`;
 }
 
 export interface ImportResult {
