@@ -52,14 +52,16 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-/** Paths served without a token: the health check and the dashboard's static files. */
-function isPublicPath(request: FastifyRequest): boolean {
-  const path = request.url.split('?', 1)[0]!;
-  if (path === '/healthz') {
-    return true;
-  }
-  const isRead = request.method === 'GET' || request.method === 'HEAD';
-  return isRead && !path.startsWith('/v1/') && path !== '/v1' && path !== '/metrics';
+/**
+ * Routes served without a token: the health check and the dashboard's static files. The check
+ * uses the matched route, not the raw path, because the router decodes percent-escapes, so
+ * `/%761/tunnels` reaches the `/v1/tunnels` route. A request that matches no route gets 404.
+ */
+const PUBLIC_ROUTES = new Set(['/healthz', '/*']);
+
+function isPublicRoute(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route === undefined || PUBLIC_ROUTES.has(route);
 }
 
 /** Token from the Authorization header; /v1/events also accepts the subprotocol and ?token=. */
@@ -68,10 +70,10 @@ function presentedToken(request: FastifyRequest): string | null {
   if (fromHeader !== null) {
     return fromHeader;
   }
-  const url = new URL(request.url, 'http://placeholder');
-  if (url.pathname !== '/v1/events') {
+  if (request.routeOptions.url !== '/v1/events') {
     return null;
   }
+  const url = new URL(request.url, 'http://placeholder');
   return (
     bearerFromSubprotocols(offeredSubprotocols(request.headers)) ?? url.searchParams.get('token')
   );
@@ -156,7 +158,7 @@ function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () 
           ),
         );
     }
-    if (isPublicPath(request)) {
+    if (isPublicRoute(request)) {
       return;
     }
     const token = presentedToken(request);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -143,6 +143,15 @@ describe('control API guards', () => {
       headers: { ...auth, origin: `http://127.0.0.1:${server.port}` },
     });
     expect(res.status).toBe(200);
+  });
+
+  it('requires a token on percent-encoded paths', async () => {
+    for (const path of ['/%761/tunnels', '/%6detrics', '/v1/%74unnels/db/start']) {
+      const method = path.endsWith('start') ? 'POST' : 'GET';
+      const res = await rawRequest(server.port, method, path);
+      expect(res.status, path).toBe(401);
+    }
+    expect(tunnels.calls).toEqual([]);
   });
 
   it('serves the health check without token', async () => {
@@ -420,5 +429,45 @@ describe('events websocket', () => {
   it('accepts the query token only on the events route', async () => {
     const res = await rawRequest(server.port, 'GET', `/v1/tunnels?token=${TOKEN}`);
     expect(res.status).toBe(401);
+  });
+});
+
+describe('dashboard files', () => {
+  let ui: ApiServer;
+
+  beforeEach(async () => {
+    const uiDir = join(dir, 'ui');
+    mkdirSync(uiDir);
+    writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>dashboard</title>');
+    ui = await startApiServer({
+      manager: tunnels,
+      store,
+      token: TOKEN,
+      logger: pino({ level: 'silent' }),
+      uiDir,
+    });
+  });
+
+  afterEach(async () => {
+    await ui.close();
+  });
+
+  it('serves index.html without token', async () => {
+    const res = await rawRequest(ui.port, 'GET', '/');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('<title>dashboard</title>');
+    expect(String(res.headers['content-security-policy'])).toContain("script-src 'self'");
+  });
+
+  it('still guards API routes', async () => {
+    for (const path of ['/v1/tunnels', '/%761/tunnels', '/metrics']) {
+      const res = await rawRequest(ui.port, 'GET', path);
+      expect(res.status, path).toBe(401);
+    }
+  });
+
+  it('answers a missing file with 404', async () => {
+    const res = await rawRequest(ui.port, 'GET', '/missing.js');
+    expect(res.status).toBe(404);
   });
 });
