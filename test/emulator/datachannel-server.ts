@@ -28,7 +28,7 @@ export interface DataChannelServerOptions {
 
 /** Attaches the websocket endpoint to `server`; returns a function that detaches it. */
 export function attachDataChannelServer(options: DataChannelServerOptions): () => void {
-  // Pongs are answered by the session so that the silent fault can suppress them.
+  // The session sends pongs itself so that the silent fault can suppress them.
   const wss = new WebSocketServer({ noServer: true, autoPong: false });
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {

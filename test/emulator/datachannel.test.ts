@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:net';
-import { TerminateSessionCommand } from '@aws-sdk/client-ssm';
+import { StartSessionCommand, TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MessageType, PayloadType } from '../../daemon/protocol/message.js';
 import { SmuxCommand, encodeSmuxFrame } from '../../daemon/smux/frame.js';
 import type { EmulatorOptions } from './index.js';
 import {
+  INSTANCE,
   SessionFixture,
   closedPort,
   portOf,
@@ -234,6 +235,29 @@ describe('emulator data channel', () => {
     );
     const record = emulator.sessions.find((s) => s.sessionId === sessionId)!;
     expect(record.terminatedBy).toBe('idle-timeout');
+  });
+
+  it('metadata address fails the session', async () => {
+    const { emulator, ssm } = await openSession();
+    const started = await ssm.send(
+      new StartSessionCommand({
+        Target: INSTANCE,
+        DocumentName: 'AWS-StartPortForwardingSessionToRemoteHost',
+        Parameters: { host: ['169.254.169.254'], portNumber: ['80'] },
+      }),
+    );
+    const client = await fixture.connect(started.StreamUrl!, started.TokenValue!);
+    await client.waitFor(
+      () => client.framesOf(MessageType.ChannelClosed).length > 0,
+      5000,
+      'channel_closed',
+    );
+    const closed = JSON.parse(client.framesOf(MessageType.ChannelClosed)[0]!.payload.toString());
+    expect(closed.Output).toBe('Forwarding to IP address 169.254.169.254 is forbidden.');
+    expect(client.framesOf(MessageType.OutputStreamData)).toHaveLength(0);
+    const record = emulator.session(started.SessionId!)!.record;
+    expect(record.state).toBe('failed');
+    expect(record.dialFailures).toBe(0);
   });
 
   it('wrong token closes with 4001', async () => {

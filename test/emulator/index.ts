@@ -4,7 +4,6 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { isForbiddenHost } from './agent/dial.js';
 import { registerAwsRoutes } from './api/aws-router.js';
 import { registerControlRoutes } from './api/control-routes.js';
 import {
@@ -75,7 +74,11 @@ export class Emulator implements SessionHost {
 
   /** @internal */
   async listen(port: number): Promise<void> {
-    registerAwsRoutes(this.app, { state: this.state, handlers: createSsmHandlers(this) });
+    registerAwsRoutes(this.app, {
+      state: this.state,
+      handlers: createSsmHandlers(this),
+      logger: this.options.logger,
+    });
     registerControlRoutes(this.app, this);
     await this.app.listen({ host: '127.0.0.1', port });
     const address = this.app.server.address();
@@ -88,7 +91,7 @@ export class Emulator implements SessionHost {
     });
   }
 
-  /** The runtime of one session, for tests that need the agent's internal state. */
+  /** Returns the runtime of one session, for tests that need the agent's internal state. */
   session(sessionId: string): EmulatedSession | undefined {
     return this.runtimes.get(sessionId);
   }
@@ -153,9 +156,6 @@ export class Emulator implements SessionHost {
     });
     this.state.sessions.set(sessionId, record);
     this.runtimes.set(sessionId, runtime);
-    if (isForbiddenHost(request.host)) {
-      runtime.terminate('error', `Forwarding to IP address ${request.host} is forbidden.`);
-    }
     this.options.logger?.info({ sessionId, target: request.target }, 'session started');
     return {
       SessionId: sessionId,
@@ -170,8 +170,8 @@ export class Emulator implements SessionHost {
       throw new AwsApiError('DoesNotExistException', `Session ${sessionId} does not exist.`);
     }
     runtime.checkResumeFaults();
-    // NOTE: whether the real service answers an ended session with an empty token or with
-    // DoesNotExistException is not documented; the empty token makes clients stop cleanly.
+    // NOTE: for an ended session the real service may return an empty token or raise
+    // DoesNotExistException (undocumented). The empty token makes clients stop cleanly.
     const empty = runtime.isEnded || runtime.activeFaults.emptyResumeToken === true;
     return {
       SessionId: sessionId,

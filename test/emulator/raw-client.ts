@@ -126,7 +126,7 @@ export class RawClient {
     throw new Error(`message ${sequence} was not acked after 50 attempts`);
   }
 
-  /** Answers the HandshakeRequest and waits for HandshakeComplete. */
+  /** Sends the HandshakeResponse once the HandshakeRequest arrived, then waits for HandshakeComplete. */
   async handshake(clientVersion = this.options.clientVersion ?? '1.2.650.0'): Promise<void> {
     await this.waitFor(
       () => this.framesOf(MessageType.OutputStreamData, PayloadType.HandshakeRequest).length > 0,

@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 import { MessageFlags, MessageType, encodeMessage } from '../../daemon/protocol/message.js';
 import { AwsApiError } from './errors.js';
 import { createRandom, type Faults } from './faults.js';
+import { isForbiddenHost } from './agent/dial.js';
 import { PortAgent } from './agent/port-agent.js';
 import type { FrameKind } from './agent/reliability.js';
 import type { SessionRecord } from './state.js';
@@ -62,7 +63,7 @@ export class EmulatedSession {
   private faults: Faults = {};
   private random = createRandom(1);
   private readonly pauseReasons = new Set<'fault' | 'disconnected'>();
-  private readonly held: Record<Direction, HeldFrame[]> = { 'to-client': [], 'to-agent': [] };
+  private readonly heldFrames: Record<Direction, HeldFrame[]> = { 'to-client': [], 'to-agent': [] };
   private bytesSinceOpen = 0;
   private lastActivityAt: number;
   private rejectResumeRemaining = 0;
@@ -106,7 +107,7 @@ export class EmulatedSession {
     return this.currentToken;
   }
 
-  /** Throws the ResumeSession error that the `rejectResume` fault asks for, if any. */
+  /** Throws the ResumeSession error configured by the `rejectResume` fault, if any. */
   checkResumeFaults(): void {
     const reject = this.faults.rejectResume;
     if (reject === undefined) {
@@ -231,6 +232,11 @@ export class EmulatedSession {
 
   private startAgent(): void {
     const record = this.record;
+    // The agent checks the destination when the session starts, before any handshake.
+    if (isForbiddenHost(record.host)) {
+      this.terminate('error', `Forwarding to IP address ${record.host} is forbidden.`);
+      return;
+    }
     this.agent = new PortAgent({
       sessionId: record.sessionId,
       agentVersion: record.agentVersion,
@@ -410,7 +416,7 @@ export class EmulatedSession {
     if (this.random() < (faults.reorderProbability ?? 0)) {
       const window = faults.reorderWindow ?? 3;
       const remaining = 1 + Math.floor(this.random() * window);
-      this.held[direction].push({ frame, remaining, deliver });
+      this.heldFrames[direction].push({ frame, remaining, deliver });
       this.addTimer(this.sessionTimers, REORDER_FLUSH_MS, () => this.releaseHeld(direction, true));
       return;
     }
@@ -422,7 +428,7 @@ export class EmulatedSession {
   }
 
   private releaseHeld(direction: Direction, all = false): void {
-    const held = this.held[direction];
+    const held = this.heldFrames[direction];
     if (held.length === 0) {
       return;
     }
@@ -435,7 +441,7 @@ export class EmulatedSession {
         keep.push(entry);
       }
     }
-    this.held[direction] = keep;
+    this.heldFrames[direction] = keep;
   }
 
   private armSocketTimers(websocket: WebSocket): void {

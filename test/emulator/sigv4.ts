@@ -64,6 +64,20 @@ function canonicalPath(path: string): string {
     .join('/');
 }
 
+/** Orders query pairs by name, then value, by code point as SigV4 requires. */
+function compareQueryPairs(
+  [name, value]: readonly [string, string],
+  [otherName, otherValue]: readonly [string, string],
+): number {
+  if (name !== otherName) {
+    return name < otherName ? -1 : 1;
+  }
+  if (value === otherValue) {
+    return 0;
+  }
+  return value < otherValue ? -1 : 1;
+}
+
 function canonicalQuery(query: string): string {
   if (query === '') {
     return '';
@@ -76,7 +90,7 @@ function canonicalQuery(query: string): string {
       const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
       return [encodeRfc3986(decode(name)), encodeRfc3986(decode(value))] as const;
     })
-    .sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1))
+    .sort(compareQueryPairs)
     .map(([name, value]) => `${name}=${value}`)
     .join('&');
 }
@@ -122,12 +136,16 @@ export function computeSignature(
   return createHmac('sha256', key).update(stringToSign).digest('hex');
 }
 
-/** Checks the request signature in constant time. */
+/** Checks the request signature in constant time, and the body against x-amz-content-sha256. */
 export function verifySignature(
   request: SignedRequest,
   auth: SigV4Authorization,
   secretAccessKey: string,
 ): boolean {
+  const declaredHash = headerValue(request.headers, 'x-amz-content-sha256');
+  if (/^[0-9a-f]{64}$/.test(declaredHash) && declaredHash !== sha256Hex(request.body)) {
+    return false;
+  }
   const expected = Buffer.from(computeSignature(request, auth, secretAccessKey), 'hex');
   const actual = Buffer.from(auth.signature, 'hex');
   return expected.length === actual.length && timingSafeEqual(expected, actual);

@@ -27,7 +27,7 @@ export function portOf(server: Server): number {
   return (server.address() as AddressInfo).port;
 }
 
-/** A port on 127.0.0.1 where nothing listens. */
+/** Returns a port on 127.0.0.1 where nothing listens. */
 export async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -45,6 +45,11 @@ export interface PortAgentEvents {
   onError: (error: Error) => void;
 }
 
+interface HandshakeResponse {
+  ClientVersion?: string;
+  ProcessedClientActions?: { ActionType?: string; ActionStatus?: number; Error?: string }[];
+}
+
 export class PortAgent {
   readonly reliability: AgentReliability;
   private readonly pipe: OutboundPipe;
@@ -159,14 +164,8 @@ export class PortAgent {
   }
 
   private handleHandshakeResponse(payload: Buffer): void {
-    let response: {
-      ClientVersion?: string;
-      ProcessedClientActions?: { ActionType?: string; ActionStatus?: number; Error?: string }[];
-    };
-    try {
-      response = JSON.parse(payload.toString('utf8'));
-    } catch (error) {
-      this.options.events.onEnd('error', `invalid HandshakeResponse: ${(error as Error).message}`);
+    const response = this.parseHandshakeResponse(payload);
+    if (response === undefined) {
       return;
     }
     clearTimeout(this.handshakeTimer);
@@ -179,12 +178,14 @@ export class PortAgent {
       );
       return;
     }
+
     this.handshakeDone = true;
     const elapsedNs = Math.round((performance.now() - this.handshakeSentAt) * 1e6);
     this.reliability.sendStreamData(
       PayloadType.HandshakeComplete,
       Buffer.from(JSON.stringify({ HandshakeTimeToComplete: elapsedNs, CustomerMessage: '' })),
     );
+
     const clientVersion = response.ClientVersion ?? '';
     const decision = decideMode(clientVersion, this.options.agentVersion);
     this.options.events.onHandshakeComplete(clientVersion, decision);
@@ -192,6 +193,15 @@ export class PortAgent {
       this.startMux(decision.smuxKeepAlive);
     } else {
       void this.startBasic();
+    }
+  }
+
+  private parseHandshakeResponse(payload: Buffer): HandshakeResponse | undefined {
+    try {
+      return JSON.parse(payload.toString('utf8')) as HandshakeResponse;
+    } catch (error) {
+      this.options.events.onEnd('error', `invalid HandshakeResponse: ${(error as Error).message}`);
+      return undefined;
     }
   }
 
@@ -302,7 +312,7 @@ export class PortAgent {
         this.pipe.once('drain', () => socket.resume());
       }
     });
-    // The client is not told about a destination close: the next client data re-dials.
+    // The client gets no signal when the destination closes, so the next client data re-dials.
     socket.on('close', () => {
       if (this.basicSocket === socket) {
         this.basicSocket = null;

@@ -3,6 +3,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { AwsApiError } from '../errors.js';
 import {
   jsonHandlers as serviceJsonHandlers,
@@ -19,6 +20,7 @@ export interface AwsRouterOptions {
   state: EmulatorState;
   /** Handlers served before the services extension point, keyed by X-Amz-Target. */
   handlers: Record<string, JsonHandler>;
+  logger?: Logger;
 }
 
 function invalidToken(): AwsApiError {
@@ -162,6 +164,10 @@ export function registerAwsRoutes(app: FastifyInstance, options: AwsRouterOption
           ? new AwsApiError('SerializationException', `invalid JSON body: ${error.message}`)
           : toApiError(error);
       record.error = apiError.type;
+      options.logger?.info(
+        { operation: operationName, accessKeyId: record.accessKeyId, errorType: apiError.type },
+        'API call failed',
+      );
       return isJson ? sendJsonError(reply, apiError) : sendXmlError(reply, apiError, service);
     }
   });
