@@ -55,9 +55,11 @@ export async function startPortForwardSession(
   throwIfAborted(signal);
   let response;
   try {
+    // No abortSignal here: an aborted request may still create the session on the service,
+    // and then its SessionId is needed to terminate it.
     response = await options
       .getSsmClient()
-      .send(new StartSessionCommand(startSessionInput(options)), { abortSignal: signal });
+      .send(new StartSessionCommand(startSessionInput(options)));
   } catch (error) {
     throwIfAborted(signal);
     throw new PortForwardError(
@@ -77,6 +79,12 @@ export async function startPortForwardSession(
   const terminate = async (): Promise<void> => {
     await options.getSsmClient().send(new TerminateSessionCommand({ SessionId: sessionId }));
   };
+  if (signal?.aborted) {
+    await terminate().catch(() => {
+      // The service ends the unused session on its idle timeout.
+    });
+    throwIfAborted(signal);
+  }
   const channel = new DataChannel({
     ...options.dataChannel,
     streamUrl,

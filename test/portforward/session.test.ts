@@ -242,6 +242,48 @@ describe('agent versions and reconnects', () => {
   });
 });
 
+describe('session start and faults', () => {
+  it('terminates a session aborted during start', async () => {
+    const sim = await emulator();
+    sim.setDefaultFaults({ handshakeDelayMs: 5_000 });
+    const ssm = emulatorClient(sim.url);
+    const controller = new AbortController();
+    const starting = startPortForwardSession({
+      getSsmClient: () => ssm,
+      target: TARGET,
+      remotePort: 80,
+      signal: controller.signal,
+    });
+    await waitFor(() => sim.sessions.length === 1, 'StartSession');
+    controller.abort();
+
+    await expect(starting).rejects.toMatchObject({ code: 'ERR_SESSION_ABORTED' });
+    expect(sim.calls.map((call) => call.operation)).toContain('AmazonSSM.TerminateSession');
+  });
+
+  it('stays byte-exact over a lossy channel', async () => {
+    const sim = await emulator();
+    sim.setDefaultFaults({
+      seed: 7,
+      dropProbability: 0.03,
+      duplicateProbability: 0.03,
+      reorderProbability: 0.03,
+      reorderWindow: 4,
+    });
+    const { target, port: remotePort } = await targetServer();
+    const { port } = await session(sim, remotePort);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, () => transfer(port, 100_000, 100_000)),
+    );
+    await waitFor(() => target.uploads.size === 10, 'ten uploads', 30_000);
+
+    for (const result of results) {
+      expect(result.downloadOk).toBe(true);
+      expect(target.uploads.get(result.downloadKey)?.sha256).toBe(result.uploadSha256);
+    }
+  });
+});
+
 describe('basic mode through the emulator', () => {
   it('carries connections one at a time', async () => {
     const sim = await emulator('3.0.196.0');
