@@ -31,6 +31,9 @@ export interface ManagedInstance {
 export const MUX_MIN_EXCLUSIVE_AGENT_VERSION = '3.0.196.0';
 // DescribeInstanceInformation accepts at most 50 values in one InstanceIds filter.
 const INSTANCE_IDS_PER_FILTER = 50;
+// Bounds one listing at 100 pages, so a service that keeps returning NextToken cannot loop it
+// forever. NOTE: a fleet larger than 100 pages is listed only in part.
+const MAX_PAGES = 100;
 
 /** Compares dotted numeric versions; a missing part counts as 0. */
 export function compareVersions(left: string, right: string): number {
@@ -67,13 +70,16 @@ async function describeInstanceInformation(
 ): Promise<ManagedInstance[]> {
   const instances: ManagedInstance[] = [];
   let nextToken: string | undefined;
-  do {
-    const page = await ssm.send(
+  for (let page = 0; page < MAX_PAGES; page += 1) {
+    const output = await ssm.send(
       new DescribeInstanceInformationCommand({ Filters: filters, NextToken: nextToken }),
     );
-    instances.push(...(page.InstanceInformationList ?? []).map(toManagedInstance));
-    nextToken = page.NextToken;
-  } while (nextToken);
+    instances.push(...(output.InstanceInformationList ?? []).map(toManagedInstance));
+    nextToken = output.NextToken;
+    if (!nextToken) {
+      break;
+    }
+  }
   return instances;
 }
 
