@@ -1,7 +1,15 @@
 // The daemon process: config store → tunnel manager → control API, plus the pid, port,
 // token and open-session files in the state directory, and an orderly shutdown.
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TerminateSessionCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
@@ -168,14 +176,36 @@ function createClientCache() {
   };
 }
 
+/**
+ * Creates the pid file exclusively, so two daemons started at once cannot both run. A pid file
+ * naming a dead process is stale and is replaced.
+ * NOTE: a stale pid reused by an unrelated process still counts as a running daemon.
+ */
+function claimPidFile(pidFile: string): void {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const fd = openSync(pidFile, 'wx', 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+    }
+    const otherPid = readLivePid(pidFile);
+    if (otherPid !== null) {
+      throw new DaemonAlreadyRunningError(otherPid);
+    }
+    rmSync(pidFile, { force: true });
+  }
+  throw new Error(`could not create ${pidFile}; another daemon is starting at the same time`);
+}
+
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { paths } = options;
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  const otherPid = readLivePid(paths.pidFile);
-  if (otherPid !== null && otherPid !== process.pid) {
-    throw new DaemonAlreadyRunningError(otherPid);
-  }
-  writeFileAtomic(paths.pidFile, `${process.pid}\n`, 0o644);
+  claimPidFile(paths.pidFile);
 
   const log = createLogger({
     stateDir: paths.stateDir,

@@ -11,6 +11,7 @@ import {
   echoThrough,
   freePort,
   portIsFree,
+  runCli,
   sha256,
   spawnCli,
   startEchoServer,
@@ -210,6 +211,16 @@ describe('daemon process', () => {
       expect(fixed.configError).toBeNull();
     },
   );
+
+  it('rejects a second daemon on one state directory', { timeout: 60_000 }, async () => {
+    writeConfig(JSON.stringify({ version: 2, profiles: [] }));
+    daemon = startForeground();
+    await apiOf();
+    const second = await runCli(['daemon'], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`the daemon is already running (pid ${daemon.pid})`);
+    expect(readFileSync(join(home, 'state', 'daemon.pid'), 'utf8').trim()).toBe(String(daemon.pid));
+  });
 
   it('terminates sessions a killed daemon left open', { timeout: 90_000 }, async () => {
     const localPort = await freePort();
