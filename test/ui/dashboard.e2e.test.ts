@@ -1,6 +1,6 @@
 // Browser end-to-end test of the dashboard: Debian's Chromium driven by playwright-core, the
-// real daemon (startDaemon) and the SSM emulator, all on 127.0.0.1. Writes the screenshots
-// that the README shows to docs/screenshots.
+// real daemon (startDaemon) and the SSM emulator, all on 127.0.0.1. Writes screenshots of the
+// tunnels view (light and dark) and of the profile editor to docs/screenshots.
 
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -51,7 +51,8 @@ function echoThrough(socket: Socket, payload: Buffer): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let received = 0;
     const timer = setTimeout(
-      () => reject(new Error(`echo timed out at ${received} bytes`)),
+      () =>
+        reject(new Error(`echo timed out after 30 s at ${received} of ${payload.length} bytes`)),
       30_000,
     );
     const onData = (chunk: Buffer) => {
