@@ -220,7 +220,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const store = new ConfigStore({ file: paths.configFile });
   store.on('invalid', (error: ConfigError) => {
-    logger.error({ code: error.code, fields: error.fields, file: store.file }, error.message);
+    logger.error(
+      { code: error.code, reason: error.message, fields: error.fields, file: store.file },
+      'config file rejected; keeping the last good profiles',
+    );
   });
   store.load();
 

@@ -1,5 +1,5 @@
 // The /v1/events websocket: a snapshot of every tunnel on connect, then `state` messages on
-// each change and `traffic` messages at most once per second per tunnel.
+// each change and `traffic` messages about once per second per tunnel.
 
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -10,7 +10,11 @@ import type { TrafficEvent, TunnelController } from './types.js';
 const TRAFFIC_BACKLOG_BYTES = 256 * 1024;
 /** A client this far behind is disconnected, so a stalled page cannot grow daemon memory. */
 const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
-const TRAFFIC_INTERVAL_MS = 1000;
+/**
+ * Minimum gap between traffic messages for one tunnel. It sits below the manager's 1 s sample
+ * interval, so timer jitter does not make every other sample look too early and get dropped.
+ */
+const MIN_TRAFFIC_GAP_MS = 900;
 
 export type EventMessage =
   { type: 'state'; tunnel: TunnelStatus } | ({ type: 'traffic' } & TrafficEvent);
@@ -33,7 +37,7 @@ function streamEvents(socket: WebSocket, manager: TunnelController): void {
   const onTraffic = (traffic: TrafficEvent): void => {
     const now = Date.now();
     const last = lastTrafficAt.get(traffic.name) ?? 0;
-    if (now - last < TRAFFIC_INTERVAL_MS || socket.bufferedAmount > TRAFFIC_BACKLOG_BYTES) {
+    if (now - last < MIN_TRAFFIC_GAP_MS || socket.bufferedAmount > TRAFFIC_BACKLOG_BYTES) {
       return;
     }
     lastTrafficAt.set(traffic.name, now);

@@ -173,6 +173,7 @@ and waits up to ${STOP_TIMEOUT_MS / 1000} s for it to exit.`,
       print('the daemon is not running');
       return 0;
     }
+    // NOTE: on Windows, SIGTERM ends the process at once, so sessions are not terminated there.
     process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (processExists(pid)) {
