@@ -13,10 +13,11 @@ export interface AwsApiServer {
 
 /**
  * Starts the emulator with `scenario`: only its instances exist, and when it lists
- * credentials, only those keys are accepted.
+ * credentials, only those keys are accepted. The emulator fills in the defaults of partial
+ * entries (an instance without `pingStatus` is Online, for example).
  */
-export async function startAwsApiServer(scenario: Partial<Scenario>): Promise<AwsApiServer> {
-  const emulator = await startEmulator({ scenario, pacing: false });
+export async function startAwsApiServer(scenario: Record<string, unknown>): Promise<AwsApiServer> {
+  const emulator = await startEmulator({ scenario: scenario as Partial<Scenario>, pacing: false });
   return {
     endpoint: emulator.url,
     state: emulator.state,
