@@ -2,6 +2,7 @@ import {
   DescribeInstanceInformationCommand,
   DoesNotExistException,
   GetConnectionStatusCommand,
+  GetParameterCommand,
   InvalidDocument,
   ResumeSessionCommand,
   SSMClient,
@@ -9,8 +10,9 @@ import {
   TargetNotConnected,
   TerminateSessionCommand,
 } from '@aws-sdk/client-ssm';
+import { DecodeAuthorizationMessageCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jsonHandlers } from './services/index.js';
+import { jsonHandlers, queryHandlers } from './services/index.js';
 import { AwsApiError, startEmulator, type Emulator, type EmulatorOptions } from './index.js';
 
 const ONLINE = 'i-0123456789abcdef0';
@@ -259,6 +261,7 @@ describe('emulator SSM API', () => {
 
   it('service handlers extend the API', async () => {
     const emulator = await start();
+    const previous = jsonHandlers['AmazonSSM.GetParameter'];
     jsonHandlers['AmazonSSM.GetParameter'] = (input: { Name: string }) => {
       if (input.Name === 'missing') {
         throw new AwsApiError('ParameterNotFound', 'Parameter missing not found.');
@@ -266,7 +269,6 @@ describe('emulator SSM API', () => {
       return { Parameter: { Name: input.Name, Value: 'v', Type: 'String' } };
     };
     try {
-      const { GetParameterCommand } = await import('@aws-sdk/client-ssm');
       const found = await client(emulator).send(new GetParameterCommand({ Name: 'p' }));
       expect(found.Parameter!.Value).toBe('v');
       const missing = (await client(emulator)
@@ -274,8 +276,44 @@ describe('emulator SSM API', () => {
         .catch((e: unknown) => e)) as Error;
       expect(missing.name).toBe('ParameterNotFound');
     } finally {
-      delete jsonHandlers['AmazonSSM.GetParameter'];
+      if (previous) {
+        jsonHandlers['AmazonSSM.GetParameter'] = previous;
+      } else {
+        delete jsonHandlers['AmazonSSM.GetParameter'];
+      }
     }
+  });
+
+  it('query protocol routes by service and Action', async () => {
+    const emulator = await start();
+    const sts = new STSClient({
+      region: 'us-east-1',
+      endpoint: emulator.url,
+      credentials: { accessKeyId: 'AKIATEST', secretAccessKey: 'secret' },
+      maxAttempts: 1,
+    });
+    const previous = queryHandlers.sts?.DecodeAuthorizationMessage;
+    queryHandlers.sts = { ...queryHandlers.sts };
+    queryHandlers.sts.DecodeAuthorizationMessage = (params, ctx) =>
+      `<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><DecodeAuthorizationMessageResult><DecodedMessage>${params.EncodedMessage}:${ctx.accessKeyId}</DecodedMessage></DecodeAuthorizationMessageResult></DecodeAuthorizationMessageResponse>`;
+    try {
+      const decoded = await sts.send(
+        new DecodeAuthorizationMessageCommand({ EncodedMessage: 'abc' }),
+      );
+      expect(decoded.DecodedMessage).toBe('abc:AKIATEST');
+      expect(emulator.calls.at(-1)!.operation).toBe('sts:DecodeAuthorizationMessage');
+    } finally {
+      if (previous) {
+        queryHandlers.sts.DecodeAuthorizationMessage = previous;
+      } else {
+        delete queryHandlers.sts.DecodeAuthorizationMessage;
+      }
+    }
+    const unknown = (await sts
+      .send(new DecodeAuthorizationMessageCommand({ EncodedMessage: 'abc' }))
+      .catch((e: unknown) => e)) as Error & { $metadata: { httpStatusCode: number } };
+    expect(unknown.name).toBe('InvalidAction');
+    expect(unknown.$metadata.httpStatusCode).toBe(400);
   });
 
   it('control routes list calls and sessions', async () => {

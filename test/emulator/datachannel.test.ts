@@ -132,6 +132,30 @@ describe('emulator data channel', () => {
     expect(sha256(Buffer.concat(client.data))).toBe(sha256(payload));
   });
 
+  it('basic mode re-dials after DisconnectToPort', async () => {
+    let connections = 0;
+    const countConnection = () => connections++;
+    echo.on('connection', countConnection);
+    try {
+      const { client } = await openSession({ agentVersion: '3.0.196.0' });
+      await client.handshake();
+      await client.sendUntilAcked(PayloadType.Output, Buffer.from('one'));
+      await client.waitFor(() => Buffer.concat(client.data).toString() === 'one', 5000, 'echo');
+      expect(connections).toBe(1);
+
+      client.sendStream(PayloadType.Flag, Buffer.from([0, 0, 0, 1]));
+      await client.sendUntilAcked(PayloadType.Output, Buffer.from('two'));
+      await client.waitFor(
+        () => Buffer.concat(client.data).toString() === 'onetwo',
+        5000,
+        'echo after re-dial',
+      );
+      expect(connections).toBe(2);
+    } finally {
+      echo.off('connection', countConnection);
+    }
+  });
+
   it('old client version selects basic mode', async () => {
     const { client, emulator, sessionId } = await openSession({ clientVersion: '1.1.61.0' });
     await client.handshake();
