@@ -197,27 +197,73 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
   return forward(server, options, { stdout, stderr, signals });
 }
 
+/** Connections accepted while the session starts, each closed if it waits too long. */
+class PendingConnections {
+  private readonly sockets = new Map<Socket, NodeJS.Timeout>();
+
+  add(socket: Socket): void {
+    const timer = setTimeout(() => {
+      this.sockets.delete(socket);
+      socket.destroy();
+    }, PENDING_CONNECTION_TIMEOUT_MS);
+    this.sockets.set(socket, timer);
+    socket.once('close', () => {
+      clearTimeout(this.sockets.get(socket));
+      this.sockets.delete(socket);
+    });
+  }
+
+  handOver(session: PortForwardSession): void {
+    for (const [socket, timer] of this.sockets) {
+      clearTimeout(timer);
+      session.handleConnection(socket);
+    }
+    this.sockets.clear();
+  }
+
+  destroyAll(): void {
+    for (const [socket, timer] of this.sockets) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.sockets.clear();
+  }
+}
+
+function reportSessionEvents(
+  session: PortForwardSession,
+  options: ConnectOptions,
+  io: Pick<ConnectIo, 'stdout' | 'stderr'>,
+): void {
+  io.stdout(
+    `Session ${session.sessionId} open (${session.mode} mode, agent ${session.agentVersion}); ` +
+      'press Ctrl-C to end it\n',
+  );
+  session.on('dial-failed', () => {
+    io.stderr(
+      `connection to ${describeRemote(options)} failed on the target; check that it listens ` +
+        'and that security groups let the managed node reach it\n',
+    );
+  });
+  session.on('reconnecting', (error: Error) => {
+    io.stderr(`websocket lost (${error.message}); reconnecting\n`);
+  });
+  session.on('reconnected', () => io.stderr('reconnected\n'));
+}
+
 async function forward(
   server: Server,
   options: ConnectOptions,
   io: Pick<ConnectIo, 'stdout' | 'stderr' | 'signals'>,
 ): Promise<number> {
-  const pending = new Map<Socket, NodeJS.Timeout>();
+  const pending = new PendingConnections();
   let session: PortForwardSession | null = null;
   server.on('connection', (socket: Socket) => {
     if (session !== null) {
       session.handleConnection(socket);
-      return;
+    } else {
+      pending.add(socket);
     }
-    const timer = setTimeout(() => {
-      pending.delete(socket);
-      socket.destroy();
-    }, PENDING_CONNECTION_TIMEOUT_MS);
-    pending.set(socket, timer);
-    socket.once('close', () => {
-      clearTimeout(pending.get(socket));
-      pending.delete(socket);
-    });
   });
 
   const controller = new AbortController();
@@ -236,11 +282,7 @@ async function forward(
   const cleanup = (): void => {
     io.signals.off('SIGINT', onSignal);
     io.signals.off('SIGTERM', onSignal);
-    for (const [socket, timer] of pending) {
-      clearTimeout(timer);
-      socket.destroy();
-    }
-    pending.clear();
+    pending.destroyAll();
     server.close();
   };
 
@@ -276,25 +318,8 @@ async function forward(
   }
 
   const active = session;
-  io.stdout(
-    `Session ${active.sessionId} open (${active.mode} mode, agent ${active.agentVersion}); ` +
-      'press Ctrl-C to end it\n',
-  );
-  active.on('dial-failed', () => {
-    io.stderr(
-      `connection to ${describeRemote(options)} failed on the target; check that it listens ` +
-        'and that security groups let the managed node reach it\n',
-    );
-  });
-  active.on('reconnecting', (error: Error) => {
-    io.stderr(`websocket lost (${error.message}); reconnecting\n`);
-  });
-  active.on('reconnected', () => io.stderr('reconnected\n'));
-  for (const [socket, timer] of pending) {
-    clearTimeout(timer);
-    active.handleConnection(socket);
-  }
-  pending.clear();
+  reportSessionEvents(active, options, io);
+  pending.handOver(active);
 
   const ended = new Promise<SessionEnd>((resolve) => active.once('ended', resolve));
   const outcome = await Promise.race([

@@ -143,12 +143,12 @@ describe('port forwarding through the emulator', () => {
     tunnel.on('dial-failed', () => dialFailures++);
 
     // Hold one connection open, then stop accepting so the next dial is refused.
-    const held = connect(port, '127.0.0.1');
-    await once(held, 'connect');
+    const live = connect(port, '127.0.0.1');
+    await once(live, 'connect');
     const header = Buffer.alloc(8);
     header.writeBigUInt64BE(4n);
-    held.write(header);
-    await once(held, 'data');
+    live.write(header);
+    await once(live, 'data');
     target.server.close();
 
     const failing = connect(port, '127.0.0.1');
@@ -161,12 +161,12 @@ describe('port forwarding through the emulator', () => {
 
     expect(tunnel.stats.dialFailures).toBe(1);
     expect((failingError as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
-    expect(held.destroyed).toBe(false);
-    held.write(Buffer.from('still here'));
-    const heldClosed = once(held, 'close');
-    held.end();
-    await heldClosed;
-    await waitFor(() => target.uploads.size === 1, 'the held upload');
+    expect(live.destroyed).toBe(false);
+    live.write(Buffer.from('still here'));
+    const liveClosed = once(live, 'close');
+    live.end();
+    await liveClosed;
+    await waitFor(() => target.uploads.size === 1, 'the live upload');
     expect([...target.uploads.values()][0]!.bytes).toBe(10);
     expect(sim.sessions[0]!.state).toBe('connected');
   });
