@@ -2,11 +2,12 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import { duplicateName, EMPTY_FORM, profileToForm, type ProfileForm } from '../lib/profile-form.js';
 import type { Profile } from '../lib/types.js';
+import { trayBridge } from '../tray-bridge.js';
 import type { DaemonConnection } from '../use-daemon.js';
 import { ProfileEditor } from './profile-editor.js';
 import { ProfileTransfer } from './profile-transfer.js';
 
-/** What the editor is open for: a new profile, or the stored profile named `original`. */
+/** Editor target: a new profile, or the stored profile named `original`. */
 interface Editing {
   form: ProfileForm;
   original: Profile | null;
@@ -18,6 +19,7 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
   const [editing, setEditing] = useState<Editing | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
+  const tray = trayBridge();
 
   const load = useCallback(async () => {
     try {
@@ -81,6 +83,17 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
           >
             New profile
           </button>
+          {tray && (
+            <button
+              type="button"
+              onClick={async () => {
+                const problem = await tray.openConfigFile();
+                if (problem) setMessage({ text: problem, error: true });
+              }}
+            >
+              Open config file
+            </button>
+          )}
           <ProfileTransfer
             api={daemon.api}
             profiles={profiles}
