@@ -10,12 +10,8 @@ const connectCommand: Command = {
   summary: 'forward one local port without the daemon',
   help: 'Usage: bastionless connect --help',
   async run(argv) {
-    // A computed specifier keeps this file compiling while connect.ts is written separately.
-    const specifier = './connect.js';
-    const { runConnect } = (await import(specifier)) as {
-      runConnect: (args: string[]) => Promise<number | void>;
-    };
-    return (await runConnect(argv)) ?? 0;
+    const { runConnect } = await import('./connect.js');
+    return runConnect(argv);
   },
 };
 
@@ -38,6 +34,11 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'logs', load: async () => (await import('./logs-command.js')).logsCommand },
   { name: 'dashboard', load: async () => (await import('./tunnel-commands.js')).dashboardCommand },
   { name: 'connect', load: async () => connectCommand },
+  { name: 'doctor', load: async () => (await import('./doctor.js')).doctorCommand },
+  { name: 'targets', load: async () => (await import('./targets.js')).targetsCommand },
+  { name: 'policy', load: async () => (await import('./policy.js')).policyCommand },
+  { name: 'audit', load: async () => (await import('./audit.js')).auditCommand },
+  { name: 'profiles', load: async () => (await import('./profiles-sync.js')).profilesCommand },
 ];
 
 async function usage(): Promise<string> {
