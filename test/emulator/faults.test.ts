@@ -105,6 +105,28 @@ describe('emulator faults', () => {
     expect(data[0]!.sequenceNumber).toBe(data[1]!.sequenceNumber);
   });
 
+  it('delayed frames arrive late', async () => {
+    const { client, emulator, sessionId } = await openSession();
+    await client.handshake();
+    emulator.setFaults(sessionId, {
+      frameDirection: 'to-client',
+      delayProbability: 1,
+      delayMs: 300,
+    });
+    const sentAt = Date.now();
+    sendOnStream3(client, Buffer.from('late'));
+    await client.waitFor(() => echoedOnStream3(client).length >= 4, 5000, 'delayed echo');
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(280);
+  });
+
+  it('websocket pings at the set interval', async () => {
+    const { client } = await openSession({ pingIntervalMs: 100 });
+    let pings = 0;
+    client.websocket.on('ping', () => pings++);
+    await client.waitFor(() => pings >= 2, 5000, 'two pings');
+    expect(pings).toBeGreaterThanOrEqual(2);
+  });
+
   it('close every N bytes, then resume', async () => {
     const { client, emulator, sessionId, ssm, streamUrl, record } = await openSession();
     await client.handshake();

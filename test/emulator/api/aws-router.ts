@@ -12,7 +12,7 @@ import {
   type JsonHandler,
 } from '../services/index.js';
 import { parseAuthorization, verifySignature, type SigV4Authorization } from '../sigv4.js';
-import type { EmulatorState } from '../state.js';
+import type { ApiCallRecord, EmulatorState } from '../state.js';
 
 const AMZ_JSON = 'application/x-amz-json-1.1';
 
@@ -105,67 +105,98 @@ function toApiError(error: unknown): AwsApiError {
   return new AwsApiError('InternalServerError', (error as Error).message ?? String(error), 500);
 }
 
+interface ParsedCall {
+  protocol: 'json' | 'query';
+  /** X-Amz-Target for JSON protocols, `service:Action` for query ones. */
+  operation: string;
+  input: Record<string, unknown>;
+}
+
+function parseCall(request: FastifyRequest): ParsedCall {
+  const target = request.headers['x-amz-target'];
+  const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+  if (typeof target === 'string') {
+    let input: Record<string, unknown> = {};
+    if (body.length > 0) {
+      try {
+        input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      } catch (error) {
+        throw new AwsApiError(
+          'SerializationException',
+          `invalid JSON body: ${(error as Error).message}`,
+        );
+      }
+    }
+    return { protocol: 'json', operation: target, input };
+  }
+  const params = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+  const service = parseAuthorization(request.headers.authorization)?.service ?? 'unknown';
+  return { protocol: 'query', operation: `${service}:${params.Action ?? ''}`, input: params };
+}
+
+interface HandlerOutput {
+  contentType: string;
+  body: string;
+}
+
+async function dispatch(
+  call: ParsedCall,
+  service: string,
+  ctx: HandlerContext,
+  handlers: Record<string, JsonHandler>,
+): Promise<HandlerOutput> {
+  if (call.protocol === 'json') {
+    const handler = handlers[call.operation] ?? serviceJsonHandlers[call.operation];
+    if (handler === undefined) {
+      throw new AwsApiError(
+        'UnknownOperationException',
+        `Operation ${call.operation} is not emulated.`,
+      );
+    }
+    const output = (await handler(call.input, ctx)) ?? {};
+    return { contentType: AMZ_JSON, body: JSON.stringify(output) };
+  }
+  const params = call.input as Record<string, string>;
+  const handler = queryHandlers[service]?.[params.Action ?? ''];
+  if (handler === undefined) {
+    throw new AwsApiError(
+      'InvalidAction',
+      `Action ${params.Action ?? '(missing)'} of service ${service} is not emulated.`,
+    );
+  }
+  return { contentType: 'text/xml', body: await handler(params, ctx) };
+}
+
 export function registerAwsRoutes(app: FastifyInstance, options: AwsRouterOptions): void {
   const { state, handlers } = options;
 
   app.post('/', async (request, reply) => {
-    const target = request.headers['x-amz-target'];
-    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const isJson = typeof target === 'string';
-    const params = isJson ? {} : Object.fromEntries(new URLSearchParams(body.toString('utf8')));
-    const operationName = isJson
-      ? target
-      : `${parseAuthorization(request.headers.authorization)?.service ?? 'unknown'}:${params.Action ?? ''}`;
-    const record = {
-      operation: operationName,
-      input: {} as unknown,
+    const isJson = typeof request.headers['x-amz-target'] === 'string';
+    const record: ApiCallRecord = {
+      operation: 'unknown',
+      input: {},
       accessKeyId: '',
       region: '',
       time: Date.now(),
-      error: undefined as string | undefined,
     };
     state.calls.push(record);
     let service = 'unknown';
     try {
-      const input: Record<string, unknown> = isJson
-        ? body.length > 0
-          ? JSON.parse(body.toString('utf8'))
-          : {}
-        : params;
-      record.input = input;
+      const call = parseCall(request);
+      record.operation = call.operation;
+      record.input = call.input;
       const auth = authenticate(request, state);
       service = auth.service;
       record.accessKeyId = auth.accessKeyId;
       record.region = auth.region;
       const ctx: HandlerContext = { state, accessKeyId: auth.accessKeyId, region: auth.region };
-      if (isJson) {
-        const handler = handlers[target] ?? serviceJsonHandlers[target];
-        if (handler === undefined) {
-          throw new AwsApiError(
-            'UnknownOperationException',
-            `Operation ${target} is not emulated.`,
-          );
-        }
-        const output = (await handler(input, ctx)) ?? {};
-        return reply.header('content-type', AMZ_JSON).send(JSON.stringify(output));
-      }
-      const handler = queryHandlers[auth.service]?.[params.Action ?? ''];
-      if (handler === undefined) {
-        throw new AwsApiError(
-          'InvalidAction',
-          `Action ${params.Action ?? '(missing)'} of service ${auth.service} is not emulated.`,
-        );
-      }
-      const xml = await handler(params as Record<string, string>, ctx);
-      return reply.header('content-type', 'text/xml').send(xml);
+      const output = await dispatch(call, service, ctx, handlers);
+      return reply.header('content-type', output.contentType).send(output.body);
     } catch (error) {
-      const apiError =
-        error instanceof SyntaxError
-          ? new AwsApiError('SerializationException', `invalid JSON body: ${error.message}`)
-          : toApiError(error);
+      const apiError = toApiError(error);
       record.error = apiError.type;
       options.logger?.info(
-        { operation: operationName, accessKeyId: record.accessKeyId, errorType: apiError.type },
+        { operation: record.operation, accessKeyId: record.accessKeyId, errorType: apiError.type },
         'API call failed',
       );
       return isJson ? sendJsonError(reply, apiError) : sendXmlError(reply, apiError, service);
