@@ -8,6 +8,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { STSClient } from '@aws-sdk/client-sts';
+import { classifyError, mayNeedFreshCredentials } from '../errors.js';
 import { CachingCredentialsProvider, type MfaCodeProvider } from './credentials.js';
 
 export interface AwsClientOptions {
@@ -66,9 +67,17 @@ export interface AwsClientSet {
   sts: STSClient;
   rds: RDSClient;
   elasticache: ElastiCacheClient;
+  /**
+   * Loads fresh credentials and makes every client use them. Each SDK client keeps its own copy
+   * of the identity (forever for keys without expiration), so refreshing the cache alone is not
+   * enough.
+   */
+  refreshCredentials(): Promise<void>;
   /** Stops the credentials refresh timer and closes every client's connection pool. */
   destroy(): void;
 }
+
+type ForceRefreshable = (options?: { forceRefresh?: boolean }) => Promise<unknown>;
 
 export function createAwsClientSet(options: AwsClientSetOptions): AwsClientSet {
   const endpoints = options.endpoints ?? {};
@@ -89,6 +98,15 @@ export function createAwsClientSet(options: AwsClientSetOptions): AwsClientSet {
     sts: new STSClient({ ...base, endpoint: endpoints.sts }),
     rds: new RDSClient({ ...base, endpoint: endpoints.rds }),
     elasticache: new ElastiCacheClient({ ...base, endpoint: endpoints.elasticache }),
+    async refreshCredentials() {
+      await credentials.forceRefresh();
+      const clients = [set.ssm, set.ec2, set.sts, set.rds, set.elasticache];
+      await Promise.all(
+        clients.map((client) =>
+          (client.config.credentials as ForceRefreshable)({ forceRefresh: true }),
+        ),
+      );
+    },
     destroy() {
       credentials.close();
       for (const client of [set.ssm, set.ec2, set.sts, set.rds, set.elasticache]) {
@@ -97,4 +115,29 @@ export function createAwsClientSet(options: AwsClientSetOptions): AwsClientSet {
     },
   };
   return set;
+}
+
+/**
+ * Runs `call`, and when AWS rejects the credentials (HTTP 403 or an expired token), refreshes
+ * them once and runs `call` again. Other errors, and a second rejection, are raised as
+ * BastionlessErrors.
+ */
+export async function withCredentialRetry<T>(
+  clients: AwsClientSet,
+  call: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const classified = classifyError(error, { awsProfile: clients.credentials.awsProfile });
+    if (!mayNeedFreshCredentials(classified)) {
+      throw classified;
+    }
+    await clients.refreshCredentials();
+  }
+  try {
+    return await call();
+  } catch (error) {
+    throw classifyError(error, { awsProfile: clients.credentials.awsProfile });
+  }
 }

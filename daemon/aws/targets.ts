@@ -29,7 +29,8 @@ export interface ManagedInstance {
 
 /** Agents newer than this version multiplex port-forwarding connections with smux. */
 export const MUX_MIN_EXCLUSIVE_AGENT_VERSION = '3.0.196.0';
-// DescribeInstanceInformation accepts at most 50 values in one InstanceIds filter.
+// NOTE: the service limits the values of one InstanceIds filter. 50 per call is a guess that
+// stays under that limit, which the API reference pages at hand do not state.
 const INSTANCE_IDS_PER_FILTER = 50;
 // Bounds one listing at 100 pages, so a service that keeps returning NextToken cannot loop it
 // forever. NOTE: a fleet larger than 100 pages is listed only in part.
