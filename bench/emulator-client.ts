@@ -190,8 +190,8 @@ async function openSession(
 }
 
 /**
- * Downloads `bytes` on each of `streams` smux streams of one emulator session and returns
- * the aggregate result; `exact` is true only if every stream matched its SHA-256.
+ * Downloads `bytes` on each of `streams` smux streams of one emulator session. The result
+ * is the aggregate, and `exact` is true only if every stream matched its SHA-256.
  */
 export async function emulatorDownload(
   endpoint: EmulatorEndpoint,

@@ -1,7 +1,7 @@
 // Description of the machine a bench run used, for the results page.
 
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem, release, platform } from 'node:os';
+import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -10,6 +10,11 @@ export interface MachineInfo {
   memoryGiB: number;
   node: string;
   os: string;
+  /**
+   * Load averages over 1, 5 and 15 minutes when the description was taken. Above the core
+   * count, other programs competed with the bench for the CPU.
+   */
+  loadAverage?: number[];
 }
 
 export function describeMachine(): MachineInfo {
@@ -26,5 +31,6 @@ export function describeMachine(): MachineInfo {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     os: `${platform()} ${release()}`,
+    loadAverage: loadavg().map((value) => Math.round(value * 100) / 100),
   };
 }

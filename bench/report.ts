@@ -167,6 +167,9 @@ export function renderMarkdown(results: BenchResults): string {
     `- CPU: ${machine.cpuModel}, ${machine.cores} logical cores (shared with other work)`,
     `- Memory: ${machine.memoryGiB} GiB`,
     `- Node ${machine.node} on ${machine.os}`,
+    `- Load average at the end of the run (1, 5, 15 min): ` +
+      `${machine.loadAverage?.join(', ') ?? 'not recorded'}; with ${machine.cores} cores, a ` +
+      'higher load means other programs shared the CPU',
     `- ${results.openssh.version}, cipher ${results.openssh.cipher}`,
     '',
     '## Method',

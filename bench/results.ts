@@ -64,7 +64,7 @@ export interface BenchResults {
   durationSeconds: number;
   machine: MachineInfo;
   openssh: { version: string; cipher: string };
-  /** How the bastionless side ran, e.g. which program hosted the sessions. */
+  /** Description of the program that hosted the bastionless sessions. */
   tunnelHost: string;
   sizes: { pacingOff: SuiteSizes; pacingOn: SuiteSizes; poolBytesPerConnection: number };
   paths: {

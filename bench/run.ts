@@ -5,11 +5,12 @@
 //
 // Options: --smoke, --out DIR, --bulk-mb N (pacing-off bulk size per connection, default
 // 64), --paced-bulk-mb N (pacing-on bulk size per connection, default 2), --tunnel-host
-// daemon|sessions (the real daemon, default, or bare sessions in bench/tunnel-host.ts).
+// daemon|sessions (the real daemon, default, or bare sessions in bench/tunnel-host.ts),
+// --render FILE (rewrite the page and chart next to FILE from its JSON, measuring nothing).
 
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from './child.js';
 import { describeMachine } from './machine.js';
@@ -50,7 +51,7 @@ interface Plan {
 
 function fullPlan(bulkMb: number, pacedBulkMb: number, tunnelHost: TunnelHostKind): Plan {
   // 200 connections of 1 MB each way take minutes through a tunnel that moves 1-2 MB/s,
-  // so the time limit of one transfer is generous; bulk sizes are cut by their budget.
+  // so the time limit of one transfer is generous. Bulk sizes are cut by their budget.
   const common = { timeoutMs: 240_000, echoRounds: 5000, concurrentConnections: 200 };
   return {
     pacingOff: {
@@ -239,6 +240,15 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
   }
 }
 
+function writeOutputs(outDir: string, results: BenchResults, withJson: boolean): void {
+  mkdirSync(outDir, { recursive: true });
+  if (withJson) {
+    writeFileSync(join(outDir, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
+  }
+  writeFileSync(join(outDir, 'benchmarks.svg'), renderSvg(results));
+  writeFileSync(join(outDir, 'benchmarks.md'), renderMarkdown(results));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -247,8 +257,15 @@ async function main(): Promise<void> {
       'bulk-mb': { type: 'string', default: '64' },
       'paced-bulk-mb': { type: 'string', default: '2' },
       'tunnel-host': { type: 'string', default: 'daemon' },
+      render: { type: 'string' },
     },
   });
+  if (values.render !== undefined) {
+    // Rewrites the page and the chart from a JSON file, e.g. after bench/analysis.md changed.
+    const results = JSON.parse(readFileSync(values.render, 'utf8')) as BenchResults;
+    writeOutputs(dirname(values.render), results, false);
+    return;
+  }
   const bulkMb = Number(values['bulk-mb']);
   const pacedBulkMb = Number(values['paced-bulk-mb']);
   if (!(bulkMb > 0) || !(pacedBulkMb > 0)) {
@@ -266,10 +283,7 @@ async function main(): Promise<void> {
     (smoke ? mkdtempSync(join(tmpdir(), 'bastionless-bench-')) : join(REPO_ROOT, 'docs'));
   const plan = smoke ? smokePlan(tunnelHost) : fullPlan(bulkMb, pacedBulkMb, tunnelHost);
   const results = await runBench(plan, smoke);
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'benchmarks.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(outDir, 'benchmarks.svg'), renderSvg(results));
-  writeFileSync(join(outDir, 'benchmarks.md'), renderMarkdown(results));
+  writeOutputs(outDir, results, true);
   log(`wrote benchmarks.json, .md and .svg to ${outDir} in ${results.durationSeconds} s`);
   process.stdout.write(`${JSON.stringify({ outDir })}\n`);
 }

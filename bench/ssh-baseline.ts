@@ -25,27 +25,11 @@ function keygen(path: string): void {
   }
 }
 
-/** Starts sshd and `ssh -N -L` to 127.0.0.1:`targetPort`; throws if OpenSSH is missing. */
-export async function startSshTunnel(targetPort: number): Promise<SshTunnel> {
-  const sshd = spawnSync('sh', ['-c', 'command -v sshd || ls /usr/sbin/sshd']);
-  const sshdPath = sshd.stdout.toString().trim().split('\n')[0];
-  if (sshd.status !== 0 || !sshdPath) {
-    throw new Error('sshd not found: install it with `apt-get install -y openssh-server`');
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'bastionless-bench-ssh-'));
-  keygen(join(dir, 'host_key'));
-  keygen(join(dir, 'client_key'));
-  copyFileSync(join(dir, 'client_key.pub'), join(dir, 'authorized_keys'));
-  // sshd refuses to start as root without its privilege separation directory, which the
-  // Debian package creates only from its service unit.
-  if (process.getuid?.() === 0) {
-    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  }
-  const sshdPort = await freePort();
+function writeSshdConfig(dir: string, port: number): void {
   writeFileSync(
     join(dir, 'sshd_config'),
     [
-      `Port ${sshdPort}`,
+      `Port ${port}`,
       'ListenAddress 127.0.0.1',
       `HostKey ${join(dir, 'host_key')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
@@ -60,15 +44,15 @@ export async function startSshTunnel(targetPort: number): Promise<SshTunnel> {
       '',
     ].join('\n'),
   );
-  const server = spawn(sshdPath, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let serverErrors = '';
-  server.stderr?.on('data', (chunk: Buffer) => {
-    serverErrors += chunk.toString();
-  });
-  const localPort = await freePort();
-  const clientArgs = [
+}
+
+function sshClientArgs(
+  dir: string,
+  sshdPort: number,
+  localPort: number,
+  targetPort: number,
+): string[] {
+  return [
     '-N',
     '-L',
     `127.0.0.1:${localPort}:127.0.0.1:${targetPort}`,
@@ -88,6 +72,35 @@ export async function startSshTunnel(targetPort: number): Promise<SshTunnel> {
     'LogLevel=ERROR',
     `${userInfo().username}@127.0.0.1`,
   ];
+}
+
+/** Starts sshd and `ssh -N -L` to 127.0.0.1:`targetPort`; throws if OpenSSH is missing. */
+export async function startSshTunnel(targetPort: number): Promise<SshTunnel> {
+  const sshd = spawnSync('sh', ['-c', 'command -v sshd || ls /usr/sbin/sshd']);
+  const sshdPath = sshd.stdout.toString().trim().split('\n')[0];
+  if (sshd.status !== 0 || !sshdPath) {
+    throw new Error('sshd not found: install it with `apt-get install -y openssh-server`');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bastionless-bench-ssh-'));
+  keygen(join(dir, 'host_key'));
+  keygen(join(dir, 'client_key'));
+  copyFileSync(join(dir, 'client_key.pub'), join(dir, 'authorized_keys'));
+  // sshd refuses to start as root without its privilege separation directory, which the
+  // Debian package creates only from its service unit.
+  if (process.getuid?.() === 0) {
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  }
+  const sshdPort = await freePort();
+  writeSshdConfig(dir, sshdPort);
+  const server = spawn(sshdPath, ['-D', '-e', '-f', join(dir, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let serverErrors = '';
+  server.stderr?.on('data', (chunk: Buffer) => {
+    serverErrors += chunk.toString();
+  });
+  const localPort = await freePort();
+  const clientArgs = sshClientArgs(dir, sshdPort, localPort, targetPort);
   let client: ChildProcess | undefined;
   try {
     await waitForPort(sshdPort, 5000);
@@ -100,7 +113,7 @@ export async function startSshTunnel(targetPort: number): Promise<SshTunnel> {
     await stop(server);
     rmSync(dir, { recursive: true, force: true });
     throw new Error(
-      `ssh -L baseline failed to start: ${(error as Error).message}; sshd said: ${serverErrors}`,
+      `ssh -L baseline failed to start: ${(error as Error).message}. sshd stderr: ${serverErrors}`,
     );
   }
   const version = spawnSync('ssh', ['-V']).stderr.toString().trim();

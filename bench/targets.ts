@@ -1,4 +1,4 @@
-// Performance targets and where a run stands against each of them.
+// Performance targets and whether a run meets each of them.
 
 import type { BenchResults, TargetResult } from './results.js';
 import { round3 } from './stats.js';
