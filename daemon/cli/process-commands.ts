@@ -10,7 +10,10 @@ import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError } from './errors.js';
 
-/** Shutdown frees every port within 2 s; past this the process exits anyway. */
+/**
+ * Shutdown frees every port within 2 s, so a shutdown still running after this is stuck and the
+ * process exits anyway.
+ */
 const FORCED_EXIT_MS = 3000;
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5000;

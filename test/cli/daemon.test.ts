@@ -209,6 +209,18 @@ describe('daemon process', () => {
       expect(tunnels[0]?.name).toBe('db');
       const fixed = await getJson<{ configError: unknown }>(api, '/v1/status');
       expect(fixed.configError).toBeNull();
+
+      const created = await fetch(`http://127.0.0.1:${api.port}/v1/profiles`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(profile('cache', await freePort())),
+      });
+      expect(created.status).toBe(201);
+      const names = await waitFor('the profile created through the API to apply', async () => {
+        const list = await getJson<TunnelStatus[]>(api, '/v1/tunnels');
+        return list.length === 2 ? list.map((tunnel) => tunnel.name).sort() : undefined;
+      });
+      expect(names).toEqual(['cache', 'db']);
     },
   );
 
