@@ -224,12 +224,14 @@ describe('emulator SSM API', () => {
       'i-0fedcba9876543210',
       'i-00000000000000bad',
     ]);
+
     const online = await ssm.send(
       new DescribeInstanceInformationCommand({
         Filters: [{ Key: 'PingStatus', Values: ['Online'] }],
       }),
     );
     expect(online.InstanceInformationList).toHaveLength(2);
+
     const tagged = await ssm.send(
       new DescribeInstanceInformationCommand({
         Filters: [{ Key: 'tag:Environment', Values: ['prod'] }],
@@ -238,6 +240,7 @@ describe('emulator SSM API', () => {
     expect(tagged.InstanceInformationList!.map((i) => i.InstanceId)).toEqual([
       'i-0fedcba9876543210',
     ]);
+
     const byId = await ssm.send(
       new DescribeInstanceInformationCommand({
         Filters: [{ Key: 'InstanceIds', Values: ['i-0aaaaaaaaaaaaaaaa'] }],
@@ -245,6 +248,7 @@ describe('emulator SSM API', () => {
     );
     expect(byId.InstanceInformationList!.map((i) => i.PingStatus)).toEqual(['Online']);
     expect(byId.InstanceInformationList![0]!.AgentVersion).toBe('3.3.987.0');
+
     const paged = await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }));
     expect(paged.InstanceInformationList).toHaveLength(3);
     expect(paged.NextToken).toBeUndefined();

@@ -28,11 +28,11 @@ export interface Faults {
   pausePublication?: { afterMs?: number; durationMs: number };
   /** Reject ResumeSession with this AWS error type, `count` times or for `forMs`. */
   rejectResume?: { errorType: string; message?: string; count?: number; forMs?: number };
-  /** Answer ResumeSession with an empty TokenValue, which clients read as "timed out". */
+  /** Return an empty TokenValue from ResumeSession, which clients read as "timed out". */
   emptyResumeToken?: boolean;
   /** Wait this long before sending the HandshakeRequest. */
   handshakeDelayMs?: number;
-  /** Half-open websocket: stop reading, sending and answering pings. */
+  /** Half-open websocket: stop reading, sending and sending pongs. */
   silent?: boolean;
   /** Terminate the session as an administrator would, this long after the fault is set. */
   terminateAfterMs?: number;

@@ -89,9 +89,9 @@ export interface Scenario {
    */
   dialOverrides?: Record<string, string>;
   /**
-   * True when the scenario came from a file or an object: only listed instances and
-   * credentials exist. False in the default mode, where any well-formed instance id is
-   * an Online managed instance and any access key is accepted.
+   * True when the scenario came from a file or an object: only listed instances exist, and
+   * only listed access keys are accepted unless `credentials` is empty. False in the
+   * default mode, where any well-formed instance id is an Online managed instance.
    */
   strict: boolean;
 }
@@ -170,7 +170,7 @@ function arrayField<T>(raw: Record<string, unknown>, key: string): T[] {
 
 /**
  * Fills the defaults of a partial scenario object and checks the fields the emulator
- * relies on. A given scenario is strict: only its instances and credentials exist.
+ * relies on. A given scenario is strict unless it sets `strict: false`.
  */
 export function normalizeScenario(input: unknown, agentVersion = DEFAULT_AGENT_VERSION): Scenario {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -217,7 +217,7 @@ export async function loadScenarioFile(path: string, agentVersion?: string): Pro
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new ScenarioError(`cannot read scenario file ${path}: ${(error as Error).message}`, {
+    throw new ScenarioError(`failed to read scenario file ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }

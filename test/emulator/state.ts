@@ -47,7 +47,7 @@ export interface SessionRecord {
   dialFailures: number;
   startedAt: number;
   endedAt?: number;
-  /** `client-flag`, `api:<access key>`, `admin`, `idle-timeout`, `max-duration`, `error`. */
+  /** Who ended the session: `client-flag`, `api:<access key>`, `admin`, `idle-timeout`, `max-duration` or `error`. */
   terminatedBy?: string;
   /** Text sent as channel_closed Output, or the reason the session failed. */
   endReason?: string;

@@ -69,11 +69,13 @@ describe('emulator throughput', () => {
       },
     });
     await client.handshake();
+
     const startedAt = performance.now();
     client.sendStream(PayloadType.Output, encodeSmuxFrame(SmuxCommand.Syn, 3));
     await client.waitFor(() => finished, 110_000, 'FIN after the download');
     const seconds = (performance.now() - startedAt) / 1000;
     console.log(`100 MiB download: ${seconds.toFixed(1)} s`);
+
     expect(received).toBe(DOWNLOAD_BLOCKS * BLOCK.length);
     expect(hash.digest('hex')).toBe(expected.digest('hex'));
     expect(record().bytesToClient).toBeGreaterThanOrEqual(received);

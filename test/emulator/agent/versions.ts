@@ -1,8 +1,8 @@
 // Version rules the agent applies to the client's version (amazon-ssm-agent versionutil).
 
 /**
- * Compares dotted versions component by component, numerically where both components are
- * numbers and as text otherwise; with equal prefixes the version with fewer components is
+ * Compares dotted versions component by component: numerically where both components are
+ * numbers, as text otherwise. When one version is a prefix of the other, the shorter one is
  * smaller. Returns a negative number, zero or a positive number.
  */
 export function compareVersions(a: string, b: string): number {
