@@ -118,6 +118,8 @@ export function buildPolicy(profiles: Profile[], options: PolicyOptions = {}): I
       Condition: { StringEquals: tagCondition },
     });
   }
+  // NOTE: IAM defines aws:username only for IAM users. For SSO and assumed-role identities this
+  // statement matches no session, so they need a resource that fits their session ids.
   statements.push({
     Sid: 'ManageOwnSessions',
     Effect: 'Allow',

@@ -95,12 +95,12 @@ export async function describeManagedInstances(
   ssm: SSMClient,
   instanceIds: string[],
 ): Promise<ManagedInstance[]> {
-  const wanted = new Set(instanceIds);
+  const requested = new Set(instanceIds);
   const found: ManagedInstance[] = [];
   for (let start = 0; start < instanceIds.length; start += INSTANCE_IDS_PER_FILTER) {
     const chunk = instanceIds.slice(start, start + INSTANCE_IDS_PER_FILTER);
     const page = await describeInstanceInformation(ssm, [{ Key: 'InstanceIds', Values: chunk }]);
-    found.push(...page.filter((instance) => wanted.has(instance.instanceId)));
+    found.push(...page.filter((instance) => requested.has(instance.instanceId)));
   }
   return found;
 }
@@ -179,8 +179,8 @@ export async function resolveTarget(
   const online = candidates
     .filter((instance) => instance.pingStatus === 'Online')
     .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
-  const kept = online.find((instance) => instance.instanceId === previous);
-  const chosen = kept ?? online[0];
+  const previousChoice = online.find((instance) => instance.instanceId === previous);
+  const chosen = previousChoice ?? online[0];
   if (!chosen) {
     throw noOnlineTarget(spec, candidates);
   }

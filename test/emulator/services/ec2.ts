@@ -5,7 +5,7 @@ import type { ScenarioInstance, ScenarioVpc } from '../scenario.js';
 import type { HandlerContext, QueryHandler } from './index.js';
 import { ec2Filters, ec2Response, element, listParam } from './xml.js';
 
-/** A stable resource id such as `vpce-…` derived from `seed`, so repeated calls agree. */
+/** Derives a stable resource id such as `vpce-…` from `seed`, so repeated calls agree. */
 function derivedId(prefix: string, seed: string): string {
   return `${prefix}-${createHash('sha256').update(seed).digest('hex').slice(0, 17)}`;
 }

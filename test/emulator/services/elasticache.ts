@@ -11,12 +11,12 @@ const ELASTICACHE_NAMESPACE = 'http://elasticache.amazonaws.com/doc/2015-02-02/'
  * as in the service. Memcached clusters also get a configuration endpoint.
  */
 const describeCacheClusters: QueryHandler = (params, ctx) => {
-  const wanted = params.CacheClusterId;
+  const requestedId = params.CacheClusterId;
   const clusters = ctx.state.scenario.cacheClusters.filter(
-    (cluster) => wanted === undefined || cluster.id === wanted,
+    (cluster) => requestedId === undefined || cluster.id === requestedId,
   );
-  if (wanted !== undefined && clusters.length === 0) {
-    throw new AwsApiError('CacheClusterNotFound', `CacheCluster ${wanted} not found.`, 404);
+  if (requestedId !== undefined && clusters.length === 0) {
+    throw new AwsApiError('CacheClusterNotFound', `CacheCluster ${requestedId} not found.`, 404);
   }
   const showNodes = params.ShowCacheNodeInfo === 'true';
   const items = clusters.map((cluster) => {

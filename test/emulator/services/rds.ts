@@ -7,12 +7,12 @@ import { element, queryResponse } from './xml.js';
 const RDS_NAMESPACE = 'http://rds.amazonaws.com/doc/2014-10-31/';
 
 const describeDbInstances: QueryHandler = (params, ctx) => {
-  const wanted = params.DBInstanceIdentifier;
+  const requestedId = params.DBInstanceIdentifier;
   const instances = ctx.state.scenario.dbInstances.filter(
-    (instance) => wanted === undefined || instance.id === wanted,
+    (instance) => requestedId === undefined || instance.id === requestedId,
   );
-  if (wanted !== undefined && instances.length === 0) {
-    throw new AwsApiError('DBInstanceNotFound', `DBInstance ${wanted} not found.`, 404);
+  if (requestedId !== undefined && instances.length === 0) {
+    throw new AwsApiError('DBInstanceNotFound', `DBInstance ${requestedId} not found.`, 404);
   }
   const items = instances.map(
     (instance) =>
@@ -39,12 +39,12 @@ function readerEndpoint(writerEndpoint: string): string {
 }
 
 const describeDbClusters: QueryHandler = (params, ctx) => {
-  const wanted = params.DBClusterIdentifier;
+  const requestedId = params.DBClusterIdentifier;
   const clusters = ctx.state.scenario.dbClusters.filter(
-    (cluster) => wanted === undefined || cluster.id === wanted,
+    (cluster) => requestedId === undefined || cluster.id === requestedId,
   );
-  if (wanted !== undefined && clusters.length === 0) {
-    throw new AwsApiError('DBClusterNotFoundFault', `DBCluster ${wanted} not found.`, 404);
+  if (requestedId !== undefined && clusters.length === 0) {
+    throw new AwsApiError('DBClusterNotFoundFault', `DBCluster ${requestedId} not found.`, 404);
   }
   const items = clusters.map(
     (cluster) =>

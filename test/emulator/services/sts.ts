@@ -35,8 +35,9 @@ function randomToken(prefix: string, bytes: number): string {
 }
 
 /**
- * Issues temporary credentials and adds them to the scenario, so strict scenarios accept
- * them. A request with `SerialNumber` must carry a six-digit `TokenCode`.
+ * Issues temporary credentials. When the scenario lists credentials, the new ones join the
+ * list so the API accepts them; an empty list accepts every key and stays empty. A request
+ * with `SerialNumber` must carry a six-digit `TokenCode`.
  */
 const assumeRole: QueryHandler = (params, ctx) => {
   const roleArn = params.RoleArn ?? '';
@@ -51,6 +52,7 @@ const assumeRole: QueryHandler = (params, ctx) => {
       403,
     );
   }
+
   const sessionName = params.RoleSessionName ?? 'session';
   const durationSeconds = Number(params.DurationSeconds ?? DEFAULT_DURATION_SECONDS);
   const account = match[1]!;
@@ -62,7 +64,10 @@ const assumeRole: QueryHandler = (params, ctx) => {
     account,
     arn: assumedArn,
   };
-  ctx.state.scenario.credentials.push(credential);
+  if (ctx.state.scenario.credentials.length > 0) {
+    ctx.state.scenario.credentials.push(credential);
+  }
+
   const expiration = new Date(Date.now() + durationSeconds * 1000).toISOString();
   return queryResponse(
     'AssumeRole',

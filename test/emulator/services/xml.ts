@@ -14,7 +14,7 @@ export function escapeXml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 }
 
-/** One element with escaped text; an undefined or null value yields no element. */
+/** Builds one element with escaped text, or an empty string for an undefined or null value. */
 export function element(name: string, value: string | number | boolean | null | undefined): string {
   if (value === undefined || value === null) {
     return '';
@@ -23,7 +23,7 @@ export function element(name: string, value: string | number | boolean | null | 
 }
 
 /**
- * A response document of the awsQuery protocol (STS, RDS, ElastiCache):
+ * Builds a response document of the awsQuery protocol (STS, RDS, ElastiCache):
  * `<XResponse><XResult>…</XResult><ResponseMetadata/></XResponse>`.
  */
 export function queryResponse(action: string, namespace: string, result: string): string {
@@ -35,7 +35,7 @@ export function queryResponse(action: string, namespace: string, result: string)
   );
 }
 
-/** A response document of the ec2Query protocol: no Result wrapper, a `requestId` element. */
+/** Builds a response document of the ec2Query protocol, which has no Result wrapper. */
 export function ec2Response(action: string, body: string): string {
   return (
     `<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
@@ -55,7 +55,7 @@ export function listParam(params: Record<string, string>, prefix: string): strin
   return values;
 }
 
-/** EC2 filters (`Filter.N.Name`, `Filter.N.Value.M`) as a map from name to accepted values. */
+/** Collects EC2 filters (`Filter.N.Name`, `Filter.N.Value.M`) into a map from name to values. */
 export function ec2Filters(params: Record<string, string>): Map<string, string[]> {
   const filters = new Map<string, string[]>();
   for (let index = 1; params[`Filter.${index}.Name`] !== undefined; index += 1) {
