@@ -56,8 +56,20 @@ Run \`bastionless COMMAND --help\` for the options of one command.
 BASTIONLESS_HOME=DIR keeps the config file and state under DIR.`;
 }
 
+/** Moves `--config FILE` given before the command behind it, where the command parses it. */
+function hoistGlobalOptions(argv: string[]): string[] {
+  const leading: string[] = [];
+  let index = 0;
+  while (argv[index] === '--config' && argv[index + 1] !== undefined) {
+    leading.push(argv[index]!, argv[index + 1]!);
+    index += 2;
+  }
+  const [name, ...rest] = argv.slice(index);
+  return name === undefined ? [] : [name, ...rest, ...leading];
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = hoistGlobalOptions(argv);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${await usage()}\n`);
     return name === undefined ? EXIT_USAGE : 0;

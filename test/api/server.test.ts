@@ -184,6 +184,24 @@ describe('control API guards', () => {
     expect(errorOf(res.json).message).toBeTruthy();
   });
 
+  it('rejects a non-JSON body with 415', async () => {
+    const res = await rawRequest(server.port, 'POST', '/v1/profiles', {
+      headers: { ...auth, 'content-type': 'application/xml' },
+      body: '<profile name="db"/>',
+    });
+    expect(res.status).toBe(415);
+    expect(errorOf(res.json).message).toBeTruthy();
+  });
+
+  it('rejects a JSON array as profile with 400', async () => {
+    const res = await rawRequest(server.port, 'POST', '/v1/profiles', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '[]',
+    });
+    expect(res.status).toBe(400);
+    expect(errorOf(res.json).code).toBe('ERR_PROFILE_INVALID');
+  });
+
   it('rejects malformed JSON with 400', async () => {
     const res = await rawRequest(server.port, 'POST', '/v1/profiles', {
       headers: { ...auth, 'content-type': 'application/json' },

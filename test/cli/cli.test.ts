@@ -97,6 +97,66 @@ describe('bastionless CLI without daemon', () => {
   });
 });
 
+describe('bastionless add and edit', () => {
+  const configFile = () => join(home, 'edit-test.json');
+  const readProfile = () => JSON.parse(readFileSync(configFile(), 'utf8')).profiles[0];
+
+  it('sets and clears boolean flags', async () => {
+    const base = ['--config', configFile()];
+    const added = await runCli(
+      [
+        ...base,
+        'add',
+        'web',
+        '--target',
+        'i-0123456789abcdef0',
+        '--remote-port',
+        '80',
+        '--local-port',
+        '18081',
+        '--auto-start',
+        '--group',
+        'a',
+        '--group',
+        'b',
+      ],
+      env,
+    );
+    expect(added.stderr).toBe('');
+    expect(readProfile()).toMatchObject({
+      autoStart: true,
+      groups: ['a', 'b'],
+      region: 'us-east-1',
+    });
+
+    const edited = await runCli(
+      ['edit', 'web', '--no-auto-start', '--mode', 'always-on', ...base],
+      env,
+    );
+    expect(edited.stderr).toBe('');
+    expect(readProfile()).toMatchObject({ autoStart: false, mode: 'always-on', localPort: 18081 });
+  });
+
+  it('rejects contradicting flags with exit 2', async () => {
+    const result = await runCli(
+      ['edit', 'web', '--auto-start', '--no-auto-start', '--config', configFile()],
+      env,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--auto-start and --no-auto-start contradict each other');
+  });
+
+  it('rejects an invalid edit naming the field', async () => {
+    const result = await runCli(
+      ['edit', 'web', '--mode', 'sometimes', '--config', configFile()],
+      env,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('profile "web": mode "sometimes" is invalid');
+    expect(readProfile().mode).toBe('always-on');
+  });
+});
+
 describe('bastionless logs', () => {
   const line = (msg: string, extra: Record<string, unknown> = {}) =>
     `${JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 2, 3, 4, 5), pid: 1, msg, ...extra })}\n`;
