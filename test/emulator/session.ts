@@ -182,6 +182,10 @@ export class EmulatedSession {
       websocket.pause();
     }
     this.armSocketTimers(websocket);
+    this.options.logger?.info(
+      { sessionId: this.record.sessionId, websocketOpens: this.record.websocketOpens },
+      'data channel opened',
+    );
     if (this.agent === null) {
       this.startAgent();
     } else {
@@ -293,6 +297,7 @@ export class EmulatedSession {
     }
     this.socketTimers.clear();
     if (!this.ended) {
+      this.options.logger?.info({ sessionId: this.record.sessionId }, 'data channel closed');
       this.record.state = 'disconnected';
       // The service pauses the agent while the client is away, so it stops reading.
       this.setPauseReason('disconnected', true);
@@ -311,6 +316,10 @@ export class EmulatedSession {
     }
   }
 
+  /**
+   * Pauses the agent for `durationMs` whatever the client sends. NOTE: a real agent also
+   * unpauses on any input_stream_data or acknowledge, which this fault deliberately ignores.
+   */
   private pausePublication(durationMs: number): void {
     this.sendControl(MessageType.PausePublication);
     this.setPauseReason('fault', true);
