@@ -3,6 +3,8 @@
 
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Profile } from '../config/types.js';
+import type { SessionEnd, SessionStats } from '../portforward/types.js';
 
 export interface AuditEntry {
   profile: string;
@@ -29,6 +31,33 @@ export interface AuditLog {
 }
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
+
+/** Builds the entry of one ended port-forwarding session, e.g. in its `ended` handler. */
+export function auditEntryFor(options: {
+  profile: Profile;
+  /** Instance id the session ran on. */
+  target: string;
+  /** Host the agent dialed, after `rds:` style names were resolved; null for the target. */
+  remoteHost: string | null;
+  sessionId: string;
+  startedAt: Date;
+  endedAt: Date;
+  end: SessionEnd;
+  stats: SessionStats;
+}): AuditEntry {
+  return {
+    profile: options.profile.name,
+    target: options.target,
+    remoteHost: options.remoteHost,
+    remotePort: options.profile.remotePort,
+    sessionId: options.sessionId,
+    start: options.startedAt.toISOString(),
+    end: options.endedAt.toISOString(),
+    reason: `${options.end.by}: ${options.end.reason}`,
+    bytesIn: options.stats.bytesIn,
+    bytesOut: options.stats.bytesOut,
+  };
+}
 
 function isAuditEntry(value: unknown): value is AuditEntry {
   if (typeof value !== 'object' || value === null) {

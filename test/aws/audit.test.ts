@@ -2,7 +2,13 @@ import { appendFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAuditLog, formatAuditTable, type AuditEntry } from '../../daemon/audit/log.js';
+import {
+  auditEntryFor,
+  createAuditLog,
+  formatAuditTable,
+  type AuditEntry,
+} from '../../daemon/audit/log.js';
+import { makeProfile } from './helpers/fixtures.js';
 
 let dir: string;
 
@@ -54,6 +60,41 @@ describe('createAuditLog', () => {
   it('reads a missing log as empty', async () => {
     const log = createAuditLog(join(dir, 'never-written'));
     expect(await log.read()).toEqual({ entries: [], skippedLines: 0 });
+  });
+});
+
+describe('auditEntryFor', () => {
+  it('maps an ended session to an entry', () => {
+    const entry = auditEntryFor({
+      profile: makeProfile({ name: 'orders-db', remotePort: 5432 }),
+      target: 'i-0123456789abcdef0',
+      remoteHost: 'orders.example.internal',
+      sessionId: 'alice-0a1b2c3d',
+      startedAt: new Date('2026-12-04T10:00:00Z'),
+      endedAt: new Date('2026-12-04T10:20:00Z'),
+      end: { by: 'service', reason: 'idle timeout' },
+      stats: {
+        bytesIn: 4096,
+        bytesOut: 512,
+        activeConnections: 0,
+        totalConnections: 3,
+        dialFailures: 0,
+        reconnects: 1,
+        rttMs: 12,
+      },
+    });
+    expect(entry).toEqual({
+      profile: 'orders-db',
+      target: 'i-0123456789abcdef0',
+      remoteHost: 'orders.example.internal',
+      remotePort: 5432,
+      sessionId: 'alice-0a1b2c3d',
+      start: '2026-12-04T10:00:00.000Z',
+      end: '2026-12-04T10:20:00.000Z',
+      reason: 'service: idle timeout',
+      bytesIn: 4096,
+      bytesOut: 512,
+    });
   });
 });
 
