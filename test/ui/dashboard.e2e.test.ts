@@ -379,6 +379,30 @@ describe('dashboard end to end', () => {
     expect(await page.getByTestId('unreachable-banner').textContent()).toContain(
       'bastionless start',
     );
+    expect(await page.getByTestId('unreachable-banner').getAttribute('data-problem')).toBe(
+      'unreachable',
+    );
     expect(await page.getByTestId('stream-status').textContent()).toBe('Offline');
+  });
+
+  it('asks for a new token after a restart', async () => {
+    const port = Number(new URL(page.url()).port);
+    daemon = await startDaemon({
+      paths: resolvePaths({ env: { BASTIONLESS_HOME: home } }),
+      uiDir,
+      logLevel: 'silent',
+      port,
+    });
+    const banner = page.getByTestId('unreachable-banner');
+    await expect
+      .poll(() => banner.getAttribute('data-problem'), { timeout: 20_000 })
+      .toBe('token-rejected');
+    expect(await banner.textContent()).toContain('bastionless dashboard');
+
+    await page.goto(`${daemon.url}/#token=${daemon.token}`);
+    await page.reload();
+    await expect.poll(() => page.getByTestId('stream-status').textContent()).toBe('Live');
+    expect(await banner.count()).toBe(0);
+    expect(await row('echo').count()).toBe(1);
   });
 });

@@ -60,7 +60,7 @@ function Dashboard({ token }: { token: string }) {
           {daemon.streamStatus === 'open' ? 'Live' : 'Offline'}
         </span>
       </header>
-      {daemon.unreachable && <Banner message={daemon.unreachable} />}
+      {daemon.problem && <Banner problem={daemon.problem} />}
       <main>
         {view === 'tunnels' ? <TunnelsView daemon={daemon} /> : <ProfilesView daemon={daemon} />}
       </main>

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiClient, ApiError, ERR_DAEMON_UNREACHABLE } from './lib/api.js';
+import { ApiClient, ApiError } from './lib/api.js';
+import { problemFromError, unreachable, type DaemonProblem } from './lib/daemon-problem.js';
 import { EventStream, type StreamStatus, type WebSocketLike } from './lib/events.js';
 import { TrafficHistory } from './lib/traffic.js';
 import type { DaemonEvent, TunnelStatus } from './lib/types.js';
@@ -20,9 +21,9 @@ export interface DaemonConnection {
   /** Incremented on every traffic sample, so sparklines re-render. */
   trafficVersion: number;
   streamStatus: StreamStatus;
-  /** Why the daemon is unreachable, or null while it responds. */
-  unreachable: string | null;
-  /** Sets the banner from a failed request; ApiErrors with HTTP status are left to callers. */
+  /** Why the page shows no live data, or null while the daemon responds. */
+  problem: DaemonProblem | null;
+  /** Sets the banner for an unreachable daemon or a rejected token; other errors are ignored. */
   reportError: (error: unknown) => void;
   refresh: () => Promise<void>;
   applyStatus: (status: TunnelStatus) => void;
@@ -35,16 +36,15 @@ export function useDaemon(token: string): DaemonConnection {
   const [tunnels, setTunnels] = useState<Map<string, TunnelStatus>>(new Map());
   const [trafficVersion, setTrafficVersion] = useState(0);
   const [streamStatus, setStreamStatus] = useState<StreamStatus>('connecting');
-  const [unreachable, setUnreachable] = useState<string | null>(null);
+  const [problem, setProblem] = useState<DaemonProblem | null>(null);
 
   const applyStatus = useCallback((status: TunnelStatus) => {
     setTunnels((current) => new Map(current).set(status.name, status));
   }, []);
 
   const reportError = useCallback((error: unknown) => {
-    if (error instanceof ApiError && error.code === ERR_DAEMON_UNREACHABLE) {
-      setUnreachable(error.message);
-    }
+    const found = problemFromError(error);
+    if (found) setProblem(found);
   }, []);
 
   const refresh = useCallback(async () => {
@@ -53,13 +53,17 @@ export function useDaemon(token: string): DaemonConnection {
       setTunnels(new Map(list.map((tunnel) => [tunnel.name, tunnel])));
       const now = Date.now();
       for (const tunnel of list) history.record(tunnel.name, tunnel.bytesIn, tunnel.bytesOut, now);
-      setUnreachable(null);
+      setProblem(null);
     } catch (error) {
-      if (error instanceof ApiError && error.code === ERR_DAEMON_UNREACHABLE) {
-        setUnreachable(error.message);
-      } else if (error instanceof ApiError) {
-        setUnreachable(`The daemon rejected the request: ${error.message}`);
-      }
+      const code = error instanceof ApiError ? ` (${error.code})` : '';
+      setProblem(
+        problemFromError(error) ?? {
+          kind: 'error',
+          title: 'Loading the tunnel list failed.',
+          detail: `${(error as Error).message}${code}`,
+          hint: 'Check the daemon log with `bastionless logs`.',
+        },
+      );
     }
   }, [api, history]);
 
@@ -96,7 +100,13 @@ export function useDaemon(token: string): DaemonConnection {
           // Events missed while disconnected are gone, so reload the full list once.
           void refresh();
         } else if (status === 'closed' && detail !== 'stopped') {
-          setUnreachable(`The live connection to the daemon closed (${detail ?? 'no reason'}).`);
+          // A closed stream alone may be a restart in progress; the next list request tells
+          // an unreachable daemon from a rejected token, so only set the banner when none shows.
+          setProblem(
+            (current) =>
+              current ?? unreachable(`The live connection closed (${detail ?? 'no reason'}).`),
+          );
+          void refresh();
         }
       },
     });
@@ -118,7 +128,7 @@ export function useDaemon(token: string): DaemonConnection {
     history,
     trafficVersion,
     streamStatus,
-    unreachable,
+    problem,
     reportError,
     refresh,
     applyStatus,

@@ -1,9 +1,10 @@
-/** Shows a full-width alert while the daemon does not respond. */
-export function Banner({ message }: { message: string }) {
+import type { DaemonProblem } from '../lib/daemon-problem.js';
+
+/** Shows a full-width alert while the page has no live data from the daemon. */
+export function Banner({ problem }: { problem: DaemonProblem }) {
   return (
-    <div class="banner" role="alert" data-testid="unreachable-banner">
-      <strong>The daemon is unreachable.</strong> {message} The page retries on its own; if the
-      daemon is not running, start it with <code>bastionless start</code>.
+    <div class="banner" role="alert" data-testid="unreachable-banner" data-problem={problem.kind}>
+      <strong>{problem.title}</strong> {problem.detail} {problem.hint}
     </div>
   );
 }

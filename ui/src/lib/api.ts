@@ -94,6 +94,7 @@ export class ApiClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.timeoutMs);
     let response: Response;
+    let text: string;
     try {
       response = await this.fetchFn(`${this.baseUrl}${path}`, {
         method,
@@ -101,6 +102,8 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: controller.signal,
       });
+      // The body can fail mid-way too, e.g. when the daemon stops while it is sending.
+      text = await response.text();
     } catch (error) {
       const detail = controller.signal.aborted
         ? `timed out after ${this.timeoutMs} ms`
@@ -109,7 +112,6 @@ export class ApiClient {
     } finally {
       clearTimeout(timer);
     }
-    const text = await response.text();
     const parsed = text ? parseJson(text) : undefined;
     if (!response.ok) throw toApiError(response.status, parsed, text);
     return parsed as T;
