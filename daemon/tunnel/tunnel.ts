@@ -286,11 +286,13 @@ export class Tunnel extends EventEmitter {
 
   private handOver(slot: SessionSlot, socket: Socket): void {
     slot.load += 1;
+    slot.session.handleConnection(socket);
+    // Registered after handleConnection so the session's own close listener runs first and
+    // its activeConnections count is already lower when the change is emitted.
     socket.once('close', () => {
       slot.load -= 1;
       this.emitIfChanged();
     });
-    slot.session.handleConnection(socket);
   }
 
   private enqueue(socket: Socket): void {
