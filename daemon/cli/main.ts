@@ -5,6 +5,10 @@ import type { Command } from './command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { readVersion } from './process-commands.js';
 
+// The AWS SDK warns on Node.js 20 that releases after January 2027 will need Node.js 22. The
+// locked SDK version runs on 20, so the warning would only clutter every command's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const connectCommand: Command = {
   name: 'connect',
   summary: 'forward one local port without the daemon',

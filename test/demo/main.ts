@@ -51,6 +51,8 @@ async function main(): Promise<void> {
   process.env.AWS_SECRET_ACCESS_KEY ??= 'emulator-secret';
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  // The locked AWS SDK runs on Node.js 20; its notice about 2027 releases is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
   const emulator = await startEmulator({ pacing: true });
   const web = createHttpServer((_request, response) => {
