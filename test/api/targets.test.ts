@@ -6,7 +6,7 @@ let emulator: Emulator;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
-  // The SDK's default provider chain reads these, so it never asks instance metadata.
+  // The SDK's default provider chain reads these, so it never queries the instance metadata service.
   process.env.AWS_ACCESS_KEY_ID = 'AKIAEMULATOREXAMPLE';
   process.env.AWS_SECRET_ACCESS_KEY = 'emulator-secret';
   process.env.AWS_EC2_METADATA_DISABLED = 'true';

@@ -190,113 +190,109 @@ describe('bastionless logs', () => {
 });
 
 describe('bastionless CLI with daemon', () => {
-  it(
-    'adds, starts, carries traffic, stops and removes a tunnel',
-    { timeout: 120_000 },
-    async () => {
-      const started = await runCli(['start'], env);
-      expect(started.stderr).toBe('');
-      expect(started.code).toBe(0);
-      const again = await runCli(['start'], env);
-      expect(again.code).toBe(0);
-      expect(again.stdout).toContain('already running');
-      const tokenMode = statSync(join(home, 'state', 'token')).mode & 0o777;
-      expect(tokenMode).toBe(0o600);
+  it('runs a tunnel from add to rm', { timeout: 120_000 }, async () => {
+    const started = await runCli(['start'], env);
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    const again = await runCli(['start'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already running');
+    const tokenMode = statSync(join(home, 'state', 'token')).mode & 0o777;
+    expect(tokenMode).toBe(0o600);
 
-      const localPort = await freePort();
-      const added = await runCli(
-        [
-          'add',
-          'echo',
-          '--target',
-          'i-0123456789abcdef0',
-          '--remote-host',
-          '127.0.0.1',
-          '--remote-port',
-          String(echo.port),
-          '--local-port',
-          String(localPort),
-          '--endpoint-url',
-          emulator.url,
-          '--group',
-          'demo',
-        ],
-        env,
-      );
-      expect(added.stderr).toBe('');
-      expect(added.code).toBe(0);
+    const localPort = await freePort();
+    const added = await runCli(
+      [
+        'add',
+        'echo',
+        '--target',
+        'i-0123456789abcdef0',
+        '--remote-host',
+        '127.0.0.1',
+        '--remote-port',
+        String(echo.port),
+        '--local-port',
+        String(localPort),
+        '--endpoint-url',
+        emulator.url,
+        '--group',
+        'demo',
+      ],
+      env,
+    );
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
 
-      const listed = await waitFor('the daemon to pick up the new profile', async () => {
-        const tunnels = await statusJson();
-        return tunnels.find((tunnel) => tunnel.name === 'echo');
-      });
-      expect(listed.state).toBe('stopped');
-      expect(listed.localAddress).toBe(`127.0.0.1:${localPort}`);
-      for (const field of ['activeConnections', 'bytesIn', 'bytesOut', 'lastError'] as const) {
-        expect(listed).toHaveProperty(field);
-      }
+    const listed = await waitFor('the daemon to pick up the new profile', async () => {
+      const tunnels = await statusJson();
+      return tunnels.find((tunnel) => tunnel.name === 'echo');
+    });
+    expect(listed.state).toBe('stopped');
+    expect(listed.localAddress).toBe(`127.0.0.1:${localPort}`);
+    for (const field of ['activeConnections', 'bytesIn', 'bytesOut', 'lastError'] as const) {
+      expect(listed).toHaveProperty(field);
+    }
 
-      const up = await runCli(['up', 'demo'], env);
-      expect(up.stderr).toBe('');
-      expect(up.code).toBe(0);
-      expect(up.stdout).toContain('echo:');
+    const up = await runCli(['up', 'demo'], env);
+    expect(up.stderr).toBe('');
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain('echo:');
 
-      const { sent, received } = await echoThrough(localPort, 256 * 1024);
-      expect(received).toBe(sent);
+    const { sent, received } = await echoThrough(localPort, 256 * 1024);
+    expect(received).toBe(sent);
 
-      const afterTraffic = await waitFor('byte counters to update', async () => {
-        const tunnel = (await statusJson()).find((candidate) => candidate.name === 'echo');
-        return tunnel && tunnel.bytesOut >= 256 * 1024 ? tunnel : undefined;
-      });
-      expect(afterTraffic.bytesIn).toBeGreaterThanOrEqual(256 * 1024);
+    const afterTraffic = await waitFor('byte counters to update', async () => {
+      const tunnel = (await statusJson()).find((candidate) => candidate.name === 'echo');
+      return tunnel && tunnel.bytesOut >= 256 * 1024 ? tunnel : undefined;
+    });
+    expect(afterTraffic.bytesIn).toBeGreaterThanOrEqual(256 * 1024);
 
-      const table = await runCli(['status'], env);
-      expect(table.code).toBe(0);
-      expect(table.stdout).toMatch(/^NAME\s+STATE\s+LOCAL/);
+    const table = await runCli(['status'], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^NAME\s+STATE\s+LOCAL/);
 
-      const down = await runCli(['down', 'echo'], env);
-      expect(down.code).toBe(0);
-      expect(down.stdout).toContain('echo: stopped');
-      expect(await portIsFree(localPort)).toBe(true);
+    const down = await runCli(['down', 'echo'], env);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toContain('echo: stopped');
+    expect(await portIsFree(localPort)).toBe(true);
 
-      const unknown = await runCli(['up', 'nothing'], env);
-      expect(unknown.code).toBe(1);
-      expect(unknown.stderr).toContain('no tunnel or group is named "nothing"');
+    const unknown = await runCli(['up', 'nothing'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no tunnel or group is named "nothing"');
 
-      const dashboard = await runCli(['dashboard'], env);
-      const token = readFileSync(join(home, 'state', 'token'), 'utf8').trim();
-      expect(dashboard.stdout.trim()).toMatch(
-        new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#token=${token}$`),
-      );
+    const dashboard = await runCli(['dashboard'], env);
+    const token = readFileSync(join(home, 'state', 'token'), 'utf8').trim();
+    expect(dashboard.stdout.trim()).toMatch(
+      new RegExp(`^http://127\\.0\\.0\\.1:\\d+/#token=${token}$`),
+    );
 
-      const edited = await runCli(['edit', 'echo', '--session-pool', '2'], env);
-      expect(edited.code).toBe(0);
-      const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'));
-      expect(config.profiles[0].sessionPool).toBe(2);
+    const edited = await runCli(['edit', 'echo', '--session-pool', '2'], env);
+    expect(edited.code).toBe(0);
+    const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8'));
+    expect(config.profiles[0].sessionPool).toBe(2);
 
-      const removed = await runCli(['rm', 'echo'], env);
-      expect(removed.code).toBe(0);
-      await waitFor('the daemon to drop the removed profile', async () =>
-        (await statusJson()).length === 0 ? true : undefined,
-      );
+    const removed = await runCli(['rm', 'echo'], env);
+    expect(removed.code).toBe(0);
+    await waitFor('the daemon to drop the removed profile', async () =>
+      (await statusJson()).length === 0 ? true : undefined,
+    );
 
-      const logs = await runCli(['logs', '-n', '5'], env);
-      expect(logs.code).toBe(0);
-      expect(logs.stdout.trim().split('\n')).toHaveLength(5);
+    const logs = await runCli(['logs', '-n', '5'], env);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout.trim().split('\n')).toHaveLength(5);
 
-      const apiFile = JSON.parse(readFileSync(join(home, 'state', 'api.json'), 'utf8')) as {
-        port: number;
-      };
-      const stopped = await runCli(['stop'], env);
-      expect(stopped.code).toBe(0);
-      expect(existsSync(join(home, 'state', 'daemon.pid'))).toBe(false);
-      expect(await portIsFree(apiFile.port)).toBe(true);
+    const apiFile = JSON.parse(readFileSync(join(home, 'state', 'api.json'), 'utf8')) as {
+      port: number;
+    };
+    const stopped = await runCli(['stop'], env);
+    expect(stopped.code).toBe(0);
+    expect(existsSync(join(home, 'state', 'daemon.pid'))).toBe(false);
+    expect(await portIsFree(apiFile.port)).toBe(true);
 
-      const after = await runCli(['status'], env);
-      expect(after.code).toBe(1);
-      const stopAgain = await runCli(['stop'], env);
-      expect(stopAgain.code).toBe(0);
-      expect(stopAgain.stdout).toBe('the daemon is not running\n');
-    },
-  );
+    const after = await runCli(['status'], env);
+    expect(after.code).toBe(1);
+    const stopAgain = await runCli(['stop'], env);
+    expect(stopAgain.code).toBe(0);
+    expect(stopAgain.stdout).toBe('the daemon is not running\n');
+  });
 });

@@ -148,7 +148,7 @@ describe('daemon process', () => {
       30_000,
     );
 
-    const held = await Promise.all(ports.map((port) => openHeldConnection(port)));
+    const heldSockets = await Promise.all(ports.map((port) => openHeldConnection(port)));
     const transfer = await echoThrough(ports[0]!, 64 * 1024);
     expect(transfer.received).toBe(transfer.sent);
     const sessionsBefore = emulator.sessions
@@ -173,56 +173,52 @@ describe('daemon process', () => {
     }
     expect(existsSync(join(home, 'state', 'daemon.pid'))).toBe(false);
     expect(existsSync(join(home, 'state', 'sessions.json'))).toBe(false);
-    held.forEach((socket) => socket.destroy());
+    heldSockets.forEach((socket) => socket.destroy());
   });
 
-  it(
-    'keeps running on a corrupted config and leaves it untouched',
-    { timeout: 90_000 },
-    async () => {
-      const corrupted = '{"version": 2, "profiles": [ { "name": "db", ';
-      writeConfig(corrupted);
-      daemon = startForeground();
-      const api = await apiOf();
+  it('survives a corrupted config file', { timeout: 90_000 }, async () => {
+    const corrupted = '{"version": 2, "profiles": [ { "name": "db", ';
+    writeConfig(corrupted);
+    daemon = startForeground();
+    const api = await apiOf();
 
-      const status = await getJson<{ configError: { code: string; message: string } | null }>(
-        api,
-        '/v1/status',
-      );
-      expect(status.configError?.code).toBe('ERR_CONFIG_PARSE');
-      expect(await getJson<TunnelStatus[]>(api, '/v1/tunnels')).toEqual([]);
+    const status = await getJson<{ configError: { code: string; message: string } | null }>(
+      api,
+      '/v1/status',
+    );
+    expect(status.configError?.code).toBe('ERR_CONFIG_PARSE');
+    expect(await getJson<TunnelStatus[]>(api, '/v1/tunnels')).toEqual([]);
 
-      const response = await fetch(`http://127.0.0.1:${api.port}/v1/profiles`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(profile('db', await freePort())),
-      });
-      expect(response.status).toBe(409);
-      expect(readFileSync(join(home, 'config.json'), 'utf8')).toBe(corrupted);
+    const response = await fetch(`http://127.0.0.1:${api.port}/v1/profiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(profile('db', await freePort())),
+    });
+    expect(response.status).toBe(409);
+    expect(readFileSync(join(home, 'config.json'), 'utf8')).toBe(corrupted);
 
-      const localPort = await freePort();
-      writeConfig(JSON.stringify({ version: 2, profiles: [profile('db', localPort)] }));
-      const tunnels = await waitFor('the fixed config to apply', async () => {
-        const list = await getJson<TunnelStatus[]>(api, '/v1/tunnels');
-        return list.length === 1 ? list : undefined;
-      });
-      expect(tunnels[0]?.name).toBe('db');
-      const fixed = await getJson<{ configError: unknown }>(api, '/v1/status');
-      expect(fixed.configError).toBeNull();
+    const localPort = await freePort();
+    writeConfig(JSON.stringify({ version: 2, profiles: [profile('db', localPort)] }));
+    const tunnels = await waitFor('the fixed config to apply', async () => {
+      const list = await getJson<TunnelStatus[]>(api, '/v1/tunnels');
+      return list.length === 1 ? list : undefined;
+    });
+    expect(tunnels[0]?.name).toBe('db');
+    const fixed = await getJson<{ configError: unknown }>(api, '/v1/status');
+    expect(fixed.configError).toBeNull();
 
-      const created = await fetch(`http://127.0.0.1:${api.port}/v1/profiles`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(profile('cache', await freePort())),
-      });
-      expect(created.status).toBe(201);
-      const names = await waitFor('the profile created through the API to apply', async () => {
-        const list = await getJson<TunnelStatus[]>(api, '/v1/tunnels');
-        return list.length === 2 ? list.map((tunnel) => tunnel.name).sort() : undefined;
-      });
-      expect(names).toEqual(['cache', 'db']);
-    },
-  );
+    const created = await fetch(`http://127.0.0.1:${api.port}/v1/profiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(profile('cache', await freePort())),
+    });
+    expect(created.status).toBe(201);
+    const names = await waitFor('the profile created through the API to apply', async () => {
+      const list = await getJson<TunnelStatus[]>(api, '/v1/tunnels');
+      return list.length === 2 ? list.map((tunnel) => tunnel.name).sort() : undefined;
+    });
+    expect(names).toEqual(['cache', 'db']);
+  });
 
   it('rejects a second daemon on one state directory', { timeout: 60_000 }, async () => {
     writeConfig(JSON.stringify({ version: 2, profiles: [] }));
@@ -241,7 +237,7 @@ describe('daemon process', () => {
     );
     daemon = startForeground();
     await apiOf();
-    const held = await waitFor(
+    const heldSocket = await waitFor(
       'the tunnel to accept',
       async () => {
         try {
@@ -265,7 +261,7 @@ describe('daemon process', () => {
     const exited = exitOf(daemon);
     daemon.kill('SIGKILL');
     await exited;
-    held.destroy();
+    heldSocket.destroy();
     const leftover = recorded[0]!.sessionId;
     expect(emulator.sessions.find((s) => s.sessionId === leftover)?.state).not.toBe('terminated');
 

@@ -83,7 +83,7 @@ describe('ConfigStore', () => {
     expect(profile?.bindAddress).toBe('127.0.0.1');
   });
 
-  it('reports a corrupted file and leaves it byte-for-byte untouched', () => {
+  it('reports a corrupted file, leaves it untouched', () => {
     const store = new ConfigStore({ file });
     store.create(minimal);
     const corrupted = Buffer.from('{"version": 2, "profiles": [ {"name": "db", \xff');
