@@ -132,6 +132,15 @@ export class TunnelManager extends EventEmitter {
     return tunnel.start();
   }
 
+  /** Shows `needs-login` on tunnel `name` while its credentials wait for the user. */
+  beginLoginWait(name: string, reason: string, hint: string): void {
+    this.tunnels.get(name)?.beginLoginWait(reason, hint);
+  }
+
+  endLoginWait(name: string): void {
+    this.tunnels.get(name)?.endLoginWait();
+  }
+
   private inGroup(group: string): Tunnel[] {
     const members = [...this.tunnels.values()].filter((tunnel) =>
       tunnel.profile.groups.includes(group),

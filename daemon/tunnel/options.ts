@@ -2,6 +2,7 @@
 
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
+import type { AuditEntry } from '../audit/log.js';
 import type { Profile } from '../config/types.js';
 import type { PortForwardSession, PortForwardSessionOptions } from '../portforward/types.js';
 
@@ -22,6 +23,10 @@ export interface TunnelTimings {
   stableSessionMs: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
+  /** Interval of credential checks while the tunnel needs a login, in milliseconds. */
+  loginPollIntervalMs: number;
+  /** Interval of tag-target checks while sessions are open, in milliseconds. */
+  targetCheckIntervalMs: number;
 }
 
 export const DEFAULT_TIMINGS: Readonly<TunnelTimings> = Object.freeze({
@@ -35,7 +40,15 @@ export const DEFAULT_TIMINGS: Readonly<TunnelTimings> = Object.freeze({
   stableSessionMs: 10_000,
   backoffInitialMs: 500,
   backoffMaxMs: 60_000,
+  loginPollIntervalMs: 5000,
+  targetCheckIntervalMs: 30_000,
 });
+
+/** Endpoint of a remote host named by an AWS resource; `port` null means the profile's. */
+export interface ResolvedEndpoint {
+  host: string;
+  port: number | null;
+}
 
 export interface TunnelDeps {
   logger: pino.Logger;
@@ -45,6 +58,20 @@ export interface TunnelDeps {
   refreshCredentials?: (profile: Profile) => void | Promise<void>;
   /** Turns a tag target into one instance id, which profiles with tag targets require. */
   resolveTarget?: (profile: Profile) => Promise<string>;
+  /**
+   * Looks up the endpoint of an `rds:`, `rds-cluster:` or `elasticache:` remote host before
+   * each session start. Without it such a name is passed to the agent unchanged.
+   */
+  resolveRemoteHost?: (profile: Profile) => Promise<ResolvedEndpoint>;
+  /** Drops a cached remote-host endpoint after the agent failed to dial it. */
+  invalidateRemoteHost?: (profile: Profile) => void;
+  /**
+   * Loads the profile's credentials again; resolves once they are usable. Polled while the
+   * tunnel needs a login, so the tunnel recovers by itself after `aws sso login`.
+   */
+  checkCredentials?: (profile: Profile) => Promise<void>;
+  /** Records one ended session in the audit log. */
+  recordAudit?: (entry: AuditEntry) => Promise<void>;
   now?: () => number;
   timings?: Partial<TunnelTimings>;
 }

@@ -1,12 +1,33 @@
-// Starts one port-forwarding session for a profile: resolves the target, applies the start
-// timeout, and retries once with fresh credentials after an expired-token or 403 failure.
+// Starts one port-forwarding session for a profile: resolves the target and the remote host,
+// applies the start timeout, and retries once with fresh credentials after an expired-token
+// or 403 failure.
 
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
 import type { Profile } from '../config/types.js';
 import { BastionlessError, classifyError, mayNeedFreshCredentials } from '../errors.js';
 import type { PortForwardSession } from '../portforward/types.js';
+import { parseRemoteHost } from '../aws/remote-host.js';
 import type { TunnelDeps, TunnelTimings } from './options.js';
+
+/** Where a session forwards to, as the agent was told at StartSession. */
+export interface SessionRoute {
+  /** Instance id the session runs on. */
+  target: string;
+  /** Host the agent dials, after resolving `rds:` style names; null for the target itself. */
+  remoteHost: string | null;
+  remotePort: number;
+}
+
+export interface LaunchedSession {
+  session: PortForwardSession;
+  route: SessionRoute;
+}
+
+/** True when `remoteHost` names an RDS or ElastiCache resource rather than a host. */
+export function namesAwsResource(remoteHost: string | undefined): boolean {
+  return remoteHost !== undefined && parseRemoteHost(remoteHost).kind !== 'host';
+}
 
 /** Rejects with `onTimeout()` when `promise` has not settled after `ms` milliseconds. */
 export function withTimeout<T>(
@@ -46,7 +67,7 @@ export class SessionLauncher {
    * Starts one session. `localPort` is passed to the service as the document's
    * localPortNumber. Aborting `controller` cancels the start.
    */
-  async start(controller: AbortController, localPort: number): Promise<PortForwardSession> {
+  async start(controller: AbortController, localPort: number): Promise<LaunchedSession> {
     try {
       return await this.startOnce(controller, localPort);
     } catch (error) {
@@ -73,18 +94,19 @@ export class SessionLauncher {
   private async startOnce(
     controller: AbortController,
     localPort: number,
-  ): Promise<PortForwardSession> {
+  ): Promise<LaunchedSession> {
     const target = await this.resolveTarget();
+    const route = { target, ...(await this.resolveRemote()) };
     const started = this.deps.startSession({
       getSsmClient: () => (this.client ??= this.deps.ssmClientFor(this.profile)),
       target,
-      remoteHost: this.profile.remoteHost,
-      remotePort: this.profile.remotePort,
+      remoteHost: route.remoteHost ?? undefined,
+      remotePort: route.remotePort,
       localPort,
       reason: `bastionless tunnel ${this.profile.name}`.slice(0, 256),
       signal: controller.signal,
     });
-    return withTimeout(started, this.timings.startTimeoutMs, () => {
+    const session = await withTimeout(started, this.timings.startTimeoutMs, () => {
       controller.abort();
       return new BastionlessError(
         'ERR_HANDSHAKE_TIMEOUT',
@@ -95,6 +117,17 @@ export class SessionLauncher {
         },
       );
     });
+    return { session, route };
+  }
+
+  /** Returns the host and port the agent dials, looking up AWS resource names first. */
+  async resolveRemote(): Promise<Omit<SessionRoute, 'target'>> {
+    const remoteHost = this.profile.remoteHost;
+    if (!namesAwsResource(remoteHost) || !this.deps.resolveRemoteHost) {
+      return { remoteHost: remoteHost ?? null, remotePort: this.profile.remotePort };
+    }
+    const resolved = await this.deps.resolveRemoteHost(this.profile);
+    return { remoteHost: resolved.host, remotePort: resolved.port ?? this.profile.remotePort };
   }
 
   private async resolveTarget(): Promise<string> {

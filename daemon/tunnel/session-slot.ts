@@ -1,6 +1,7 @@
 // One session of a tunnel's pool, with the connection count used to place new connections.
 
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+import type { SessionRoute } from './session-launcher.js';
 
 export interface SessionSlotEvents {
   reconnecting(slot: SessionSlot, error: Error): void;
@@ -12,6 +13,8 @@ export interface SessionSlotEvents {
 /** A started session and the tunnel's view of it, subscribed to the session's events. */
 export class SessionSlot {
   readonly session: PortForwardSession;
+  /** Target and remote endpoint the session forwards to. */
+  readonly route: SessionRoute;
   /** Time the session became ready, in epoch milliseconds. */
   readonly startedAt: number;
   /**
@@ -22,8 +25,14 @@ export class SessionSlot {
   reconnecting = false;
   private readonly unsubscribe: () => void;
 
-  constructor(session: PortForwardSession, startedAt: number, events: SessionSlotEvents) {
+  constructor(
+    session: PortForwardSession,
+    route: SessionRoute,
+    startedAt: number,
+    events: SessionSlotEvents,
+  ) {
     this.session = session;
+    this.route = route;
     this.startedAt = startedAt;
     const onReconnecting = (error: Error): void => {
       this.reconnecting = true;

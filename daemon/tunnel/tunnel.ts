@@ -12,8 +12,10 @@ import {
   needsLogin,
   toTunnelError,
 } from '../errors.js';
-import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+import { auditEntryFor } from '../audit/log.js';
+import type { SessionEnd } from '../portforward/types.js';
 import { Backoff } from './backoff.js';
+import { IntervalCheck } from './interval-check.js';
 import { KeepAliveProber } from './keepalive.js';
 import {
   bindListeners,
@@ -22,7 +24,12 @@ import {
   type BoundListeners,
 } from './listeners.js';
 import { DEFAULT_TIMINGS, type TunnelDeps, type TunnelTimings } from './options.js';
-import { SessionLauncher, withTimeout } from './session-launcher.js';
+import {
+  namesAwsResource,
+  SessionLauncher,
+  withTimeout,
+  type LaunchedSession,
+} from './session-launcher.js';
 import { isPingable, leastLoaded, SessionSlot } from './session-slot.js';
 import { buildStatus, describeTarget, type RetiredTotals } from './status.js';
 
@@ -57,6 +64,12 @@ export class Tunnel extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private readonly prober = new KeepAliveProber();
+  private readonly loginPoll: IntervalCheck;
+  private readonly targetCheck: IntervalCheck;
+  /** Reason shown while a start failed for want of a login; cleared once credentials work. */
+  private loginNeeded: string | null = null;
+  /** Reason shown while the credential provider waits for the user, e.g. for an MFA code. */
+  private loginWait: string | null = null;
 
   private state: TunnelState = 'stopped';
   private reason: string | null = null;
@@ -80,6 +93,10 @@ export class Tunnel extends EventEmitter {
       maxMs: this.timings.backoffMaxMs,
     });
     this.launcher = new SessionLauncher(profile, deps, this.timings, this.log);
+    this.loginPoll = new IntervalCheck(this.timings.loginPollIntervalMs, () => this.checkLogin());
+    this.targetCheck = new IntervalCheck(this.timings.targetCheckIntervalMs, () =>
+      this.checkTarget(),
+    );
   }
 
   get isRunning(): boolean {
@@ -124,6 +141,7 @@ export class Tunnel extends EventEmitter {
     this.running = true;
     this.generation += 1;
     this.lastError = null;
+    this.loginNeeded = null;
     this.backoff.reset();
     try {
       await this.bind();
@@ -144,6 +162,9 @@ export class Tunnel extends EventEmitter {
       this.fillPool();
     }
     this.scheduleKeepAlive();
+    if (typeof this.profile.target !== 'string' && this.deps.resolveTarget) {
+      this.targetCheck.start();
+    }
     return this.status();
   }
 
@@ -221,6 +242,7 @@ export class Tunnel extends EventEmitter {
         } catch (error) {
           this.log.warn({ sessionId: slot.session.sessionId, err: error }, 'session close failed');
         }
+        this.recordAudit(slot, { by: 'client', reason });
       }),
     );
   }
@@ -230,6 +252,8 @@ export class Tunnel extends EventEmitter {
     this.retryTimer = undefined;
     clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
+    this.loginPoll.stop();
+    this.targetCheck.stop();
   }
 
   private dropWaiting(): void {
@@ -361,9 +385,9 @@ export class Tunnel extends EventEmitter {
     const controller = new AbortController();
     this.starting.add(controller);
     this.refreshState();
-    let session: PortForwardSession;
+    let launched: LaunchedSession;
     try {
-      session = await this.launcher.start(controller, this.bound?.port ?? this.profile.localPort);
+      launched = await this.launcher.start(controller, this.bound?.port ?? this.profile.localPort);
     } catch (error) {
       this.starting.delete(controller);
       if (generation === this.generation) {
@@ -379,14 +403,19 @@ export class Tunnel extends EventEmitter {
       this.starting.delete(controller);
     }
     if (generation !== this.generation || !this.running) {
-      void session.close('tunnel stopped').catch(() => {});
+      void launched.session.close('tunnel stopped').catch(() => {});
       return;
     }
-    this.attach(session);
+    this.attach(launched);
   }
 
-  private attach(session: PortForwardSession): void {
-    const slot = new SessionSlot(session, this.now(), {
+  private attach({ session, route }: LaunchedSession): void {
+    if (this.loginNeeded !== null) {
+      this.log.info('credentials valid again, login no longer needed');
+    }
+    this.loginNeeded = null;
+    this.loginPoll.stop();
+    const slot = new SessionSlot(session, route, this.now(), {
       reconnecting: (_slot, error) => {
         this.reconnects += 1;
         this.log.warn(
@@ -399,7 +428,7 @@ export class Tunnel extends EventEmitter {
         this.log.info({ sessionId: session.sessionId }, 'session resumed');
         this.refreshState();
       },
-      dialFailed: () => this.onDialFailed(session.sessionId),
+      dialFailed: (failed) => this.onDialFailed(failed),
       ended: (ended, end) => this.onSessionEnded(ended, end),
     });
     this.slots.push(slot);
@@ -408,6 +437,9 @@ export class Tunnel extends EventEmitter {
         sessionId: session.sessionId,
         agentVersion: session.agentVersion,
         forwarding: session.mode,
+        target: route.target,
+        remoteHost: route.remoteHost,
+        remotePort: route.remotePort,
       },
       'session open',
     );
@@ -415,10 +447,11 @@ export class Tunnel extends EventEmitter {
     this.refreshState();
   }
 
-  private onDialFailed(sessionId: string): void {
+  private onDialFailed(slot: SessionSlot): void {
+    const sessionId = slot.session.sessionId;
     this.dialFailures += 1;
-    const host = this.profile.remoteHost ?? this.launcher.target ?? 'target';
-    const remote = `${host}:${this.profile.remotePort}`;
+    const host = slot.route.remoteHost ?? slot.route.target;
+    const remote = `${host}:${slot.route.remotePort}`;
     const error = new BastionlessError(
       'ERR_REMOTE_REFUSED',
       `The agent could not connect to ${remote}`,
@@ -432,6 +465,83 @@ export class Tunnel extends EventEmitter {
       'remote connection refused',
     );
     this.emitIfChanged();
+    if (namesAwsResource(this.profile.remoteHost) && this.deps.invalidateRemoteHost) {
+      void this.followRemoteHost(slot);
+    }
+  }
+
+  /**
+   * Looks the remote host up again after a failed dial. When a failover moved the endpoint,
+   * the session is closed, because its document fixed the old host; the next session start
+   * uses the new one.
+   */
+  private async followRemoteHost(slot: SessionSlot): Promise<void> {
+    this.deps.invalidateRemoteHost?.(this.profile);
+    let current;
+    try {
+      current = await this.launcher.resolveRemote();
+    } catch (error) {
+      this.log.warn(
+        { err: error, remoteHost: this.profile.remoteHost },
+        'remote host lookup failed',
+      );
+      return;
+    }
+    const moved =
+      current.remoteHost !== slot.route.remoteHost || current.remotePort !== slot.route.remotePort;
+    if (!moved || !this.slots.includes(slot)) {
+      return;
+    }
+    this.log.info(
+      {
+        sessionId: slot.session.sessionId,
+        from: `${slot.route.remoteHost}:${slot.route.remotePort}`,
+        to: `${current.remoteHost}:${current.remotePort}`,
+      },
+      'remote host endpoint moved, replacing session',
+    );
+    await slot.session.close('remote host endpoint moved').catch(() => {});
+  }
+
+  /** Closes sessions whose instance is no longer the resolver's choice for the tag target. */
+  private async checkTarget(): Promise<void> {
+    if (this.slots.length === 0 || !this.deps.resolveTarget) {
+      return;
+    }
+    let chosen: string;
+    try {
+      chosen = await this.deps.resolveTarget(this.profile);
+    } catch (error) {
+      this.log.warn({ err: error }, 'target check failed; keeping the open sessions');
+      return;
+    }
+    for (const slot of this.slots.filter((other) => other.route.target !== chosen)) {
+      this.log.info(
+        { sessionId: slot.session.sessionId, from: slot.route.target, to: chosen },
+        'target instance no longer chosen, replacing session',
+      );
+      await slot.session.close(`target ${slot.route.target} replaced by ${chosen}`).catch(() => {});
+    }
+  }
+
+  /** Appends the audit entry of an ended session; a failed write is logged, not raised. */
+  private recordAudit(slot: SessionSlot, end: SessionEnd): void {
+    if (!this.deps.recordAudit) {
+      return;
+    }
+    const entry = auditEntryFor({
+      profile: { ...this.profile, remotePort: slot.route.remotePort },
+      target: slot.route.target,
+      remoteHost: slot.route.remoteHost,
+      sessionId: slot.session.sessionId,
+      startedAt: new Date(slot.startedAt),
+      endedAt: new Date(this.now()),
+      end,
+      stats: slot.session.stats,
+    });
+    this.deps.recordAudit(entry).catch((error: unknown) => {
+      this.log.warn({ err: error, sessionId: entry.sessionId }, 'writing the audit entry failed');
+    });
   }
 
   private retire(slot: SessionSlot): void {
@@ -441,6 +551,7 @@ export class Tunnel extends EventEmitter {
 
   private onSessionEnded(slot: SessionSlot, end: SessionEnd): void {
     this.retire(slot);
+    this.recordAudit(slot, end);
     this.slots = this.slots.filter((other) => other !== slot);
     const sessionId = slot.session.sessionId;
     const lived = this.now() - slot.startedAt;
@@ -523,16 +634,24 @@ export class Tunnel extends EventEmitter {
   }
 
   private onStartFailed(error: BastionlessError): void {
-    this.lastError = toTunnelError(error, new Date(this.now()));
+    // While the user is asked for a code, that request stays the error to show: a start that
+    // timed out meanwhile is retried anyway.
+    if (this.loginWait === null) {
+      this.lastError = toTunnelError(error, new Date(this.now()));
+    }
     const context = { code: error.code, err: error.cause ?? error };
     if (needsLogin(error)) {
       this.log.warn(context, 'session start needs a login by the user');
       // The port stays bound, so after the login the next connection (or retry) starts a session.
       this.dropWaiting();
-      this.setState('needs-login', `${error.message}. ${error.hint ?? ''}`.trim());
+      this.loginNeeded = `${error.message}. ${error.hint ?? ''}`.trim();
+      if (this.deps.checkCredentials) {
+        this.loginPoll.start();
+      }
       if (this.profile.mode === 'always-on') {
         this.scheduleRetry();
       }
+      this.refreshState();
       return;
     }
     if (!error.retryable) {
@@ -551,6 +670,55 @@ export class Tunnel extends EventEmitter {
   private fail(error: BastionlessError): void {
     this.lastError = toTunnelError(error, new Date(this.now()));
     this.setState('failed', error.hint ? `${error.message}. ${error.hint}` : error.message);
+  }
+
+  // --- login ---------------------------------------------------------------------------
+
+  /** Polled while a login is needed: once the credentials load again, sessions restart. */
+  private async checkLogin(): Promise<void> {
+    if (this.loginNeeded === null || !this.running || !this.deps.checkCredentials) {
+      this.loginPoll.stop();
+      return;
+    }
+    const generation = this.generation;
+    await this.deps.checkCredentials(this.profile);
+    if (generation !== this.generation || this.loginNeeded === null) {
+      return;
+    }
+    this.log.info('credentials valid again, restarting sessions');
+    this.loginNeeded = null;
+    this.loginPoll.stop();
+    this.backoff.reset();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.profile.mode === 'always-on') {
+      this.fillPool();
+    }
+    this.refreshState();
+  }
+
+  /**
+   * Shows `needs-login` with `reason` and `lastError` while the credential provider waits for
+   * the user, e.g. for an MFA code, unless a session is open. `endLoginWait` undoes it.
+   */
+  beginLoginWait(reason: string, hint: string): void {
+    this.loginWait = reason;
+    const error = new BastionlessError('ERR_NEEDS_LOGIN', reason, { hint });
+    this.lastError = toTunnelError(error, new Date(this.now()));
+    this.refreshState();
+    this.emitIfChanged();
+  }
+
+  endLoginWait(): void {
+    if (this.loginWait === null) {
+      return;
+    }
+    this.loginWait = null;
+    if (this.lastError?.code === 'ERR_NEEDS_LOGIN') {
+      this.lastError = null;
+    }
+    this.refreshState();
+    this.emitIfChanged();
   }
 
   // --- health and keep-alive ------------------------------------------------------------
@@ -620,15 +788,16 @@ export class Tunnel extends EventEmitter {
       );
       return;
     }
-    if (this.starting.size > 0 || this.retryTimer) {
-      if (this.state !== 'needs-login') {
-        this.setState('connecting', this.reason);
-      }
+    const loginReason = this.loginWait ?? this.loginNeeded;
+    if (loginReason !== null) {
+      this.setState('needs-login', loginReason);
       return;
     }
-    if (this.state !== 'needs-login') {
-      this.setState('listening', this.reason);
+    if (this.starting.size > 0 || this.retryTimer) {
+      this.setState('connecting', this.reason);
+      return;
     }
+    this.setState('listening', this.reason);
   }
 
   private setState(state: TunnelState, reason: string | null): void {
