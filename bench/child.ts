@@ -2,7 +2,7 @@
 // child processes whose pid is the Node process itself, so /proc readings are theirs.
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -58,13 +58,14 @@ function wrapChild(child: ChildProcess, name: string): Child {
  */
 export function compileScript(script: string): string {
   const outDir = join(REPO_ROOT, '.bench-out', 'build');
+  // A fresh directory each time: JavaScript left from an older tree must never run.
+  rmSync(outDir, { recursive: true, force: true });
   const result = spawnSync(
     process.execPath,
     [
       join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
       ...['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext'],
       ...['--outDir', outDir, '--rootDir', REPO_ROOT, '--skipLibCheck', '--types', 'node'],
-      ...['--incremental', '--tsBuildInfoFile', join(outDir, '.tsbuildinfo')],
       join(REPO_ROOT, script),
     ],
     { cwd: REPO_ROOT, encoding: 'utf8' },
