@@ -11,9 +11,11 @@ import {
   writeSync,
 } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { TerminateSessionCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
 import { createSsmClient } from './aws/clients.js';
+import { ProfileAwsRegistry } from './aws/profile-clients.js';
+import { createAuditLog } from './audit/log.js';
 import { writeFileAtomic } from './config/atomic-write.js';
 import { ConfigStore } from './config/store.js';
 import type { ConfigError } from './config/errors.js';
@@ -24,6 +26,7 @@ import { startPortForwardSession } from './portforward/index.js';
 import { TunnelManager, type TunnelManagerDeps } from './tunnel/manager.js';
 import { createTokenFile } from './api/auth.js';
 import { startApiServer, type ApiServer } from './api/server.js';
+import { MfaBroker } from './api/mfa.js';
 
 export interface DaemonOptions {
   paths: BastionlessPaths;
@@ -144,38 +147,6 @@ async function terminateLeftoverSessions(file: string, logger: pino.Logger): Pro
   rmSync(file, { force: true });
 }
 
-/** Caches one SSM client per region, endpoint and AWS profile; a refresh drops the entry. */
-function createClientCache() {
-  const clients = new Map<string, SSMClient>();
-  const keyOf = (profile: Profile) =>
-    JSON.stringify([profile.region, profile.endpoints.ssm ?? null, profile.awsProfile ?? null]);
-  return {
-    clientFor(profile: Profile): SSMClient {
-      const key = keyOf(profile);
-      let client = clients.get(key);
-      if (!client) {
-        client = createSsmClient({
-          region: profile.region,
-          endpoint: profile.endpoints.ssm,
-          awsProfile: profile.awsProfile,
-        });
-        clients.set(key, client);
-      }
-      return client;
-    },
-    // Sessions may still hold the old client, so it is left to be garbage-collected, not destroyed.
-    refresh(profile: Profile): void {
-      clients.delete(keyOf(profile));
-    },
-    destroyAll(): void {
-      for (const client of clients.values()) {
-        client.destroy();
-      }
-      clients.clear();
-    },
-  };
-}
-
 /**
  * Creates the pid file exclusively, so two daemons started at once cannot both run. A pid file
  * naming a dead process is stale and is replaced.
@@ -229,12 +200,44 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   await terminateLeftoverSessions(paths.sessionsFile, logger);
 
-  const clients = createClientCache();
+  const mfa = new MfaBroker();
+  const audit = createAuditLog(paths.stateDir);
+  // The provider refers to the manager created below; it runs only once tunnels start sessions.
+  const aws = new ProfileAwsRegistry({
+    mfaCodeProvider: async (profile, mfaSerial) => {
+      logger.info({ tunnel: profile.name, mfaSerial }, 'waiting for an MFA code');
+      manager.beginLoginWait(
+        profile.name,
+        `waiting for an MFA code for ${mfaSerial}`,
+        `Enter the code with \`bastionless mfa CODE\`, in the dashboard or in the tray app.`,
+      );
+      try {
+        return await mfa.requestCode({
+          profile: profile.name,
+          awsProfile: profile.awsProfile,
+          mfaSerial,
+        });
+      } finally {
+        manager.endLoginWait(profile.name);
+      }
+    },
+  });
+  mfa.on('mfa-settled', (request: { profile: string; mfaSerial: string }, outcome: string) => {
+    logger.info(
+      { tunnel: request.profile, mfaSerial: request.mfaSerial, outcome },
+      'MFA request settled',
+    );
+  });
   const manager = new TunnelManager({
     logger,
     startSession: (sessionOptions) => startPortForwardSession(sessionOptions),
-    ssmClientFor: (profile) => clients.clientFor(profile),
-    refreshCredentials: (profile) => clients.refresh(profile),
+    ssmClientFor: (profile) => aws.ssmClientFor(profile),
+    refreshCredentials: (profile) => aws.refreshCredentials(profile),
+    checkCredentials: (profile) => aws.refreshCredentials(profile),
+    resolveTarget: (profile) => aws.resolveTarget(profile),
+    resolveRemoteHost: (profile) => aws.resolveRemoteHost(profile),
+    invalidateRemoteHost: (profile) => aws.invalidateRemoteHost(profile),
+    recordAudit: (entry) => audit.record(entry),
     ...options.managerOverrides,
   });
 
@@ -251,9 +254,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
   const applyProfiles = (profiles: Profile[]): void => {
     logger.info({ profiles: profiles.map((profile) => profile.name) }, 'applying profiles');
-    manager.applyProfiles(profiles).catch((error: unknown) => {
-      logger.error({ err: error }, 'applying profiles failed');
-    });
+    manager
+      .applyProfiles(profiles)
+      .then(() => aws.retain(profiles.map((profile) => profile.name)))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'applying profiles failed');
+      });
   };
   store.on('profiles', applyProfiles);
   applyProfiles(store.profiles);
@@ -270,10 +276,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       port: options.port,
       uiDir: options.uiDir ?? defaultUiDir(),
       version: options.version,
+      mfa,
     });
   } catch (error) {
     stopWatching();
+    mfa.close();
     await manager.shutdown();
+    aws.destroyAll();
     rmSync(paths.pidFile, { force: true });
     log.close();
     throw error;
@@ -293,6 +302,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await api
         .close()
         .catch((error: unknown) => logger.warn({ err: error }, 'closing the API failed'));
+      mfa.close();
       await manager.shutdown();
       manager.off('state', recordSessions);
       if (manager.list().every((status) => status.sessionIds.length === 0)) {
@@ -300,7 +310,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       } else {
         recordSessions();
       }
-      clients.destroyAll();
+      aws.destroyAll();
       rmSync(paths.tokenFile, { force: true });
       rmSync(paths.pidFile, { force: true });
       logger.info({ reason }, 'daemon stopped');

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { TunnelStatus } from '../config/types.js';
+import type { MfaBroker, MfaRequest } from './mfa.js';
 import type { TrafficEvent, TunnelController } from './types.js';
 
 /** A client this far behind gets no traffic samples until it catches up. */
@@ -17,9 +18,12 @@ const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
 const MIN_TRAFFIC_GAP_MS = 900;
 
 export type EventMessage =
-  { type: 'state'; tunnel: TunnelStatus } | ({ type: 'traffic' } & TrafficEvent);
+  | { type: 'state'; tunnel: TunnelStatus }
+  | ({ type: 'traffic' } & TrafficEvent)
+  | { type: 'mfa-required'; request: MfaRequest }
+  | { type: 'mfa-settled'; request: MfaRequest; outcome: string };
 
-function streamEvents(socket: WebSocket, manager: TunnelController): void {
+function streamEvents(socket: WebSocket, manager: TunnelController, mfa?: MfaBroker): void {
   const lastTrafficAt = new Map<string, number>();
 
   const send = (message: EventMessage): void => {
@@ -44,20 +48,36 @@ function streamEvents(socket: WebSocket, manager: TunnelController): void {
     send({ type: 'traffic', ...traffic });
   };
 
+  const onMfaRequired = (request: MfaRequest): void => send({ type: 'mfa-required', request });
+  const onMfaSettled = (request: MfaRequest, outcome: string): void =>
+    send({ type: 'mfa-settled', request, outcome });
+
   manager.on('state', onState);
   manager.on('traffic', onTraffic);
+  mfa?.on('mfa-required', onMfaRequired);
+  mfa?.on('mfa-settled', onMfaSettled);
   socket.once('close', () => {
     manager.off('state', onState);
     manager.off('traffic', onTraffic);
+    mfa?.off('mfa-required', onMfaRequired);
+    mfa?.off('mfa-settled', onMfaSettled);
   });
   // Clients send nothing; anything they send is ignored rather than parsed.
   socket.on('message', () => {});
   for (const tunnel of manager.list()) {
     send({ type: 'state', tunnel });
   }
+  for (const request of mfa?.list() ?? []) {
+    send({ type: 'mfa-required', request });
+  }
 }
 
-export function registerEventRoutes(app: FastifyInstance, manager: TunnelController): void {
+/** `mfa`, when given, adds `mfa-required` (pending ones on connect) and `mfa-settled`. */
+export function registerEventRoutes(
+  app: FastifyInstance,
+  manager: TunnelController,
+  mfa?: MfaBroker,
+): void {
   app.route({
     method: 'GET',
     url: '/v1/events',
@@ -71,6 +91,6 @@ export function registerEventRoutes(app: FastifyInstance, manager: TunnelControl
             message: '/v1/events is a websocket; connect with a websocket client',
           },
         }),
-    wsHandler: (socket) => streamEvents(socket, manager),
+    wsHandler: (socket) => streamEvents(socket, manager, mfa),
   });
 }

@@ -21,6 +21,8 @@ import {
 import { registerTunnelRoutes } from './tunnel-routes.js';
 import { registerProfileRoutes } from './profile-routes.js';
 import { registerEventRoutes } from './events.js';
+import type { MfaBroker } from './mfa.js';
+import { registerMfaRoutes } from './routes-mfa.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createDescribeTargets } from './targets.js';
 import type { DescribeTargets, ProfileStore, TunnelController } from './types.js';
@@ -42,6 +44,8 @@ export interface ApiServerOptions {
   extraOrigins?: readonly string[];
   version?: string;
   bodyLimitBytes?: number;
+  /** Pending MFA code requests; enables `/v1/mfa` and the MFA events. */
+  mfa?: MfaBroker;
 }
 
 export interface ApiServer {
@@ -262,7 +266,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }));
   registerTunnelRoutes(app, options.manager);
   registerProfileRoutes(app, options.store);
-  registerEventRoutes(app, options.manager);
+  registerEventRoutes(app, options.manager, options.mfa);
+  if (options.mfa) {
+    registerMfaRoutes(app, options.mfa);
+  }
   registerTargetRoute(app, describeTargets);
   app.get('/metrics', async (_request, reply) =>
     reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
