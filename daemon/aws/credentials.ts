@@ -75,6 +75,8 @@ export class CachingCredentialsProvider extends EventEmitter {
   private readonly retryDelayMs: number;
   private readonly now: () => number;
   private current: AwsCredentialIdentity | undefined;
+  /** Epoch milliseconds at which the current credentials are refreshed. */
+  private refreshAtMs = Number.POSITIVE_INFINITY;
   private inFlight: Promise<AwsCredentialIdentity> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -114,10 +116,18 @@ export class CachingCredentialsProvider extends EventEmitter {
   }
 
   private isDue(credentials: AwsCredentialIdentity): boolean {
-    if (!credentials.expiration) {
-      return false;
-    }
-    return credentials.expiration.getTime() - this.now() <= this.refreshBeforeExpiryMs;
+    return credentials.expiration !== undefined && this.now() >= this.refreshAtMs;
+  }
+
+  /**
+   * Returns when to refresh credentials loaded now: `refreshBeforeExpiryMs` ahead of the
+   * expiration, but no earlier than half their remaining lifetime. Without that floor,
+   * credentials living shorter than the lead would be due at once and reloaded on every call.
+   */
+  private refreshTimeFor(expiration: Date): number {
+    const now = this.now();
+    const lifetimeMs = expiration.getTime() - now;
+    return now + Math.max(lifetimeMs - this.refreshBeforeExpiryMs, lifetimeMs / 2);
   }
 
   private load(forceRefresh: boolean): Promise<AwsCredentialIdentity> {
@@ -127,6 +137,9 @@ export class CachingCredentialsProvider extends EventEmitter {
     const loading = this.source({ forceRefresh })
       .then((credentials) => {
         this.current = credentials;
+        this.refreshAtMs = credentials.expiration
+          ? this.refreshTimeFor(credentials.expiration)
+          : Number.POSITIVE_INFINITY;
         this.schedule(credentials);
         this.emit('refreshed', credentials.expiration);
         return credentials;
@@ -147,8 +160,7 @@ export class CachingCredentialsProvider extends EventEmitter {
     if (this.closed || !credentials.expiration) {
       return;
     }
-    const dueInMs = credentials.expiration.getTime() - this.refreshBeforeExpiryMs - this.now();
-    this.startTimer(Math.max(0, dueInMs));
+    this.startTimer(Math.max(0, this.refreshAtMs - this.now()));
   }
 
   private startTimer(delayMs: number): void {
