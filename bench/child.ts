@@ -2,7 +2,7 @@
 // child processes whose pid is the Node process itself, so /proc readings are theirs.
 
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -51,22 +51,45 @@ function wrapChild(child: ChildProcess, name: string): Child {
   };
 }
 
+/** Compiled program and the commit it was built from. */
+export interface CompiledScript {
+  entry: string;
+  commit: string;
+}
+
 /**
- * Compiles `script` and what it imports with tsc into .bench-out/build (ignored by git) and
- * returns the path of the JavaScript entry. Memory readings of a compiled program leave
+ * Compiles `script` as committed at HEAD, with what it imports, into .bench-out/build
+ * (ignored by git). Building from HEAD keeps other people's unfinished edits in the
+ * working tree out of the measurement. Memory readings of a compiled program also leave
  * out the tsx loader, which alone takes tens of MB of RSS.
  */
-export function compileScript(script: string): string {
-  const outDir = join(REPO_ROOT, '.bench-out', 'build');
-  // A fresh directory each time: JavaScript left from an older tree must never run.
+export function compileScript(script: string): CompiledScript {
+  const base = join(REPO_ROOT, '.bench-out');
+  const sourceDir = join(base, 'src');
+  const outDir = join(base, 'build');
+  // Fresh directories each time: JavaScript left from an older tree must never run.
+  rmSync(sourceDir, { recursive: true, force: true });
   rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(sourceDir, { recursive: true });
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  }).stdout.trim();
+  const archive = spawnSync(
+    'sh',
+    ['-c', `git archive HEAD daemon bench | tar -x -C ${JSON.stringify(sourceDir)}`],
+    { cwd: REPO_ROOT, encoding: 'utf8' },
+  );
+  if (archive.status !== 0) {
+    throw new Error(`git archive of HEAD into ${sourceDir} failed: ${archive.stderr}`);
+  }
   const result = spawnSync(
     process.execPath,
     [
       join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
       ...['--target', 'ES2022', '--module', 'NodeNext', '--moduleResolution', 'NodeNext'],
-      ...['--outDir', outDir, '--rootDir', REPO_ROOT, '--skipLibCheck', '--types', 'node'],
-      join(REPO_ROOT, script),
+      ...['--outDir', outDir, '--rootDir', sourceDir, '--skipLibCheck', '--types', 'node'],
+      join(sourceDir, script),
     ],
     { cwd: REPO_ROOT, encoding: 'utf8' },
   );
@@ -75,7 +98,7 @@ export function compileScript(script: string): string {
   if (!existsSync(entry)) {
     throw new Error(`tsc did not write ${entry}: ${result.stdout}${result.stderr}`);
   }
-  return entry;
+  return { entry, commit };
 }
 
 /** Spawns `node NODE_ARGS ENTRY ARGS` for a compiled entry from compileScript(). */

@@ -78,7 +78,7 @@ export type TunnelHostKind = 'daemon' | 'sessions';
  */
 export function tunnelStarter(kind: TunnelHostKind, compiled: boolean): TunnelStarter {
   const script = kind === 'daemon' ? 'daemon/cli/main.ts' : 'bench/tunnel-host.ts';
-  const entry = compiled ? compileScript(script) : undefined;
+  const entry = compiled ? compileScript(script).entry : undefined;
   const launch = (args: string[], options: SpawnOptions, nodeArgs?: string[]): Child =>
     entry ? spawnNode(entry, args, options, nodeArgs) : spawnTsx(script, args, options, nodeArgs);
   if (kind === 'daemon') {

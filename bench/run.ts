@@ -8,6 +8,7 @@
 // daemon|sessions (the real daemon, default, or bare sessions in bench/tunnel-host.ts),
 // --render FILE (rewrite the page and chart next to FILE from its JSON, measuring nothing).
 
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -129,7 +130,10 @@ function smokePlan(tunnelHost: TunnelHostKind): Plan {
 }
 
 function describeTunnelHost(plan: Plan): string {
-  const how = plan.compiled ? 'compiled by tsc' : 'run by tsx';
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT });
+  const how = plan.compiled
+    ? `commit ${head.stdout.toString().trim()}, compiled by tsc`
+    : 'working tree, run by tsx';
   if (plan.tunnelHost === 'daemon') {
     return (
       `the daemon (\`bastionless daemon\`, ${how}) with always-on profiles that ` +
