@@ -253,8 +253,12 @@ export class EmulatedSession {
       smuxKeepAliveIntervalMs: this.options.smuxKeepAliveIntervalMs,
       smuxKeepAliveTimeoutMs: this.options.smuxKeepAliveTimeoutMs,
       transmit: (frame, kind) => this.toClient(frame, kind),
+      // A closing websocket drops every frame, and the agent resends only its oldest
+      // unacked message per 100 ms tick, so data generated then would stall every stream.
       canSend: () =>
-        this.websocket !== null && this.websocket.bufferedAmount < WEBSOCKET_HIGH_WATER_MARK,
+        this.websocket !== null &&
+        this.websocket.readyState === this.websocket.OPEN &&
+        this.websocket.bufferedAmount < WEBSOCKET_HIGH_WATER_MARK,
       events: {
         onHandshakeComplete: (clientVersion, decision) => {
           record.handshakeClientVersion = clientVersion;
