@@ -28,6 +28,16 @@ export interface ConnectionOptions {
   onFrame: (frame: Buffer) => void;
 }
 
+/**
+ * Fills the websocket masking key with zeros, so ws sends every frame without copying and
+ * XOR-ing it. RFC 6455 section 10.3 requires random masks to stop untrusted browser
+ * scripts from poisoning proxy caches. This client runs no untrusted script, and the
+ * service's stream URL is wss://, so intermediaries never see the frames.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
 function toBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) {
     return data;
@@ -42,6 +52,11 @@ function toBuffer(data: RawData): Buffer {
 export class WebSocketConnection extends EventEmitter {
   private pingTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
+  /** Pending ping() calls; each settles on the next pong or when the socket finishes. */
+  private readonly pongWaiters = new Set<(error?: DataChannelError) => void>();
+  private readingPauseRequested = false;
+  /** True while the socket is actually paused. */
+  private readingPaused = false;
   private finished = false;
 
   private constructor(
@@ -55,6 +70,7 @@ export class WebSocketConnection extends EventEmitter {
   static async connect(options: ConnectionOptions): Promise<WebSocketConnection> {
     const socket = new WebSocket(options.streamUrl, {
       handshakeTimeout: DEFAULT_WS_HANDSHAKE_TIMEOUT_MS,
+      generateMask: zeroMask,
       ...options.wsOptions,
     });
     await new Promise<void>((resolve, reject) => {
@@ -94,6 +110,11 @@ export class WebSocketConnection extends EventEmitter {
     return !this.finished && this.socket.readyState === WebSocket.OPEN;
   }
 
+  /** Bytes handed to the socket that the kernel has not accepted yet. */
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+
   /** Sends one binary frame; returns false when the socket is no longer open. */
   send(frame: Buffer): boolean {
     if (!this.isOpen) {
@@ -101,6 +122,62 @@ export class WebSocketConnection extends EventEmitter {
     }
     this.socket.send(frame, { binary: true });
     return true;
+  }
+
+  /**
+   * Stops reading the socket, so TCP back-pressure reaches the sender. A few frames that
+   * were already read may still arrive. While a ping() waits for its pong the socket is
+   * read anyway, because the pong could not arrive otherwise.
+   */
+  pauseReading(): void {
+    this.readingPauseRequested = true;
+    this.applyReadingState();
+  }
+
+  resumeReading(): void {
+    this.readingPauseRequested = false;
+    this.applyReadingState();
+  }
+
+  /**
+   * Sends a websocket ping and resolves with the round-trip time in milliseconds once a
+   * pong arrives. Rejects with ERR_PING_TIMEOUT after `timeoutMs`, or with
+   * ERR_CONNECTION_LOST when the socket closes first. Any pong counts, because a pong to
+   * the keepalive ping proves the same liveness.
+   */
+  ping(timeoutMs: number): Promise<number> {
+    if (!this.isOpen) {
+      return Promise.reject(
+        new DataChannelError('ERR_CONNECTION_LOST', 'the websocket is not open; cannot ping'),
+      );
+    }
+    const startedMs = performance.now();
+    return new Promise<number>((resolve, reject) => {
+      const settle = (error?: DataChannelError): void => {
+        clearTimeout(timer);
+        this.pongWaiters.delete(settle);
+        this.applyReadingState();
+        if (error) {
+          reject(error);
+        } else {
+          resolve(performance.now() - startedMs);
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          settle(
+            new DataChannelError(
+              'ERR_PING_TIMEOUT',
+              `no websocket pong within ${timeoutMs} ms; the connection may be dead`,
+            ),
+          ),
+        timeoutMs,
+      );
+      timer.unref();
+      this.pongWaiters.add(settle);
+      this.applyReadingState();
+      this.socket.ping('health');
+    });
   }
 
   /** Closes with code 1000, then destroys the socket if the peer does not finish the close. */
@@ -156,6 +233,9 @@ export class WebSocketConnection extends EventEmitter {
     this.socket.on('pong', () => {
       clearTimeout(this.pongTimer);
       this.pongTimer = undefined;
+      for (const settle of [...this.pongWaiters]) {
+        settle();
+      }
     });
     this.socket.on('error', (error: Error) => {
       this.lose(
@@ -173,12 +253,12 @@ export class WebSocketConnection extends EventEmitter {
         ),
       );
     });
-    this.pingTimer = setInterval(() => this.ping(), this.options.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.sendKeepAlive(), this.options.pingIntervalMs);
     this.pingTimer.unref();
   }
 
-  private ping(): void {
-    if (!this.isOpen || this.pongTimer !== undefined) {
+  private sendKeepAlive(): void {
+    if (!this.isOpen || this.pongTimer !== undefined || this.readingPaused) {
       return;
     }
     this.socket.ping('keepalive');
@@ -191,6 +271,22 @@ export class WebSocketConnection extends EventEmitter {
       );
     }, this.options.pongTimeoutMs);
     this.pongTimer.unref();
+  }
+
+  private applyReadingState(): void {
+    const pause = this.readingPauseRequested && this.pongWaiters.size === 0 && !this.finished;
+    if (pause === this.readingPaused) {
+      return;
+    }
+    this.readingPaused = pause;
+    if (pause) {
+      // The keepalive pong cannot be read either, so its deadline would fire falsely.
+      clearTimeout(this.pongTimer);
+      this.pongTimer = undefined;
+      this.socket.pause();
+    } else {
+      this.socket.resume();
+    }
   }
 
   private lose(error: DataChannelError): void {
@@ -207,5 +303,12 @@ export class WebSocketConnection extends EventEmitter {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
     this.pongTimer = undefined;
+    const closed = new DataChannelError(
+      'ERR_CONNECTION_LOST',
+      'the websocket closed before the pong arrived',
+    );
+    for (const settle of [...this.pongWaiters]) {
+      settle(closed);
+    }
   }
 }

@@ -3,9 +3,11 @@
 //
 // Deliberate differences from the official plugin:
 // - duplicates are acknowledged again, so a lost ack cannot stall the agent;
-// - every expired message is retransmitted, not only the oldest;
+// - every expired message is retransmitted, not only the oldest, with a per-message
+//   exponential backoff and a byte budget per resend tick;
 // - a window bounds unacknowledged bytes, where the plugin evicts old messages;
 // - pause_publication is honoured;
+// - a paused reader stops reading the websocket instead of dropping frames unacknowledged;
 // - the websocket is pinged with a pong deadline, and the handshake has a timeout;
 // - reconnecting is retried for minutes, not seconds;
 // - a lone 0x0A payload is sent unchanged (the plugin rewrites it to 0x0D).
@@ -66,6 +68,8 @@ export interface DataChannelStats {
   unackedBytes: number;
   /** Frames dropped because they failed to decode or carried an invalid payload. */
   protocolErrors: number;
+  /** Stream-data messages dropped unacknowledged because the reorder buffer was full. */
+  droppedMessages: number;
 }
 
 /** Payload types the client acknowledges before processing, as the plugin does. */
@@ -100,6 +104,7 @@ export class DataChannel extends EventEmitter {
   readonly sessionId: string;
   readonly clientId: string;
   private readonly options: ResolvedOptions;
+  private readonly readPauseBytes: number;
   private readonly window: OutgoingWindow;
   private readonly incoming: ReorderBuffer;
   private readonly rto = new RtoEstimator();
@@ -112,6 +117,7 @@ export class DataChannel extends EventEmitter {
     duplicates: 0,
     reconnects: 0,
     protocolErrors: 0,
+    droppedMessages: 0,
   };
   private connection: WebSocketConnection | null = null;
   private readonly handshake = createDeferred<HandshakeResult>();
@@ -126,11 +132,17 @@ export class DataChannel extends EventEmitter {
   /** Set by pause_publication: the agent is away, so nothing is sent or retransmitted. */
   private publicationPaused = false;
   private deliveryPaused = false;
+  /** True while the websocket is not read, because paused delivery stored too much. */
+  private readingPaused = false;
   private drainNeeded = false;
 
   constructor(options: DataChannelOptions) {
     super();
     this.options = validateOptions(options);
+    this.readPauseBytes = Math.min(
+      this.options.readPauseThresholdBytes,
+      this.options.maxBufferedBytes / 2,
+    );
     this.sessionId = options.sessionId;
     this.clientId = options.clientId ?? randomUUID();
     this.window = new OutgoingWindow(this.options.windowBytes);
@@ -234,9 +246,11 @@ export class DataChannel extends EventEmitter {
   }
 
   /**
-   * Stops delivering `data`. In-order and early messages are then stored and acknowledged
-   * up to the reorder-buffer limits, and beyond them dropped without an ack so the agent
-   * retransmits them later. No acknowledged message is discarded.
+   * Stops delivering `data`. In-order and early messages are then stored and acknowledged.
+   * Once the stored payloads pass `readPauseThresholdBytes` (or half the reorder-buffer
+   * limits), the websocket is no longer read, so TCP back-pressure stops the agent. Frames
+   * dropped unacknowledged would cost one agent resend tick (100 ms) each. No acknowledged
+   * message is discarded.
    */
   pauseDelivery(): void {
     this.deliveryPaused = true;
@@ -249,6 +263,25 @@ export class DataChannel extends EventEmitter {
     }
     this.deliveryPaused = false;
     this.drainIncoming();
+    this.updateReading();
+  }
+
+  /**
+   * Sends a websocket ping and resolves with the round-trip time in milliseconds. Rejects
+   * with ERR_PING_TIMEOUT when no pong arrives within `timeoutMs`, and with
+   * ERR_CONNECTION_LOST when no websocket is open (for example during a reconnect).
+   */
+  ping(timeoutMs: number): Promise<number> {
+    const connection = this.connection;
+    if (this.ended || connection === null) {
+      return Promise.reject(
+        new DataChannelError(
+          'ERR_CONNECTION_LOST',
+          this.ended ? 'the data channel is closed' : 'the data channel is reconnecting',
+        ),
+      );
+    }
+    return connection.ping(timeoutMs);
   }
 
   /**
@@ -289,6 +322,26 @@ export class DataChannel extends EventEmitter {
   private adopt(connection: WebSocketConnection): void {
     this.connection = connection;
     connection.once('lost', (error: DataChannelError) => void this.onLost(connection, error));
+    if (this.readingPaused) {
+      connection.pauseReading();
+    }
+  }
+
+  /** Pauses or resumes reading the websocket from the amount stored while paused. */
+  private updateReading(): void {
+    const full =
+      this.deliveryPaused &&
+      (this.incoming.storedBytes >= this.readPauseBytes ||
+        this.incoming.storedCount >= this.options.maxBufferedMessages / 2);
+    if (full === this.readingPaused) {
+      return;
+    }
+    this.readingPaused = full;
+    if (full) {
+      this.connection?.pauseReading();
+    } else {
+      this.connection?.resumeReading();
+    }
   }
 
   private async onLost(connection: WebSocketConnection, error: DataChannelError): Promise<void> {
@@ -391,6 +444,11 @@ export class DataChannel extends EventEmitter {
       // Stored messages are acknowledged; a full store drops the frame unacknowledged.
       if (this.incoming.store(message, sequenceNumber)) {
         this.sendAck(message, sequenceNumber);
+        if (this.deliveryPaused) {
+          this.updateReading();
+        }
+      } else {
+        this.counters.droppedMessages += 1;
       }
       return;
     }
@@ -507,7 +565,8 @@ export class DataChannel extends EventEmitter {
       return;
     }
     const entry = this.window.acknowledge(parsed.value.AcknowledgedMessageSequenceNumber);
-    if (entry !== undefined) {
+    // Karn's algorithm: an ack of a retransmitted message may answer any of its copies.
+    if (entry !== undefined && entry.retransmits === 0) {
       this.rto.addSample(performance.now() - entry.lastSentMs);
     }
     this.pump();
@@ -578,16 +637,23 @@ export class DataChannel extends EventEmitter {
     }
   }
 
-  /** Retransmits every message unacknowledged for longer than the current RTO. */
+  /**
+   * Retransmits, in sequence order, the messages whose backed-off timeout expired, at most
+   * `retransmitBytesPerTick` payload bytes per tick. Nothing is resent while earlier frames
+   * still wait in the socket's send buffer: they have not left this process, so they
+   * cannot have been lost, and the ack delay comes from our own queue.
+   */
   private resendExpired(): void {
     const connection = this.connection;
     if (this.ended || connection === null || !connection.isOpen || this.publicationPaused) {
       return;
     }
-    const now = performance.now();
-    for (const entry of this.window.expired(now, this.rto.rtoMs)) {
+    const budget = this.options.retransmitBytesPerTick;
+    if (connection.bufferedAmount > budget) {
+      return;
+    }
+    for (const entry of this.window.takeExpired(performance.now(), this.rto.rtoMs, budget)) {
       connection.send(entry.frame);
-      entry.lastSentMs = now;
       this.counters.retransmits += 1;
     }
   }
@@ -598,10 +664,8 @@ export class DataChannel extends EventEmitter {
     if (connection === null || this.publicationPaused) {
       return;
     }
-    const now = performance.now();
-    for (const entry of this.window.all()) {
+    for (const entry of this.window.takeExpired(performance.now(), 0, Infinity)) {
       connection.send(entry.frame);
-      entry.lastSentMs = now;
       this.counters.retransmits += 1;
     }
   }

@@ -34,10 +34,17 @@ export interface DataChannelOptions {
   reconnectMaxDelayMs?: number;
   /** Period of the retransmission check. */
   resendIntervalMs?: number;
+  /** Maximum payload bytes retransmitted per retransmission check. */
+  retransmitBytesPerTick?: number;
   /** Maximum messages stored out of order or while delivery is paused. */
   maxBufferedMessages?: number;
   /** Maximum payload bytes stored out of order or while delivery is paused. */
   maxBufferedBytes?: number;
+  /**
+   * Payload bytes stored while delivery is paused above which the websocket is no longer
+   * read, so TCP back-pressure stops the agent. Capped at half of `maxBufferedBytes`.
+   */
+  readPauseThresholdBytes?: number;
   wsOptions?: ClientOptions;
 }
 
@@ -52,8 +59,12 @@ export const DATA_CHANNEL_DEFAULTS = Object.freeze({
   reconnectInitialDelayMs: 200,
   reconnectMaxDelayMs: 10_000,
   resendIntervalMs: 100,
-  maxBufferedMessages: 10_000,
+  retransmitBytesPerTick: 256 * 1024,
+  // The agent repairs a gap at one message per 100 ms tick, so messages behind a gap must
+  // be stored: each frame dropped unacknowledged here costs the agent another tick.
+  maxBufferedMessages: 65_536,
   maxBufferedBytes: 64 * 1024 * 1024,
+  readPauseThresholdBytes: 2 * 1024 * 1024,
 });
 
 export type ResolvedOptions = Required<Omit<DataChannelOptions, 'clientId' | 'wsOptions'>> &
@@ -69,8 +80,10 @@ const POSITIVE_INTEGER_OPTIONS = [
   'reconnectInitialDelayMs',
   'reconnectMaxDelayMs',
   'resendIntervalMs',
+  'retransmitBytesPerTick',
   'maxBufferedMessages',
   'maxBufferedBytes',
+  'readPauseThresholdBytes',
 ] as const;
 
 function invalid(message: string): DataChannelError {

@@ -4,6 +4,12 @@
 // Unlike the official plugin, which evicts its oldest unacknowledged message when its
 // buffer is full, nothing here is ever dropped: messages wait in the queue until acks
 // free the window, and the caller learns about it through `isFull`.
+//
+// Retransmission follows Karn's algorithm per message: every retransmission doubles that
+// message's timeout, and the caller takes no RTT sample from a retransmitted message.
+
+/** Ceiling of a message's backed-off retransmission timeout. */
+export const MAX_BACKOFF_MS = 10_000;
 
 export interface OutgoingEntry {
   sequenceNumber: number;
@@ -12,6 +18,8 @@ export interface OutgoingEntry {
   payloadBytes: number;
   /** Time of the last transmission, in milliseconds of the injected clock. */
   lastSentMs: number;
+  /** Retransmissions so far; the timeout doubles with each one. */
+  retransmits: number;
 }
 
 export interface QueuedMessage {
@@ -91,19 +99,34 @@ export class OutgoingWindow {
     return entry;
   }
 
-  /** Returns every entry whose last transmission is older than `rtoMs`, oldest sequence first. */
-  expired(nowMs: number, rtoMs: number): OutgoingEntry[] {
+  /**
+   * Returns the entries whose backed-off timeout expired, in sequence order, and marks
+   * each as retransmitted at `nowMs`. A message's timeout is `rtoMs` doubled once per
+   * earlier retransmission, up to MAX_BACKOFF_MS. The scan stops once the returned
+   * payloads reach `maxBytes`; the first due entry is always returned, so the oldest
+   * loss is never starved.
+   */
+  takeExpired(nowMs: number, rtoMs: number, maxBytes: number): OutgoingEntry[] {
     const due: OutgoingEntry[] = [];
+    let bytes = 0;
     for (const entry of this.unacked.values()) {
-      if (nowMs - entry.lastSentMs > rtoMs) {
-        due.push(entry);
+      if (nowMs - entry.lastSentMs <= backoffTimeoutMs(rtoMs, entry.retransmits)) {
+        continue;
       }
+      if (due.length > 0 && bytes + entry.payloadBytes > maxBytes) {
+        break;
+      }
+      bytes += entry.payloadBytes;
+      entry.lastSentMs = nowMs;
+      entry.retransmits += 1;
+      due.push(entry);
     }
     return due;
   }
 
   /** Returns all unacknowledged entries in sequence order, for resending after a reconnect. */
   all(): OutgoingEntry[] {
+    // Map iteration follows insertion, and entries are inserted in sequence order.
     return [...this.unacked.values()];
   }
 
@@ -115,6 +138,7 @@ export class OutgoingWindow {
       frame: encode(sequenceNumber, message),
       payloadBytes: message.payload.length,
       lastSentMs: nowMs,
+      retransmits: 0,
     };
     this.unacked.set(sequenceNumber, entry);
     this.unackedBytesTotal += entry.payloadBytes;
@@ -130,4 +154,9 @@ export class OutgoingWindow {
       this.queueHead = 0;
     }
   }
+}
+
+/** Returns the retransmission timeout of a message after `retransmits` retransmissions. */
+export function backoffTimeoutMs(rtoMs: number, retransmits: number): number {
+  return Math.min(rtoMs * 2 ** Math.min(retransmits, 16), Math.max(rtoMs, MAX_BACKOFF_MS));
 }

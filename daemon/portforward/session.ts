@@ -14,6 +14,7 @@ import type { ForwardingMode, PortForwardSession, SessionEnd, SessionStats } fro
 export interface SessionChannel extends ForwardingChannel {
   readonly stats: { reconnects: number; rttMs: number | null };
   close(options?: { terminate?: boolean }): Promise<void>;
+  ping(timeoutMs: number): Promise<number>;
 }
 
 export interface SsmPortForwardSessionOptions {
@@ -89,6 +90,11 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
       return;
     }
     this.forwarder.handleConnection(socket);
+  }
+
+  /** Pings the data channel's websocket; see `PortForwardSession.ping`. */
+  ping(timeoutMs: number): Promise<number> {
+    return this.channel.ping(timeoutMs);
   }
 
   close(reason = 'closed by the client'): Promise<void> {

@@ -60,4 +60,10 @@ export interface PortForwardSession extends EventEmitter {
   handleConnection(socket: Socket): void;
   /** Send the TerminateSession flag, call the TerminateSession API and close every socket. */
   close(reason?: string): Promise<void>;
+  /**
+   * Sends a websocket ping and resolves with the round-trip time in milliseconds. Rejects
+   * when no pong arrives within `timeoutMs` or no websocket is open, which after a sleep
+   * means the session should be replaced. Optional, so test doubles may leave it out.
+   */
+  ping?(timeoutMs: number): Promise<number>;
 }

@@ -65,6 +65,18 @@ function inputData(peer: AgentPeer): ClientMessage[] {
   );
 }
 
+/** Returns an acceptInput filter that loses the first copy of every Output message. */
+function loseFirstCopies(): (message: ClientMessage) => boolean {
+  const firstSeen = new Set<bigint>();
+  return (message) => {
+    if (message.payloadType !== PayloadType.Output || firstSeen.has(message.sequenceNumber)) {
+      return true;
+    }
+    firstSeen.add(message.sequenceNumber);
+    return false;
+  };
+}
+
 describe('handshake', () => {
   it('opens with the agent facts', async () => {
     const peer = await startPeer();
@@ -231,6 +243,32 @@ describe('receiving', () => {
     await waitFor(() => chunks.length === 4, 2_000, 'all four');
     expect(Buffer.concat(chunks).toString('hex')).toBe('00010203');
   });
+  it('stops reading instead of dropping while paused', async () => {
+    // The peer never retransmits here, so a single frame dropped unacknowledged would
+    // keep the transfer from completing.
+    const peer = await startPeer({ resendMs: 60_000 });
+    const channel = createChannel(peer, {
+      maxBufferedMessages: 1_000,
+      readPauseThresholdBytes: 128 * 1024,
+    });
+    const chunks = collect(channel);
+    await channel.open();
+    await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
+    channel.pauseDelivery();
+    const data = randomBytes(12_000 * 1024);
+    for (let offset = 0; offset < data.length; offset += 1024) {
+      peer.sendOutput(data.subarray(offset, offset + 1024));
+    }
+    await waitFor(() => (peer.socket?.bufferedAmount ?? 0) > 0, 5_000, 'peer send backlog');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    expect(chunks).toHaveLength(0);
+    expect(peer.acked.length).toBeLessThan(1_000);
+    channel.resumeDelivery();
+    await waitFor(() => Buffer.concat(chunks).length === data.length, 5_000, 'every byte');
+    expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
+    expect(channel.stats.droppedMessages).toBe(0);
+  });
 });
 
 describe('sending', () => {
@@ -247,16 +285,7 @@ describe('sending', () => {
   });
 
   it('retransmits every expired message, not only the oldest', async () => {
-    const firstSeen = new Set<bigint>();
-    const peer = await startPeer({
-      acceptInput: (message) => {
-        if (message.payloadType !== PayloadType.Output || firstSeen.has(message.sequenceNumber)) {
-          return true;
-        }
-        firstSeen.add(message.sequenceNumber);
-        return false;
-      },
-    });
+    const peer = await startPeer({ acceptInput: loseFirstCopies() });
     const channel = createChannel(peer);
     await channel.open();
 
@@ -281,6 +310,57 @@ describe('sending', () => {
     // of more than 10 distinct sequence numbers within 50 ms.
     const burst = resends.filter((resend) => resend.at - resends[0]!.at < 50);
     expect(new Set(burst.map((resend) => resend.sequenceNumber)).size).toBeGreaterThan(10);
+  });
+
+  it('backs off retransmissions per message', async () => {
+    let acking = false;
+    const peer = await startPeer({
+      sendAck: (message) => acking || message.payloadType !== PayloadType.Output,
+    });
+    const channel = createChannel(peer);
+    await channel.open();
+    const data = randomBytes(64 * 1024);
+    channel.send(data);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    // Resending all 64 messages on every 100 ms tick would reach about 800 copies in 1.5 s.
+    // With timeouts doubling from about 200 ms, each message goes out at most four times.
+    const retransmitted = channel.stats.retransmits;
+    expect(retransmitted).toBeGreaterThanOrEqual(64);
+    expect(retransmitted).toBeLessThanOrEqual(3 * 64);
+    let previous = -1n;
+    let rounds = 0;
+    for (const message of inputData(peer).slice(64)) {
+      if (message.sequenceNumber <= previous) {
+        rounds += 1;
+      }
+      previous = message.sequenceNumber;
+    }
+    expect(rounds).toBeLessThanOrEqual(2);
+    acking = true;
+    await waitFor(() => channel.stats.unackedBytes === 0, 5_000, 'acks after the outage');
+    expect(sha256(peer.clientBytes)).toBe(sha256(data));
+  });
+
+  it('limits retransmitted bytes per tick', async () => {
+    const peer = await startPeer({ acceptInput: loseFirstCopies() });
+    const channel = createChannel(peer, { retransmitBytesPerTick: 8 * 1024 });
+    await channel.open();
+    const data = randomBytes(64 * 1024);
+    channel.send(data);
+    await waitFor(() => peer.clientBytes.length === data.length, 5_000, 'recovered bytes');
+
+    expect(sha256(peer.clientBytes)).toBe(sha256(data));
+    const resendTimes: number[] = [];
+    const seen = new Set<bigint>();
+    for (const [index, message] of peer.received.entries()) {
+      if (message.payloadType === PayloadType.Output && seen.has(message.sequenceNumber)) {
+        resendTimes.push(peer.receivedAt[index]!);
+      }
+      seen.add(message.sequenceNumber);
+    }
+    // 64 lost messages at 8 per tick need at least 8 ticks of 100 ms.
+    expect(resendTimes.at(-1)! - resendTimes[0]!).toBeGreaterThanOrEqual(600);
   });
 
   it('recovers lost acks by retransmission', async () => {
@@ -350,6 +430,30 @@ describe('sending', () => {
 });
 
 describe('connection loss', () => {
+  it('measures a ping round trip', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    await channel.open();
+    const rttMs = await channel.ping(1_000);
+    expect(rttMs).toBeGreaterThanOrEqual(0);
+    expect(rttMs).toBeLessThan(1_000);
+  });
+
+  it('rejects a ping without pong', async () => {
+    const peer = await startPeer({ autoPong: false });
+    const channel = createChannel(peer);
+    await channel.open();
+    await expect(channel.ping(200)).rejects.toMatchObject({ code: 'ERR_PING_TIMEOUT' });
+  });
+
+  it('rejects a ping after close', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer);
+    await channel.open();
+    await channel.close();
+    await expect(channel.ping(200)).rejects.toMatchObject({ code: 'ERR_CONNECTION_LOST' });
+  });
+
   it('detects a silent peer by the pong deadline', async () => {
     const peer = await startPeer({ autoPong: false });
     const channel = createChannel(peer, { pingIntervalMs: 100, pongTimeoutMs: 200 });

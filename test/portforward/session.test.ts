@@ -192,6 +192,16 @@ describe('port forwarding through the emulator', () => {
     expect(sim.sessions[0]!.terminatedBy).toBe('client-flag');
   });
 
+  it('answers a ping', async () => {
+    const sim = await emulator();
+    const { port: remotePort } = await targetServer();
+    const { session: tunnel } = await session(sim, remotePort);
+    const rttMs = await tunnel.ping!(2_000);
+
+    expect(rttMs).toBeGreaterThanOrEqual(0);
+    expect(rttMs).toBeLessThan(2_000);
+  });
+
   it('reports service termination as ended', async () => {
     const sim = await emulator();
     const { port: remotePort } = await targetServer();
