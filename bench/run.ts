@@ -129,11 +129,14 @@ function smokePlan(tunnelHost: TunnelHostKind): Plan {
   };
 }
 
-function describeTunnelHost(plan: Plan): string {
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT });
-  const how = plan.compiled
-    ? `commit ${head.stdout.toString().trim()}, compiled by tsc`
-    : 'working tree, run by tsx';
+function gitHead(): string {
+  return spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT })
+    .stdout.toString()
+    .trim();
+}
+
+function describeTunnelHost(plan: Plan, commit: string): string {
+  const how = plan.compiled ? `commit ${commit}, compiled by tsc` : 'working tree, run by tsx';
   if (plan.tunnelHost === 'daemon') {
     return (
       `the daemon (\`bastionless daemon\`, ${how}) with always-on profiles that ` +
@@ -155,6 +158,8 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
   if (plan.compiled) {
     log('compiling the tunnel host with tsc');
   }
+  // Read before the build, which archives HEAD: a later commit must not relabel the run.
+  const commit = gitHead();
   const startTunnels = tunnelStarter(plan.tunnelHost, plan.compiled);
   const target = await startTargetServer();
   const ssh = await startSshTunnel(target.port);
@@ -221,7 +226,7 @@ async function runBench(plan: Plan, smoke: boolean): Promise<BenchResults> {
       durationSeconds: Math.round((Date.now() - started) / 1000),
       machine: describeMachine(),
       openssh: { version: ssh.version, cipher: ssh.ciphers },
-      tunnelHost: describeTunnelHost(plan),
+      tunnelHost: describeTunnelHost(plan, commit),
       sizes: {
         pacingOff: plan.pacingOff,
         pacingOn: plan.pacingOn,

@@ -122,8 +122,19 @@ async function writePattern(socket: Socket, seed: number, length: number): Promi
   while (offset < length) {
     const chunk = patternChunk(seed, offset, Math.min(WRITE_CHUNK_BYTES, length - offset));
     offset += chunk.length;
+    if (socket.destroyed) {
+      return;
+    }
     if (!socket.write(chunk)) {
-      await once(socket, 'drain');
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
     }
   }
 }
@@ -140,6 +151,9 @@ async function transfer(
     const downBytes = mode === TargetMode.Sink ? 0 : bytes;
     const digestBytes = mode === TargetMode.Source ? 0 : DIGEST_BYTES;
     const received = collect(socket, downBytes, digestBytes);
+    // The tunnel may close the connection while the upload is still being written; the
+    // rejection is read below, and must not count as unhandled meanwhile.
+    received.catch(() => undefined);
     socket.write(encodeRequestHeader(mode, seed, bytes));
     if (mode === TargetMode.Sink || mode === TargetMode.Exchange) {
       await writePattern(socket, seed ^ 0x5a5a5a5a, bytes);
