@@ -1,0 +1,264 @@
+// A daemon in a temporary BASTIONLESS_HOME with its own AWS config files, talking to the SSM
+// emulator, plus the HTTP and file helpers the integration tests share.
+
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
+import type { Profile, TunnelStatus } from '../../daemon/config/types.js';
+import { resolvePaths } from '../../daemon/paths.js';
+import type { TunnelTimings } from '../../daemon/tunnel/tunnel.js';
+import type { Emulator } from '../emulator/index.js';
+import { freePort, makeProfile } from '../tunnel/helpers.js';
+
+/** Environment variables the tests replace, restored by `restoreEnv`. */
+const AWS_ENV_KEYS = [
+  'HOME',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_PROFILE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_ENDPOINT_URL_SSO',
+  'AWS_EC2_METADATA_DISABLED',
+];
+
+export interface TestHome {
+  dir: string;
+  /** Writes ~/.aws/config of the test home. */
+  writeAwsConfig(text: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Creates a temporary home and points HOME and the AWS config files at it. The AWS SDK reads
+ * these variables from process.env, so tests in one file must not run concurrently.
+ */
+export async function createTestHome(): Promise<TestHome> {
+  const dir = await mkdtemp(join(tmpdir(), 'bastionless-integration-'));
+  const saved = new Map(AWS_ENV_KEYS.map((key) => [key, process.env[key]]));
+  for (const key of AWS_ENV_KEYS) {
+    delete process.env[key];
+  }
+  process.env.HOME = dir;
+  process.env.AWS_CONFIG_FILE = join(dir, 'aws-config');
+  process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'aws-credentials');
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  await writeFile(join(dir, 'aws-config'), '');
+  await writeFile(join(dir, 'aws-credentials'), '');
+  return {
+    dir,
+    writeAwsConfig: (text) => writeFile(join(dir, 'aws-config'), text),
+    async cleanup() {
+      for (const [key, value] of saved) {
+        if (value === undefined) {
+          delete process.env[key];
+        } else {
+          process.env[key] = value;
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Writes a credential_process script that counts its runs and prints keys
+ * ASIAPROCESS000001, ASIAPROCESS000002, … expiring `lifetimeMs` after each run.
+ */
+export async function writeCredentialProcess(
+  dir: string,
+  lifetimeMs: number,
+): Promise<{ path: string; runs(): Promise<number> }> {
+  const path = join(dir, 'issue-credentials.mjs');
+  const runsFile = join(dir, 'credential-runs');
+  await writeFile(runsFile, '0');
+  await writeFile(
+    path,
+    [
+      '#!/usr/bin/env node',
+      "import { readFileSync, writeFileSync } from 'node:fs';",
+      `const runs = Number(readFileSync(${JSON.stringify(runsFile)}, 'utf8')) + 1;`,
+      `writeFileSync(${JSON.stringify(runsFile)}, String(runs));`,
+      'console.log(JSON.stringify({',
+      '  Version: 1,',
+      "  AccessKeyId: 'ASIAPROCESS' + String(runs).padStart(6, '0'),",
+      "  SecretAccessKey: 'process-secret-' + runs,",
+      "  SessionToken: 'process-token-' + runs,",
+      `  Expiration: new Date(Date.now() + ${lifetimeMs}).toISOString(),`,
+      '}));',
+    ].join('\n'),
+  );
+  await chmod(path, 0o755);
+  return { path, runs: async () => Number(await readFile(runsFile, 'utf8')) };
+}
+
+/** Access key of the N-th credential_process run, as `writeCredentialProcess` prints it. */
+export function processKey(run: number): string {
+  return `ASIAPROCESS${String(run).padStart(6, '0')}`;
+}
+
+/** Timings short enough for tests: fast retries, login polls and target checks. */
+export const TEST_TIMINGS: Partial<TunnelTimings> = {
+  backoffInitialMs: 100,
+  backoffMaxMs: 1000,
+  loginPollIntervalMs: 200,
+  targetCheckIntervalMs: 300,
+  startTimeoutMs: 15_000,
+};
+
+/** A profile whose every AWS endpoint is the emulator, always-on and started with the daemon. */
+export function emulatorProfile(emulator: Emulator, overrides: Partial<Profile>): Profile {
+  return makeProfile({
+    groups: [],
+    autoStart: true,
+    mode: 'always-on',
+    endpoints: {
+      ssm: emulator.url,
+      ec2: emulator.url,
+      sts: emulator.url,
+      rds: emulator.url,
+      elasticache: emulator.url,
+    },
+    ...overrides,
+  });
+}
+
+export interface TestDaemon {
+  daemon: RunningDaemon;
+  stateDir: string;
+  api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  tunnel(name: string): Promise<TunnelStatus>;
+  /** Port the tunnel's listener is bound to. */
+  localPort(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the daemon with `profiles` in `<home>/bastionless`, with the test timings. A profile
+ * with localPort 0 gets a port that was free a moment ago, because the config requires one.
+ */
+export async function startTestDaemon(home: string, profiles: Profile[]): Promise<TestDaemon> {
+  const paths = resolvePaths({ env: { BASTIONLESS_HOME: join(home, 'bastionless') } });
+  await rm(paths.configFile, { force: true });
+  await mkdir(join(home, 'bastionless'), { recursive: true });
+  const withPorts = await Promise.all(
+    profiles.map(async (profile) =>
+      profile.localPort === 0 ? { ...profile, localPort: await freePort() } : profile,
+    ),
+  );
+  await writeFile(paths.configFile, `${JSON.stringify({ profiles: withPorts }, null, 2)}\n`);
+  const daemon = await startDaemon({
+    paths,
+    logLevel: 'debug',
+    managerOverrides: { timings: TEST_TIMINGS },
+  });
+  const api = async <T>(method: string, path: string, body?: unknown) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${daemon.token}` };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+    }
+    const response = await fetch(`${daemon.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  const tunnel = async (name: string) =>
+    (await api<TunnelStatus>('GET', `/v1/tunnels/${name}`)).body;
+  return {
+    daemon,
+    stateDir: paths.stateDir,
+    api,
+    tunnel,
+    async localPort(name) {
+      const status = await tunnel(name);
+      return Number(status.localAddress.split(':').pop());
+    },
+    stop: () => daemon.stop('test finished'),
+  };
+}
+
+/** Polls the tunnel until `accept` returns true for its status, or fails with the last one. */
+export async function waitForTunnel(
+  daemon: TestDaemon,
+  name: string,
+  accept: (status: TunnelStatus) => boolean,
+  timeoutMs = 15_000,
+): Promise<TunnelStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: TunnelStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await daemon.tunnel(name);
+    if (accept(last)) {
+      return last;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `tunnel ${name} did not reach the expected status within ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+  );
+}
+
+/** Polls `check` every 100 ms until it returns true, or throws after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export interface SsoPortal {
+  url: string;
+  /** Bearer tokens of GetRoleCredentials calls, in order. */
+  tokens: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the one SSO portal call the SDK makes, GetRoleCredentials
+ * (`GET /federation/credentials` with the `x-amz-sso_bearer_token` header), on 127.0.0.1.
+ * The emulator has no SSO portal, so this stands in for it.
+ */
+export async function startSsoPortal(accessKeyId: string): Promise<SsoPortal> {
+  const tokens: string[] = [];
+  const server = createServer((request, response) => {
+    const token = request.headers['x-amz-sso_bearer_token'];
+    if (!request.url?.startsWith('/federation/credentials') || typeof token !== 'string') {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ message: 'not found' }));
+      return;
+    }
+    tokens.push(token);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(
+      JSON.stringify({
+        roleCredentials: {
+          accessKeyId,
+          secretAccessKey: 'sso-secret',
+          sessionToken: 'sso-session-token',
+          expiration: Date.now() + 3_600_000,
+        },
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    tokens,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
