@@ -136,15 +136,15 @@ function gitHead(): string {
 }
 
 function describeTunnelHost(plan: Plan, commit: string): string {
-  const how = plan.compiled ? `commit ${commit}, compiled by tsc` : 'working tree, run by tsx';
+  const origin = plan.compiled ? `commit ${commit}, compiled by tsc` : 'working tree, run by tsx';
   if (plan.tunnelHost === 'daemon') {
     return (
-      `the daemon (\`bastionless daemon\`, ${how}) with always-on profiles that ` +
+      `the daemon (\`bastionless daemon\`, ${origin}) with always-on profiles that ` +
       'point at the emulator, in its own process'
     );
   }
   return (
-    `bench/tunnel-host.ts (${how}): startPortForwardSession() sessions behind one ` +
+    `bench/tunnel-host.ts (${origin}): startPortForwardSession() sessions behind one ` +
     '127.0.0.1 listener per tunnel, without the tunnel manager, in its own process'
   );
 }

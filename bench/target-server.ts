@@ -85,11 +85,11 @@ class SinkCounter {
 
   /** Feeds bytes; anything past the expected length is ignored. */
   push(chunk: Buffer): void {
-    const wanted = this.expected - this.received;
-    if (wanted <= 0) {
+    const remaining = this.expected - this.received;
+    if (remaining <= 0) {
       return;
     }
-    const used = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
+    const used = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
     this.hash.update(used);
     this.received += used.length;
     if (this.received === this.expected) {

@@ -84,8 +84,8 @@ function collect(socket: Socket, length: number, trailerBytes: number) {
       resolve({ digest: hash.digest('hex'), trailer: Buffer.concat(trailer) });
     };
     const onData = (chunk: Buffer): void => {
-      const wanted = length - received;
-      const body = chunk.length > wanted ? chunk.subarray(0, wanted) : chunk;
+      const remaining = length - received;
+      const body = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
       if (body.length > 0) {
         hash.update(body);
         received += body.length;
