@@ -210,9 +210,7 @@ function classifyCredentialText(
       'ERR_NEEDS_LOGIN',
       `MFA code required for ${profileLabel(context)}: ${message}`,
       {
-        // NOTE: the daemon passes no MFA code provider to the SDK yet, so this hint points to
-        // credentials obtained outside it.
-        hint: `The role of ${profileLabel(context)} requires an MFA code. Export credentials from \`aws sts get-session-token\` with the code, then start the tunnel again.`,
+        hint: `The role of ${profileLabel(context)} requires an MFA code. Enter it with \`bastionless mfa CODE\`, in the dashboard or in the tray app.`,
         cause,
       },
     );

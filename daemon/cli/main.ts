@@ -42,6 +42,7 @@ const COMMANDS: readonly CommandEntry[] = [
   { name: 'targets', load: async () => (await import('./targets.js')).targetsCommand },
   { name: 'policy', load: async () => (await import('./policy.js')).policyCommand },
   { name: 'audit', load: async () => (await import('./audit.js')).auditCommand },
+  { name: 'mfa', load: async () => (await import('./mfa-command.js')).mfaCommand },
   { name: 'profiles', load: async () => (await import('./profiles-sync.js')).profilesCommand },
 ];
 

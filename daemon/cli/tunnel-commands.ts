@@ -5,6 +5,10 @@ import { parseCommandArgs, requirePositional } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError } from './errors.js';
+import { promptForMfa } from './mfa-command.js';
+
+/** Time `up` watches for an MFA request of the started tunnels, in milliseconds. */
+const MFA_PROMPT_WAIT_MS = 5000;
 
 function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -104,6 +108,14 @@ async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number
   } else {
     throw new CliError(
       `no tunnel or group is named "${name}"; list them with \`bastionless status\``,
+    );
+  }
+  if (command === 'up' && process.stdin.isTTY) {
+    // An assume-role profile with mfa_serial asks for its code while the session starts.
+    await promptForMfa(
+      client,
+      results.map((tunnel) => tunnel.name),
+      MFA_PROMPT_WAIT_MS,
     );
   }
   for (const tunnel of results) {

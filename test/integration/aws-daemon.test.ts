@@ -285,8 +285,14 @@ describe('daemon needing a login', () => {
     });
     expect(unknown.status).toBe(404);
 
-    const answered = await daemon.api('POST', `/v1/mfa/${request.id}`, { code: '493817' });
-    expect(answered.status).toBe(200);
+    // `bastionless mfa CODE` posts the code to the oldest request.
+    const cli = await runCli(['mfa', '493817'], {
+      ...cliEnv(env.home.dir),
+      BASTIONLESS_HOME: join(env.home.dir, 'bastionless'),
+    });
+    expect(cli.stderr).toBe('');
+    expect(cli.stdout).toContain('MFA code sent for tunnel db');
+    expect(cli.code).toBe(0);
     await waitForTunnel(daemon, 'db', (status) => status.state === 'open');
     await expectRoundTrip(daemon);
     const assume = calls(env.emulator, 'sts:AssumeRole');
