@@ -1,6 +1,6 @@
-// The AWS side of every tunnel: one client set per profile (one credentials cache shared by
-// its SSM, EC2, STS, RDS and ElastiCache clients), the tag-target and remote-host resolvers,
-// and an SSM client whose calls refresh the credentials once when AWS rejects them.
+// The AWS side of every tunnel. Each profile gets one client set, whose SSM, EC2, STS, RDS
+// and ElastiCache clients share one credentials cache, plus its tag-target and remote-host
+// resolvers. Its SSM client refreshes the credentials once when AWS rejects them.
 
 import { StartSessionCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { Profile } from '../config/types.js';

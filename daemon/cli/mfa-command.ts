@@ -10,7 +10,7 @@ import { CliError } from './errors.js';
 
 const MFA_CODE_PATTERN = /^\d{6}$/;
 
-/** Asks for a code on the terminal; the answer is not echoed back or stored. */
+/** Reads a code from the terminal. The code goes only to the daemon and is not stored. */
 async function promptCode(request: MfaRequest): Promise<string> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
   try {

@@ -111,7 +111,7 @@ async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number
     );
   }
   if (command === 'up' && process.stdin.isTTY) {
-    // An assume-role profile with mfa_serial asks for its code while the session starts.
+    // An assume-role profile with mfa_serial requests its code while the session starts.
     await promptForMfa(
       client,
       results.map((tunnel) => tunnel.name),

@@ -110,7 +110,7 @@ export const TEST_TIMINGS: Partial<TunnelTimings> = {
   startTimeoutMs: 15_000,
 };
 
-/** A profile whose every AWS endpoint is the emulator, always-on and started with the daemon. */
+/** Builds a profile whose every AWS endpoint is the emulator, always-on and started with the daemon. */
 export function emulatorProfile(emulator: Emulator, overrides: Partial<Profile>): Profile {
   return makeProfile({
     groups: [],
@@ -230,7 +230,7 @@ export interface SsoPortal {
 /**
  * Serves the one SSO portal call the SDK makes, GetRoleCredentials
  * (`GET /federation/credentials` with the `x-amz-sso_bearer_token` header), on 127.0.0.1.
- * The emulator has no SSO portal, so this stands in for it.
+ * The emulator has no SSO portal, so this server replaces it.
  */
 export async function startSsoPortal(accessKeyId: string): Promise<SsoPortal> {
   const tokens: string[] = [];
