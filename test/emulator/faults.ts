@@ -11,6 +11,8 @@ export interface Faults {
   /** Which stream-data frames the drop, duplicate, reorder and delay faults act on. */
   frameDirection?: 'to-client' | 'to-agent' | 'both';
   dropProbability?: number;
+  /** Narrows `dropProbability` to one direction; default: `frameDirection`. */
+  dropDirection?: 'to-client' | 'to-agent' | 'both';
   duplicateProbability?: number;
   /** Probability that a frame is held back and sent after up to `reorderWindow` later frames. */
   reorderProbability?: number;

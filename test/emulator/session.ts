@@ -419,7 +419,12 @@ export class EmulatedSession {
       this.releaseHeld(direction);
       return;
     }
-    if (this.random() < (faults.dropProbability ?? 0)) {
+    const dropScope = faults.dropDirection ?? 'both';
+    const dropRoll = this.random();
+    if (
+      (dropScope === 'both' || dropScope === direction) &&
+      dropRoll < (faults.dropProbability ?? 0)
+    ) {
       return;
     }
     if (this.random() < (faults.delayProbability ?? 0)) {
