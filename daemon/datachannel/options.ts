@@ -21,7 +21,11 @@ export interface DataChannelOptions {
   resume: () => Promise<{ tokenValue: string }>;
   /** Maximum unacknowledged plus queued payload bytes before send() returns false. */
   windowBytes?: number;
-  /** Maximum PayloadType 1 bytes per message; the official peers send at most 1024. */
+  /**
+   * Maximum PayloadType 1 bytes per message. The official peers send at most 1024, but the
+   * agent accepts any length, and fewer, larger messages cut the per-message cost of
+   * hashing, framing and acknowledging.
+   */
   maxPayloadBytes?: number;
   handshakeTimeoutMs?: number;
   pingIntervalMs?: number;
@@ -51,7 +55,9 @@ export interface DataChannelOptions {
 export const DATA_CHANNEL_DEFAULTS = Object.freeze({
   clientVersion: '1.2.707.0',
   windowBytes: 4 * 1024 * 1024,
-  maxPayloadBytes: 1024,
+  // NOTE: 32 KiB made a 100 MB upload through the emulator about three times faster than
+  // 1 KiB. No limit of the real service on websocket message size is documented.
+  maxPayloadBytes: 32 * 1024,
   handshakeTimeoutMs: 30_000,
   pingIntervalMs: 30_000,
   pongTimeoutMs: 30_000,

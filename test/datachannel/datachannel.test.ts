@@ -280,7 +280,7 @@ describe('sending', () => {
     channel.send(data);
     await waitFor(() => peer.clientBytes.length === data.length, 5_000, 'all bytes');
     expect(sha256(peer.clientBytes)).toBe(sha256(data));
-    expect(Math.max(...inputData(peer).map((message) => message.payload.length))).toBe(1024);
+    expect(Math.max(...inputData(peer).map((message) => message.payload.length))).toBe(32 * 1024);
     expect(channel.stats.bytesOut).toBe(data.length);
   });
 

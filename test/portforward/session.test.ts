@@ -19,13 +19,8 @@ import {
 
 const TARGET = 'i-0123456789abcdef0';
 const MB = 1024 * 1024;
-/**
- * Size of each direction of the 50-connection test. The default is 1 MB; set
- * BASTIONLESS_TRANSFER_MB=5 for the full 500 MB run.
- * NOTE: at 5 MB the run did not finish within 300 s on a 2-core machine at load average
- * 16, and the data channel counted about 40 retransmits per first send in that run.
- */
-const TRANSFER_BYTES = Number(process.env.BASTIONLESS_TRANSFER_MB ?? '1') * MB;
+/** Size of each direction of the 50-connection test; BASTIONLESS_TRANSFER_MB overrides it. */
+const TRANSFER_BYTES = Number(process.env.BASTIONLESS_TRANSFER_MB ?? '5') * MB;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -104,7 +99,7 @@ describe('port forwarding through the emulator', () => {
     expect(tunnel.stats.bytesOut).toBe(50 * (TRANSFER_BYTES + 8));
     expect(tunnel.stats.bytesIn).toBe(50 * (TRANSFER_BYTES + 32));
     await waitFor(() => tunnel.stats.activeConnections === 0, 'every connection to close');
-  }, 300_000);
+  }, 120_000);
 
   it('keeps streams moving past a slow reader', async () => {
     const sim = await emulator();
