@@ -100,6 +100,7 @@ class FaultDriver {
   private readonly random: () => number;
   private seed: number;
   private stopped = false;
+  private closeRounds = 0;
 
   constructor(
     private readonly emulator: Emulator,
@@ -158,8 +159,10 @@ class FaultDriver {
 
   private scheduleClose(): void {
     this.after(this.between(this.options.closeEveryMs), () => {
+      const closeIndex = this.closeRounds++;
       for (const sessionId of this.openSessions()) {
-        if (this.random() < this.options.resumeRefusalShare) {
+        // The first close always refuses resumes, so even a short run covers the refusal.
+        if (closeIndex === 0 || this.random() < this.options.resumeRefusalShare) {
           this.refuseUntil.set(sessionId, Date.now() + this.options.resumeRefusalMs);
           this.counts.resumeRefusalWindows += 1;
         }
