@@ -41,6 +41,8 @@ function createChannel(peer: AgentPeer, options: Partial<DataChannelOptions> = {
     sessionId: 'session-1',
     resume: async () => ({ tokenValue: 'resumed-token' }),
     reconnectInitialDelayMs: 20,
+    // The tests count messages as the agent sends them, 1 KiB each.
+    maxPayloadBytes: 1024,
     ...options,
   });
   cleanups.push(() => channel.close());
@@ -274,7 +276,7 @@ describe('receiving', () => {
 describe('sending', () => {
   it('splits by maxPayloadBytes and delivers in order', async () => {
     const peer = await startPeer();
-    const channel = createChannel(peer);
+    const channel = createChannel(peer, { maxPayloadBytes: undefined });
     await channel.open();
     const data = randomBytes(100_000);
     channel.send(data);
