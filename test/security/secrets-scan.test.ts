@@ -1,6 +1,6 @@
 // Scans every log and audit file that daemons of the test suite wrote for the secrets they
 // were given: emulator secret keys, session tokens (TokenValue), the API token. Daemon
-// homes live under TEST_HOMES_ROOT with a manifest of their secrets; this file also runs a
+// homes live under TEST_HOMES_ROOT with a manifest of their secrets. This file also runs a
 // daemon of its own, so at least one home is always scanned even when it runs alone.
 
 import {
@@ -29,7 +29,7 @@ import {
 import { runBulk } from '../reliability/harness/workload.js';
 import { WorkloadServer } from '../reliability/harness/workload-server.js';
 
-/** The API token file holds its secret by design; every other file must not. */
+/** The API token file contains its secret by design; every other file must not. */
 const SECRET_HOLDERS = new Set(['token']);
 /** Base64url runs this long look like a TokenValue (128 characters from the emulator). */
 const TOKEN_LIKE = /[A-Za-z0-9_-]{100,}/;

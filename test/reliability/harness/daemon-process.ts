@@ -195,6 +195,12 @@ export function startDaemonProcess(home: TestHome): DaemonProcess {
 
   const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
   const exitPromise = once(child, 'exit');
+  // A test that times out never reaches its teardown; this keeps its daemon from outliving it.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
 
   return {
     child,

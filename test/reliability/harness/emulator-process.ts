@@ -49,6 +49,11 @@ export async function startEmulatorProcess(
     });
   });
   const exited = once(child, 'exit');
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   await listening;
   const url = `http://127.0.0.1:${port}`;
   return {

@@ -1,5 +1,5 @@
 // Fault-injection soak: 20 connections of echo round trips and bulk transfers through one
-// daemon tunnel (daemon in a child process) while the emulator closes websockets, refuses
+// daemon tunnel (daemon in a child process) while the emulator closes websockets, rejects
 // resumes, drops, duplicates and reorders frames and acks, and pauses publication.
 // Shared by test/reliability/soak.test.ts (2 minutes) and scripts/soak.ts (30 minutes).
 
@@ -27,9 +27,9 @@ export interface SoakOptions {
   warmupMs?: number;
   /** Each open websocket is closed after a delay drawn from this range, in milliseconds. */
   closeEveryMs?: [number, number];
-  /** Share of websocket closes followed by ResumeSession refusals for `resumeRefusalMs`. */
-  resumeRefusalShare?: number;
-  resumeRefusalMs?: number;
+  /** Share of websocket closes followed by ResumeSession rejections for `resumeRejectionMs`. */
+  resumeRejectionShare?: number;
+  resumeRejectionMs?: number;
   /** A pause_publication burst starts after a delay drawn from this range, in milliseconds. */
   pauseEveryMs?: [number, number];
   bulkBytes?: [number, number];
@@ -61,8 +61,8 @@ export interface SoakFigures {
   bulkTransfers: number;
   faults: {
     websocketCloses: number;
-    resumeRefusalWindows: number;
-    resumeCallsRefused: number;
+    resumeRejectionWindows: number;
+    resumeCallsRejected: number;
     pauseBursts: number;
     frameFaults: Faults;
   };
@@ -92,11 +92,11 @@ export const FRAME_FAULTS: Readonly<Faults> = Object.freeze({
 
 const RSS_WINDOW_MS = 10_000;
 
-/** Drives the timed faults: websocket closes, resume refusals and pause bursts. */
+/** Drives the timed faults: websocket closes, ResumeSession rejections and pause bursts. */
 class FaultDriver {
-  readonly counts = { websocketCloses: 0, resumeRefusalWindows: 0, pauseBursts: 0 };
+  readonly counts = { websocketCloses: 0, resumeRejectionWindows: 0, pauseBursts: 0 };
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly refuseUntil = new Map<string, number>();
+  private readonly rejectResumeUntil = new Map<string, number>();
   private readonly random: () => number;
   private seed: number;
   private stopped = false;
@@ -146,11 +146,11 @@ class FaultDriver {
       .map((session) => session.sessionId);
   }
 
-  /** Faults for one session: the frame faults plus what is left of a resume refusal. */
+  /** Faults for one session: the frame faults plus what is left of a ResumeSession rejection. */
   private faultsFor(sessionId: string, extra: Faults = {}): Faults {
     this.seed += 1;
     const faults: Faults = { ...this.options.frameFaults, seed: this.seed, ...extra };
-    const until = this.refuseUntil.get(sessionId) ?? 0;
+    const until = this.rejectResumeUntil.get(sessionId) ?? 0;
     if (until > Date.now()) {
       faults.rejectResume = { errorType: 'ThrottlingException', forMs: until - Date.now() };
     }
@@ -161,10 +161,10 @@ class FaultDriver {
     this.after(this.between(this.options.closeEveryMs), () => {
       const closeIndex = this.closeRounds++;
       for (const sessionId of this.openSessions()) {
-        // The first close always refuses resumes, so even a short run covers the refusal.
-        if (closeIndex === 0 || this.random() < this.options.resumeRefusalShare) {
-          this.refuseUntil.set(sessionId, Date.now() + this.options.resumeRefusalMs);
-          this.counts.resumeRefusalWindows += 1;
+        // The first close always rejects ResumeSession, so even a short run covers the rejection.
+        if (closeIndex === 0 || this.random() < this.options.resumeRejectionShare) {
+          this.rejectResumeUntil.set(sessionId, Date.now() + this.options.resumeRejectionMs);
+          this.counts.resumeRejectionWindows += 1;
         }
         this.emulator.setFaults(sessionId, this.faultsFor(sessionId));
         if (this.emulator.closeWebsocket(sessionId)) {
@@ -230,8 +230,8 @@ export async function runSoak(input: SoakOptions): Promise<SoakFigures> {
     connections: 20,
     warmupMs: Math.min(30_000, input.durationMs / 4),
     closeEveryMs: [30_000, 60_000] as [number, number],
-    resumeRefusalShare: 0.3,
-    resumeRefusalMs: 20_000,
+    resumeRejectionShare: 0.3,
+    resumeRejectionMs: 20_000,
     pauseEveryMs: [15_000, 30_000] as [number, number],
     bulkBytes: [256 * 1024, 2 * 1024 * 1024] as [number, number],
     seed: 20_260_101,
@@ -350,7 +350,7 @@ export async function runSoak(input: SoakOptions): Promise<SoakFigures> {
       bulkTransfers: results.filter((r) => r.kind === 'bulk' && r.ok).length,
       faults: {
         ...driver.counts,
-        resumeCallsRefused: emulator.calls.filter(
+        resumeCallsRejected: emulator.calls.filter(
           (call) =>
             call.operation.endsWith('ResumeSession') && call.error === 'ThrottlingException',
         ).length,

@@ -122,7 +122,7 @@ export interface EchoOptions {
   connectionId: number;
   roundTrips: number;
   maxRequestBytes: number;
-  /** Limit for each read, in milliseconds; it covers reconnects and resume refusals. */
+  /** Limit for each read, in milliseconds; it covers reconnects and rejected resumes. */
   readTimeoutMs: number;
 }
 
