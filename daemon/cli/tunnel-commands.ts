@@ -34,7 +34,24 @@ export function formatTable(rows: string[][]): string {
     .join('\n');
 }
 
-function statusTable(tunnels: TunnelStatus[]): string {
+/** States whose table row gets a second line with the next step, when the daemon names one. */
+const STATES_WITH_HINT = new Set(['failed', 'needs-login']);
+
+/** Returns the next step for a failed or needs-login tunnel, or null for other states. */
+function tunnelHint(tunnel: TunnelStatus): string | null {
+  if (!STATES_WITH_HINT.has(tunnel.state)) {
+    return null;
+  }
+  // A needs-login tunnel without an error still gives its cause in `reason`, e.g. while it waits
+  // for an MFA code.
+  return tunnel.lastError?.hint ?? (tunnel.lastError ? null : tunnel.reason);
+}
+
+/**
+ * Renders the tunnels as a table. A failed or needs-login tunnel gets an indented `hint:` line
+ * under its row, because the LAST ERROR column does not say what to do next.
+ */
+export function statusTable(tunnels: TunnelStatus[]): string {
   const rows = [['NAME', 'STATE', 'LOCAL', 'TARGET', 'CONNS', 'IN', 'OUT', 'LAST ERROR']];
   for (const tunnel of tunnels) {
     rows.push([
@@ -50,7 +67,16 @@ function statusTable(tunnels: TunnelStatus[]): string {
       tunnel.lastError ? `${tunnel.lastError.code}: ${tunnel.lastError.message}` : '',
     ]);
   }
-  return formatTable(rows);
+  const lines = formatTable(rows).split('\n');
+  const output = [lines[0]!];
+  tunnels.forEach((tunnel, index) => {
+    output.push(lines[index + 1]!);
+    const hint = tunnelHint(tunnel);
+    if (hint) {
+      output.push(`  hint: ${hint}`);
+    }
+  });
+  return output.join('\n');
 }
 
 interface DaemonStatus {
@@ -63,7 +89,8 @@ export const statusCommand: Command = {
   help: `Usage: bastionless status [--json] [--config FILE]
 
 Prints one line per tunnel: state, local address, target, open connections, bytes in
-and out, and the last error.
+and out, and the last error. A failed or needs-login tunnel gets a second line with the
+next step, e.g. the login command to run.
 
   --json  print the tunnels as a JSON array of TunnelStatus objects`,
   async run(argv) {
