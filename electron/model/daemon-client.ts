@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { ApiClient, type FetchFunction } from '../../ui/src/lib/api.js';
 import { EventStream, type WebSocketFactory } from '../../ui/src/lib/events.js';
-import type { TunnelStatus } from '../../ui/src/lib/types.js';
+import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
 
 /** Address and credentials of a running daemon's control API. */
 export interface DaemonEndpoint {
@@ -68,6 +68,10 @@ export interface DaemonClientOptions {
  * - `tunnels` (TunnelStatus[]): the full list after every change.
  * - `state` (TunnelStatus): one tunnel changed, for notifications.
  * - `reachable` (boolean, DaemonEndpoint | null): the daemon came or went.
+ * - `mfa-requests` (MfaRequest[]): the full list of pending MFA requests, after connecting,
+ *   after the events websocket reopens, and (empty) when the daemon goes away.
+ * - `mfa-required` (MfaRequest) and `mfa-settled` (MfaRequest, outcome): one request came or
+ *   went.
  *
  * Port and token are read again on every attempt, because a restarted daemon may have both new.
  */
@@ -154,6 +158,14 @@ export class DaemonClient extends EventEmitter {
       token: endpoint.token,
       createSocket: this.options.createSocket,
       onEvent: (event) => {
+        if (event.type === 'mfa-required') {
+          this.emit('mfa-required', event.request);
+          return;
+        }
+        if (event.type === 'mfa-settled') {
+          this.emit('mfa-settled', event.request, event.outcome);
+          return;
+        }
         if (event.type !== 'state') return;
         this.tunnels.set(event.tunnel.name, event.tunnel);
         this.emit('state', event.tunnel);
@@ -177,6 +189,23 @@ export class DaemonClient extends EventEmitter {
     } catch {
       // The stream's close event handles a daemon that went away.
     }
+    await this.loadMfaRequests(api);
+  }
+
+  /**
+   * Reads the pending MFA requests once the websocket is open, so none that arrived before the
+   * subscription is missed. The event stream also sends them on connect, so a failure here
+   * only loses the duplicate.
+   */
+  private async loadMfaRequests(api: ApiClient): Promise<void> {
+    let requests: MfaRequest[];
+    try {
+      requests = await api.listMfaRequests();
+    } catch {
+      // A daemon older than the MFA routes returns 404; the stream's close handles the rest.
+      return;
+    }
+    if (this.api === api) this.emit('mfa-requests', requests);
   }
 
   private replaceAll(list: TunnelStatus[]): void {
@@ -194,6 +223,7 @@ export class DaemonClient extends EventEmitter {
     this.tunnels.clear();
     this.emit('reachable', false, null);
     this.emit('tunnels', []);
+    this.emit('mfa-requests', []);
     this.scheduleRetry();
   }
 }

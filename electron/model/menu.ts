@@ -3,7 +3,7 @@
 
 import { groupTunnels, UNGROUPED } from '../../ui/src/lib/grouping.js';
 import { describeState, isTunnelActive } from '../../ui/src/lib/state-words.js';
-import type { TunnelStatus } from '../../ui/src/lib/types.js';
+import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
 
 export type MenuAction =
   | { kind: 'start-tunnel'; name: string }
@@ -12,6 +12,7 @@ export type MenuAction =
   | { kind: 'stop-group'; group: string }
   | { kind: 'start-daemon' }
   | { kind: 'open-dashboard' }
+  | { kind: 'enter-mfa-code'; id: string }
   | { kind: 'edit-config' }
   | { kind: 'set-start-at-login'; enabled: boolean }
   | { kind: 'quit' };
@@ -35,6 +36,8 @@ export interface MenuInput {
   startAtLogin: boolean;
   /** Electron supports login items on macOS and Windows only. */
   loginItemSupported: boolean;
+  /** Pending MFA requests; each gets an item that opens its prompt again. */
+  mfaRequests?: readonly MfaRequest[];
 }
 
 function tunnelItem(tunnel: TunnelStatus, group: string): MenuItemModel {
@@ -64,7 +67,7 @@ export function summarize(tunnels: readonly TunnelStatus[], daemonReachable: boo
 }
 
 /**
- * Builds the tray menu: a summary, then per group a heading, one checkbox per tunnel with its
+ * Builds the tray menu: a summary, one item per pending MFA request, then per group a heading, one checkbox per tunnel with its
  * state in the label, and Start all / Stop all; then the app items.
  */
 export function buildTrayMenu(input: MenuInput): MenuItemModel[] {
@@ -77,6 +80,19 @@ export function buildTrayMenu(input: MenuInput): MenuItemModel[] {
     },
     { type: 'separator' },
   ];
+  const mfaRequests = input.daemonReachable ? (input.mfaRequests ?? []) : [];
+  if (mfaRequests.length > 0) {
+    for (const request of mfaRequests) {
+      items.push({
+        type: 'normal',
+        id: `mfa:${request.id}`,
+        label: `Enter MFA code for ${request.profile}…`,
+        enabled: true,
+        action: { kind: 'enter-mfa-code', id: request.id },
+      });
+    }
+    items.push({ type: 'separator' });
+  }
   if (!input.daemonReachable) {
     items.push(
       {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DaemonClient, discoverDaemon } from '../../electron/model/daemon-client.js';
 import type { WebSocketLike } from '../../ui/src/lib/events.js';
-import type { TunnelStatus } from '../../ui/src/lib/types.js';
+import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
 import { tunnelStatus, waitFor } from '../ui/fixtures.js';
 import { startFakeDaemon, type FakeDaemon } from './fake-daemon.js';
 
@@ -19,6 +19,16 @@ async function tempStateDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'bastionless-tray-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+function mfaRequest(id: string, profile: string): MfaRequest {
+  return {
+    id,
+    profile,
+    awsProfile: 'admin',
+    mfaSerial: 'arn:aws:iam::123456789012:mfa/alice',
+    requestedAt: new Date().toISOString(),
+  };
 }
 
 function filesIn(dir: string) {
@@ -114,6 +124,38 @@ describe('DaemonClient', () => {
     expect(client.endpoint!.token).toBe('second');
     expect(client.endpoint!.port).toBe(second.port);
     expect(second.port).not.toBe(firstPort);
+  });
+
+  it('reports pending and new MFA requests', async () => {
+    const dir = await tempStateDir();
+    const daemon = await startFakeDaemon(dir);
+    cleanups.push(() => daemon.close());
+    const pending = mfaRequest('r1', 'db');
+    daemon.mfaRequests.push(pending);
+    const { client } = startClient(dir);
+    const lists: MfaRequest[][] = [];
+    const required: MfaRequest[] = [];
+    const settled: [string, string][] = [];
+    client.on('mfa-requests', (list: MfaRequest[]) => lists.push(list));
+    client.on('mfa-required', (request: MfaRequest) => required.push(request));
+    client.on('mfa-settled', (request: MfaRequest, outcome: string) =>
+      settled.push([request.id, outcome]),
+    );
+
+    // GET /v1/mfa runs once the websocket is open, so later events are not missed.
+    await waitFor(() => lists.length > 0);
+    expect(lists[0]).toEqual([pending]);
+    const next = mfaRequest('r2', 'cache');
+    daemon.requireMfa(next);
+    await waitFor(() => required.length > 0);
+    expect(required[0]).toEqual(next);
+    daemon.settleMfa('r1', 'timed-out');
+    await waitFor(() => settled.length > 0);
+    expect(settled).toEqual([['r1', 'timed-out']]);
+
+    await daemon.close();
+    await waitFor(() => !client.reachable);
+    expect(lists.at(-1)).toEqual([]);
   });
 
   it('stays unreachable with a wrong token', async () => {

@@ -1,13 +1,13 @@
 // A stand-in for the daemon's control API with just what the tray uses: port and token files,
-// GET /v1/tunnels and POST /v1/tunnels/:name/start|stop|restart with bearer auth, and the
-// /v1/events websocket.
+// GET /v1/tunnels, GET /v1/status, POST /v1/tunnels/:name/start|stop|restart, GET /v1/mfa and
+// POST /v1/mfa/:id with bearer auth, and the /v1/events websocket.
 
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { TunnelStatus } from '../../ui/src/lib/types.js';
+import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
 
 export interface FakeDaemon {
   port: number;
@@ -15,14 +15,67 @@ export interface FakeDaemon {
   tunnels: TunnelStatus[];
   /** `METHOD path` of every authenticated request, in order. */
   requests: string[];
+  /** Pending MFA requests that GET /v1/mfa returns. */
+  mfaRequests: MfaRequest[];
+  /** Codes that POST /v1/mfa/:id accepted, so tests can check what the tray sent. */
+  mfaAnswers: { id: string; code: string }[];
   /** Sends a state event to every connected websocket and updates the list. */
   pushState(tunnel: TunnelStatus): void;
+  /** Adds a pending MFA request and sends `mfa-required` to every connected websocket. */
+  requireMfa(request: MfaRequest): void;
+  /** Removes a pending MFA request and sends `mfa-settled` with `outcome`. */
+  settleMfa(id: string, outcome: string): void;
   close(): Promise<void>;
 }
 
 export async function startFakeDaemon(stateDir: string, token = 'fake-token'): Promise<FakeDaemon> {
   const tunnels: TunnelStatus[] = [];
   const requests: string[] = [];
+  const mfaRequests: MfaRequest[] = [];
+  const mfaAnswers: { id: string; code: string }[] = [];
+  const sockets = new Set<WebSocket>();
+  const broadcast = (event: unknown) => {
+    for (const socket of sockets) socket.send(JSON.stringify(event));
+  };
+  const settleMfa = (id: string, outcome: string) => {
+    const index = mfaRequests.findIndex((entry) => entry.id === id);
+    if (index < 0) return;
+    const [request] = mfaRequests.splice(index, 1);
+    broadcast({ type: 'mfa-settled', request, outcome });
+  };
+  const sendJson = (response: ServerResponse, status: number, body: unknown) => {
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(body));
+  };
+  const answerMfa = (id: string, body: string, response: ServerResponse) => {
+    let code: unknown;
+    try {
+      code = (JSON.parse(body) as { code?: unknown }).code;
+    } catch {
+      code = undefined;
+    }
+    // The same checks and error bodies as daemon/api/routes-mfa.ts.
+    if (typeof code !== 'string' || !/^\d{6}$/.test(code)) {
+      sendJson(response, 400, {
+        error: {
+          code: 'ERR_INVALID_MFA_CODE',
+          message: 'code must be the 6 digits the MFA device shows',
+          fields: [{ path: 'code', message: 'use the 6 digits the MFA device shows' }],
+        },
+      });
+      return;
+    }
+    if (!mfaRequests.some((entry) => entry.id === id)) {
+      sendJson(response, 404, {
+        error: { code: 'ERR_MFA_REQUEST_NOT_FOUND', message: `MFA request ${id} not found` },
+      });
+      return;
+    }
+    mfaAnswers.push({ id, code });
+    const answered = mfaRequests.find((entry) => entry.id === id);
+    settleMfa(id, 'answered');
+    sendJson(response, 200, { answered });
+  };
   const server: Server = createServer((request, response) => {
     if (request.headers.authorization !== `Bearer ${token}`) {
       response.writeHead(401, { 'content-type': 'application/json' });
@@ -35,8 +88,23 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
     }
     requests.push(`${request.method} ${request.url}`);
     if (request.method === 'GET' && request.url === '/v1/tunnels') {
-      response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify(tunnels));
+      sendJson(response, 200, tunnels);
+      return;
+    }
+    if (request.method === 'GET' && request.url === '/v1/status') {
+      sendJson(response, 200, { configError: null });
+      return;
+    }
+    if (request.method === 'GET' && request.url === '/v1/mfa') {
+      sendJson(response, 200, mfaRequests);
+      return;
+    }
+    const mfa = /^\/v1\/mfa\/([^/]+)$/.exec(request.url ?? '');
+    if (request.method === 'POST' && mfa) {
+      let body = '';
+      request.setEncoding('utf8');
+      request.on('data', (chunk: string) => (body += chunk));
+      request.on('end', () => answerMfa(decodeURIComponent(mfa[1]), body, response));
       return;
     }
     const action = /^\/v1\/tunnels\/([^/]+)\/(start|stop|restart)$/.exec(request.url ?? '');
@@ -49,7 +117,6 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
     response.writeHead(404);
     response.end();
   });
-  const sockets = new Set<WebSocket>();
   const wss = new WebSocketServer({
     server,
     path: '/v1/events',
@@ -71,12 +138,19 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
     token,
     tunnels,
     requests,
+    mfaRequests,
+    mfaAnswers,
     pushState(tunnel) {
       const index = tunnels.findIndex((entry) => entry.name === tunnel.name);
       if (index >= 0) tunnels[index] = tunnel;
       else tunnels.push(tunnel);
-      for (const socket of sockets) socket.send(JSON.stringify({ type: 'state', tunnel }));
+      broadcast({ type: 'state', tunnel });
     },
+    requireMfa(request) {
+      mfaRequests.push(request);
+      broadcast({ type: 'mfa-required', request });
+    },
+    settleMfa,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.terminate();

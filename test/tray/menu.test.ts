@@ -136,3 +136,29 @@ describe('summarize', () => {
     expect(summarize(tunnels, false)).toBe('Daemon not running');
   });
 });
+
+describe('buildTrayMenu with MFA requests', () => {
+  const request = {
+    id: 'r1',
+    profile: 'db',
+    awsProfile: 'admin',
+    mfaSerial: 'arn:aws:iam::123456789012:mfa/alice',
+    requestedAt: '2025-01-01T10:00:00.000Z',
+  };
+
+  it('lists each request after the summary', () => {
+    const items = buildTrayMenu({ ...base, mfaRequests: [request] });
+    expect(labels(items).slice(0, 4)).toEqual([
+      '1 of 4 tunnels open, 1 need attention',
+      '---',
+      'Enter MFA code for db…',
+      '---',
+    ]);
+    expect(find(items, 'mfa:r1').action).toEqual({ kind: 'enter-mfa-code', id: 'r1' });
+  });
+
+  it('hides requests while the daemon is unreachable', () => {
+    const items = buildTrayMenu({ ...base, daemonReachable: false, mfaRequests: [request] });
+    expect(labels(items)).not.toContain('Enter MFA code for db…');
+  });
+});

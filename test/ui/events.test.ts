@@ -104,6 +104,36 @@ describe('EventStream', () => {
   });
 });
 
+describe('parseDaemonEvent for MFA', () => {
+  const request = {
+    id: 'r1',
+    profile: 'db',
+    awsProfile: null,
+    mfaSerial: 'arn:aws:iam::123456789012:mfa/alice',
+    requestedAt: '2025-01-01T10:00:00.000Z',
+  };
+
+  it('accepts mfa-required and mfa-settled', () => {
+    const required = parseDaemonEvent(JSON.stringify({ type: 'mfa-required', request }));
+    expect(required).toEqual({ type: 'mfa-required', request });
+    const settled = JSON.stringify({ type: 'mfa-settled', request, outcome: 'answered' });
+    expect(parseDaemonEvent(settled)).toEqual({
+      type: 'mfa-settled',
+      request,
+      outcome: 'answered',
+    });
+  });
+
+  it('drops a request without an id', () => {
+    const event = JSON.stringify({ type: 'mfa-required', request: { ...request, id: undefined } });
+    expect(parseDaemonEvent(event)).toBeNull();
+  });
+
+  it('drops an event without a request', () => {
+    expect(parseDaemonEvent(JSON.stringify({ type: 'mfa-settled' }))).toBeNull();
+  });
+});
+
 describe('parseDaemonEvent', () => {
   it('rejects events missing required fields', () => {
     expect(parseDaemonEvent(JSON.stringify({ type: 'state', tunnel: { name: 'x' } }))).toBeNull();

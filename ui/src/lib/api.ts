@@ -1,4 +1,11 @@
-import type { FieldError, ManagedTarget, Profile, TargetQuery, TunnelStatus } from './types.js';
+import type {
+  FieldError,
+  ManagedTarget,
+  MfaRequest,
+  Profile,
+  TargetQuery,
+  TunnelStatus,
+} from './types.js';
 
 /** An error response of the control API, or a failure to reach it. */
 export class ApiError extends Error {
@@ -80,6 +87,19 @@ export class ApiClient {
     if (query.endpoint) params.set('endpoint', query.endpoint);
     if (query.awsProfile) params.set('awsProfile', query.awsProfile);
     return this.request('GET', `/v1/targets?${params.toString()}`);
+  }
+
+  /** Lists the pending MFA code requests, oldest first. */
+  listMfaRequests(): Promise<MfaRequest[]> {
+    return this.request('GET', '/v1/mfa');
+  }
+
+  /**
+   * Sends `code` for the MFA request `id`. Rejects with status 400 (ERR_INVALID_MFA_CODE) unless
+   * the code is six digits, and 404 (ERR_MFA_REQUEST_NOT_FOUND) once the request has settled.
+   */
+  answerMfaRequest(id: string, code: string): Promise<{ answered: MfaRequest }> {
+    return this.request('POST', `/v1/mfa/${encodeURIComponent(id)}`, { code });
   }
 
   /** Builds the events websocket URL; the token travels as a subprotocol, not in the URL. */

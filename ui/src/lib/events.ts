@@ -1,4 +1,4 @@
-import type { DaemonEvent } from './types.js';
+import type { DaemonEvent, MfaRequest } from './types.js';
 
 /** The part of the WHATWG WebSocket that both browsers and the `ws` package provide. */
 export interface WebSocketLike {
@@ -158,5 +158,20 @@ export function parseDaemonEvent(data: unknown): DaemonEvent | null {
       typeof event.bytesOut === 'number';
     return valid ? (event as unknown as DaemonEvent) : null;
   }
+  if (event.type === 'mfa-required' || event.type === 'mfa-settled') {
+    return isMfaRequest(event.request) ? (event as unknown as DaemonEvent) : null;
+  }
   return null;
+}
+
+/** Checks the fields of an MFA request that the dashboard and the tray read. */
+export function isMfaRequest(value: unknown): value is MfaRequest {
+  if (!value || typeof value !== 'object') return false;
+  const request = value as Record<string, unknown>;
+  return (
+    typeof request.id === 'string' &&
+    typeof request.profile === 'string' &&
+    typeof request.mfaSerial === 'string' &&
+    typeof request.requestedAt === 'string'
+  );
 }

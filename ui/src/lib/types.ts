@@ -1,6 +1,7 @@
 // The dashboard and the tray compile on their own, so they import the daemon's shapes as types
 // only: no daemon code ends up in the browser bundle.
 
+import type { MfaRequest } from '../../../daemon/api/mfa.js';
 import type { TrafficEvent } from '../../../daemon/api/types.js';
 import type { TunnelStatus } from '../../../daemon/config/types.js';
 export type {
@@ -11,6 +12,9 @@ export type {
   TunnelState,
   TunnelStatus,
 } from '../../../daemon/config/types.js';
+
+/** A pending request for an MFA code from `GET /v1/mfa`. */
+export type { MfaRequest } from '../../../daemon/api/mfa.js';
 
 /** An online managed instance from `GET /v1/targets`, and the query that lists them. */
 export type { TargetInfo as ManagedTarget, TargetQuery } from '../../../daemon/api/types.js';
@@ -23,4 +27,8 @@ export interface FieldError {
 
 /** A message on the `/v1/events` websocket. */
 export type DaemonEvent =
-  { type: 'state'; tunnel: TunnelStatus } | ({ type: 'traffic' } & TrafficEvent);
+  | { type: 'state'; tunnel: TunnelStatus }
+  | ({ type: 'traffic' } & TrafficEvent)
+  | { type: 'mfa-required'; request: MfaRequest }
+  /** `outcome` is 'answered', 'timed-out' or 'cancelled'. */
+  | { type: 'mfa-settled'; request: MfaRequest; outcome: string };
