@@ -26,11 +26,34 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
     });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (error) {
-    throw new CliError(
-      `${(error as Error).message}; see \`bastionless ${command} --help\``,
-      EXIT_USAGE,
-    );
+    throw new CliError(describeParseError(command, error), EXIT_USAGE);
   }
+}
+
+/**
+ * Rewrites a node:util parseArgs error as one sentence that names the flag and the help
+ * command. Node's own text spans several lines and suggests `--` quoting that rarely applies.
+ */
+export function describeParseError(command: string, error: unknown): string {
+  const help = `see \`bastionless ${command} --help\``;
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = (error as Error).message ?? String(error);
+  // Node quotes the offending flag first, e.g. "Option '-n, --lines <value>' argument missing".
+  const quoted = /'([^']+)'/.exec(message)?.[1]?.replace(/ <value>$/, '');
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) {
+    return `unknown option ${quoted}; ${help}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted) {
+    if (message.includes('does not take an argument')) {
+      return `option ${quoted} takes no value; ${help}`;
+    }
+    // An option followed by a word starting with "-" (e.g. `-n -5`) also ends up here.
+    return `option ${quoted} needs a value; ${help}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted) {
+    return `unexpected argument "${quoted}"; ${help}`;
+  }
+  return `${message.split('\n')[0]}; ${help}`;
 }
 
 export function stringOption(args: ParsedArgs, name: string): string | undefined {

@@ -5,24 +5,31 @@ import { once, type EventEmitter } from 'node:events';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 
+import { createAuditLog } from '../audit/log.js';
 import { createSsmClient } from '../aws/clients.js';
 import { classifyError } from '../errors.js';
+import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+import { describeParseError } from './args.js';
+import { ReconnectReporter, observeResumeFailures } from './connect-reconnect.js';
 
 const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-port N [options]
 
-Forwards a local port to a host reachable from an SSM managed node, until Ctrl-C.
+Forwards a local port to a host reachable from an SSM managed node, until Ctrl-C. Each
+ended session is appended to the audit log (\`bastionless audit --profile connect\`).
 
 Options:
   --target ID          managed node id (i-… or mi-…) that runs the SSM agent
-  --host HOST          host the agent connects to; default: the managed node itself
+  --remote-host HOST   host the agent connects to; default: the managed node itself
+                       (--host is an alias)
   --remote-port N      port on that host (1-65535)
   --local-port N       local port to listen on (0 picks a free port)
   --bind ADDRESS       loopback address to listen on; default 127.0.0.1
   --region R           AWS region; default: AWS_REGION or AWS_DEFAULT_REGION
-  --profile P          named profile from the AWS config files
-  --endpoint-url URL   SSM API endpoint, e.g. a VPC endpoint or the local emulator
+  --aws-profile NAME   named profile from the AWS config files (--profile is an alias)
+  --endpoint-url URL   endpoint for every AWS service, e.g. the local emulator or a proxy
+  --ssm-endpoint URL   endpoint for SSM only, e.g. a VPC endpoint; wins over --endpoint-url
   -h, --help           print this help`;
 
 const EXIT_OK = 0;
@@ -31,6 +38,9 @@ const EXIT_USAGE = 2;
 /** Connections accepted before the session is ready wait this long, then are closed. */
 const PENDING_CONNECTION_TIMEOUT_MS = 60_000;
 const TARGET_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
+const URL_PATTERN = /^https?:\/\/[^\s/]+/;
+/** Profile name of `connect` sessions in the audit log, which has no profile of its own. */
+export const CONNECT_AUDIT_PROFILE = 'connect';
 
 export interface ConnectOptions {
   target: string;
@@ -47,7 +57,7 @@ export interface ConnectIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** Source of SIGINT and SIGTERM; default: the process. */
-  signals: Pick<EventEmitter, 'once' | 'off'>;
+  signals: Pick<EventEmitter, 'on' | 'once' | 'off'>;
   env: NodeJS.ProcessEnv;
 }
 
@@ -65,33 +75,73 @@ function parsePort(name: string, value: string | undefined, allowZero: boolean):
   return port;
 }
 
+function stringValue(
+  values: Record<string, string | boolean | undefined>,
+  name: string,
+): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
 function isLoopback(address: string): boolean {
   return (isIP(address) === 4 && address.startsWith('127.')) || address === '::1';
 }
 
+/** Returns the value of a flag that has an alias; both given with different values is an error. */
+function aliasedValue(
+  values: Record<string, string | boolean | undefined>,
+  name: string,
+  alias: string,
+): string | undefined {
+  const main = values[name];
+  const other = values[alias];
+  if (typeof main === 'string' && typeof other === 'string' && main !== other) {
+    throw new UsageError(`--${name} "${main}" and --${alias} "${other}" differ; give one of them`);
+  }
+  if (typeof main === 'string') {
+    return main;
+  }
+  return typeof other === 'string' ? other : undefined;
+}
+
+function checkUrl(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !URL_PATTERN.test(value)) {
+    throw new UsageError(`invalid --${name} "${value}": expected an http:// or https:// URL`);
+  }
+  return value;
+}
+
 /** Validates the command line; throws UsageError with the value and the fix. */
 export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv): ConnectOptions | null {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      target: { type: 'string' },
-      host: { type: 'string' },
-      'remote-port': { type: 'string' },
-      'local-port': { type: 'string' },
-      bind: { type: 'string' },
-      region: { type: 'string' },
-      profile: { type: 'string' },
-      'endpoint-url': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        target: { type: 'string' },
+        'remote-host': { type: 'string' },
+        host: { type: 'string' },
+        'remote-port': { type: 'string' },
+        'local-port': { type: 'string' },
+        bind: { type: 'string' },
+        region: { type: 'string' },
+        'aws-profile': { type: 'string' },
+        profile: { type: 'string' },
+        'endpoint-url': { type: 'string' },
+        'ssm-endpoint': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(describeParseError('connect', error));
+  }
   if (values.help) {
     return null;
   }
 
-  const target = values.target;
+  const target = typeof values.target === 'string' ? values.target : undefined;
   if (target === undefined) {
     throw new UsageError('--target is missing; pass the managed node id, e.g. --target i-0abc…');
   }
@@ -101,35 +151,36 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv): Connec
     );
   }
 
-  const host = values.host;
+  const host = aliasedValue(values, 'remote-host', 'host');
   if (host !== undefined && (host === '' || /\s/.test(host))) {
-    throw new UsageError(`invalid --host "${host}": expected a host name or IP address`);
+    throw new UsageError(`invalid --remote-host "${host}": expected a host name or IP address`);
   }
-  const bind = values.bind ?? '127.0.0.1';
+  const bind = typeof values.bind === 'string' ? values.bind : '127.0.0.1';
   if (!isLoopback(bind)) {
     throw new UsageError(
       `invalid --bind "${bind}": connect listens on loopback only; use 127.0.0.1 or ::1`,
     );
   }
 
-  const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const region =
+    (typeof values.region === 'string' ? values.region : undefined) ??
+    env.AWS_REGION ??
+    env.AWS_DEFAULT_REGION;
   if (!region) {
     throw new UsageError('--region is missing; pass --region us-east-1 or set AWS_REGION');
   }
-  const endpointUrl = values['endpoint-url'];
-  if (endpointUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(endpointUrl)) {
-    throw new UsageError(
-      `invalid --endpoint-url "${endpointUrl}": expected an http:// or https:// URL`,
-    );
-  }
+  // connect calls SSM only, so both flags set the SSM endpoint and --ssm-endpoint wins.
+  const endpointUrl =
+    checkUrl('ssm-endpoint', stringValue(values, 'ssm-endpoint')) ??
+    checkUrl('endpoint-url', stringValue(values, 'endpoint-url'));
   return {
     target,
     host,
-    remotePort: parsePort('remote-port', values['remote-port'], false),
-    localPort: parsePort('local-port', values['local-port'], true),
+    remotePort: parsePort('remote-port', stringValue(values, 'remote-port'), false),
+    localPort: parsePort('local-port', stringValue(values, 'local-port'), true),
     bind,
     region,
-    profile: values.profile,
+    profile: aliasedValue(values, 'aws-profile', 'profile'),
     endpointUrl,
   };
 }
@@ -194,7 +245,7 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
     : `${options.bind}:${localPort}`;
   stdout(`Listening on ${local}, forwarding to ${describeRemote(options)} via ${options.target}\n`);
 
-  return forward(server, options, { stdout, stderr, signals });
+  return forward(server, options, { stdout, stderr, signals, env: io.env ?? process.env });
 }
 
 /** Connections accepted while the session starts, each closed if it waits too long. */
@@ -234,6 +285,7 @@ function reportSessionEvents(
   session: PortForwardSession,
   options: ConnectOptions,
   io: Pick<ConnectIo, 'stdout' | 'stderr'>,
+  reporter: ReconnectReporter,
 ): void {
   io.stdout(
     `Session ${session.sessionId} open (${session.mode} mode, agent ${session.agentVersion}); ` +
@@ -245,17 +297,38 @@ function reportSessionEvents(
         'and that security groups let the managed node reach it\n',
     );
   });
-  session.on('reconnecting', (error: Error) => {
-    io.stderr(`websocket lost (${error.message}); reconnecting\n`);
-  });
-  session.on('reconnected', () => io.stderr('reconnected\n'));
+  session.on('reconnecting', (error: Error) => reporter.lost(error));
+  session.on('reconnected', () => reporter.recovered());
 }
 
-async function forward(
-  server: Server,
+/** Appends the ended session to the audit log; a failed write is reported, not fatal. */
+async function recordAudit(
+  session: PortForwardSession,
   options: ConnectOptions,
-  io: Pick<ConnectIo, 'stdout' | 'stderr' | 'signals'>,
-): Promise<number> {
+  startedAt: Date,
+  end: SessionEnd,
+  io: Pick<ConnectIo, 'stderr' | 'env'>,
+): Promise<void> {
+  const log = createAuditLog(resolvePaths({ env: io.env }).stateDir);
+  try {
+    await log.record({
+      profile: CONNECT_AUDIT_PROFILE,
+      target: options.target,
+      remoteHost: options.host ?? null,
+      remotePort: options.remotePort,
+      sessionId: session.sessionId,
+      start: startedAt.toISOString(),
+      end: new Date().toISOString(),
+      reason: `${end.by}: ${end.reason}`,
+      bytesIn: session.stats.bytesIn,
+      bytesOut: session.stats.bytesOut,
+    });
+  } catch (error) {
+    io.stderr(`warning: writing the audit log ${log.file} failed: ${(error as Error).message}\n`);
+  }
+}
+
+async function forward(server: Server, options: ConnectOptions, io: ConnectIo): Promise<number> {
   const pending = new PendingConnections();
   let session: PortForwardSession | null = null;
   server.on('connection', (socket: Socket) => {
@@ -272,13 +345,18 @@ async function forward(
   const stopped = new Promise<string>((resolve) => {
     resolveStop = resolve;
   });
+  // The handlers stay until cleanup, because Ctrl-C under npx delivers SIGINT twice (from the
+  // terminal and from npm), and a second signal without a handler would kill the process.
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopRequested) {
+      return;
+    }
     stopRequested = true;
     controller.abort();
     resolveStop(signal);
   };
-  io.signals.once('SIGINT', onSignal);
-  io.signals.once('SIGTERM', onSignal);
+  io.signals.on('SIGINT', onSignal);
+  io.signals.on('SIGTERM', onSignal);
   const cleanup = (): void => {
     io.signals.off('SIGINT', onSignal);
     io.signals.off('SIGTERM', onSignal);
@@ -291,6 +369,9 @@ async function forward(
     awsProfile: options.profile,
     endpoint: options.endpointUrl,
   });
+  const reporter = new ReconnectReporter({ print: (line) => io.stderr(`${line}\n`) });
+  observeResumeFailures(ssm, (error) => reporter.attemptFailed(error));
+  const startedAt = new Date();
   try {
     session = await startPortForwardSession({
       getSsmClient: () => ssm,
@@ -304,6 +385,11 @@ async function forward(
     cleanup();
     ssm.destroy();
     if (stopRequested) {
+      const signal = await stopped;
+      io.stdout(
+        `${signal} received during start-up; the session start was cancelled and any session ` +
+          'it created was terminated\n',
+      );
       return EXIT_OK;
     }
     const classified = classifyError(error, {
@@ -318,7 +404,7 @@ async function forward(
   }
 
   const active = session;
-  reportSessionEvents(active, options, io);
+  reportSessionEvents(active, options, io, reporter);
   pending.handOver(active);
 
   const ended = new Promise<SessionEnd>((resolve) => active.once('ended', resolve));
@@ -326,16 +412,25 @@ async function forward(
     stopped.then((signal) => ({ signal })),
     ended.then((end) => ({ end })),
   ]);
+  reporter.stop();
   if ('signal' in outcome) {
     io.stdout(`${outcome.signal} received; ending session ${active.sessionId}\n`);
     await active.close(`${outcome.signal} received`);
     cleanup();
     ssm.destroy();
+    await recordAudit(
+      active,
+      options,
+      startedAt,
+      { by: 'client', reason: `${outcome.signal} received` },
+      io,
+    );
     return EXIT_OK;
   }
   cleanup();
   ssm.destroy();
   const { end } = outcome;
+  await recordAudit(active, options, startedAt, end, io);
   if (end.by === 'error') {
     io.stderr(`bastionless connect: session ${active.sessionId} failed: ${end.reason}\n`);
     return EXIT_FAILURE;

@@ -1,0 +1,165 @@
+// Progress lines of `bastionless connect` while a session reconnects. The data channel emits
+// only `reconnecting` and `reconnected`, so the cause of each failed attempt is taken from the
+// ResumeSession call, which every attempt makes first through the SSM client of connect.
+
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { DATA_CHANNEL_DEFAULTS } from '../datachannel/options.js';
+
+/** Minimum time between two progress lines while reconnecting, in milliseconds. */
+export const RECONNECT_REPORT_INTERVAL_MS = 30_000;
+
+export interface ReconnectReporterOptions {
+  print: (line: string) => void;
+  now?: () => number;
+  /** Total retry time of the data channel, in milliseconds. */
+  reconnectForMs?: number;
+  reportIntervalMs?: number;
+}
+
+/** Formats an error as its code and message, e.g. `ECONNREFUSED: connect ECONNREFUSED …`. */
+export function describeAttemptError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  // Node 20's connect with several addresses fails with an AggregateError without a message.
+  const inner = (error as { errors?: unknown[] }).errors;
+  if (!error.message && Array.isArray(inner) && inner[0] instanceof Error) {
+    return describeAttemptError(inner[0]);
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  const label = typeof code === 'string' ? code : error.name;
+  return error.message.includes(label) ? error.message : `${label}: ${error.message}`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`;
+}
+
+/**
+ * Upper bound of the delay before retry `attempt` (0-based) under the data channel's default
+ * backoff, which draws each delay between half this bound and the bound.
+ */
+function maxDelayBeforeAttempt(attempt: number): number {
+  return Math.min(
+    DATA_CHANNEL_DEFAULTS.reconnectMaxDelayMs,
+    DATA_CHANNEL_DEFAULTS.reconnectInitialDelayMs * 2 ** Math.min(attempt, 30),
+  );
+}
+
+/**
+ * Prints one line when the websocket is lost, one per failed attempt but at most one per
+ * `reportIntervalMs` (with the count of failures in between), a line every `reportIntervalMs`
+ * when no attempt finishes, and one line on recovery.
+ */
+export class ReconnectReporter {
+  readonly #print: (line: string) => void;
+  readonly #now: () => number;
+  readonly #reconnectForMs: number;
+  readonly #intervalMs: number;
+  #since: number | null = null;
+  #failures = 0;
+  #unreported = 0;
+  #lastError: string | null = null;
+  #lastPrintAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: ReconnectReporterOptions) {
+    this.#print = options.print;
+    this.#now = options.now ?? Date.now;
+    this.#reconnectForMs = options.reconnectForMs ?? DATA_CHANNEL_DEFAULTS.reconnectForMs;
+    this.#intervalMs = options.reportIntervalMs ?? RECONNECT_REPORT_INTERVAL_MS;
+  }
+
+  get reconnecting(): boolean {
+    return this.#since !== null;
+  }
+
+  /** Handles the session's `reconnecting` event. */
+  lost(cause: Error): void {
+    this.#since = this.#now();
+    this.#failures = 0;
+    this.#unreported = 0;
+    this.#lastError = null;
+    const giveUpAt = new Date(this.#since + this.#reconnectForMs).toISOString();
+    this.#emit(
+      `websocket lost (${cause.message}); reconnecting, giving up at ${giveUpAt} ` +
+        `(after ${Math.round(this.#reconnectForMs / 60_000)} min)`,
+    );
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.#heartbeat(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Records one failed attempt; prints it unless a line went out less than the interval ago. */
+  attemptFailed(error: unknown): void {
+    if (this.#since === null) {
+      return;
+    }
+    this.#failures += 1;
+    this.#lastError = describeAttemptError(error);
+    if (this.#now() - this.#lastPrintAt < this.#intervalMs && this.#failures > 1) {
+      this.#unreported += 1;
+      return;
+    }
+    const hidden = this.#unreported > 0 ? ` (${this.#unreported} earlier failures not shown)` : '';
+    this.#unreported = 0;
+    this.#emit(
+      `reconnect attempt ${this.#failures} failed: ${this.#lastError}; next attempt within ` +
+        `${(maxDelayBeforeAttempt(this.#failures) / 1000).toFixed(1)} s${hidden}`,
+    );
+  }
+
+  /** Handles the session's `reconnected` event. */
+  recovered(): void {
+    if (this.#since === null) {
+      return;
+    }
+    const failures =
+      this.#failures === 1 ? '1 failed attempt' : `${this.#failures} failed attempts`;
+    this.#emit(`reconnected after ${seconds(this.#now() - this.#since)} and ${failures}`);
+    this.stop();
+  }
+
+  /** Stops the progress timer, e.g. when the session ends. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#since = null;
+  }
+
+  #heartbeat(): void {
+    if (this.#since === null || this.#now() - this.#lastPrintAt < this.#intervalMs) {
+      return;
+    }
+    const last = this.#lastError ?? 'no attempt has finished yet';
+    this.#emit(
+      `still reconnecting after ${seconds(this.#now() - this.#since)}, ${this.#failures} ` +
+        `failed attempts; last error: ${last}`,
+    );
+  }
+
+  #emit(line: string): void {
+    this.#lastPrintAt = this.#now();
+    this.#print(line);
+  }
+}
+
+/**
+ * Calls `onFailure` with the error of every failed ResumeSession request made through
+ * `client`, after the SDK's own retries. The error still reaches the caller unchanged.
+ */
+export function observeResumeFailures(client: SSMClient, onFailure: (error: unknown) => void) {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (context.commandName === 'ResumeSessionCommand') {
+          onFailure(error);
+        }
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'bastionlessObserveResumeFailures' },
+  );
+}

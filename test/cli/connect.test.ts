@@ -1,0 +1,206 @@
+// `bastionless connect` as a real process against the emulator: start-up cancel, the audit
+// log entry, and the progress lines while the service is gone.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+import { REPO_ROOT, cliEnv } from './helpers.js';
+
+const TARGET = 'i-0123456789abcdef0';
+const cleanups: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    await cleanup();
+  }
+});
+
+function tempHome(): string {
+  const home = mkdtempSync(join(tmpdir(), 'bastionless-connect-'));
+  cleanups.push(() => rmSync(home, { recursive: true, force: true }));
+  return home;
+}
+
+async function emulator(): Promise<Emulator> {
+  const started = await startEmulator({ pacing: false });
+  let closed = false;
+  const close = started.close.bind(started);
+  started.close = async () => {
+    if (!closed) {
+      closed = true;
+      await close();
+    }
+  };
+  cleanups.push(() => started.close());
+  return started;
+}
+
+/**
+ * A server that reads a 4-byte big-endian length, then that many bytes, and replies with their
+ * SHA-256 in hex. The length header avoids relying on a half-close through the tunnel.
+ */
+async function hashServer(): Promise<number> {
+  const server: Server = createServer((socket) => {
+    const hash = createHash('sha256');
+    let header = Buffer.alloc(0);
+    let remaining = -1;
+    socket.on('data', (chunk: Buffer) => {
+      let data = chunk;
+      if (remaining < 0) {
+        header = Buffer.concat([header, data]);
+        if (header.length < 4) {
+          return;
+        }
+        remaining = header.readUInt32BE(0);
+        data = header.subarray(4);
+      }
+      hash.update(data);
+      remaining -= data.length;
+      if (remaining === 0) {
+        socket.end(hash.digest('hex'));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as { port: number }).port;
+}
+
+function spawnConnect(home: string, args: string[]) {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'daemon/cli/main.ts', 'connect', ...args],
+    { cwd: REPO_ROOT, env: cliEnv(home), stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  cleanups.push(() => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+    }
+  });
+  return { child, exited, stdout: () => stdout, stderr: () => stderr };
+}
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Sends `bytes` through the tunnel and returns the local and the remote SHA-256. */
+async function sendThrough(port: number, bytes: number): Promise<{ sent: string; got: string }> {
+  const data = randomBytes(bytes);
+  const socket = createConnection(port, '127.0.0.1');
+  let reply = '';
+  socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(bytes);
+  socket.write(header);
+  socket.write(data);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('close', () => resolve());
+    socket.once('error', reject);
+  });
+  return { sent: createHash('sha256').update(data).digest('hex'), got: reply };
+}
+
+describe('bastionless connect process', () => {
+  it('reports SIGINT during start-up and exits 0', { timeout: 60_000 }, async () => {
+    const sim = await emulator();
+    sim.setDefaultFaults({ handshakeDelayMs: 8000 });
+    const run = spawnConnect(tempHome(), [
+      '--target',
+      TARGET,
+      '--remote-port',
+      '80',
+      '--local-port',
+      '0',
+      '--endpoint-url',
+      sim.url,
+    ]);
+    await waitFor(() => sim.sessions.length > 0, 'StartSession');
+    run.child.kill('SIGINT');
+    // A second SIGINT, as npx sends after the terminal's, must not kill the process.
+    run.child.kill('SIGINT');
+
+    expect(await run.exited).toBe(0);
+    expect(run.stdout()).toContain('SIGINT received during start-up');
+    await waitFor(() => sim.sessions[0]!.state === 'terminated', 'the emulator to end it');
+  });
+
+  it('records the session in the audit log', { timeout: 60_000 }, async () => {
+    const sim = await emulator();
+    const remotePort = await hashServer();
+    const home = tempHome();
+    const run = spawnConnect(home, [
+      '--target',
+      TARGET,
+      '--remote-host',
+      '127.0.0.1',
+      '--remote-port',
+      String(remotePort),
+      '--local-port',
+      '0',
+      '--ssm-endpoint',
+      sim.url,
+    ]);
+    await waitFor(() => /Session \S+ open/.test(run.stdout()), 'the session line');
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(run.stdout())![1]);
+    const { sent, got } = await sendThrough(port, 256 * 1024);
+    expect(got).toBe(sent);
+    run.child.kill('SIGINT');
+
+    expect(await run.exited).toBe(0);
+    const lines = readFileSync(join(home, 'state', 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(lines).toHaveLength(1);
+    const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(entry.profile).toBe('connect');
+    expect(entry.target).toBe(TARGET);
+    expect(entry.remoteHost).toBe('127.0.0.1');
+    expect(entry.sessionId).toBe(sim.sessions[0]!.sessionId);
+    expect(entry.bytesOut).toBe(256 * 1024 + 4);
+    expect(entry.reason).toBe('client: SIGINT received');
+  });
+
+  it('prints the cause of failed reconnects', { timeout: 90_000 }, async () => {
+    const sim = await emulator();
+    const run = spawnConnect(tempHome(), [
+      '--target',
+      TARGET,
+      '--host',
+      '127.0.0.1',
+      '--remote-port',
+      '80',
+      '--local-port',
+      '0',
+      '--endpoint-url',
+      sim.url,
+    ]);
+    await waitFor(() => /Session \S+ open/.test(run.stdout()), 'the session line');
+    const port = new URL(sim.url).port;
+    await sim.close();
+    await waitFor(() => run.stderr().includes('reconnect attempt 1 failed'), 'an attempt line');
+
+    expect(run.stderr()).toContain('websocket lost');
+    expect(run.stderr()).toContain('giving up at');
+    expect(run.stderr()).toContain(`ECONNREFUSED 127.0.0.1:${port}`);
+    expect(run.stderr()).toMatch(/next attempt within \d+\.\d s/);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  });
+});
