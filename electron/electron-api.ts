@@ -36,8 +36,11 @@ export interface WebContents {
 export interface BrowserWindowInstance {
   webContents: WebContents;
   loadURL(url: string): Promise<void>;
+  /** Loads a file of the app, relative to the app's directory or absolute. */
+  loadFile(path: string): Promise<void>;
   show(): void;
   focus(): void;
+  close(): void;
   isDestroyed(): boolean;
   on(event: 'closed', listener: () => void): void;
 }
@@ -48,6 +51,11 @@ export interface BrowserWindowOptions {
   title: string;
   icon?: string;
   show?: boolean;
+  resizable?: boolean;
+  minimizable?: boolean;
+  maximizable?: boolean;
+  alwaysOnTop?: boolean;
+  autoHideMenuBar?: boolean;
   webPreferences: {
     preload: string;
     contextIsolation: boolean;
@@ -66,6 +74,11 @@ export interface TrayInstance {
 
 export interface NotificationInstance {
   show(): void;
+}
+
+/** The event of an `ipcMain.handle` listener; `sender` is the WebContents that invoked it. */
+export interface IpcMainInvokeEvent {
+  sender: unknown;
 }
 
 export interface ElectronMain {
@@ -92,5 +105,10 @@ export interface ElectronMain {
   };
   nativeImage: { createFromPath(path: string): NativeImage };
   shell: { openPath(path: string): Promise<string>; openExternal(url: string): Promise<void> };
-  ipcMain: { handle(channel: string, listener: () => unknown): void };
+  ipcMain: {
+    handle(
+      channel: string,
+      listener: (event: IpcMainInvokeEvent, ...args: unknown[]) => unknown,
+    ): void;
+  };
 }

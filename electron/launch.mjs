@@ -1,18 +1,23 @@
 #!/usr/bin/env node
 // Starts the tray app (`npm run tray`): checks that Electron and its binary are installed,
-// bundles main.ts and preload.ts into dist/electron with esbuild, then runs Electron.
-// `--bundle-only` stops after bundling, which works without Electron.
+// bundles main.ts, the preloads and the MFA dialog page into dist/electron with esbuild, then
+// runs Electron. `--bundle-only` stops after bundling, which works without Electron, and
+// `--out-dir DIR` bundles into DIR instead of dist/electron.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const electronDir = dirname(fileURLToPath(import.meta.url));
 const root = join(electronDir, '..');
 const require = createRequire(import.meta.url);
-const OUT_DIR = join(root, 'dist', 'electron');
+const outDirIndex = process.argv.indexOf('--out-dir');
+const OUT_DIR =
+  outDirIndex > 0 && process.argv[outDirIndex + 1]
+    ? resolve(process.argv[outDirIndex + 1])
+    : join(root, 'dist', 'electron');
 
 const INSTALL_HINT =
   'Electron is an optional dependency and is not downloaded everywhere. Install it on a ' +
@@ -56,7 +61,11 @@ async function bundle() {
     fail('esbuild is missing; run `npm install` in the repository to get the dev dependencies.');
   }
   await esbuild.build({
-    entryPoints: { main: join(electronDir, 'main.ts'), preload: join(electronDir, 'preload.ts') },
+    entryPoints: {
+      main: join(electronDir, 'main.ts'),
+      preload: join(electronDir, 'preload.ts'),
+      'mfa-preload': join(electronDir, 'mfa-preload.ts'),
+    },
     // Under the repository's dist/, which git, eslint and prettier already ignore.
     outdir: OUT_DIR,
     outExtension: { '.js': '.cjs' },
@@ -69,6 +78,21 @@ async function bundle() {
     external: ['electron', 'bufferutil', 'utf-8-validate'],
     logLevel: 'warning',
   });
+  // The MFA dialog is a local page of the app, loaded with loadFile, never from the network.
+  const dialogDir = join(OUT_DIR, 'mfa-dialog');
+  await esbuild.build({
+    entryPoints: { renderer: join(electronDir, 'mfa-dialog', 'renderer.ts') },
+    outdir: dialogDir,
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'chrome120',
+    logLevel: 'warning',
+  });
+  mkdirSync(dialogDir, { recursive: true });
+  for (const file of ['index.html', 'dialog.css']) {
+    copyFileSync(join(electronDir, 'mfa-dialog', file), join(dialogDir, file));
+  }
 }
 
 /** Command that runs the daemon: the built CLI when present, else the TypeScript source. */

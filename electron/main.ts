@@ -9,13 +9,15 @@ import { WebSocket } from 'ws';
 import { resolvePaths } from '../daemon/paths.js';
 import { ApiClient } from '../ui/src/lib/api.js';
 import type { WebSocketLike } from '../ui/src/lib/events.js';
-import type { TunnelStatus } from '../ui/src/lib/types.js';
+import type { MfaRequest, TunnelStatus } from '../ui/src/lib/types.js';
 import type { BrowserWindowInstance, ElectronMain, MenuItemOptions } from './electron-api.js';
 import { DaemonClient, discoverDaemon, type DaemonEndpoint } from './model/daemon-client.js';
 import { DaemonLauncher, type DaemonProcess } from './model/daemon-launcher.js';
 import { buildTrayMenu, type MenuAction, type MenuItemModel } from './model/menu.js';
+import { MfaPromptQueue } from './model/mfa-prompts.js';
 import { NotificationPolicy } from './model/notifications.js';
 import { trayIconFile, trayIconState, trayTooltip } from './model/tray-icon.js';
+import { MfaWindow } from './mfa-window.js';
 
 // Loaded with require() so this file type-checks where Electron is not installed.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -63,6 +65,8 @@ const client = new DaemonClient({
 });
 const notifications = new NotificationPolicy();
 const loginItemSupported = process.platform === 'darwin' || process.platform === 'win32';
+const mfaQueue = new MfaPromptQueue();
+let mfaWindow: MfaWindow | null = null;
 let tray: InstanceType<ElectronMain['Tray']> | null = null;
 let dashboard: BrowserWindowInstance | null = null;
 let quitting = false;
@@ -84,6 +88,7 @@ function refreshTray(): void {
     daemonReachable: client.reachable,
     startAtLogin: loginItemSupported && app.getLoginItemSettings().openAtLogin,
     loginItemSupported,
+    mfaRequests: mfaQueue.pending(),
   });
   tray.setContextMenu(Menu.buildFromTemplate(model.map(toElectronItem)));
 }
@@ -123,6 +128,9 @@ async function runAction(action: MenuAction): Promise<void> {
         break;
       case 'open-dashboard':
         openDashboard();
+        break;
+      case 'enter-mfa-code':
+        if (mfaQueue.reopen(action.id)) mfaWindow?.sync();
         break;
       case 'edit-config':
         await openConfigFile();
@@ -194,6 +202,40 @@ function onState(status: TunnelStatus): void {
   if (notification) notify(notification.title, notification.body);
 }
 
+/** Shows the MFA dialog the queue picks and lists every pending request in the menu. */
+function onMfaChange(): void {
+  mfaWindow?.sync();
+  refreshTray();
+}
+
+function watchMfaRequests(): void {
+  mfaWindow = new MfaWindow({
+    electron,
+    queue: mfaQueue,
+    pageFile: join(__dirname, 'mfa-dialog', 'index.html'),
+    preloadFile: join(__dirname, 'mfa-preload.cjs'),
+    iconFile: join(ICON_DIR, 'app.png'),
+    sendCode: async (id, code) => {
+      const api = client.api;
+      if (!api) throw new Error('the daemon is not reachable');
+      await api.answerMfaRequest(id, code);
+    },
+    onQueueChange: refreshTray,
+  });
+  client.on('mfa-requests', (requests: MfaRequest[]) => {
+    mfaQueue.replaceAll(requests);
+    onMfaChange();
+  });
+  client.on('mfa-required', (request: MfaRequest) => {
+    mfaQueue.add(request);
+    onMfaChange();
+  });
+  client.on('mfa-settled', (request: MfaRequest) => {
+    mfaQueue.settle(request.id);
+    onMfaChange();
+  });
+}
+
 async function start(): Promise<void> {
   await app.whenReady();
   app.dock?.hide();
@@ -202,6 +244,7 @@ async function start(): Promise<void> {
   client.on('tunnels', refreshTray);
   client.on('reachable', refreshTray);
   client.on('state', onState);
+  watchMfaRequests();
   refreshTray();
   try {
     await launcher.ensureRunning();
@@ -222,6 +265,7 @@ if (!app.requestSingleInstanceLock()) {
     quitting = true;
     event.preventDefault();
     client.stop();
+    mfaWindow?.close();
     // A daemon this tray did not start keeps running for the CLI and other clients.
     void launcher.shutdown().finally(() => {
       tray?.destroy();

@@ -19,6 +19,11 @@ export interface FakeDaemon {
   mfaRequests: MfaRequest[];
   /** Codes that POST /v1/mfa/:id accepted, so tests can check what the tray sent. */
   mfaAnswers: { id: string; code: string }[];
+  /**
+   * Six-digit codes that POST /v1/mfa/:id rejects with 400 ERR_INVALID_MFA_CODE, so a test can
+   * see how the tray shows a rejection that its own check lets through.
+   */
+  mfaRejectedCodes: string[];
   /** Sends a state event to every connected websocket and updates the list. */
   pushState(tunnel: TunnelStatus): void;
   /** Adds a pending MFA request and sends `mfa-required` to every connected websocket. */
@@ -33,6 +38,7 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
   const requests: string[] = [];
   const mfaRequests: MfaRequest[] = [];
   const mfaAnswers: { id: string; code: string }[] = [];
+  const mfaRejectedCodes: string[] = [];
   const sockets = new Set<WebSocket>();
   const broadcast = (event: unknown) => {
     for (const socket of sockets) socket.send(JSON.stringify(event));
@@ -55,7 +61,7 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
       code = undefined;
     }
     // The same checks and error bodies as daemon/api/routes-mfa.ts.
-    if (typeof code !== 'string' || !/^\d{6}$/.test(code)) {
+    if (typeof code !== 'string' || !/^\d{6}$/.test(code) || mfaRejectedCodes.includes(code)) {
       sendJson(response, 400, {
         error: {
           code: 'ERR_INVALID_MFA_CODE',
@@ -140,6 +146,7 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
     requests,
     mfaRequests,
     mfaAnswers,
+    mfaRejectedCodes,
     pushState(tunnel) {
       const index = tunnels.findIndex((entry) => entry.name === tunnel.name);
       if (index >= 0) tunnels[index] = tunnel;

@@ -1,6 +1,11 @@
 // A stand-in for the `electron` module, for running the bundled main process under plain Node
 // where Electron cannot be installed. It appends every call main.ts makes to the JSON-lines
-// file in FAKE_ELECTRON_LOG, and clicks menu items named on stdin (`click <id>`).
+// file in FAKE_ELECTRON_LOG, and reads commands on stdin, one a line:
+// - `click <id>` clicks the menu item <id>;
+// - `invoke <channel> [JSON array of arguments]` calls an ipcMain.handle listener as the newest
+//   window's page would, and logs the result as `ipc-result`;
+// - `invoke-foreign <channel> [...]` does the same from a page that is no window of the app;
+// - `close-window` closes the newest window as its user would.
 'use strict';
 
 // This file replaces a CommonJS package, so it loads its own dependencies with require().
@@ -12,6 +17,8 @@ function log(entry) {
 }
 
 const appListeners = {};
+const ipcHandlers = {};
+const windows = [];
 let menuItems = [];
 
 function emitBeforeQuit() {
@@ -62,7 +69,15 @@ class Tray {
 
 class BrowserWindow {
   constructor(options) {
-    log({ call: 'new BrowserWindow', webPreferences: options.webPreferences });
+    log({
+      call: 'new BrowserWindow',
+      title: options.title,
+      webPreferences: options.webPreferences,
+    });
+    windows.push(this);
+    this.title = options.title;
+    this.destroyed = false;
+    this.listeners = {};
     this.handlers = {};
     this.webContents = {
       on: (event, listener) => (this.handlers[event] = listener),
@@ -82,12 +97,27 @@ class BrowserWindow {
     this.permissionHandler(null, 'geolocation', (granted) => log({ call: 'permission', granted }));
     return Promise.resolve();
   }
+  loadFile(path) {
+    log({ call: 'window.loadFile', path });
+    const event = { prevented: false, preventDefault: () => (event.prevented = true) };
+    this.handlers['will-navigate'](event, 'file:///etc/passwd');
+    log({ call: 'will-navigate', url: 'file:///etc/passwd', blocked: event.prevented });
+    return Promise.resolve();
+  }
   show() {}
   focus() {}
-  isDestroyed() {
-    return false;
+  close() {
+    if (this.destroyed) return;
+    log({ call: 'window.close', title: this.title });
+    this.destroyed = true;
+    for (const listener of this.listeners.closed ?? []) listener();
   }
-  on() {}
+  isDestroyed() {
+    return this.destroyed;
+  }
+  on(event, listener) {
+    (this.listeners[event] ??= []).push(listener);
+  }
 }
 
 class Notification {
@@ -102,10 +132,31 @@ class Notification {
   }
 }
 
+function invoke(line, sender) {
+  const [, channel, args] = /^\S+ (\S+)(?: (.*))?$/.exec(line) ?? [];
+  const handler = ipcHandlers[channel];
+  if (!handler) {
+    log({ call: 'ipc-result', channel, error: 'no handler' });
+    return;
+  }
+  Promise.resolve(handler({ sender }, ...(args ? JSON.parse(args) : []))).then(
+    (result) => log({ call: 'ipc-result', channel, result }),
+    (error) => log({ call: 'ipc-result', channel, error: String(error) }),
+  );
+}
+
+function newestWindow() {
+  return windows.filter((window) => !window.destroyed).at(-1);
+}
+
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (text) => {
-  for (const line of text.split('\n')) {
-    const id = /^click (.+)$/.exec(line.trim())?.[1];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('invoke ')) invoke(line, newestWindow()?.webContents ?? null);
+    if (line.startsWith('invoke-foreign ')) invoke(line, { id: 'foreign' });
+    if (line === 'close-window') newestWindow()?.close();
+    const id = /^click (.+)$/.exec(line)?.[1];
     const item = menuItems.find((entry) => entry.id === id);
     if (id) log({ call: 'click', id, found: Boolean(item?.click) });
     item?.click?.();
@@ -123,5 +174,10 @@ module.exports = {
     openPath: async (path) => (log({ call: 'shell.openPath', path }), ''),
     openExternal: async () => undefined,
   },
-  ipcMain: { handle: (channel) => log({ call: 'ipcMain.handle', channel }) },
+  ipcMain: {
+    handle(channel, listener) {
+      ipcHandlers[channel] = listener;
+      log({ call: 'ipcMain.handle', channel });
+    },
+  },
 };

@@ -1,11 +1,20 @@
 // Runs the bundled Electron main process under plain Node with a stand-in `electron` module,
 // because Electron is often not installed where the tests run. It checks the wiring: tray menu from
 // the daemon's tunnels, notifications, the dashboard window's security settings, menu actions
-// reaching the daemon, and quitting without stopping a daemon the tray did not start.
+// reaching the daemon, the MFA dialog, and quitting without stopping a daemon the tray did not
+// start.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +80,9 @@ beforeAll(async () => {
   // installed in the repository is never picked up instead.
   mkdirSync(join(sandbox, 'app', 'dist', 'electron'), { recursive: true });
   copyFileSync(join(ROOT, 'dist', 'electron', 'main.cjs'), mainBundle);
+  expect(existsSync(join(ROOT, 'dist', 'electron', 'mfa-preload.cjs'))).toBe(true);
+  expect(existsSync(join(ROOT, 'dist', 'electron', 'mfa-dialog', 'index.html'))).toBe(true);
+  expect(existsSync(join(ROOT, 'dist', 'electron', 'mfa-dialog', 'renderer.js'))).toBe(true);
   const fakeModule = join(sandbox, 'app', 'node_modules', 'electron');
   mkdirSync(fakeModule, { recursive: true });
   copyFileSync(join(import.meta.dirname, 'fake-electron.cjs'), join(fakeModule, 'index.js'));
@@ -166,5 +178,103 @@ describe('electron main process', () => {
       headers: { authorization: 'Bearer tray-token' },
     });
     expect(response.status).toBe(200);
+  });
+
+  it('asks for an MFA code in a dialog', async () => {
+    rmSync(logFile, { force: true });
+    const request = {
+      id: 'mfa-1',
+      profile: 'db',
+      awsProfile: 'admin',
+      mfaSerial: 'arn:aws:iam::123456789012:mfa/alice',
+      requestedAt: new Date().toISOString(),
+    };
+    daemon.mfaRequests.push(request);
+    daemon.mfaRejectedCodes.push('111111');
+    const child = startMain();
+    const results = () => callsNamed('ipc-result');
+    const invoke = async (line: string) => {
+      const before = results().length;
+      child.stdin!.write(`${line}\n`);
+      return waitFor(() => results()[before]);
+    };
+    try {
+      // The pending request from GET /v1/mfa opens the dialog on attach.
+      const load = await waitFor(() => callsNamed('window.loadFile')[0]);
+      expect(load.path).toBe(join(sandbox, 'app', 'dist', 'electron', 'mfa-dialog', 'index.html'));
+      const window = callsNamed('new BrowserWindow')[0];
+      expect(window.title).toBe('bastionless: MFA code');
+      expect(window.webPreferences).toMatchObject({
+        preload: join(sandbox, 'app', 'dist', 'electron', 'mfa-preload.cjs'),
+        contextIsolation: true,
+        nodeIntegration: false,
+        sandbox: true,
+      });
+      expect(callsNamed('will-navigate')[0]).toMatchObject({ blocked: true });
+      const menu = await waitFor(() =>
+        callsNamed('tray.setContextMenu').find((entry) =>
+          (entry.items as { id?: string }[]).some((item) => item.id === 'mfa:mfa-1'),
+        ),
+      );
+      const item = (menu.items as { id?: string; label?: string }[]).find(
+        (entry) => entry.id === 'mfa:mfa-1',
+      );
+      expect(item?.label).toBe('Enter MFA code for db…');
+
+      const details = await invoke('invoke bastionless:mfa-request');
+      expect(details.result).toMatchObject({ request, error: null, othersWaiting: 0 });
+
+      const foreign = await invoke('invoke-foreign bastionless:mfa-submit ["mfa-1","493817"]');
+      expect(foreign.result).toEqual({ ok: false, error: 'Only the MFA dialog may send codes.' });
+      const malformed = await invoke('invoke bastionless:mfa-submit ["mfa-1","49a817"]');
+      expect(malformed.result).toEqual({
+        ok: false,
+        error: 'Enter the 6 digits your MFA device shows.',
+      });
+      const rejected = await invoke('invoke bastionless:mfa-submit ["mfa-1","111111"]');
+      expect(rejected.result).toEqual({
+        ok: false,
+        error: 'The daemon rejected the code: code must be the 6 digits the MFA device shows.',
+      });
+      expect(daemon.mfaAnswers).toEqual([]);
+      const again = await invoke('invoke bastionless:mfa-request');
+      expect((again.result as { error: string }).error).toContain('The daemon rejected the code');
+
+      const accepted = await invoke('invoke bastionless:mfa-submit ["mfa-1","493 817"]');
+      expect(accepted.result).toEqual({ ok: true });
+      expect(daemon.mfaAnswers).toEqual([{ id: 'mfa-1', code: '493817' }]);
+      await waitFor(() => callsNamed('window.close').length === 1);
+
+      // A dialog the user closes stays reachable from the menu and does not pop up again.
+      daemon.requireMfa({ ...request, id: 'mfa-2', profile: 'cache' });
+      await waitFor(() => callsNamed('window.loadFile').length === 2);
+      child.stdin!.write('close-window\n');
+      await waitFor(() =>
+        callsNamed('tray.setContextMenu').some((entry) =>
+          (entry.items as { id?: string }[]).some((entry) => entry.id === 'mfa:mfa-2'),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(callsNamed('window.loadFile')).toHaveLength(2);
+      child.stdin!.write('click mfa:mfa-2\n');
+      await waitFor(() => callsNamed('window.loadFile').length === 3);
+
+      // mfa-settled from the daemon, e.g. after `bastionless mfa CODE`, closes the dialog.
+      const closedBefore = callsNamed('window.close').length;
+      daemon.settleMfa('mfa-2', 'answered');
+      await waitFor(() => callsNamed('window.close').length === closedBefore + 1);
+      await waitFor(() => {
+        const items = callsNamed('tray.setContextMenu').at(-1)?.items as { id?: string }[];
+        return items.every((entry) => !entry.id?.startsWith('mfa:'));
+      });
+
+      child.stdin!.write('click quit\n');
+      const [code] = await once(child, 'exit');
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      daemon.mfaRequests.splice(0);
+      daemon.mfaRejectedCodes.splice(0);
+    }
   });
 });
