@@ -9,14 +9,22 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 
-/** Interface endpoints an agent without internet access needs, by service name suffix. */
-export const REQUIRED_ENDPOINT_SERVICES = ['ssm', 'ssmmessages', 'ec2messages'] as const;
+/**
+ * Interface endpoints an agent without internet access needs, by service name suffix. SSM
+ * Agent 3.x opens sessions over ssmmessages and falls back to ec2messages only for commands
+ * when ssmmessages is unavailable, so ec2messages is optional for port forwarding.
+ */
+export const REQUIRED_ENDPOINT_SERVICES = ['ssm', 'ssmmessages'] as const;
+/** Endpoints older agents (before 3.x) need as well; their absence is only a warning. */
+export const OPTIONAL_ENDPOINT_SERVICES = ['ec2messages'] as const;
 
 export interface AgentPathReport {
   /** `public-ip`, `endpoints`, `nat` or `none`. */
   path: 'public-ip' | 'endpoints' | 'nat' | 'none';
   vpcId: string | null;
   missingEndpoints: string[];
+  /** Optional endpoints (ec2messages) the VPC lacks; set only for the `endpoints` path. */
+  missingOptionalEndpoints: string[];
 }
 
 interface InstanceNetwork {
@@ -38,7 +46,11 @@ async function describeInstanceNetwork(
   };
 }
 
-async function missingEndpoints(ec2: EC2Client, region: string, vpcId: string): Promise<string[]> {
+async function missingEndpoints(
+  ec2: EC2Client,
+  region: string,
+  vpcId: string,
+): Promise<{ required: string[]; optional: string[] }> {
   const output = await ec2.send(
     new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }] }),
   );
@@ -49,9 +61,14 @@ async function missingEndpoints(ec2: EC2Client, region: string, vpcId: string): 
       )
       .map((endpoint) => endpoint.ServiceName),
   );
-  return REQUIRED_ENDPOINT_SERVICES.map((service) => `com.amazonaws.${region}.${service}`).filter(
-    (serviceName) => !present.has(serviceName),
-  );
+  const missing = (services: readonly string[]) =>
+    services
+      .map((service) => `com.amazonaws.${region}.${service}`)
+      .filter((serviceName) => !present.has(serviceName));
+  return {
+    required: missing(REQUIRED_ENDPOINT_SERVICES),
+    optional: missing(OPTIONAL_ENDPOINT_SERVICES),
+  };
 }
 
 /**
@@ -95,7 +112,7 @@ async function hasNatRoute(
 
 /**
  * Works out how the agent on an EC2 instance reaches Systems Manager: a public IP, interface
- * endpoints for ssm, ssmmessages and ec2messages, or a NAT route.
+ * endpoints for ssm and ssmmessages, or a NAT route.
  */
 export async function checkAgentPath(
   ec2: EC2Client,
@@ -103,20 +120,29 @@ export async function checkAgentPath(
   instanceId: string,
 ): Promise<AgentPathReport> {
   const network = await describeInstanceNetwork(ec2, instanceId);
+  const none = { missingEndpoints: [], missingOptionalEndpoints: [] };
   if (network.publicIp) {
-    return { path: 'public-ip', vpcId: network.vpcId, missingEndpoints: [] };
+    return { path: 'public-ip', vpcId: network.vpcId, ...none };
   }
   if (!network.vpcId) {
-    return { path: 'none', vpcId: null, missingEndpoints: [] };
+    return { path: 'none', vpcId: null, ...none };
   }
   const missing = await missingEndpoints(ec2, region, network.vpcId);
-  if (missing.length === 0) {
-    return { path: 'endpoints', vpcId: network.vpcId, missingEndpoints: [] };
+  if (missing.required.length === 0) {
+    return {
+      path: 'endpoints',
+      vpcId: network.vpcId,
+      missingEndpoints: [],
+      missingOptionalEndpoints: missing.optional,
+    };
   }
-  if (await hasNatRoute(ec2, network.vpcId, network.subnetId)) {
-    return { path: 'nat', vpcId: network.vpcId, missingEndpoints: missing };
-  }
-  return { path: 'none', vpcId: network.vpcId, missingEndpoints: missing };
+  const path = (await hasNatRoute(ec2, network.vpcId, network.subnetId)) ? 'nat' : 'none';
+  return {
+    path,
+    vpcId: network.vpcId,
+    missingEndpoints: missing.required,
+    missingOptionalEndpoints: [],
+  };
 }
 
 /** Tries to listen on `host:port`; resolves to null when free, else the error code (EADDRINUSE…). */

@@ -38,6 +38,11 @@ export interface DoctorDependencies {
   /** Name resolution for the remote host; defaults to dns.promises.lookup. */
   lookup?: (host: string) => Promise<{ address: string }>;
   now?: () => number;
+  /**
+   * Resolves true when this profile's own tunnel is running in the daemon, so a busy local
+   * port is its listener. Absent: a busy port always fails.
+   */
+  isOwnTunnelRunning?: (profile: Profile) => Promise<boolean>;
 }
 
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
@@ -54,7 +59,12 @@ function check(
 
 function failure(id: string, title: string, error: unknown, profile: Profile): DoctorCheck {
   const classified = classifyError(error, { awsProfile: profile.awsProfile });
-  return check(id, title, 'fail', `${classified.code}: ${classified.message}`, classified.hint);
+  // The shared hint says the request is retried, which holds for tunnels but not for a check.
+  const fix =
+    classified.code === 'ERR_ENDPOINT_UNREACHABLE'
+      ? 'Check the network connection and proxy, or point the profile at a reachable endpoint with `bastionless edit NAME --endpoint-url URL`.'
+      : classified.hint;
+  return check(id, title, 'fail', `${classified.code}: ${classified.message}`, fix);
 }
 
 function skipped(id: string, title: string, reason: string): DoctorCheck {
@@ -202,6 +212,15 @@ async function checkNetworkPath(
       return check('network', title, 'pass', 'the instance has a public IP address');
     }
     if (report.path === 'endpoints') {
+      if (report.missingOptionalEndpoints.length > 0) {
+        return check(
+          'network',
+          title,
+          'warn',
+          `VPC ${report.vpcId} has interface endpoints for ssm and ssmmessages but not for ${report.missingOptionalEndpoints.join(', ')}`,
+          `SSM Agent 3.x and later needs only ssm and ssmmessages. For an older agent, create an interface endpoint for ${report.missingOptionalEndpoints.join(', ')} or update the agent.`,
+        );
+      }
       return check(
         'network',
         title,
@@ -229,7 +248,7 @@ async function checkNetworkPath(
   }
 }
 
-async function checkLocalPort(profile: Profile): Promise<DoctorCheck> {
+async function checkLocalPort(profile: Profile, deps: DoctorDependencies): Promise<DoctorCheck> {
   const title = 'Local port free';
   const address = `${profile.bindAddress}:${profile.localPort}`;
   const host = profile.bindAddress === 'localhost' ? '127.0.0.1' : profile.bindAddress;
@@ -238,6 +257,9 @@ async function checkLocalPort(profile: Profile): Promise<DoctorCheck> {
     return check('local-port', title, 'pass', `${address} is free`);
   }
   if (code === 'EADDRINUSE') {
+    if (await isOwnTunnelRunning(profile, deps)) {
+      return check('local-port', title, 'pass', `${address} is held by this profile's tunnel`);
+    }
     return check(
       'local-port',
       title,
@@ -253,6 +275,15 @@ async function checkLocalPort(profile: Profile): Promise<DoctorCheck> {
     `cannot listen on ${address}: ${code}`,
     'Choose a localPort above 1023 on an address of this machine.',
   );
+}
+
+async function isOwnTunnelRunning(profile: Profile, deps: DoctorDependencies): Promise<boolean> {
+  try {
+    return (await deps.isOwnTunnelRunning?.(profile)) ?? false;
+  } catch {
+    // A daemon that does not respond cannot vouch for the port, so the port counts as busy.
+    return false;
+  }
 }
 
 /** Runs every check for one profile. Checks that need AWS are skipped when credentials fail. */
@@ -301,7 +332,7 @@ export async function runDoctor(profile: Profile, deps: DoctorDependencies): Pro
     checks.push(remote.check);
     checks.push(skipped('network', 'Agent reaches Systems Manager', 'needs an Online target'));
   }
-  checks.push(await checkLocalPort(profile));
+  checks.push(await checkLocalPort(profile, deps));
   return { profile: profile.name, ok: checks.every((item) => item.status !== 'fail'), checks };
 }
 

@@ -39,6 +39,7 @@ beforeAll(async () => {
       { instanceId: 'i-00000000000000a02', vpcId: 'vpc-bare', subnetId: 'subnet-2' },
       { instanceId: 'i-00000000000000a03', vpcId: 'vpc-nat', subnetId: 'subnet-3' },
       { instanceId: 'i-00000000000000a04', pingStatus: 'ConnectionLost', vpcId: 'vpc-bare' },
+      { instanceId: 'i-00000000000000a06', vpcId: 'vpc-no-ec2messages', subnetId: 'subnet-4' },
       {
         instanceId: 'i-00000000000000a05',
         agentVersion: '3.0.196.0',
@@ -50,6 +51,7 @@ beforeAll(async () => {
       { vpcId: 'vpc-endpoints', cidr: '10.1.0.0/16', endpoints: ALL_ENDPOINTS },
       { vpcId: 'vpc-bare', cidr: '10.2.0.0/16', endpoints: [ALL_ENDPOINTS[0]] },
       { vpcId: 'vpc-nat', cidr: '10.3.0.0/16', endpoints: [], natGateway: true },
+      { vpcId: 'vpc-no-ec2messages', cidr: '10.4.0.0/16', endpoints: ALL_ENDPOINTS.slice(0, 2) },
     ],
     dbInstances: [
       {
@@ -118,9 +120,19 @@ describe('runDoctor', () => {
     expect(network.status).toBe('fail');
     expect(network.detail).toContain('com.amazonaws.us-east-1.ssmmessages');
     expect(network.detail).not.toContain('com.amazonaws.us-east-1.ssm,');
-    expect(network.fix).toContain('com.amazonaws.us-east-1.ec2messages');
+    expect(network.fix).toContain('com.amazonaws.us-east-1.ssmmessages');
+    expect(network.fix).not.toContain('ec2messages');
     expect(network.fix).toContain('NAT gateway');
     expect(report.ok).toBe(false);
+  });
+
+  it('warns without an ec2messages endpoint', async () => {
+    const report = await doctor({ target: 'i-00000000000000a06' });
+    const network = statusOf(report, 'network');
+    expect(network.status).toBe('warn');
+    expect(network.detail).toContain('com.amazonaws.us-east-1.ec2messages');
+    expect(network.fix).toContain('SSM Agent 3.x');
+    expect(report.ok).toBe(true);
   });
 
   it('accepts a NAT route instead of endpoints', async () => {
@@ -154,6 +166,39 @@ describe('runDoctor', () => {
     expect(port.status).toBe('fail');
     expect(port.detail).toBe(`127.0.0.1:${busyPort} is in use`);
     expect(port.fix).toContain('choose another localPort');
+  });
+
+  it('accepts a port held by its tunnel', async () => {
+    const profile = makeProfile({
+      name: 'orders-db',
+      target: 'i-00000000000000a01',
+      localPort: busyPort,
+    });
+    const asked: string[] = [];
+    const report = await runDoctor(profile, {
+      clients,
+      lookup: fakeLookup,
+      isOwnTunnelRunning: async (candidate) => {
+        asked.push(candidate.name);
+        return true;
+      },
+    });
+    const port = statusOf(report, 'local-port');
+    expect(port.status).toBe('pass');
+    expect(port.detail).toBe(`127.0.0.1:${busyPort} is held by this profile's tunnel`);
+    expect(asked).toEqual(['orders-db']);
+  });
+
+  it('fails a busy port when the daemon errs', async () => {
+    const profile = makeProfile({ target: 'i-00000000000000a01', localPort: busyPort });
+    const report = await runDoctor(profile, {
+      clients,
+      lookup: fakeLookup,
+      isOwnTunnelRunning: async () => {
+        throw new Error('the daemon is not running');
+      },
+    });
+    expect(statusOf(report, 'local-port').status).toBe('fail');
   });
 
   it('warns about an agent without multiplexing', async () => {

@@ -52,7 +52,7 @@ export function findProfile(profiles: Profile[], name: string): Profile {
   const profile = profiles.find((candidate) => candidate.name === name);
   if (!profile) {
     const known = profiles.map((candidate) => candidate.name).join(', ') || 'none';
-    throw new CliError(`profile "${name}" not found; known profiles: ${known}`, EXIT_USAGE);
+    throw new CliError(`profile "${name}" not found; known profiles: ${known}`);
   }
   return profile;
 }
