@@ -3,6 +3,7 @@
 // Stored messages have been acknowledged, so they must never be discarded.
 
 import type { ClientMessage } from '../protocol/message.js';
+import { retainableBuffer } from '../protocol/retainable-buffer.js';
 
 export class ReorderBuffer {
   private expected = 0;
@@ -38,6 +39,7 @@ export class ReorderBuffer {
   /**
    * Stores a message that cannot be delivered yet. A repeat of a stored sequence number
    * replaces the copy. Returns false when the store is at its message or byte limit.
+   * A payload that is a small view into a larger buffer is stored as a copy.
    */
   store(message: ClientMessage, sequenceNumber: number): boolean {
     const previous = this.stored.get(sequenceNumber);
@@ -49,7 +51,10 @@ export class ReorderBuffer {
     ) {
       return false;
     }
-    this.stored.set(sequenceNumber, message);
+    this.stored.set(sequenceNumber, {
+      ...message,
+      payload: retainableBuffer(message.payload),
+    });
     this.storedBytesTotal += message.payload.length;
     return true;
   }

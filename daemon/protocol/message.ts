@@ -7,7 +7,7 @@
 // u32, PayloadLength u32, then the payload. The payload runs from HeaderLength + 4
 // to the end of the frame, as the official plugin and agent slice it.
 
-import { createHash, randomUUID } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 export const HEADER_LENGTH = 116;
 export const FRAME_HEADER_BYTES = HEADER_LENGTH + 4;
@@ -118,22 +118,41 @@ export function encodeMessageId(uuid: string, target: Buffer, offset: number): v
 
 /** Decode the 16 wire bytes of a MessageId back into the canonical UUID string. */
 export function decodeMessageId(source: Buffer, offset: number): string {
-  const canonical = Buffer.concat([
-    source.subarray(offset + 8, offset + 16),
-    source.subarray(offset, offset + 8),
-  ]).toString('hex');
-  return [
-    canonical.slice(0, 8),
-    canonical.slice(8, 12),
-    canonical.slice(12, 16),
-    canonical.slice(16, 20),
-    canonical.slice(20, 32),
-  ].join('-');
+  // The wire stores bytes 8..15 of the UUID first, so read the second half first.
+  const high = source.toString('hex', offset + 8, offset + 16);
+  const low = source.toString('hex', offset, offset + 8);
+  return (
+    `${high.slice(0, 8)}-${high.slice(8, 12)}-${high.slice(12, 16)}-` +
+    `${low.slice(0, 4)}-${low.slice(4, 16)}`
+  );
 }
 
-export function sha256(payload: Buffer): Buffer {
-  return createHash('sha256').update(payload).digest();
+/**
+ * Writes a random version 4 UUID in wire order (halves swapped) at `offset`, without
+ * building its string form.
+ */
+export function writeRandomMessageId(target: Buffer, offset: number): void {
+  crypto.randomFillSync(target, offset, 16);
+  setUuidV4Bits(target, offset);
 }
+
+/**
+ * Sets the version 4 and RFC 4122 variant bits of a MessageId in wire order. UUID byte 6
+ * sits at wire offset 14 and UUID byte 8 at wire offset 0.
+ */
+export function setUuidV4Bits(target: Buffer, offset: number): void {
+  target[offset + 14] = (target[offset + 14]! & 0x0f) | 0x40;
+  target[offset] = (target[offset]! & 0x3f) | 0x80;
+}
+
+/**
+ * Returns the SHA-256 digest of `payload`. crypto.hash (Node.js 20.12 and later) skips the
+ * Hash object that createHash builds, which matters at one digest per 1 KiB message.
+ */
+export const sha256: (payload: Buffer) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (payload) => crypto.hash('sha256', payload, 'buffer')
+    : (payload) => crypto.createHash('sha256').update(payload).digest();
 
 /** Serialize a message into one websocket binary frame. */
 export function encodeMessage(message: NewMessage): Buffer {
@@ -144,7 +163,7 @@ export function encodeMessage(message: NewMessage): Buffer {
       `invalid MessageType "${message.messageType}": expected 1 to 32 ASCII characters`,
     );
   }
-  const frame = Buffer.alloc(FRAME_HEADER_BYTES + payload.length);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   frame.writeUInt32BE(HEADER_LENGTH, 0);
   frame.fill(0x20, 4, 4 + MESSAGE_TYPE_BYTES);
   type.copy(frame, 4);
@@ -152,7 +171,11 @@ export function encodeMessage(message: NewMessage): Buffer {
   frame.writeBigUInt64BE(BigInt(message.createdDate ?? Date.now()), 40);
   frame.writeBigInt64BE(BigInt(message.sequenceNumber ?? 0n), 48);
   frame.writeBigUInt64BE(message.flags ?? MessageFlags.None, 56);
-  encodeMessageId(message.messageId ?? randomUUID(), frame, 64);
+  if (message.messageId === undefined) {
+    writeRandomMessageId(frame, 64);
+  } else {
+    encodeMessageId(message.messageId, frame, 64);
+  }
   sha256(payload).copy(frame, 80);
   frame.writeUInt32BE(message.payloadType ?? PayloadType.Undefined, 112);
   frame.writeUInt32BE(payload.length, 116);
@@ -167,9 +190,39 @@ export interface DecodeOptions {
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
+/** The space-padded MessageType field of each known type, as peers write it. */
+const PADDED_MESSAGE_TYPES = new Map<string, string>(
+  Object.values(MessageType).map((type) => [type.padEnd(MESSAGE_TYPE_BYTES, ' '), type]),
+);
+
+/**
+ * Reads the MessageType field. A known type padded with spaces is found by one lookup;
+ * anything else is trimmed of NUL and space padding and must be printable ASCII.
+ */
+function readMessageType(frame: Buffer): string {
+  const field = frame.toString('latin1', 4, 4 + MESSAGE_TYPE_BYTES);
+  const known = PADDED_MESSAGE_TYPES.get(field);
+  if (known !== undefined) {
+    return known;
+  }
+  const messageType = field.replace(/^\0+|\0+$/g, '').trim();
+  if (messageType.length === 0) {
+    throw new MessageDecodeError('ERR_EMPTY_MESSAGE_TYPE', 'MessageType is empty');
+  }
+  if (!PRINTABLE_ASCII.test(messageType)) {
+    throw new MessageDecodeError(
+      'ERR_BAD_MESSAGE_TYPE',
+      `MessageType ${JSON.stringify(messageType)} contains non-printable bytes`,
+    );
+  }
+  return messageType;
+}
+
 /**
  * Decode one websocket frame into a message. Throws only MessageDecodeError, whatever
  * the bytes: the data channel turns that error into a dropped frame, never a crash.
+ * `payload` and `payloadDigest` are views into `frame`, not copies, so a caller that
+ * keeps them must not modify the frame, and may copy them to let a large frame go.
  */
 export function decodeMessage(frame: Buffer, options: DecodeOptions = {}): ClientMessage {
   if (frame.length < FRAME_HEADER_BYTES) {
@@ -191,19 +244,7 @@ export function decodeMessage(frame: Buffer, options: DecodeOptions = {}): Clien
       `HeaderLength is ${headerLength}, expected ${HEADER_LENGTH}`,
     );
   }
-  const messageType = frame
-    .toString('latin1', 4, 4 + MESSAGE_TYPE_BYTES)
-    .replace(/^\0+|\0+$/g, '')
-    .trim();
-  if (messageType.length === 0) {
-    throw new MessageDecodeError('ERR_EMPTY_MESSAGE_TYPE', 'MessageType is empty');
-  }
-  if (!PRINTABLE_ASCII.test(messageType)) {
-    throw new MessageDecodeError(
-      'ERR_BAD_MESSAGE_TYPE',
-      `MessageType ${JSON.stringify(messageType)} contains non-printable bytes`,
-    );
-  }
+  const messageType = readMessageType(frame);
   const publication =
     messageType === MessageType.StartPublication || messageType === MessageType.PausePublication;
   const createdDate = Number(frame.readBigUInt64BE(40));
@@ -234,8 +275,8 @@ export function decodeMessage(frame: Buffer, options: DecodeOptions = {}): Clien
     sequenceNumber: frame.readBigInt64BE(48),
     flags: frame.readBigUInt64BE(56),
     messageId: decodeMessageId(frame, 64),
-    payloadDigest: Buffer.from(payloadDigest),
+    payloadDigest,
     payloadType: frame.readUInt32BE(112),
-    payload: Buffer.from(payload),
+    payload,
   };
 }

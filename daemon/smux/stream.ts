@@ -2,6 +2,7 @@
 
 import { EventEmitter } from 'node:events';
 
+import { retainableBuffer } from '../protocol/retainable-buffer.js';
 import { SmuxCommand } from './frame.js';
 import { SmuxSessionError } from './errors.js';
 
@@ -111,7 +112,8 @@ export class SmuxStream extends EventEmitter {
       this.emit('data', data);
       return;
     }
-    this.queue.push(data);
+    // Queued data may wait long, and data is often a view into a larger read buffer.
+    this.queue.push(retainableBuffer(data));
     this.queuedBytes += data.length;
     this.host.adjustBuffered(data.length);
     if (!this.receiveFull && this.queuedBytes > this.host.maxStreamBufferBytes) {
