@@ -17,16 +17,14 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import {
   decodeMessage,
-  encodeMessage,
   MessageDecodeError,
-  MessageFlags,
   MessageType,
   PayloadFlag,
   PayloadType,
   type ClientMessage,
 } from '../protocol/message.js';
+import { MessageEncoder } from '../protocol/message-encoder.js';
 import {
-  encodeAcknowledge,
   encodeFlag,
   encodeHandshakeResponse,
   parseAcknowledge,
@@ -108,6 +106,7 @@ export class DataChannel extends EventEmitter {
   private readonly window: OutgoingWindow;
   private readonly incoming: ReorderBuffer;
   private readonly rto = new RtoEstimator();
+  private readonly encoder = new MessageEncoder();
   private readonly counters = {
     bytesIn: 0,
     bytesOut: 0,
@@ -585,28 +584,17 @@ export class DataChannel extends EventEmitter {
   }
 
   private sendAck(message: ClientMessage, sequenceNumber: number): void {
-    const frame = encodeMessage({
-      messageType: MessageType.Acknowledge,
-      flags: MessageFlags.SynFin,
-      payloadType: PayloadType.Undefined,
-      payload: encodeAcknowledge({
-        AcknowledgedMessageType: message.messageType,
-        AcknowledgedMessageId: message.messageId,
-        AcknowledgedMessageSequenceNumber: sequenceNumber,
-        IsSequentialMessage: true,
+    this.connection?.send(
+      this.encoder.encodeAcknowledge({
+        messageType: message.messageType,
+        messageId: message.messageId,
+        sequenceNumber,
       }),
-    });
-    this.connection?.send(frame);
+    );
   }
 
   private encodeStreamData(sequenceNumber: number, message: QueuedMessage): Buffer {
-    return encodeMessage({
-      messageType: MessageType.InputStreamData,
-      sequenceNumber,
-      flags: MessageFlags.None,
-      payloadType: message.payloadType,
-      payload: message.payload,
-    });
+    return this.encoder.encodeStreamData(sequenceNumber, message.payloadType, message.payload);
   }
 
   /**
