@@ -4,6 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { encodeOpenDataChannelInput } from '../protocol/payloads.js';
 import { DataChannelError } from './errors.js';
@@ -58,6 +59,8 @@ export class WebSocketConnection extends EventEmitter {
   /** True while the socket is actually paused. */
   private readingPaused = false;
   private finished = false;
+  /** True while the TCP socket is corked until the next tick. */
+  private corked = false;
 
   private constructor(
     private readonly socket: WebSocket,
@@ -120,8 +123,34 @@ export class WebSocketConnection extends EventEmitter {
     if (!this.isOpen) {
       return false;
     }
+    this.corkUntilNextTick();
     this.socket.send(frame, { binary: true });
     return true;
+  }
+
+  /**
+   * Holds the frames sent in this turn of the event loop in the TCP socket and writes them
+   * with one writev on the next tick. One read of the websocket often carries dozens of
+   * messages that each need an ack, and one system call per ack took about a tenth of the
+   * client's CPU time when profiling a 100 MB download. The flush runs before the event
+   * loop polls for I/O again, so no frame waits for a later turn.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) {
+      return;
+    }
+    // ws 8 exposes the TCP socket only as the private `_socket`. Without it, each frame
+    // is written on its own.
+    const tcp = (this.socket as unknown as { _socket?: Socket })._socket;
+    if (tcp === undefined || tcp === null) {
+      return;
+    }
+    this.corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      tcp.uncork();
+    });
   }
 
   /**
