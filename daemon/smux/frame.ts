@@ -62,6 +62,8 @@ export function encodeSmuxFrame(
 export class SmuxFrameDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Pending bytes that complete the next header, or the next frame once its header is known. */
+  private neededBytes = SMUX_HEADER_BYTES;
 
   /** Feed bytes and return every complete frame they finish. */
   push(chunk: Buffer): SmuxFrame[] {
@@ -70,6 +72,12 @@ export class SmuxFrameDecoder {
       this.pendingBytes += chunk.length;
     }
     const frames: SmuxFrame[] = [];
+    // Chunks are joined only once they complete a frame, so a 32 KiB frame that arrives
+    // in 1 KiB data-channel messages is copied once, not once per message.
+    if (this.pendingBytes < this.neededBytes) {
+      return frames;
+    }
+    this.neededBytes = SMUX_HEADER_BYTES;
     let buffer = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
     let offset = 0;
     while (buffer.length - offset >= SMUX_HEADER_BYTES) {
@@ -90,6 +98,7 @@ export class SmuxFrameDecoder {
       const dataLength =
         cmd === SmuxCommand.Psh ? length : cmd === SmuxCommand.Upd ? UPD_DATA_BYTES : 0;
       if (buffer.length - offset < SMUX_HEADER_BYTES + dataLength) {
+        this.neededBytes = SMUX_HEADER_BYTES + dataLength;
         break;
       }
       const start = offset + SMUX_HEADER_BYTES;
