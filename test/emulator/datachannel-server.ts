@@ -38,10 +38,12 @@ export function attachDataChannelServer(options: DataChannelServerOptions): () =
       return;
     }
     const sessionId = decodeURIComponent(match[1]!);
-    wss.handleUpgrade(request, socket, head, (websocket) => awaitOpenFrame(websocket, sessionId));
+    wss.handleUpgrade(request, socket, head, (websocket) =>
+      awaitOpenFrame(websocket, socket, sessionId),
+    );
   };
 
-  const awaitOpenFrame = (websocket: WebSocket, sessionId: string) => {
+  const awaitOpenFrame = (websocket: WebSocket, socket: Duplex, sessionId: string) => {
     const reject = (code: number, reason: string) => {
       options.onRejected?.(sessionId, code, reason);
       websocket.close(code, reason);
@@ -74,7 +76,7 @@ export function attachDataChannelServer(options: DataChannelServerOptions): () =
       } else if (input.TokenValue !== session.token) {
         reject(CloseCode.InvalidToken, 'invalid or expired TokenValue');
       } else {
-        session.attach(websocket, input);
+        session.attach(websocket, input, socket);
       }
     });
     websocket.on('error', () => websocket.terminate());

@@ -2,6 +2,7 @@
 // it opens the websocket, acks agent messages in order and records everything it gets.
 
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import {
   MessageFlags,
@@ -11,6 +12,7 @@ import {
   encodeMessage,
   type ClientMessage,
 } from '../../daemon/protocol/message.js';
+import { TickCork } from './tick-cork.js';
 
 export interface RawClientOptions {
   streamUrl: string;
@@ -36,12 +38,15 @@ export class RawClient {
   private readonly pending = new Map<number, ClientMessage>();
   private waiters: { test: () => boolean; resolve: () => void }[] = [];
   private readonly autoAck: boolean;
+  private readonly transportCork: TickCork | undefined;
 
   private constructor(
     websocket: WebSocket,
     private readonly options: RawClientOptions,
+    transport: Socket | undefined,
   ) {
     this.websocket = websocket;
+    this.transportCork = transport ? new TickCork(transport) : undefined;
     this.autoAck = options.autoAck ?? true;
     websocket.on('message', (data: Buffer) => this.onFrame(data));
     websocket.on('close', (code, reason) => {
@@ -53,11 +58,15 @@ export class RawClient {
 
   static async open(options: RawClientOptions): Promise<RawClient> {
     const websocket = new WebSocket(options.streamUrl);
+    let transport: Socket | undefined;
+    websocket.once('upgrade', (response) => {
+      transport = response.socket as Socket;
+    });
     await new Promise<void>((resolve, reject) => {
       websocket.once('open', resolve);
       websocket.once('error', reject);
     });
-    const client = new RawClient(websocket, options);
+    const client = new RawClient(websocket, options, transport);
     websocket.send(
       JSON.stringify({
         MessageSchemaVersion: '1.0',
@@ -155,6 +164,8 @@ export class RawClient {
       AcknowledgedMessageSequenceNumber: Number(message.sequenceNumber),
       IsSequentialMessage: true,
     });
+    // Acks of frames that arrived together leave in one socket write.
+    this.transportCork?.hold();
     this.websocket.send(
       encodeMessage({
         messageType: MessageType.Acknowledge,

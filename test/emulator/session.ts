@@ -4,14 +4,17 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { MessageFlags, MessageType, encodeMessage } from '../../daemon/protocol/message.js';
 import { AwsApiError } from './errors.js';
 import { createRandom, type Faults } from './faults.js';
 import { isForbiddenHost } from './agent/dial.js';
+import { peekMessageType } from './agent/agent-frames.js';
 import { PortAgent } from './agent/port-agent.js';
 import type { FrameKind } from './agent/reliability.js';
 import type { SessionRecord } from './state.js';
+import { TickCork } from './tick-cork.js';
 
 /** The agent pings the service every 54 s; the emulator pings the client at the same rate. */
 export const WEBSOCKET_PING_INTERVAL_MS = 54_000;
@@ -59,6 +62,8 @@ export class EmulatedSession {
   readonly record: SessionRecord;
   private currentToken = newToken();
   private websocket: WebSocket | null = null;
+  /** Batches the writes of one event-loop turn on the TCP socket under `websocket`. */
+  private transportCork: TickCork | null = null;
   private agent: PortAgent | null = null;
   private faults: Faults = {};
   private random = createRandom(1);
@@ -160,10 +165,14 @@ export class EmulatedSession {
     }
   }
 
-  /** Takes over a websocket whose OpenDataChannelInput carried the current token. */
-  attach(websocket: WebSocket, input: OpenDataChannelInput): void {
+  /**
+   * Takes over a websocket whose OpenDataChannelInput carried the current token.
+   * `transport` is the socket under it. Without one, every frame is written on its own.
+   */
+  attach(websocket: WebSocket, input: OpenDataChannelInput, transport?: Duplex): void {
     const previous = this.websocket;
     this.websocket = websocket;
+    this.transportCork = transport ? new TickCork(transport) : null;
     previous?.close(4000, 'replaced by a newer data channel connection');
     this.record.websocketOpens++;
     this.record.state = 'connected';
@@ -232,6 +241,7 @@ export class EmulatedSession {
     this.agent?.stop();
     this.websocket?.terminate();
     this.websocket = null;
+    this.transportCork = null;
   }
 
   private startAgent(): void {
@@ -296,6 +306,7 @@ export class EmulatedSession {
       return;
     }
     this.websocket = null;
+    this.transportCork = null;
     for (const timer of this.socketTimers) {
       clearTimeout(timer);
     }
@@ -383,6 +394,7 @@ export class EmulatedSession {
     if (websocket === null || this.faults.silent) {
       return;
     }
+    this.transportCork?.hold();
     if (kind === 'ack') {
       if (this.random() >= (this.faults.dropAcksToClientProbability ?? 0)) {
         websocket.send(frame);
@@ -517,15 +529,4 @@ function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
     return data;
   }
   return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-}
-
-/** Reads the MessageType field without decoding the frame, to route faults cheaply. */
-function peekMessageType(frame: Buffer): string {
-  if (frame.length < 36) {
-    return '';
-  }
-  return frame
-    .toString('latin1', 4, 36)
-    .replace(/^\0+|\0+$/g, '')
-    .trim();
 }

@@ -8,7 +8,7 @@ export const AGENT_CHUNK_BYTES = 1024;
 /** Above this many queued bytes `write` returns false, so sources pause like a full pipe. */
 const HIGH_WATER_MARK = 256 * 1024;
 /** Without pacing, yield to the event loop after this many messages so acks get processed. */
-const MESSAGES_PER_TURN = 64;
+const MESSAGES_PER_TURN = 256;
 const RETRY_DELAY_MS = 2;
 
 export interface OutboundPipeOptions {

@@ -7,9 +7,9 @@ import {
   MessageType,
   PayloadType,
   decodeMessage,
-  encodeMessage,
   type ClientMessage,
 } from '../../../daemon/protocol/message.js';
+import { encodeAgentMessage, peekMessageType, readAckSequence } from './agent-frames.js';
 
 /** The agent's outgoing (unacked) and incoming (out-of-order) buffers hold 100000 messages. */
 export const AGENT_BUFFER_CAPACITY = 100_000;
@@ -96,7 +96,7 @@ export class AgentReliability {
   /** Numbers, buffers and sends one output_stream_data message; returns its sequence number. */
   sendStreamData(payloadType: number, payload: Buffer): number {
     const sequence = this.nextSequence++;
-    const frame = encodeMessage({
+    const frame = encodeAgentMessage({
       messageType: MessageType.OutputStreamData,
       sequenceNumber: sequence,
       flags: sequence === 0 ? MessageFlags.Syn : MessageFlags.None,
@@ -118,6 +118,11 @@ export class AgentReliability {
     if (this.closed) {
       return;
     }
+    // Acks are the most frequent frame, and the agent reads only their payload.
+    if (peekMessageType(frame) === MessageType.Acknowledge) {
+      this.handleAck(frame);
+      return;
+    }
     let message: ClientMessage;
     try {
       // The agent never checks the payload digest.
@@ -126,9 +131,7 @@ export class AgentReliability {
       this.options.onError?.(error as Error);
       return;
     }
-    if (message.messageType === MessageType.Acknowledge) {
-      this.handleAck(message);
-    } else if (message.messageType === MessageType.InputStreamData) {
+    if (message.messageType === MessageType.InputStreamData) {
       this.inbound.push(message);
       void this.drainInbound();
     } else {
@@ -144,13 +147,10 @@ export class AgentReliability {
     this.inbound.length = 0;
   }
 
-  private handleAck(message: ClientMessage): void {
+  private handleAck(frame: Buffer): void {
     let sequence: number;
     try {
-      const ack = JSON.parse(message.payload.toString('utf8')) as {
-        AcknowledgedMessageSequenceNumber?: unknown;
-      };
-      sequence = Number(ack.AcknowledgedMessageSequenceNumber);
+      sequence = readAckSequence(frame);
     } catch (error) {
       this.options.onError?.(error as Error);
       return;
@@ -297,7 +297,7 @@ export class AgentReliability {
         IsSequentialMessage: true,
       }),
     );
-    const frame = encodeMessage({
+    const frame = encodeAgentMessage({
       messageType: MessageType.Acknowledge,
       flags: MessageFlags.SynFin,
       payloadType: PayloadType.Undefined,

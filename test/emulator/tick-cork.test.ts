@@ -1,0 +1,52 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { TickCork } from './tick-cork.js';
+
+/** Creates a writable that records how many chunks each underlying write carried. */
+function recordingWritable(batches: number[]): Writable {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      batches.push(1);
+      callback();
+    },
+    writev(chunks, callback) {
+      batches.push(chunks.length);
+      callback();
+    },
+  });
+}
+
+describe('TickCork', () => {
+  it('batches writes of one tick', async () => {
+    const batches: number[] = [];
+    const target = recordingWritable(batches);
+    const cork = new TickCork(target);
+    for (let i = 0; i < 5; i++) {
+      cork.hold();
+      // Like ws: an inner cork and uncork around each frame.
+      target.cork();
+      target.write(Buffer.from([i]));
+      target.uncork();
+    }
+    expect(batches).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([5]);
+    expect(target.writableCorked).toBe(0);
+  });
+
+  it('corks again in the next tick', async () => {
+    const batches: number[] = [];
+    const target = recordingWritable(batches);
+    const cork = new TickCork(target);
+    cork.hold();
+    target.write('a');
+    target.write('b');
+    await new Promise((resolve) => setImmediate(resolve));
+    cork.hold();
+    target.write('c');
+    target.write('d');
+    target.write('e');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([2, 3]);
+  });
+});
