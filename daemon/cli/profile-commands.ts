@@ -12,16 +12,21 @@ import {
   type ParsedArgs,
 } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT_USAGE } from './errors.js';
+
+const ENDPOINT_SERVICES = ['ssm', 'sts', 'ec2', 'rds', 'elasticache'] as const;
 
 const PROFILE_OPTIONS: OptionSpec = {
   target: { type: 'string' },
+  'target-tag': { type: 'string', multiple: true },
   'remote-host': { type: 'string' },
+  host: { type: 'string' },
   'remote-port': { type: 'string' },
   'local-port': { type: 'string' },
   region: { type: 'string' },
   'aws-profile': { type: 'string' },
   'endpoint-url': { type: 'string' },
+  'ssm-endpoint': { type: 'string' },
   group: { type: 'string', multiple: true },
   mode: { type: 'string' },
   bind: { type: 'string' },
@@ -34,12 +39,18 @@ const PROFILE_OPTIONS: OptionSpec = {
 };
 
 const PROFILE_OPTIONS_HELP = `  --target ID            instance id of the managed node (i-… or mi-…)
-  --remote-host HOST     host the agent connects to (default: the target itself)
+  --target-tag KEY=VALUE pick the one Online managed instance with this tag instead of
+                         --target; repeat for several tags, e.g. --target-tag Name=bastion
+  --remote-host HOST     host the agent connects to (default: the target itself); a DNS
+                         name, an IP address, rds:ID, rds-cluster:ID or elasticache:ID
+                         (--host is an alias)
   --remote-port N        port on the remote host
   --local-port N         port on this machine
   --region R             AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)
   --aws-profile NAME     named profile from ~/.aws/config
-  --endpoint-url URL     SSM endpoint, e.g. a VPC endpoint or the local emulator
+  --endpoint-url URL     endpoint for every AWS service (ssm, sts, ec2, rds, elasticache),
+                         e.g. the local emulator or a proxy
+  --ssm-endpoint URL     endpoint for SSM only, e.g. a VPC endpoint; wins over --endpoint-url
   --group G              group name; repeat for several groups
   --mode M               on-demand (session on first connection) or always-on
   --bind ADDR            local address to listen on (default 127.0.0.1)
@@ -73,7 +84,11 @@ function applyFlags(command: string, args: ParsedArgs, profile: Record<string, u
     }
   };
   text('target', 'target');
-  text('remote-host', 'remoteHost');
+  applyTargetTags(command, args, profile);
+  const host = stringOption(args, 'remote-host') ?? stringOption(args, 'host');
+  if (host !== undefined) {
+    profile.remoteHost = host;
+  }
   integer('remote-port', 'remotePort');
   integer('local-port', 'localPort');
   text('region', 'region');
@@ -88,12 +103,56 @@ function applyFlags(command: string, args: ParsedArgs, profile: Record<string, u
   }
   const endpoint = stringOption(args, 'endpoint-url');
   if (endpoint !== undefined) {
-    profile.endpoints = { ...(profile.endpoints as object | undefined), ssm: endpoint };
+    profile.endpoints = Object.fromEntries(ENDPOINT_SERVICES.map((service) => [service, endpoint]));
+  }
+  const ssmEndpoint = stringOption(args, 'ssm-endpoint');
+  if (ssmEndpoint !== undefined) {
+    profile.endpoints = { ...(profile.endpoints as object | undefined), ssm: ssmEndpoint };
   }
   const groups = args.values.group;
   if (Array.isArray(groups)) {
     profile.groups = groups;
   }
+}
+
+/** Sets `target` to `{ tags }` from repeated `--target-tag KEY=VALUE` flags. */
+function applyTargetTags(command: string, args: ParsedArgs, profile: Record<string, unknown>) {
+  const pairs = args.values['target-tag'];
+  if (!Array.isArray(pairs)) {
+    return;
+  }
+  if (args.values.target !== undefined) {
+    throw new CliError(
+      `--target and --target-tag both pick the target; give one; see \`bastionless ${command} --help\``,
+      EXIT_USAGE,
+    );
+  }
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const separator = pair.indexOf('=');
+    if (separator <= 0) {
+      throw new CliError(
+        `--target-tag "${pair}" is not KEY=VALUE; use e.g. --target-tag Name=bastion`,
+        EXIT_USAGE,
+      );
+    }
+    tags[pair.slice(0, separator)] = pair.slice(separator + 1);
+  }
+  profile.target = { tags };
+}
+
+/** Flags `add` needs, each with the profile field it sets. */
+const REQUIRED_ADD_FLAGS: Array<[flag: string, present: (args: ParsedArgs) => boolean]> = [
+  [
+    '--target',
+    (args) => args.values.target !== undefined || args.values['target-tag'] !== undefined,
+  ],
+  ['--remote-port', (args) => args.values['remote-port'] !== undefined],
+  ['--local-port', (args) => args.values['local-port'] !== undefined],
+];
+
+function joinWithAnd(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /** Turns a store error into a CLI error that lists every invalid field by its flag. */
@@ -124,6 +183,15 @@ ${PROFILE_OPTIONS_HELP}
   async run(argv) {
     const args = parseCommandArgs('add', argv, PROFILE_OPTIONS);
     const name = requirePositional('add', args, 'profile name');
+    const missing = REQUIRED_ADD_FLAGS.filter(([, present]) => !present(args)).map(
+      ([flag]) => flag,
+    );
+    if (missing.length > 0) {
+      throw new CliError(
+        `missing ${joinWithAnd(missing)}; see \`bastionless add --help\``,
+        EXIT_USAGE,
+      );
+    }
     const profile: Record<string, unknown> = { name };
     const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
     if (region) {
@@ -170,6 +238,15 @@ ${PROFILE_OPTIONS_HELP}
     }
     const profile = { ...existing } as unknown as Record<string, unknown>;
     applyFlags('edit', args, profile);
+    const changes = Object.entries(args.values).filter(
+      ([key, value]) => key !== 'config' && value !== undefined && value !== false,
+    );
+    if (changes.length === 0) {
+      throw new CliError(
+        `nothing to change for profile "${name}"; give at least one option, see \`bastionless edit --help\``,
+        EXIT_USAGE,
+      );
+    }
     try {
       store.replace(name, profile);
     } catch (error) {

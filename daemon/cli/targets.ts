@@ -1,8 +1,10 @@
 // `targets`: list the managed instances a profile could use.
 
 import { listTargets } from '../aws/targets.js';
+import { classifyError } from '../errors.js';
 import { parseCommandArgs, stringOption } from './args.js';
 import { print, type Command } from './command.js';
+import { CliError } from './errors.js';
 import {
   AWS_OPTIONS,
   AWS_OPTIONS_HELP,
@@ -12,30 +14,50 @@ import {
   loadProfiles,
 } from './commands/aws-support.js';
 
+/** Rewrites a network failure as one sentence with the fix; returns null for other errors. */
+function unreachableEndpoint(error: unknown): CliError | null {
+  const classified = classifyError(error);
+  if (classified.code !== 'ERR_ENDPOINT_UNREACHABLE') {
+    return null;
+  }
+  return new CliError(
+    `the SSM endpoint is unreachable (${classified.message}); check the network, or pass ` +
+      '--endpoint-url URL for the emulator or a proxy, or --ssm-endpoint URL for a VPC endpoint',
+  );
+}
+
 export const targetsCommand: Command = {
   name: 'targets',
   summary: 'list managed instances with ping status and agent version',
-  help: `Usage: bastionless targets [--profile NAME | --region R ...] [--json]
+  help: `Usage: bastionless targets [--tunnel-profile NAME | --region R ...] [--json]
 
 Lists the managed instances of the region: instance id, ping status, agent version and
 whether the agent multiplexes connections (agents newer than 3.0.196.0).
 
-  --profile NAME       use the region, AWS profile and endpoints of this bastionless profile
+  --tunnel-profile NAME
+                       use the region, AWS profile and endpoints of this bastionless
+                       profile (--profile is an older alias)
 ${AWS_OPTIONS_HELP}
   --json               print a JSON array`,
   async run(argv) {
     const args = parseCommandArgs('targets', argv, {
       ...AWS_OPTIONS,
+      'tunnel-profile': { type: 'string' },
       profile: { type: 'string' },
       json: { type: 'boolean' },
     });
-    const profileName = stringOption(args, 'profile');
+    const profileName = stringOption(args, 'tunnel-profile') ?? stringOption(args, 'profile');
     const clients =
       profileName === undefined
         ? clientsFromOptions('targets', args)
         : clientsForProfile(findProfile(loadProfiles(args), profileName));
     try {
-      const targets = await listTargets(clients.ssm);
+      let targets;
+      try {
+        targets = await listTargets(clients.ssm);
+      } catch (error) {
+        throw unreachableEndpoint(error) ?? error;
+      }
       if (args.values.json) {
         print(JSON.stringify(targets, null, 2));
         return 0;

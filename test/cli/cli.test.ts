@@ -157,6 +157,82 @@ describe('bastionless add and edit', () => {
   });
 });
 
+describe('bastionless usage errors', () => {
+  const configFile = () => join(home, 'usage-test.json');
+
+  it('lists every missing add flag once', async () => {
+    const result = await runCli(['add', 'x', '--config', configFile()], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'bastionless: missing --target, --remote-port and --local-port; see `bastionless add --help`\n',
+    );
+  });
+
+  const unknown: Array<[string[], string]> = [
+    [['status', '--bogus'], 'unknown option --bogus; see `bastionless status --help`'],
+    [['add', 'x', '--bogus'], 'unknown option --bogus; see `bastionless add --help`'],
+    [['dashboard', '--json'], 'unknown option --json; see `bastionless dashboard --help`'],
+    [['logs', '-n', '-5'], 'option -n needs a value; see `bastionless logs --help`'],
+  ];
+  for (const [args, message] of unknown) {
+    it(`rejects ${args.join(' ')}`, async () => {
+      const result = await runCli(args, env);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`bastionless: ${message}\n`);
+    });
+  }
+
+  it('sets endpoints and tag targets', async () => {
+    const added = await runCli(
+      [
+        'add',
+        'tagged',
+        '--target-tag',
+        'Name=bastion',
+        '--target-tag',
+        'env=dev',
+        '--host',
+        'db.internal',
+        '--remote-port',
+        '5432',
+        '--local-port',
+        '18091',
+        '--endpoint-url',
+        'http://127.0.0.1:4566',
+        '--config',
+        configFile(),
+      ],
+      env,
+    );
+    expect(added.stderr).toBe('');
+    const profile = JSON.parse(readFileSync(configFile(), 'utf8')).profiles[0];
+    expect(profile.target).toEqual({ tags: { Name: 'bastion', env: 'dev' } });
+    expect(profile.remoteHost).toBe('db.internal');
+    expect(profile.endpoints).toEqual({
+      ssm: 'http://127.0.0.1:4566',
+      sts: 'http://127.0.0.1:4566',
+      ec2: 'http://127.0.0.1:4566',
+      rds: 'http://127.0.0.1:4566',
+      elasticache: 'http://127.0.0.1:4566',
+    });
+
+    const edited = await runCli(
+      ['edit', 'tagged', '--ssm-endpoint', 'https://vpce.example', '--config', configFile()],
+      env,
+    );
+    expect(edited.code).toBe(0);
+    const after = JSON.parse(readFileSync(configFile(), 'utf8')).profiles[0];
+    expect(after.endpoints.ssm).toBe('https://vpce.example');
+    expect(after.endpoints.sts).toBe('http://127.0.0.1:4566');
+  });
+
+  it('rejects an edit without fields', async () => {
+    const result = await runCli(['edit', 'tagged', '--config', configFile()], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nothing to change for profile "tagged"');
+  });
+});
+
 describe('bastionless logs', () => {
   const line = (msg: string, extra: Record<string, unknown> = {}) =>
     `${JSON.stringify({ level: 30, time: Date.UTC(2026, 0, 2, 3, 4, 5), pid: 1, msg, ...extra })}\n`;

@@ -15,11 +15,13 @@ export const AWS_OPTIONS: OptionSpec = {
   region: { type: 'string' },
   'aws-profile': { type: 'string' },
   'endpoint-url': { type: 'string' },
+  'ssm-endpoint': { type: 'string' },
 };
 
 export const AWS_OPTIONS_HELP = `  --region R           AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)
   --aws-profile NAME   named profile from ~/.aws/config (default: the default chain)
-  --endpoint-url URL   endpoint for every AWS service, e.g. the local emulator`;
+  --endpoint-url URL   endpoint for every AWS service, e.g. the local emulator or a proxy
+  --ssm-endpoint URL   endpoint for SSM only, e.g. a VPC endpoint; wins over --endpoint-url`;
 
 /**
  * Asks for an MFA code on the terminal. The code goes to STS only: it is neither printed
@@ -66,6 +68,8 @@ export function clientsForProfile(profile: Profile): AwsClientSet {
   });
 }
 
+type AwsEndpointFlags = Profile['endpoints'];
+
 /** Clients from --region, --aws-profile and --endpoint-url. */
 export function clientsFromOptions(command: string, args: ParsedArgs): AwsClientSet {
   const region =
@@ -77,12 +81,17 @@ export function clientsFromOptions(command: string, args: ParsedArgs): AwsClient
     );
   }
   const endpoint = stringOption(args, 'endpoint-url');
+  const endpoints: AwsEndpointFlags = endpoint
+    ? { ssm: endpoint, ec2: endpoint, sts: endpoint, rds: endpoint, elasticache: endpoint }
+    : {};
+  const ssmEndpoint = stringOption(args, 'ssm-endpoint');
+  if (ssmEndpoint !== undefined) {
+    endpoints.ssm = ssmEndpoint;
+  }
   return createAwsClientSet({
     region,
     awsProfile: stringOption(args, 'aws-profile'),
-    endpoints: endpoint
-      ? { ssm: endpoint, ec2: endpoint, sts: endpoint, rds: endpoint, elasticache: endpoint }
-      : {},
+    endpoints,
     mfaCodeProvider: promptMfaCode,
   });
 }
