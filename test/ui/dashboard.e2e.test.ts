@@ -31,6 +31,8 @@ let refusedLocalPort: number;
 let refusedRemotePort: number;
 const consoleErrors: string[] = [];
 let contentSecurityPolicy = '';
+let mfaLocalPort: number;
+const savedAwsConfigFile = process.env.AWS_CONFIG_FILE;
 
 /** Returns a port that was free a moment ago, by listening on port 0 and closing again. */
 async function freePort(): Promise<number> {
@@ -70,6 +72,16 @@ function echoThrough(socket: Socket, payload: Buffer): Promise<Buffer> {
   });
 }
 
+/** Connects to a tunnel's listener on 127.0.0.1 and resolves once connected. */
+async function connectLocal(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
 function row(name: string) {
   return page.locator(`article[data-tunnel="${name}"]`);
 }
@@ -84,6 +96,21 @@ beforeAll(async () => {
   process.env.AWS_SECRET_ACCESS_KEY = 'emulator-secret';
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  // The `mfa` profile assumes a role that needs an MFA code, which the page prompts for.
+  process.env.AWS_CONFIG_FILE = join(home, 'aws-config');
+  writeFileSync(
+    process.env.AWS_CONFIG_FILE,
+    [
+      '[profile base]',
+      'aws_access_key_id = AKIASTATIC00000001',
+      'aws_secret_access_key = s3cret',
+      '[profile admin]',
+      'role_arn = arn:aws:iam::123456789012:role/Admin',
+      'source_profile = base',
+      'mfa_serial = arn:aws:iam::123456789012:mfa/alice',
+      '',
+    ].join('\n'),
+  );
 
   const build = spawnSync(
     process.execPath,
@@ -135,6 +162,16 @@ beforeAll(async () => {
     localPort: await freePort(),
     mode: 'on-demand',
   });
+  mfaLocalPort = await freePort();
+  profiles.push({
+    ...common,
+    name: 'mfa',
+    groups: ['mfa'],
+    awsProfile: 'admin',
+    endpoints: { ssm: emulator.url, sts: emulator.url },
+    remotePort: echoPort,
+    localPort: mfaLocalPort,
+  });
   writeFileSync(join(home, 'config.json'), JSON.stringify({ version: 2, profiles }, null, 2));
   daemon = await startDaemon({
     paths: resolvePaths({ env: { BASTIONLESS_HOME: home } }),
@@ -168,6 +205,8 @@ afterAll(async () => {
   await browser?.close();
   await daemon?.stop('test finished');
   await emulator?.close();
+  if (savedAwsConfigFile === undefined) delete process.env.AWS_CONFIG_FILE;
+  else process.env.AWS_CONFIG_FILE = savedAwsConfigFile;
   await new Promise<void>((resolve) => (echo ? echo.close(() => resolve()) : resolve()));
   rmSync(home, { recursive: true, force: true });
 });
@@ -200,11 +239,7 @@ describe('dashboard end to end', () => {
 
   it('shows connections and traffic of a client', async () => {
     const echoRow = row('echo');
-    const socket = connect(echoLocalPort, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await connectLocal(echoLocalPort);
     try {
       const payload = randomBytes(256 * 1024);
       const echoed = await echoThrough(socket, payload);
@@ -256,6 +291,45 @@ describe('dashboard end to end', () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: join(SCREENSHOTS, 'tunnels-dark.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('asks for the MFA code of a tunnel', async () => {
+    const mfaRow = row('mfa');
+    const prompt = page.getByTestId('mfa-prompt');
+    expect(await prompt.count()).toBe(0);
+    await mfaRow.getByRole('switch', { name: 'Tunnel mfa' }).click();
+    await expect.poll(() => prompt.count(), { timeout: 30_000 }).toBe(1);
+    expect(await mfaRow.getByTestId('state').textContent()).toMatch(/login/i);
+    expect(await prompt.textContent()).toContain('arn:aws:iam::123456789012:mfa/alice');
+    expect(await prompt.textContent()).toContain('AWS profile admin');
+
+    const field = page.getByLabel('Code from your MFA device');
+    await field.fill('49a817');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    expect(await page.getByTestId('mfa-error').textContent()).toBe(
+      'Enter the 6 digits your MFA device shows.',
+    );
+    expect(await field.getAttribute('aria-invalid')).toBe('true');
+
+    await field.fill('493 817');
+    await page.getByRole('button', { name: 'Send code' }).click();
+    await expect.poll(() => prompt.count(), { timeout: 10_000 }).toBe(0);
+    await expect
+      .poll(() => mfaRow.getByTestId('state').textContent(), { timeout: 30_000 })
+      .toBe('Open');
+    const assume = emulator.calls.filter((call) => call.operation === 'sts:AssumeRole');
+    expect(assume).toHaveLength(1);
+    expect((assume[0]!.input as Record<string, string>).TokenCode).toBe('493817');
+
+    const socket = await connectLocal(mfaLocalPort);
+    try {
+      const payload = randomBytes(64 * 1024);
+      const echoed = await echoThrough(socket, payload);
+      expect(sha256(echoed)).toBe(sha256(payload));
+    } finally {
+      socket.destroy();
+    }
+    await mfaRow.getByRole('switch', { name: 'Tunnel mfa' }).click();
   });
 
   it('toggles a tunnel by keyboard', async () => {
@@ -348,7 +422,7 @@ describe('dashboard end to end', () => {
     const exported = JSON.parse(readFileSync(await download.path(), 'utf8'));
     expect(exported.format).toBe('bastionless-profiles');
     const names = exported.profiles.map((profile: { name: string }) => profile.name);
-    expect(names).toEqual(['cache', 'echo', 'orders-db', 'refused']);
+    expect(names).toEqual(['cache', 'echo', 'mfa', 'orders-db', 'refused']);
 
     const imported = { ...exported.profiles[0], name: 'imported', localPort: await freePort() };
     await page.getByLabel('Import profiles from a JSON file').setInputFiles({

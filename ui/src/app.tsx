@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { Banner } from './components/banner.js';
+import { MfaPrompt } from './components/mfa-prompt.js';
 import { ProfilesView } from './components/profiles-view.js';
 import { TunnelsView } from './components/tunnels-view.js';
 import { takeToken } from './lib/token.js';
@@ -61,6 +62,11 @@ function Dashboard({ token }: { token: string }) {
         </span>
       </header>
       {daemon.problem && <Banner problem={daemon.problem} />}
+      <MfaPrompt
+        api={daemon.api}
+        requests={daemon.mfaRequests}
+        onAnswered={daemon.forgetMfaRequest}
+      />
       <main>
         {view === 'tunnels' ? <TunnelsView daemon={daemon} /> : <ProfilesView daemon={daemon} />}
       </main>

@@ -2,8 +2,9 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { ApiClient, ApiError } from './lib/api.js';
 import { problemFromError, unreachable, type DaemonProblem } from './lib/daemon-problem.js';
 import { EventStream, type StreamStatus, type WebSocketLike } from './lib/events.js';
+import { addMfaRequest, removeMfaRequest, sortOldestFirst } from './lib/mfa.js';
 import { TrafficHistory } from './lib/traffic.js';
-import type { DaemonEvent, TunnelStatus } from './lib/types.js';
+import type { DaemonEvent, MfaRequest, TunnelStatus } from './lib/types.js';
 
 /** How often the tunnel list is reloaded while the events websocket is down. */
 const POLL_WHILE_DISCONNECTED_MS = 5_000;
@@ -21,6 +22,10 @@ export interface DaemonConnection {
   /** Incremented on every traffic sample, so sparklines re-render. */
   trafficVersion: number;
   streamStatus: StreamStatus;
+  /** Pending MFA code requests, oldest first. */
+  mfaRequests: MfaRequest[];
+  /** Drops a request the page answered, before the daemon's `mfa-settled` event arrives. */
+  forgetMfaRequest: (id: string) => void;
   /** Why the page shows no live data, or null while the daemon responds. */
   problem: DaemonProblem | null;
   /** Sets the banner for an unreachable daemon or a rejected token; other errors are ignored. */
@@ -37,6 +42,11 @@ export function useDaemon(token: string): DaemonConnection {
   const [trafficVersion, setTrafficVersion] = useState(0);
   const [streamStatus, setStreamStatus] = useState<StreamStatus>('connecting');
   const [problem, setProblem] = useState<DaemonProblem | null>(null);
+  const [mfaRequests, setMfaRequests] = useState<MfaRequest[]>([]);
+
+  const forgetMfaRequest = useCallback((id: string) => {
+    setMfaRequests((current) => removeMfaRequest(current, id));
+  }, []);
 
   const applyStatus = useCallback((status: TunnelStatus) => {
     setTunnels((current) => new Map(current).set(status.name, status));
@@ -54,6 +64,9 @@ export function useDaemon(token: string): DaemonConnection {
       const now = Date.now();
       for (const tunnel of list) history.record(tunnel.name, tunnel.bytesIn, tunnel.bytesOut, now);
       setProblem(null);
+      // A daemon older than the MFA routes returns 404; the prompt then never shows.
+      const pending = await api.listMfaRequests().catch(() => null);
+      if (pending) setMfaRequests(sortOldestFirst(pending));
     } catch (error) {
       const code = error instanceof ApiError ? ` (${error.code})` : '';
       setProblem(
@@ -71,6 +84,14 @@ export function useDaemon(token: string): DaemonConnection {
     (event: DaemonEvent) => {
       if (event.type === 'state') {
         applyStatus(event.tunnel);
+        return;
+      }
+      if (event.type === 'mfa-required') {
+        setMfaRequests((current) => addMfaRequest(current, event.request));
+        return;
+      }
+      if (event.type === 'mfa-settled') {
+        setMfaRequests((current) => removeMfaRequest(current, event.request.id));
         return;
       }
       const at = Date.parse(event.at);
@@ -128,6 +149,8 @@ export function useDaemon(token: string): DaemonConnection {
     history,
     trafficVersion,
     streamStatus,
+    mfaRequests,
+    forgetMfaRequest,
     problem,
     reportError,
     refresh,
