@@ -1,39 +1,68 @@
 #!/usr/bin/env node
 // Run the vitest suite and end with one plain "N passed, N failed, N skipped" line,
 // the summary format that CI reads whatever the test runner is.
+//
+// The secrets scan runs in a second pass, after every other test file has finished, so it
+// reads the logs and audit files that the whole suite wrote.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+const SECRETS_SCAN = 'test/security/secrets-scan.test.ts';
 const outDir = mkdtempSync(join(tmpdir(), 'bastionless-vitest-'));
-const report = join(outDir, 'report.json');
-const result = spawnSync(
-  'npx',
-  [
-    'vitest',
-    'run',
-    '--reporter=default',
-    '--reporter=json',
-    `--outputFile.json=${report}`,
-    ...process.argv.slice(2),
-  ],
-  { stdio: 'inherit' },
-);
+const filters = process.argv.slice(2);
 
-let summary;
-try {
-  const json = JSON.parse(readFileSync(report, 'utf8'));
-  const skipped = json.numPendingTests + json.numTodoTests;
-  summary = `${json.numPassedTests} passed, ${json.numFailedTests} failed, ${skipped} skipped`;
-  if (json.numFailedTestSuites > 0) {
-    console.log(`${json.numFailedTestSuites} test files failed to run`);
+/** Runs vitest once and returns its exit status and the counts of its JSON report. */
+function runVitest(name, args) {
+  const report = join(outDir, `${name}.json`);
+  const result = spawnSync(
+    'npx',
+    [
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...args,
+    ],
+    { stdio: 'inherit' },
+  );
+  try {
+    const json = JSON.parse(readFileSync(report, 'utf8'));
+    return {
+      status: result.status ?? 1,
+      passed: json.numPassedTests,
+      failed: json.numFailedTests,
+      skipped: json.numPendingTests + json.numTodoTests,
+      failedFiles: json.numFailedTestSuites,
+    };
+  } catch (error) {
+    console.error(`could not read the vitest JSON report at ${report}: ${error.message}`);
+    return { status: result.status ?? 1, passed: 0, failed: 1, skipped: 0, failedFiles: 1 };
   }
-} catch (error) {
-  console.error(`could not read the vitest JSON report at ${report}: ${error.message}`);
+}
+
+const runs = [];
+if (filters.length > 0) {
+  runs.push(runVitest('filtered', filters));
+} else {
+  runs.push(runVitest('suite', ['--exclude', SECRETS_SCAN]));
+  runs.push(runVitest('secrets-scan', [SECRETS_SCAN]));
 }
 rmSync(outDir, { recursive: true, force: true });
-if (summary) {
-  console.log(summary);
+
+const total = runs.reduce(
+  (sum, run) => ({
+    passed: sum.passed + run.passed,
+    failed: sum.failed + run.failed,
+    skipped: sum.skipped + run.skipped,
+    failedFiles: sum.failedFiles + run.failedFiles,
+  }),
+  { passed: 0, failed: 0, skipped: 0, failedFiles: 0 },
+);
+if (total.failedFiles > 0) {
+  console.log(`${total.failedFiles} test files failed`);
 }
-process.exit(result.status ?? 1);
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(runs.some((run) => run.status !== 0) ? 1 : 0);
