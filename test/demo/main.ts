@@ -45,6 +45,13 @@ async function pickLocalPort(preferred: number): Promise<number> {
   throw new Error('no free local port on 127.0.0.1');
 }
 
+/** Writes one line to stdout; after EPIPE the stdout error handler runs the cleanup. */
+function log(text: string): void {
+  if (process.stdout.writable) {
+    process.stdout.write(`${text}\n`);
+  }
+}
+
 async function main(): Promise<void> {
   // The daemon's AWS SDK clients read these; the emulator accepts any key.
   process.env.AWS_ACCESS_KEY_ID ??= 'AKIAEMULATOREXAMPLE';
@@ -72,7 +79,14 @@ async function main(): Promise<void> {
     remotePort: webPort,
     localPort,
     autoStart: true,
-    endpoints: { ssm: emulator.url },
+    // Every service, so that `doctor` and `targets` reach the emulator and not AWS.
+    endpoints: {
+      ssm: emulator.url,
+      sts: emulator.url,
+      ec2: emulator.url,
+      rds: emulator.url,
+      elasticache: emulator.url,
+    },
   };
   writeFileSync(
     join(home, 'config.json'),
@@ -82,26 +96,35 @@ async function main(): Promise<void> {
   const daemon = await startDaemon({ paths });
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  // The state directory contains the API token, so it is removed even when a step fails.
+  const stop = async (reason: string) => {
     if (stopping) {
       return;
     }
     stopping = true;
-    console.log(`\n${signal}: stopping the daemon, the emulator and the demo page`);
-    await daemon.stop(`demo received ${signal}`);
-    await emulator.close();
-    await new Promise<void>((resolve) => web.close(() => resolve()));
-    rmSync(home, { recursive: true, force: true });
-    process.exit(0);
+    log(`\n${reason}: stopping the daemon, the emulator and the demo page`);
+    try {
+      await daemon.stop(`demo received ${reason}`);
+      await emulator.close();
+      await new Promise<void>((resolve) => web.close(() => resolve()));
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      process.exit(0);
+    }
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => void stop(signal));
+  }
+  // A closed pipe (e.g. `npm run demo | head`) must not skip the cleanup.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    void stop(error.code === 'EPIPE' ? 'stdout closed (EPIPE)' : `stdout failed: ${error.message}`);
+  });
 
   const check = await fetch(`http://127.0.0.1:${localPort}/`, {
     signal: AbortSignal.timeout(20_000),
   });
-  const cli = `BASTIONLESS_HOME=${home} node --import tsx daemon/cli/main.ts`;
-  console.log(`bastionless demo is running (checked: the tunnel answered HTTP ${check.status})
+  const cli = `BASTIONLESS_HOME=${home} npx bastionless`;
+  log(`bastionless demo is running (checked: the tunnel answered HTTP ${check.status})
 
   Demo page through the tunnel:  curl http://127.0.0.1:${localPort}/
   Tunnel status:                 ${cli} status
