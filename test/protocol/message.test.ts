@@ -356,3 +356,14 @@ describe('property-based', () => {
     );
   });
 });
+
+describe('decoded buffers', () => {
+  it('returns the payload and digest as views', () => {
+    const frame = encodeVectorA();
+    const message = decodeMessage(frame);
+    expect(message.payload.buffer).toBe(frame.buffer);
+    expect(message.payload.byteOffset).toBe(frame.byteOffset + FRAME_HEADER_BYTES);
+    expect(message.payloadDigest?.buffer).toBe(frame.buffer);
+    expect(message.payloadDigest?.byteOffset).toBe(frame.byteOffset + 80);
+  });
+});
