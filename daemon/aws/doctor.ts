@@ -59,7 +59,7 @@ function check(
 
 function failure(id: string, title: string, error: unknown, profile: Profile): DoctorCheck {
   const classified = classifyError(error, { awsProfile: profile.awsProfile });
-  // The shared hint says the request is retried, which holds for tunnels but not for a check.
+  // The shared hint states that the request is retried, which holds for tunnels but not for a check.
   const fix =
     classified.code === 'ERR_ENDPOINT_UNREACHABLE'
       ? 'Check the network connection and proxy, or point the profile at a reachable endpoint with `bastionless edit NAME --endpoint-url URL`.'

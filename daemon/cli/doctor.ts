@@ -10,7 +10,7 @@ import { EXIT_FAILURE, EXIT_USAGE, CliError } from './errors.js';
 import { clientsForProfile, findProfile, loadProfiles } from './commands/aws-support.js';
 
 /**
- * Returns a check that asks the running daemon whether the profile's tunnel holds its local
+ * Returns a check that queries the running daemon's API whether the profile's tunnel holds its local
  * port. Without a running daemon the check resolves false.
  */
 function ownTunnelChecker(paths: BastionlessPaths): (profile: Profile) => Promise<boolean> {
