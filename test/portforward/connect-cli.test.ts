@@ -78,7 +78,7 @@ function capture(): { stdout: string[]; stderr: string[]; io: Parameters<typeof 
       stdout: (text) => stdout.push(text),
       stderr: (text) => stderr.push(text),
       signals: new EventEmitter(),
-      env: {},
+      env: { BASTIONLESS_HOME: process.env.BASTIONLESS_HOME },
     },
   };
 }
@@ -90,7 +90,7 @@ async function connectInProcess(sim: Emulator) {
     stdout: (text: string) => void stdout.push(text),
     stderr: () => undefined,
     signals: new EventEmitter(),
-    env: {},
+    env: { BASTIONLESS_HOME: process.env.BASTIONLESS_HOME },
   };
   const exitCode = runConnect(
     [
