@@ -241,11 +241,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ...options.managerOverrides,
   });
 
+  // Tunnels change state far more often than their sessions change, and each write costs
+  // an fsync, so the file is rewritten only when its content would change.
+  let recordedSessions: string | undefined;
   const recordSessions = (): void => {
     const profiles = new Map(store.profiles.map((profile) => [profile.name, profile]));
     const sessions = sessionRecordsOf(manager.list(), profiles);
+    const content = `${JSON.stringify({ sessions }, null, 2)}\n`;
+    if (content === recordedSessions) {
+      return;
+    }
     try {
-      writeFileAtomic(paths.sessionsFile, `${JSON.stringify({ sessions }, null, 2)}\n`);
+      writeFileAtomic(paths.sessionsFile, content);
+      recordedSessions = content;
     } catch (error) {
       logger.warn({ err: error, file: paths.sessionsFile }, 'recording open sessions failed');
     }
