@@ -2,12 +2,8 @@
 // endpoint of an Aurora cluster), `rds-cluster-reader:NAME` (its reader endpoint) and
 // `elasticache:NAME` (cache cluster). Anything else is a plain host name or address.
 
-import {
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  type RDSClient,
-} from '@aws-sdk/client-rds';
-import { DescribeCacheClustersCommand, type ElastiCacheClient } from '@aws-sdk/client-elasticache';
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { BastionlessError, classifyError } from '../errors.js';
 
 export type RemoteHostKind = 'host' | 'rds' | 'rds-cluster' | 'rds-cluster-reader' | 'elasticache';
@@ -81,7 +77,10 @@ async function lookUp(
   spec: RemoteHostSpec,
   clients: RemoteHostClients,
 ): Promise<ResolvedRemoteHost> {
+  // The RDS and ElastiCache packages load only when a profile names such a host, because
+  // each adds tens of MB to the daemon.
   if (spec.kind === 'rds') {
+    const { DescribeDBInstancesCommand } = await import('@aws-sdk/client-rds');
     const output = await clients.rds.send(
       new DescribeDBInstancesCommand({ DBInstanceIdentifier: spec.name }),
     );
@@ -89,6 +88,7 @@ async function lookUp(
     return { host: endpoint?.Address ?? '', port: endpoint?.Port ?? null };
   }
   if (spec.kind === 'rds-cluster' || spec.kind === 'rds-cluster-reader') {
+    const { DescribeDBClustersCommand } = await import('@aws-sdk/client-rds');
     const output = await clients.rds.send(
       new DescribeDBClustersCommand({ DBClusterIdentifier: spec.name }),
     );
@@ -96,6 +96,7 @@ async function lookUp(
     const host = spec.kind === 'rds-cluster' ? cluster?.Endpoint : cluster?.ReaderEndpoint;
     return { host: host ?? '', port: cluster?.Port ?? null };
   }
+  const { DescribeCacheClustersCommand } = await import('@aws-sdk/client-elasticache');
   const output = await clients.elasticache.send(
     new DescribeCacheClustersCommand({ CacheClusterId: spec.name, ShowCacheNodeInfo: true }),
   );

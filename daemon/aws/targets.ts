@@ -1,7 +1,7 @@
 // Managed-instance targets: list them, check one by id, or pick one by tags. A profile may
 // name its target by tags, so a replaced or rebooted instance is found again.
 
-import { DescribeInstancesCommand, type EC2Client, type Filter } from '@aws-sdk/client-ec2';
+import type { EC2Client, Filter } from '@aws-sdk/client-ec2';
 import {
   DescribeInstanceInformationCommand,
   type InstanceInformation,
@@ -115,6 +115,8 @@ export async function findInstanceIdsByTags(
     Values: [value],
   }));
   filters.push({ Name: 'instance-state-name', Values: ['running'] });
+  // Loaded here because the EC2 package adds tens of MB to a daemon whose profiles use none.
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
   const ids: string[] = [];
   let nextToken: string | undefined;
   do {
