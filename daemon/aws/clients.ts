@@ -110,41 +110,28 @@ interface SdkClient {
 // same module instance a static import would.
 const requireModule = createRequire(import.meta.url);
 
-type LazyClientName = 'ec2' | 'sts' | 'rds' | 'elasticache';
+/** Package and class of each client that is built on first access. */
+const LAZY_CLIENTS = {
+  ec2: { packageName: '@aws-sdk/client-ec2', className: 'EC2Client' },
+  sts: { packageName: '@aws-sdk/client-sts', className: 'STSClient' },
+  rds: { packageName: '@aws-sdk/client-rds', className: 'RDSClient' },
+  elasticache: { packageName: '@aws-sdk/client-elasticache', className: 'ElastiCacheClient' },
+} as const;
 
-/** Builds one lazily loaded client from its package, with the shared base options. */
+type LazyClientName = keyof typeof LAZY_CLIENTS;
+
+/** Loads the package of one lazily built client and builds it with the shared base options. */
 function buildLazyClient(
   name: LazyClientName,
   base: Record<string, unknown>,
   endpoint: string | undefined,
 ): SdkClient {
-  const config = { ...base, endpoint };
-  switch (name) {
-    case 'ec2': {
-      const { EC2Client: Client } = requireModule(
-        '@aws-sdk/client-ec2',
-      ) as typeof import('@aws-sdk/client-ec2');
-      return new Client(config);
-    }
-    case 'sts': {
-      const { STSClient: Client } = requireModule(
-        '@aws-sdk/client-sts',
-      ) as typeof import('@aws-sdk/client-sts');
-      return new Client(config);
-    }
-    case 'rds': {
-      const { RDSClient: Client } = requireModule(
-        '@aws-sdk/client-rds',
-      ) as typeof import('@aws-sdk/client-rds');
-      return new Client(config);
-    }
-    case 'elasticache': {
-      const { ElastiCacheClient: Client } = requireModule(
-        '@aws-sdk/client-elasticache',
-      ) as typeof import('@aws-sdk/client-elasticache');
-      return new Client(config);
-    }
-  }
+  const { packageName, className } = LAZY_CLIENTS[name];
+  const exports = requireModule(packageName) as Record<
+    string,
+    new (config: Record<string, unknown>) => SdkClient
+  >;
+  return new exports[className]!({ ...base, endpoint });
 }
 
 export function createAwsClientSet(options: AwsClientSetOptions): AwsClientSet {
