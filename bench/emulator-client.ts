@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { SSMClient, StartSessionCommand } from '@aws-sdk/client-ssm';
 import WebSocket from 'ws';
 import {
@@ -17,6 +18,7 @@ import {
   type ClientMessage,
 } from '../daemon/protocol/message.js';
 import { encodeSmuxFrame, SmuxCommand, SmuxFrameDecoder } from '../daemon/smux/frame.js';
+import { TickCork } from '../test/emulator/tick-cork.js';
 import { patternChunk, patternDigest } from './pattern.js';
 import { encodeRequestHeader, TargetMode } from './target-server.js';
 
@@ -50,7 +52,15 @@ class RawSession {
   duplicates = 0;
   onStreamData?: (streamId: number, data: Buffer) => void;
 
-  constructor(private readonly socket: WebSocket) {
+  // Acks of the messages that arrived together leave in one write, so the client's own
+  // per-ack writes do not cap what it measures of the emulator.
+  private readonly transportCork: TickCork | undefined;
+
+  constructor(
+    private readonly socket: WebSocket,
+    transport?: Socket,
+  ) {
+    this.transportCork = transport ? new TickCork(transport) : undefined;
     socket.on('message', (data: Buffer) => this.receive(decodeMessage(data)));
   }
 
@@ -61,6 +71,7 @@ class RawSession {
       AcknowledgedMessageSequenceNumber: Number(message.sequenceNumber),
       IsSequentialMessage: true,
     };
+    this.transportCork?.hold();
     this.socket.send(
       encodeMessage({
         messageType: MessageType.Acknowledge,
@@ -170,11 +181,15 @@ async function openSession(
     throw new Error(`StartSession on ${endpoint.ssmEndpoint} returned no StreamUrl or token`);
   }
   const socket = new WebSocket(started.StreamUrl);
+  let transport: Socket | undefined;
+  socket.once('upgrade', (response) => {
+    transport = response.socket as Socket;
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', resolve);
     socket.once('error', reject);
   });
-  const session = new RawSession(socket);
+  const session = new RawSession(socket, transport);
   const handshake = session.handshake(timeoutMs);
   socket.send(
     JSON.stringify({
