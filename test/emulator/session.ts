@@ -239,6 +239,8 @@ export class EmulatedSession {
     this.sessionTimers.clear();
     this.socketTimers.clear();
     this.agent?.stop();
+    // terminate() destroys the socket, so frames corked in this tick (channel_closed) go first.
+    this.transportCork?.flush();
     this.websocket?.terminate();
     this.websocket = null;
     this.transportCork = null;

@@ -49,4 +49,19 @@ describe('TickCork', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(batches).toEqual([2, 3]);
   });
+
+  it('flushes before the tick ends', async () => {
+    const batches: number[] = [];
+    const target = recordingWritable(batches);
+    const cork = new TickCork(target);
+    cork.hold();
+    target.write('a');
+    target.write('b');
+    cork.flush();
+    expect(batches).toEqual([2]);
+    expect(target.writableCorked).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(target.writableCorked).toBe(0);
+    expect(batches).toEqual([2]);
+  });
 });

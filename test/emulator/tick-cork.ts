@@ -16,9 +16,15 @@ export class TickCork {
     }
     this.corked = true;
     this.target.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      this.target.uncork();
-    });
+    process.nextTick(() => this.flush());
+  }
+
+  /** Uncorks at once, e.g. before the socket is destroyed, which would drop corked writes. */
+  flush(): void {
+    if (!this.corked) {
+      return;
+    }
+    this.corked = false;
+    this.target.uncork();
   }
 }
