@@ -16,6 +16,17 @@ function recordingWritable(batches: number[]): Writable {
   });
 }
 
+/** Creates a recording writable and a TickCork on it that already holds for this tick. */
+function heldCork(): { batches: number[]; target: Writable; cork: TickCork } {
+  const batches: number[] = [];
+  const target = recordingWritable(batches);
+  const cork = new TickCork(target);
+  cork.hold();
+  return { batches, target, cork };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('TickCork', () => {
   it('batches writes of one tick', async () => {
     const batches: number[] = [];
@@ -29,38 +40,32 @@ describe('TickCork', () => {
       target.uncork();
     }
     expect(batches).toEqual([]);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     expect(batches).toEqual([5]);
     expect(target.writableCorked).toBe(0);
   });
 
   it('corks again in the next tick', async () => {
-    const batches: number[] = [];
-    const target = recordingWritable(batches);
-    const cork = new TickCork(target);
-    cork.hold();
+    const { batches, target, cork } = heldCork();
     target.write('a');
     target.write('b');
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     cork.hold();
     target.write('c');
     target.write('d');
     target.write('e');
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     expect(batches).toEqual([2, 3]);
   });
 
   it('flushes before the tick ends', async () => {
-    const batches: number[] = [];
-    const target = recordingWritable(batches);
-    const cork = new TickCork(target);
-    cork.hold();
+    const { batches, target, cork } = heldCork();
     target.write('a');
     target.write('b');
     cork.flush();
     expect(batches).toEqual([2]);
     expect(target.writableCorked).toBe(0);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     expect(target.writableCorked).toBe(0);
     expect(batches).toEqual([2]);
   });
