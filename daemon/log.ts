@@ -2,9 +2,9 @@
 // directory, readable lines on the terminal in the foreground, secrets redacted in both.
 
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import pino from 'pino';
-import pretty from 'pino-pretty';
 
 /** Field names that can carry credentials or session tokens in any log object. */
 const SECRET_KEYS = [
@@ -132,6 +132,19 @@ export interface DaemonLogger {
   close(): void;
 }
 
+/**
+ * Returns the stream for foreground logs: readable lines on a terminal, JSON lines otherwise.
+ * pino-pretty is loaded only for a terminal because it adds about 10 MB to a daemon's memory.
+ */
+function foregroundStream(): pino.DestinationStream {
+  if (!process.stdout.isTTY) {
+    return pino.destination({ fd: 1, sync: true });
+  }
+  const require = createRequire(import.meta.url);
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
+  return pretty({ colorize: true, sync: true });
+}
+
 export function createLogger(options: LoggerOptions = {}): DaemonLogger {
   const level = options.level ?? 'info';
   // Streams accept every level, so the logger's own level is the one filter to change at run time.
@@ -147,10 +160,7 @@ export function createLogger(options: LoggerOptions = {}): DaemonLogger {
     streams.push({ level: 'trace', stream: file });
   }
   if (options.foreground) {
-    streams.push({
-      level: 'trace',
-      stream: pretty({ colorize: process.stdout.isTTY, sync: true }),
-    });
+    streams.push({ level: 'trace', stream: foregroundStream() });
   }
   if (options.stream) {
     streams.push({ level: 'trace', stream: options.stream as pino.DestinationStream });

@@ -23,7 +23,7 @@ import { registerProfileRoutes } from './profile-routes.js';
 import { registerEventRoutes } from './events.js';
 import type { MfaBroker } from './mfa.js';
 import { registerMfaRoutes } from './routes-mfa.js';
-import { createMetricsRegistry } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { createDescribeTargets } from './targets.js';
 import type { DescribeTargets, ProfileStore, TunnelController } from './types.js';
 
@@ -250,7 +250,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   addErrorHandlers(app, logger);
 
   const describeTargets = options.describeTargets ?? createDescribeTargets();
-  const metrics = createMetricsRegistry(options.manager);
+  // prom-client loads on the first scrape, so a daemon nobody scrapes does not carry it.
+  let metrics: Promise<Registry> | undefined;
   const startedAt = new Date().toISOString();
 
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -271,9 +272,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     registerMfaRoutes(app, options.mfa);
   }
   registerTargetRoute(app, describeTargets);
-  app.get('/metrics', async (_request, reply) =>
-    reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
-  );
+  app.get('/metrics', async (_request, reply) => {
+    metrics ??= import('./metrics.js').then((module) =>
+      module.createMetricsRegistry(options.manager),
+    );
+    const registry = await metrics;
+    return reply.header('content-type', registry.contentType).send(await registry.metrics());
+  });
 
   if (options.uiDir && existsSync(join(options.uiDir, 'index.html'))) {
     await app.register(fastifyStatic, { root: options.uiDir, prefix: '/', index: 'index.html' });
