@@ -299,7 +299,10 @@ describe('dashboard end to end', () => {
     expect(await prompt.count()).toBe(0);
     await mfaRow.getByRole('switch', { name: 'Tunnel mfa' }).click();
     await expect.poll(() => prompt.count(), { timeout: 30_000 }).toBe(1);
-    expect(await mfaRow.getByTestId('state').textContent()).toMatch(/login/i);
+    // The prompt can arrive before the state event that moves the row to needs-login.
+    await expect
+      .poll(() => mfaRow.getByTestId('state').textContent(), { timeout: 10_000 })
+      .toMatch(/login/i);
     expect(await prompt.textContent()).toContain('arn:aws:iam::123456789012:mfa/alice');
     expect(await prompt.textContent()).toContain('AWS profile admin');
 
