@@ -250,7 +250,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   addErrorHandlers(app, logger);
 
   const describeTargets = options.describeTargets ?? createDescribeTargets();
-  // prom-client loads on the first scrape, so a daemon nobody scrapes does not carry it.
+  // prom-client loads on the first scrape, so a daemon that is never scraped does not carry it.
   let metrics: Promise<Registry> | undefined;
   const startedAt = new Date().toISOString();
 

@@ -37,7 +37,7 @@ export interface TunnelError {
   /** Stable code such as ERR_PORT_IN_USE or ERR_TARGET_NOT_CONNECTED. */
   code: string;
   message: string;
-  /** What the user can do next, e.g. the exact command to run. */
+  /** Next step for the user, such as the exact command to run. */
   hint?: string;
   /** ISO 8601 time the error happened. */
   at: string;

@@ -25,7 +25,7 @@ export interface PortForwardSessionOptions {
   signal?: AbortSignal;
 }
 
-/** Why a session ended. `service` covers idle timeout, max duration and admin termination. */
+/** End of a session and its cause. `service` covers idle timeout, max duration and admin termination. */
 export interface SessionEnd {
   by: 'client' | 'service' | 'error';
   reason: string;

@@ -1,11 +1,11 @@
 // Binary ClientMessage codec of the Session Manager data channel.
 //
-// Layout (all integers big-endian): HeaderLength u32 (always 116, the offset of
-// PayloadLength), MessageType 32 bytes space-padded, SchemaVersion u32,
-// CreatedDate u64 epoch ms, SequenceNumber i64, Flags u64, MessageId 16 bytes with
-// its two 8-byte halves swapped, PayloadDigest SHA-256 of the payload, PayloadType
-// u32, PayloadLength u32, then the payload. The payload runs from HeaderLength + 4
-// to the end of the frame, as the official plugin and agent slice it.
+// All integers are big-endian. The header fields, in order: HeaderLength u32 (always 116,
+// the offset of PayloadLength), MessageType (32 bytes, space-padded), SchemaVersion u32,
+// CreatedDate u64 (epoch ms), SequenceNumber i64, Flags u64, MessageId (16 bytes with its
+// two 8-byte halves swapped), PayloadDigest (SHA-256 of the payload), PayloadType u32 and
+// PayloadLength u32. The payload runs from HeaderLength + 4 to the end of the frame,
+// because the official plugin and agent slice it that way.
 
 import * as crypto from 'node:crypto';
 
@@ -82,7 +82,7 @@ export type DecodeErrorCode =
   | 'ERR_PAYLOAD_LENGTH_MISMATCH'
   | 'ERR_DIGEST_MISMATCH';
 
-/** A frame that cannot be decoded or fails validation. Never thrown for valid input. */
+/** Error for a frame that cannot be decoded or fails validation; the decoder throws no other. */
 export class MessageDecodeError extends Error {
   override readonly name = 'MessageDecodeError';
   constructor(

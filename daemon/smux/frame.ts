@@ -94,9 +94,13 @@ export class SmuxFrameDecoder {
       }
       const length = buffer.readUInt16LE(offset + 2);
       const streamId = buffer.readUInt32LE(offset + 4);
-      // UPD carries 8 bytes whatever its length field says; smux reads and ignores them.
-      const dataLength =
-        cmd === SmuxCommand.Psh ? length : cmd === SmuxCommand.Upd ? UPD_DATA_BYTES : 0;
+      // UPD carries 8 bytes whatever its length field contains; smux reads and ignores them.
+      let dataLength = 0;
+      if (cmd === SmuxCommand.Psh) {
+        dataLength = length;
+      } else if (cmd === SmuxCommand.Upd) {
+        dataLength = UPD_DATA_BYTES;
+      }
       if (buffer.length - offset < SMUX_HEADER_BYTES + dataLength) {
         this.neededBytes = SMUX_HEADER_BYTES + dataLength;
         break;
