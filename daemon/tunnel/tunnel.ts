@@ -335,7 +335,13 @@ export class Tunnel extends EventEmitter {
     entry.timer.unref();
     socket.once('close', () => {
       clearTimeout(entry.timer);
+      if (!this.waiting.includes(entry)) {
+        return;
+      }
+      // A client that gave up while queued lowers the active count, and no other change
+      // would announce that.
       this.waiting = this.waiting.filter((other) => other !== entry);
+      this.emitIfChanged();
     });
     this.waiting.push(entry);
   }

@@ -1,0 +1,178 @@
+// Connection counts seen through the real daemon's API: GET /v1/tunnels/:name and the
+// /v1/events websocket must both return to 0 active connections once the local socket closes,
+// with the SSM emulator as AWS and real TCP clients on 127.0.0.1.
+
+import { connect, type Socket } from 'node:net';
+import WebSocket from 'ws';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { TunnelStatus } from '../../daemon/config/types.js';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+import {
+  createTestHome,
+  emulatorProfile,
+  startTestDaemon,
+  waitForTunnel,
+  type TestDaemon,
+  type TestHome,
+} from '../integration/helpers.js';
+import { freePort } from '../tunnel/helpers.js';
+
+const savedEnv = {
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+  AWS_REGION: process.env.AWS_REGION,
+};
+
+let emulator: Emulator;
+let home: TestHome;
+let daemon: TestDaemon | undefined;
+
+/** State events of one tunnel, as the dashboard receives them. */
+interface EventLog {
+  states: TunnelStatus[];
+  close(): void;
+}
+
+async function subscribe(name: string): Promise<EventLog> {
+  const url = `${daemon!.daemon.url.replace('http:', 'ws:')}/v1/events`;
+  const socket = new WebSocket(url, [`bearer.${daemon!.daemon.token}`]);
+  const states: TunnelStatus[] = [];
+  socket.on('message', (data: Buffer) => {
+    const message = JSON.parse(data.toString('utf8')) as { type: string; tunnel?: TunnelStatus };
+    if (message.type === 'state' && message.tunnel?.name === name) states.push(message.tunnel);
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  return { states, close: () => socket.close() };
+}
+
+/** Resolves once either side has closed the socket, and rejects after `timeoutMs`. */
+function closed(socket: Socket, timeoutMs = 15_000): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`socket still open after ${timeoutMs} ms: expected a close`)),
+      timeoutMs,
+    );
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function waitForEvent(
+  log: EventLog,
+  accept: (status: TunnelStatus) => boolean,
+  timeoutMs = 5_000,
+): Promise<TunnelStatus> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = log.states.find(accept);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const last = log.states.at(-1);
+  throw new Error(`no matching state event within ${timeoutMs} ms, last: ${JSON.stringify(last)}`);
+}
+
+beforeAll(async () => {
+  home = await createTestHome();
+  process.env.AWS_ACCESS_KEY_ID = 'AKIAEMULATOREXAMPLE';
+  process.env.AWS_SECRET_ACCESS_KEY = 'emulator-secret';
+  process.env.AWS_REGION = 'us-east-1';
+  emulator = await startEmulator({ pacing: false });
+});
+
+afterEach(async () => {
+  await daemon?.stop();
+  daemon = undefined;
+  emulator.setDefaultFaults({});
+});
+
+afterAll(async () => {
+  await emulator?.close();
+  await home?.cleanup();
+  for (const [key, value] of Object.entries(savedEnv)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+});
+
+describe('active connection count', () => {
+  it('returns to 0 after a refused dial', async () => {
+    const closedPort = await freePort();
+    daemon = await startTestDaemon(home.dir, [
+      emulatorProfile(emulator, {
+        name: 'refused',
+        remoteHost: '127.0.0.1',
+        remotePort: closedPort,
+        localPort: 0,
+      }),
+    ]);
+    await waitForTunnel(daemon, 'refused', (status) => status.state === 'open');
+    const events = await subscribe('refused');
+    try {
+      const client = connect(await daemon.localPort('refused'), '127.0.0.1');
+      const errors: string[] = [];
+      client.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? ''));
+      await closed(client);
+      // The daemon resets the local socket, as a refused connect would.
+      expect(errors).toEqual(['ECONNRESET']);
+
+      const failed = await waitForEvent(events, (status) => status.dialFailures === 1);
+      expect(failed.lastError?.code).toBe('ERR_REMOTE_REFUSED');
+      const settled = await waitForEvent(
+        events,
+        (status) => status.dialFailures === 1 && status.activeConnections === 0,
+      );
+      expect(settled.totalConnections).toBe(1);
+      expect(events.states.at(-1)?.activeConnections).toBe(0);
+
+      const status = await daemon.tunnel('refused');
+      expect(status.activeConnections).toBe(0);
+      expect(status.totalConnections).toBe(1);
+      expect(status.dialFailures).toBe(1);
+      expect(status.state).toBe('open');
+    } finally {
+      events.close();
+    }
+  });
+
+  it('returns to 0 when a waiting client leaves', async () => {
+    // The session start waits for the handshake, so the first connection of an on-demand
+    // tunnel stays queued long enough for the client to give up.
+    emulator.setDefaultFaults({ handshakeDelayMs: 3_000 });
+    daemon = await startTestDaemon(home.dir, [
+      emulatorProfile(emulator, {
+        name: 'slow',
+        mode: 'on-demand',
+        remoteHost: '127.0.0.1',
+        remotePort: await freePort(),
+        localPort: 0,
+      }),
+    ]);
+    await waitForTunnel(daemon, 'slow', (status) => status.state === 'listening');
+    const events = await subscribe('slow');
+    try {
+      const client = connect(await daemon.localPort('slow'), '127.0.0.1');
+      client.on('error', () => undefined);
+      await waitForEvent(events, (status) => status.activeConnections === 1);
+      expect((await daemon.tunnel('slow')).activeConnections).toBe(1);
+
+      client.destroy();
+      await closed(client);
+      const left = await waitForEvent(
+        events,
+        (status) => status.totalConnections === 1 && status.activeConnections === 0,
+        2_000,
+      );
+      expect(left.state).toBe('connecting');
+      expect((await daemon.tunnel('slow')).activeConnections).toBe(0);
+    } finally {
+      events.close();
+    }
+  });
+});
