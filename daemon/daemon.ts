@@ -295,7 +295,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     log.close();
     throw error;
   }
-  const apiFile: ApiFile = { port: api.port, pid: process.pid, url: api.url };
+  const apiFile: ApiFile = {
+    port: api.port,
+    pid: process.pid,
+    url: api.url,
+    configFile: paths.configFile,
+  };
   writeFileAtomic(paths.apiFile, `${JSON.stringify(apiFile)}\n`, 0o600);
   logger.info({ port: api.port }, 'daemon ready');
 

@@ -94,6 +94,8 @@ export interface ApiFile {
   port: number;
   pid: number;
   url: string;
+  /** Config file of the daemon, named when another daemon finds it holding a port. */
+  configFile?: string;
 }
 
 /** Returns true when a process with this pid exists; EPERM means it exists under another user. */
