@@ -77,6 +77,8 @@ export interface ClassifyContext {
   awsProfile?: string;
   /** SSM endpoint in use, named in endpoint errors. */
   endpoint?: string;
+  /** Managed node id the request was for, named in target errors. */
+  target?: string;
 }
 
 interface ErrorShape {
@@ -121,6 +123,51 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
+function normalizeSentence(sentence: string): string {
+  return sentence
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .replace(/[.!\s]+$/, '')
+    .trim();
+}
+
+/**
+ * Appends `detail` to `summary` after a colon, unless one already contains the other. AWS
+ * messages often restate the summary (TargetNotConnected reads "i-0abc is not connected."),
+ * and printing both would show the same sentence twice.
+ */
+export function withDetail(summary: string, detail: string): string {
+  const shortSummary = normalizeSentence(summary);
+  const shortDetail = normalizeSentence(detail);
+  if (!shortDetail || shortSummary.includes(shortDetail) || shortDetail.includes(shortSummary)) {
+    return summary;
+  }
+  return `${summary}: ${detail}`;
+}
+
+/** Managed node ids as AWS prints them: EC2 instances (i-…) and hybrid nodes (mi-…). */
+const MANAGED_NODE_ID = /\b(?:i|mi)-[0-9a-f]{8,17}\b/;
+
+function targetNotConnected(
+  awsMessage: string,
+  cause: unknown,
+  context: ClassifyContext,
+): BastionlessError {
+  const target = context.target ?? MANAGED_NODE_ID.exec(awsMessage)?.[0];
+  const summary = target
+    ? `Target ${target} is not connected to Systems Manager`
+    : 'The target is not connected to Systems Manager';
+  // The usual AWS message ("i-0abc is not connected.") contains only the id, so it is dropped.
+  const message = withDetail(summary, awsMessage.replace(/^.*\bis not connected\.?$/, ''));
+  return new BastionlessError('ERR_TARGET_NOT_CONNECTED', message, {
+    hint:
+      `Start the instance and its SSM agent, and check that ${target ?? 'the target'} is a ` +
+      'managed node in this region (`bastionless targets` or `aws ssm describe-instance-information`).',
+    cause,
+    retryable: true,
+  });
+}
+
 /** Maps an AWS service exception name to a daemon error, or returns undefined. */
 function classifyAwsName(
   name: string,
@@ -128,34 +175,30 @@ function classifyAwsName(
   cause: unknown,
   context: ClassifyContext,
 ): BastionlessError | undefined {
-  const detail = awsMessage ? `: ${awsMessage}` : '';
+  const detail = (summary: string): string => withDetail(summary, awsMessage);
   switch (name) {
     case 'TargetNotConnected':
-      return new BastionlessError('ERR_TARGET_NOT_CONNECTED', `Target is not connected${detail}`, {
-        hint: 'Check that the instance is running and its SSM agent is online (Fleet Manager or `aws ssm describe-instance-information`).',
-        cause,
-        retryable: true,
-      });
+      return targetNotConnected(awsMessage, cause, context);
     case 'AccessDeniedException':
-      return new BastionlessError('ERR_ACCESS_DENIED', `Access denied${detail}`, {
+      return new BastionlessError('ERR_ACCESS_DENIED', detail('Access denied'), {
         hint: `Grant ssm:StartSession on the target and document to the role of ${profileLabel(context)}.`,
         cause,
       });
     case 'InvalidTarget':
     case 'InvalidInstanceId':
-      return new BastionlessError('ERR_INVALID_TARGET', `Invalid target${detail}`, {
+      return new BastionlessError('ERR_INVALID_TARGET', detail('Invalid target'), {
         hint: 'Check the target instance id in the profile, and that the instance is a managed node in this region.',
         cause,
       });
     case 'InvalidDocument':
-      return new BastionlessError('ERR_INVALID_DOCUMENT', `Invalid session document${detail}`, {
+      return new BastionlessError('ERR_INVALID_DOCUMENT', detail('Invalid session document'), {
         hint: 'Check that the port-forwarding documents exist in this region and that your role may use them.',
         cause,
       });
     case 'ExpiredTokenException':
     case 'ExpiredToken':
     case 'RequestExpired':
-      return new BastionlessError('ERR_EXPIRED_CREDENTIALS', `Credentials expired${detail}`, {
+      return new BastionlessError('ERR_EXPIRED_CREDENTIALS', detail('Credentials expired'), {
         hint: `Run \`${loginCommand(context)}\` or refresh the credentials of ${profileLabel(context)}.`,
         cause,
       });
@@ -163,12 +206,12 @@ function classifyAwsName(
     case 'InvalidClientTokenId':
     case 'InvalidSignatureException':
     case 'SignatureDoesNotMatch':
-      return new BastionlessError('ERR_INVALID_CREDENTIALS', `Credentials rejected${detail}`, {
+      return new BastionlessError('ERR_INVALID_CREDENTIALS', detail('Credentials rejected'), {
         hint: `Check the access key of ${profileLabel(context)}, or run \`${loginCommand(context)}\`.`,
         cause,
       });
     case 'DoesNotExistException':
-      return new BastionlessError('ERR_SESSION_NOT_FOUND', `Session not found${detail}`, {
+      return new BastionlessError('ERR_SESSION_NOT_FOUND', detail('Session not found'), {
         hint: 'The service has ended the session; a new one is started on the next connection.',
         cause,
         retryable: true,
@@ -178,7 +221,7 @@ function classifyAwsName(
     case 'ServiceUnavailable':
     case 'ThrottlingException':
     case 'TooManyRequestsException':
-      return new BastionlessError('ERR_AWS_UNAVAILABLE', `AWS request failed${detail}`, {
+      return new BastionlessError('ERR_AWS_UNAVAILABLE', detail('AWS request failed'), {
         hint: 'The request is retried with backoff.',
         cause,
         retryable: true,
@@ -198,7 +241,7 @@ function classifyCredentialText(
   if (/\bsso\b/.test(lower) && /expired|invalid|refresh|token/.test(lower)) {
     return new BastionlessError(
       'ERR_NEEDS_LOGIN',
-      `SSO session expired for ${profileLabel(context)}: ${message}`,
+      withDetail(`SSO session expired for ${profileLabel(context)}`, message),
       {
         hint: `Run \`${loginCommand(context)}\`, then start the tunnel again.`,
         cause,
@@ -208,7 +251,7 @@ function classifyCredentialText(
   if (/\bmfa\b|multi-factor/.test(lower)) {
     return new BastionlessError(
       'ERR_NEEDS_LOGIN',
-      `MFA code required for ${profileLabel(context)}: ${message}`,
+      withDetail(`MFA code required for ${profileLabel(context)}`, message),
       {
         hint: `The role of ${profileLabel(context)} requires an MFA code. Enter it with \`bastionless mfa CODE\`, in the dashboard or in the tray app.`,
         cause,
@@ -249,7 +292,7 @@ function classifySystemCode(
     case 'EPIPE':
       return new BastionlessError(
         'ERR_ENDPOINT_UNREACHABLE',
-        `Cannot reach ${endpoint}: ${message}`,
+        withDetail(`Cannot reach ${endpoint}`, message),
         {
           hint: 'Check the network connection, proxy and endpoint override; the request is retried with backoff.',
           cause,
@@ -296,23 +339,31 @@ export function classifyError(err: unknown, context: ClassifyContext = {}): Bast
       return found;
     }
     if (name === 'AbortError' || name === 'TimeoutError') {
-      return new BastionlessError('ERR_HANDSHAKE_TIMEOUT', `Session start timed out: ${message}`, {
-        hint: 'Check that the SSM agent on the target is running and up to date; the start is retried.',
-        cause: err,
-        retryable: true,
-      });
+      return new BastionlessError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        withDetail('Session start timed out', message),
+        {
+          hint: 'Check that the SSM agent on the target is running and up to date; the start is retried.',
+          cause: err,
+          retryable: true,
+        },
+      );
     }
     const status = shape.$metadata?.httpStatusCode;
     if (status === 403) {
-      return new BastionlessError('ERR_ACCESS_DENIED', `Access denied (HTTP 403): ${message}`, {
-        hint: `Check the permissions and credentials of ${profileLabel(context)}.`,
-        cause: err,
-      });
+      return new BastionlessError(
+        'ERR_ACCESS_DENIED',
+        withDetail('Access denied (HTTP 403)', message),
+        {
+          hint: `Check the permissions and credentials of ${profileLabel(context)}.`,
+          cause: err,
+        },
+      );
     }
     if (typeof status === 'number' && status >= 500) {
       return new BastionlessError(
         'ERR_AWS_UNAVAILABLE',
-        `AWS request failed (HTTP ${status}): ${message}`,
+        withDetail(`AWS request failed (HTTP ${status})`, message),
         {
           hint: 'The request is retried with backoff.',
           cause: err,

@@ -372,3 +372,80 @@ describe('bastionless CLI with daemon', () => {
     expect(stopAgain.stdout).toBe('the daemon is not running\n');
   });
 });
+
+describe('bastionless with an offline target', () => {
+  const offlineTarget = 'i-00000000000000bad';
+
+  function expectOneNotConnected(text: string): void {
+    expect(text.split('not connected').length - 1).toBe(1);
+    expect(text).toContain(`Target ${offlineTarget} is not connected to Systems Manager`);
+  }
+
+  it('connect states the offline target once', async () => {
+    const result = await runCli(
+      [
+        'connect',
+        '--target',
+        offlineTarget,
+        '--remote-port',
+        '80',
+        '--local-port',
+        '0',
+        '--endpoint-url',
+        emulator.url,
+      ],
+      env,
+    );
+    expect(result.code).toBe(1);
+    const [error, hint] = result.stderr.trim().split('\n');
+    expect(error).toBe(
+      `bastionless connect: ERR_TARGET_NOT_CONNECTED: Target ${offlineTarget} is not connected to Systems Manager`,
+    );
+    expectOneNotConnected(result.stderr);
+    expect(hint).toContain('SSM agent');
+    expect(hint).toContain(`${offlineTarget} is a managed node`);
+  });
+
+  it('daemon lastError states it once', { timeout: 60_000 }, async () => {
+    const started = await runCli(['start'], env);
+    expect(started.code).toBe(0);
+    try {
+      const added = await runCli(
+        [
+          'add',
+          'offline',
+          '--target',
+          offlineTarget,
+          '--remote-port',
+          '80',
+          '--local-port',
+          String(await freePort()),
+          '--endpoint-url',
+          emulator.url,
+          '--mode',
+          'always-on',
+        ],
+        env,
+      );
+      expect(added.stderr).toBe('');
+      await waitFor('the daemon to pick up the offline profile', async () =>
+        (await statusJson()).some((tunnel) => tunnel.name === 'offline') ? true : undefined,
+      );
+      const up = await runCli(['up', 'offline'], env);
+      expect(up.code).toBe(0);
+      const status = await waitFor('the offline tunnel to report its error', async () => {
+        const tunnel = (await statusJson()).find((candidate) => candidate.name === 'offline');
+        return tunnel?.lastError ? tunnel : undefined;
+      });
+      expect(status.lastError?.code).toBe('ERR_TARGET_NOT_CONNECTED');
+      expectOneNotConnected(status.lastError?.message ?? '');
+      expect(status.lastError?.hint).toContain('SSM agent');
+
+      const table = await runCli(['status'], env);
+      expectOneNotConnected(table.stdout);
+    } finally {
+      await runCli(['rm', 'offline'], env);
+      await runCli(['stop'], env);
+    }
+  });
+});

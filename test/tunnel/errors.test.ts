@@ -8,6 +8,7 @@ import {
   mayNeedFreshCredentials,
   needsLogin,
   toTunnelError,
+  withDetail,
 } from '../../daemon/errors.js';
 
 function awsError(name: string, message: string, status = 400): Error {
@@ -165,6 +166,92 @@ describe('classifyError', () => {
     const error = new Error('the resource associated with this token is invalid');
     expect(classifyError(error).code).toBe('ERR_UNKNOWN');
   });
+});
+
+/** Counts the occurrences of `phrase` in `text`, ignoring case. */
+function occurrences(text: string, phrase: string): number {
+  return text.toLowerCase().split(phrase.toLowerCase()).length - 1;
+}
+
+describe('target not connected message', () => {
+  it('names the target once from the AWS message', () => {
+    const result = classifyError(
+      awsError('TargetNotConnected', 'i-00000000000000bad is not connected.'),
+    );
+    expect(result.message).toBe('Target i-00000000000000bad is not connected to Systems Manager');
+    expect(occurrences(result.message, 'not connected')).toBe(1);
+    expect(occurrences(result.message, 'i-00000000000000bad')).toBe(1);
+    expect(result.hint).toContain('SSM agent');
+    expect(result.hint).toContain('i-00000000000000bad is a managed node');
+  });
+
+  it('states it once inside a wrapper', () => {
+    const inner = awsError('TargetNotConnected', 'mi-0123456789abcdef0 is not connected.');
+    const outer = Object.assign(
+      new Error(`StartSession on mi-0123456789abcdef0 failed: ${inner.message}`, { cause: inner }),
+      { name: 'PortForwardError', code: 'ERR_START_SESSION_FAILED' },
+    );
+    const result = classifyError(outer);
+    expect(result.code).toBe('ERR_TARGET_NOT_CONNECTED');
+    expect(result.message).toBe('Target mi-0123456789abcdef0 is not connected to Systems Manager');
+  });
+
+  it('prefers the target from the context', () => {
+    const result = classifyError(awsError('TargetNotConnected', 'Target is not connected.'), {
+      target: 'i-0123456789abcdef0',
+    });
+    expect(result.message).toBe('Target i-0123456789abcdef0 is not connected to Systems Manager');
+  });
+
+  it('omits an AWS message without an id', () => {
+    const result = classifyError(awsError('TargetNotConnected', 'Target is not connected.'));
+    expect(result.message).toBe('The target is not connected to Systems Manager');
+  });
+
+  it('keeps an AWS message that adds facts', () => {
+    const result = classifyError(awsError('TargetNotConnected', 'agent version too old'));
+    expect(result.message).toBe(
+      'The target is not connected to Systems Manager: agent version too old',
+    );
+  });
+});
+
+describe('withDetail', () => {
+  const cases: Array<[string, string, string]> = [
+    [
+      'Access denied',
+      'User arn:x is not authorized',
+      'Access denied: User arn:x is not authorized',
+    ],
+    ['Access denied', 'Access denied.', 'Access denied'],
+    ['Access denied', 'access  denied', 'Access denied'],
+    ['Session not found', '', 'Session not found'],
+    ['Credentials expired', 'The credentials expired', 'Credentials expired'],
+    ['Session start timed out', 'timed out', 'Session start timed out'],
+  ];
+  for (const [summary, detail, expected] of cases) {
+    it(`joins "${summary}" and "${detail}"`, () => {
+      expect(withDetail(summary, detail)).toBe(expected);
+    });
+  }
+});
+
+describe('classified messages without repeats', () => {
+  const inputs: Array<[string, Error]> = [
+    ['access denied', awsError('AccessDeniedException', 'Access denied', 403)],
+    ['expired token', awsError('ExpiredTokenException', 'Credentials expired.')],
+    ['throttling', awsError('ThrottlingException', 'AWS request failed')],
+    ['session not found', awsError('DoesNotExistException', 'Session not found')],
+    ['invalid target', awsError('InvalidTarget', 'Invalid target.')],
+    ['unreachable endpoint', systemError('ECONNREFUSED', 'Cannot reach http://127.0.0.1:1')],
+  ];
+  for (const [label, input] of inputs) {
+    it(`states ${label} once`, () => {
+      const message = classifyError(input, { endpoint: 'http://127.0.0.1:1' }).message;
+      const first = message.split(':')[0] as string;
+      expect(occurrences(message, first)).toBe(1);
+    });
+  }
 });
 
 describe('toTunnelError', () => {
