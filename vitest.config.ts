@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Keeps daemon logs that tests remove, for the secrets scan at the end of `npm test`.
+    setupFiles: ['test/helpers/keep-logs.setup.ts'],
     env: {
       // Silences the AWS SDK's notice that its 2027 releases will need Node.js 22.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

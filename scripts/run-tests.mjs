@@ -3,18 +3,25 @@
 // the summary format that CI reads whatever the test runner is.
 //
 // The secrets scan runs in a second pass, after every other test file has finished, so it
-// reads the logs and audit files that the whole suite wrote.
+// reads the logs and audit files that the whole suite wrote. Both passes share one suite
+// directory (BASTIONLESS_TEST_SUITE_DIR, with TMPDIR inside it): the emulator records there
+// every secret it hands out, and test/helpers/keep-logs.setup.ts keeps a copy of each daemon
+// log that a test removes.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const SECRETS_SCAN = 'test/security/secrets-scan.test.ts';
 const outDir = mkdtempSync(join(tmpdir(), 'bastionless-vitest-'));
+const suiteDir = mkdtempSync(join(tmpdir(), 'bastionless-suite-'));
+const suiteTmp = join(suiteDir, 'tmp');
+mkdirSync(suiteTmp);
+const suiteEnv = { ...process.env, BASTIONLESS_TEST_SUITE_DIR: suiteDir, TMPDIR: suiteTmp };
 const filters = process.argv.slice(2);
 
 /** Runs vitest once and returns its exit status and the counts of its JSON report. */
-function runVitest(name, args) {
+function runVitest(name, args, extraEnv = {}) {
   const report = join(outDir, `${name}.json`);
   const result = spawnSync(
     'npx',
@@ -26,7 +33,7 @@ function runVitest(name, args) {
       `--outputFile.json=${report}`,
       ...args,
     ],
-    { stdio: 'inherit' },
+    { stdio: 'inherit', env: { ...suiteEnv, ...extraEnv } },
   );
   try {
     const json = JSON.parse(readFileSync(report, 'utf8'));
@@ -48,9 +55,16 @@ if (filters.length > 0) {
   runs.push(runVitest('filtered', filters));
 } else {
   runs.push(runVitest('suite', ['--exclude', SECRETS_SCAN]));
-  runs.push(runVitest('secrets-scan', [SECRETS_SCAN]));
+  // Tells the scan that every test file ran, so it can demand a log from each kind of test.
+  runs.push(runVitest('secrets-scan', [SECRETS_SCAN], { BASTIONLESS_TEST_WHOLE_SUITE: '1' }));
 }
 rmSync(outDir, { recursive: true, force: true });
+const allPassed = runs.every((run) => run.status === 0);
+if (allPassed) {
+  rmSync(suiteDir, { recursive: true, force: true });
+} else {
+  console.log(`test homes, logs and recorded secrets kept for inspection in ${suiteDir}`);
+}
 
 const total = runs.reduce(
   (sum, run) => ({
@@ -65,4 +79,4 @@ if (total.failedFiles > 0) {
   console.log(`${total.failedFiles} test files failed`);
 }
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
-process.exit(runs.some((run) => run.status !== 0) ? 1 : 0);
+process.exit(allPassed ? 0 : 1);

@@ -24,6 +24,7 @@ import {
 } from './scenario.js';
 import { EmulatedSession, type SessionTimingOptions } from './session.js';
 import type { ApiCallRecord, EmulatorState, SessionRecord } from './state.js';
+import { recordSecret } from '../helpers/suite-secrets.js';
 
 export { AwsApiError } from './errors.js';
 export type { Faults } from './faults.js';
@@ -206,6 +207,10 @@ async function resolveScenario(options: EmulatorOptions, agentVersion: string): 
 /** Starts the emulator on 127.0.0.1; `close()` stops it and every session. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const scenario = await resolveScenario(options, options.agentVersion ?? DEFAULT_AGENT_VERSION);
+  for (const credential of scenario.credentials) {
+    recordSecret('secret-access-key', credential.secretAccessKey);
+    recordSecret('session-token', credential.sessionToken);
+  }
   const app = Fastify({ logger: false, forceCloseConnections: true });
   app.addContentTypeParser(
     [

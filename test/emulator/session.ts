@@ -15,6 +15,7 @@ import { PortAgent } from './agent/port-agent.js';
 import type { FrameKind } from './agent/reliability.js';
 import type { SessionRecord } from './state.js';
 import { TickCork } from './tick-cork.js';
+import { recordSecret } from '../helpers/suite-secrets.js';
 
 /** The agent pings the service every 54 s; the emulator pings the client at the same rate. */
 export const WEBSOCKET_PING_INTERVAL_MS = 54_000;
@@ -523,7 +524,9 @@ export class EmulatedSession {
 }
 
 function newToken(): string {
-  return randomBytes(96).toString('base64url');
+  const token = randomBytes(96).toString('base64url');
+  recordSecret('session-token', token);
+  return token;
 }
 
 function toBuffer(data: Buffer | ArrayBuffer | Buffer[]): Buffer {

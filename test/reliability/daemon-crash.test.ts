@@ -36,8 +36,7 @@ afterAll(async () => {
   for (const daemon of daemons) {
     await daemon.stop();
   }
-  home?.addSecrets(emulator.sessions.map((s) => emulator.session(s.sessionId)?.token ?? ''));
-  home?.finish();
+  home?.remove();
   await target?.close();
   await emulator?.close();
 });

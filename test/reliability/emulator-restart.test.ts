@@ -47,7 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await daemon?.stop();
-  home?.finish();
+  home?.remove();
   await emulator?.kill();
   await target?.close();
 });

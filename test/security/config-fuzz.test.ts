@@ -133,7 +133,7 @@ describe('daemon watching a config under broken edits', () => {
 
   afterAll(async () => {
     await daemon?.stop();
-    home?.finish();
+    home?.remove();
   });
 
   it('stays up and never rewrites the file', { timeout: 90_000 }, async () => {

@@ -49,9 +49,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await daemon?.stop();
-  home?.addSecrets([api?.token ?? '']);
-  home?.addSecrets(emulator.sessions.map((s) => emulator.session(s.sessionId)?.token ?? ''));
-  home?.finish();
+  home?.remove();
   await target?.close();
   await emulator?.close();
 });

@@ -1,25 +1,36 @@
-// Scans every log and audit file that daemons of the test suite wrote for the secrets they
-// were given: emulator secret keys, session tokens (TokenValue), the API token. Daemon
-// homes live under TEST_HOMES_ROOT with a manifest of their secrets. This file also runs a
-// daemon of its own, so at least one home is always scanned even when it runs alone.
+// Scans every daemon log and audit file that the test suite wrote for the secrets the suite
+// handed out: the emulator's secret access keys and session tokens (scenario credentials,
+// AssumeRole results, StartSession and ResumeSession TokenValues), the SSO portal's tokens,
+// MFA codes sent to AssumeRole, and every control API token. scripts/run-tests.mjs runs this
+// file after all the others; test/helpers/suite-secrets.ts says where the files come from.
+// The file also runs a daemon of its own, so something is scanned even when it runs alone.
 
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator/index.js';
 import { freePort } from '../cli/helpers.js';
 import {
-  DONE_MARKER,
-  SECRETS_MANIFEST,
-  TEST_HOMES_ROOT,
+  PLANTED_PREFIX,
+  SUITE_DIR_ENV,
+  appendSecret,
+  isScannedLogFile,
+  isTokenFile,
+  readRecordedSecrets,
+  suiteDir,
+  type SecretKind,
+} from '../helpers/suite-secrets.js';
+import {
   createTestHome,
   reliabilityScenario,
   startDaemonProcess,
@@ -29,39 +40,79 @@ import {
 import { runBulk } from '../reliability/harness/workload.js';
 import { WorkloadServer } from '../reliability/harness/workload-server.js';
 
-/** The API token file contains its secret by design; every other file must not. */
-const SECRET_HOLDERS = new Set(['token']);
 /** Base64url runs this long look like a TokenValue (128 characters from the emulator). */
 const TOKEN_LIKE = /[A-Za-z0-9_-]{100,}/;
+/** Shorter secrets could match unrelated text by chance; every emulator secret is longer. */
+const MIN_SECRET_LENGTH = 16;
+/** Test homes are shallow; the bound keeps the walk away from anything deep by accident. */
+const MAX_DEPTH = 12;
 
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) {
+interface ScanResult {
+  leaks: string[];
+  logFiles: number;
+  bytes: number;
+  /** Secrets looked for, by kind; `api-token` also counts the token files found. */
+  secretCounts: Partial<Record<SecretKind, number>>;
+}
+
+function filesUnder(dir: string, depth = 0): string[] {
+  if (!existsSync(dir) || depth > MAX_DEPTH) {
     return [];
   }
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+    const stats = lstatSync(path);
+    if (stats.isDirectory()) {
+      return filesUnder(path, depth + 1);
+    }
+    return stats.isFile() ? [path] : [];
   });
 }
 
-/** Lists the secrets of `home`'s manifest, and token-like strings, found in its state files. */
-function scanHome(home: string): { leaks: string[]; files: number; bytes: number } {
-  const { secrets } = JSON.parse(readFileSync(join(home, SECRETS_MANIFEST), 'utf8')) as {
-    secrets: string[];
-  };
+/** Matches a six-digit code only where no other digit touches it, as in `"code":"493817"`. */
+function mfaPattern(code: string): RegExp {
+  return new RegExp(`(?<![0-9])${code}(?![0-9])`);
+}
+
+/** Looks for the secrets recorded under `suite` in every log and audit file under `roots`. */
+function scan(suite: string, roots: string[]): ScanResult {
+  const files = roots.flatMap((root) => filesUnder(root));
+  const recorded = readRecordedSecrets(suite);
+  const apiTokens = files
+    .filter((file) => isTokenFile(basename(file)))
+    .map((file) => readFileSync(file, 'utf8').trim())
+    .filter((token) => token.length > 0);
+  const plain = [
+    ...recorded.filter((secret) => secret.kind !== 'mfa-code').map((secret) => secret.value),
+    ...apiTokens,
+  ].filter((value) => value.length >= MIN_SECRET_LENGTH);
+  const codes = recorded
+    .filter((secret) => secret.kind === 'mfa-code')
+    .map((secret) => ({ code: secret.value, pattern: mfaPattern(secret.value) }));
+
+  const secretCounts: ScanResult['secretCounts'] = {};
+  for (const secret of [
+    ...recorded,
+    ...apiTokens.map((value) => ({ kind: 'api-token' as const, value })),
+  ]) {
+    secretCounts[secret.kind] = (secretCounts[secret.kind] ?? 0) + 1;
+  }
+
   const leaks: string[] = [];
-  let files = 0;
+  let logFiles = 0;
   let bytes = 0;
-  for (const file of filesUnder(join(home, 'state'))) {
-    if (SECRET_HOLDERS.has(file.split('/').at(-1)!)) {
-      continue;
-    }
+  for (const file of files.filter((path) => isScannedLogFile(basename(path)))) {
     const text = readFileSync(file, 'utf8');
-    files += 1;
+    logFiles += 1;
     bytes += text.length;
-    for (const secret of secrets) {
+    for (const secret of plain) {
       if (text.includes(secret)) {
         leaks.push(`${file} contains a secret starting ${secret.slice(0, 6)}…`);
+      }
+    }
+    for (const { code, pattern } of codes) {
+      if (pattern.test(text)) {
+        leaks.push(`${file} contains the MFA code ${code}`);
       }
     }
     const tokenLike = TOKEN_LIKE.exec(text);
@@ -69,11 +120,14 @@ function scanHome(home: string): { leaks: string[]; files: number; bytes: number
       leaks.push(`${file} contains a token-like string starting ${tokenLike[0].slice(0, 6)}…`);
     }
   }
-  return { leaks, files, bytes };
+  return { leaks, logFiles, bytes, secretCounts };
 }
 
-/** Runs a daemon with a session and a transfer, so its log has something to leak. */
-async function writeOwnHome(): Promise<void> {
+/**
+ * Runs a daemon with a session, a transfer, a rejected API token and a dropped websocket, so
+ * its log has something to leak. Returns the daemon's home, which the caller scans.
+ */
+async function writeOwnHome(): Promise<string> {
   const emulator = await startEmulator({ pacing: false, scenario: reliabilityScenario() });
   const target = new WorkloadServer();
   await target.listen();
@@ -103,49 +157,74 @@ async function writeOwnHome(): Promise<void> {
     });
     emulator.closeWebsocket(emulator.sessions[0]!.sessionId);
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    home.addSecrets([api.token]);
-    home.addSecrets(emulator.sessions.map((s) => emulator.session(s.sessionId)?.token ?? ''));
   } finally {
     await daemon.stop();
-    home.finish();
     await target.close();
     await emulator.close();
   }
+  return home.dir;
 }
 
 describe('secrets in test logs', () => {
-  it('reports a planted secret', () => {
-    const home = createTestHome('planted-secret');
-    mkdirSync(home.stateDir, { recursive: true });
-    home.addSecrets(['planted-secret-value-0123456789']);
-    writeFileSync(join(home.stateDir, 'daemon.log'), '{"msg":"planted-secret-value-0123456789"}\n');
-    writeFileSync(join(home.stateDir, 'audit.jsonl'), `{"x":"${'A'.repeat(128)}"}\n`);
-    const scan = scanHome(home.dir);
-    rmSync(home.dir, { recursive: true, force: true });
-    expect(scan.files).toBe(2);
-    expect(scan.leaks).toHaveLength(2);
+  it('reports planted secrets', () => {
+    const suite = mkdtempSync(join(tmpdir(), PLANTED_PREFIX));
+    const state = join(suite, 'home', 'state');
+    mkdirSync(state, { recursive: true });
+    appendSecret(suite, 'session-token', 'planted-session-token-0123456789');
+    appendSecret(suite, 'mfa-code', '482913');
+    appendSecret(suite, 'mfa-code', '771205');
+    writeFileSync(join(state, 'token'), 'planted-api-token-abcdefghijklmnop\n');
+    writeFileSync(
+      join(state, 'daemon.log'),
+      [
+        '{"msg":"planted-session-token-0123456789"}',
+        '{"msg":"mfa","code":"482913"}',
+        // 771205 appears only inside a longer number, which is not the code.
+        '{"msg":"sent","bytes":17712050}',
+      ].join('\n'),
+    );
+    writeFileSync(join(state, 'audit.jsonl.1'), `{"x":"${'A'.repeat(128)}"}\n`);
+    writeFileSync(join(state, 'daemon.log.2'), 'Bearer planted-api-token-abcdefghijklmnop\n');
+
+    const result = scan(suite, [suite]);
+    rmSync(suite, { recursive: true, force: true });
+
+    expect(result.logFiles).toBe(3);
+    expect(result.secretCounts).toEqual({ 'session-token': 1, 'mfa-code': 2, 'api-token': 1 });
+    expect(result.leaks).toHaveLength(4);
+    expect(result.leaks.filter((leak) => leak.includes('MFA code 482913'))).toHaveLength(1);
+    expect(result.leaks.filter((leak) => leak.includes('771205'))).toHaveLength(0);
   });
 
-  it('finds none in any finished daemon home', { timeout: 90_000 }, async () => {
-    await writeOwnHome();
-    const homes = readdirSync(TEST_HOMES_ROOT)
-      .map((name) => join(TEST_HOMES_ROOT, name))
-      .filter((dir) => existsSync(join(dir, DONE_MARKER)));
-    const leaks: string[] = [];
-    let scannedFiles = 0;
-    let scannedBytes = 0;
-    for (const home of homes) {
-      const scan = scanHome(home);
-      leaks.push(...scan.leaks);
-      scannedFiles += scan.files;
-      scannedBytes += scan.bytes;
+  it('finds none in any log of the run', { timeout: 90_000 }, async () => {
+    // Run alone (not through `npm test`), this file records into a suite directory of its own.
+    const ownSuite = suiteDir() === undefined;
+    if (ownSuite) {
+      process.env[SUITE_DIR_ENV] = mkdtempSync(join(tmpdir(), 'bastionless-suite-'));
     }
-    console.log(JSON.stringify({ homes: homes.length, scannedFiles, scannedBytes }));
+    const suite = suiteDir()!;
+    const ownHome = await writeOwnHome();
 
-    expect(leaks).toEqual([]);
-    expect(scannedFiles).toBeGreaterThan(0);
-    for (const home of homes) {
-      rmSync(home, { recursive: true, force: true });
+    const roots = ownHome.startsWith(`${suite}/`) ? [suite] : [suite, ownHome];
+    const result = scan(suite, roots);
+    console.log(JSON.stringify({ suite, ...result, leaks: result.leaks.length }));
+
+    expect(result.leaks).toEqual([]);
+    expect(result.logFiles).toBeGreaterThan(0);
+    expect(result.secretCounts['session-token'] ?? 0).toBeGreaterThan(0);
+    expect(result.secretCounts['secret-access-key'] ?? 0).toBeGreaterThan(0);
+    expect(result.secretCounts['api-token'] ?? 0).toBeGreaterThan(0);
+    if (process.env.BASTIONLESS_TEST_WHOLE_SUITE === '1') {
+      // The whole suite sends MFA codes and starts dozens of daemons; fewer means the
+      // recording or the keeping of logs broke, not that the logs are clean.
+      expect(result.secretCounts['mfa-code'] ?? 0).toBeGreaterThan(0);
+      expect(result.secretCounts['api-token'] ?? 0).toBeGreaterThan(20);
+      expect(result.logFiles).toBeGreaterThan(20);
+    }
+    rmSync(ownHome, { recursive: true, force: true });
+    if (ownSuite) {
+      rmSync(suite, { recursive: true, force: true });
+      delete process.env[SUITE_DIR_ENV];
     }
   });
 });

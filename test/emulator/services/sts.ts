@@ -1,6 +1,7 @@
 // STS GetCallerIdentity and AssumeRole (awsQuery protocol).
 
 import { randomBytes } from 'node:crypto';
+import { recordSecret } from '../../helpers/suite-secrets.js';
 import { AwsApiError } from '../errors.js';
 import type { HandlerContext, QueryHandler } from './index.js';
 import { element, queryResponse } from './xml.js';
@@ -53,6 +54,8 @@ const assumeRole: QueryHandler = (params, ctx) => {
     );
   }
 
+  recordSecret('mfa-code', params.TokenCode);
+
   const sessionName = params.RoleSessionName ?? 'session';
   const durationSeconds = Number(params.DurationSeconds ?? DEFAULT_DURATION_SECONDS);
   const account = match[1]!;
@@ -64,6 +67,8 @@ const assumeRole: QueryHandler = (params, ctx) => {
     account,
     arn: assumedArn,
   };
+  recordSecret('secret-access-key', credential.secretAccessKey);
+  recordSecret('session-token', credential.sessionToken);
   if (ctx.state.scenario.credentials.length > 0) {
     ctx.state.scenario.credentials.push(credential);
   }

@@ -1,29 +1,25 @@
 // The daemon as a child process (`bastionless daemon` from source), with its state under a
-// home directory that the secrets scan reads after the test, and RSS sampling from /proc.
+// home directory of its own, and RSS sampling from /proc.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { recordSecret } from '../../helpers/suite-secrets.js';
 
 export { waitFor } from '../../cli/helpers.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 /**
- * Folder holding the home directory of every daemon the reliability and security tests
- * start. Homes stay after their test, so test/security/secrets-scan.test.ts can read
- * every log and audit file the suite wrote; that scan removes the homes it read.
+ * Folder holding the home directory of every daemon the reliability and security tests start.
+ * Under `npm test` it lies inside the suite directory, so the secrets scan reads what the
+ * homes leave behind (see test/helpers/suite-secrets.ts).
  */
 export const TEST_HOMES_ROOT =
   process.env.BASTIONLESS_TEST_HOMES ?? join(tmpdir(), 'bastionless-test-homes');
-
-/** File in each home listing the secrets that must not appear in its logs. */
-export const SECRETS_MANIFEST = 'secrets.json';
-/** Written when the owning test finished, so the scan skips homes still in use. */
-export const DONE_MARKER = 'done';
 
 /** Credentials the emulator checks; the secret parts must never reach a log file. */
 export const TEST_CREDENTIALS = Object.freeze({
@@ -54,37 +50,22 @@ export interface TestHome {
   dir: string;
   stateDir: string;
   configFile: string;
-  /** Adds secrets (session tokens, keys) that the scan must not find in this home's logs. */
-  addSecrets(values: Iterable<string>): void;
-  /** Marks the home as finished, so the secrets scan may read and remove it. */
-  finish(): void;
+  /**
+   * Removes the home. Under `npm test` the vitest setup file first copies its logs, audit
+   * file and API token out, so the secrets scan still reads them.
+   */
+  remove(): void;
 }
 
 export function createTestHome(label: string): TestHome {
   mkdirSync(TEST_HOMES_ROOT, { recursive: true });
   const dir = mkdtempSync(join(TEST_HOMES_ROOT, `${label}-`));
-  const secrets = new Set<string>([
-    TEST_CREDENTIALS.secretAccessKey,
-    TEST_CREDENTIALS.sessionToken,
-  ]);
-  const writeManifest = () =>
-    writeFileSync(join(dir, SECRETS_MANIFEST), JSON.stringify({ secrets: [...secrets] }));
-  writeManifest();
   return {
     dir,
     stateDir: join(dir, 'state'),
     configFile: join(dir, 'config.json'),
-    addSecrets(values) {
-      for (const value of values) {
-        if (value) {
-          secrets.add(value);
-        }
-      }
-      writeManifest();
-    },
-    finish() {
-      writeManifest();
-      writeFileSync(join(dir, DONE_MARKER), `${new Date().toISOString()}\n`);
+    remove() {
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -177,6 +158,8 @@ export function startDaemonProcess(home: TestHome): DaemonProcess {
         };
         const token = readFileSync(join(home.stateDir, 'token'), 'utf8').trim();
         if (file.pid === child.pid && token) {
+          // The daemon removes its token file when it stops, so the scan records it here.
+          recordSecret('api-token', token);
           apiInfo = { port: file.port, token };
           return apiInfo;
         }

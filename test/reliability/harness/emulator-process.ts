@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { REPO_ROOT } from './daemon-process.js';
+import { SUITE_DIR_ENV, suiteDir } from '../../helpers/suite-secrets.js';
 
 export interface EmulatorProcess {
   child: ChildProcess;
@@ -25,7 +26,12 @@ export async function startEmulatorProcess(
   }
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    // The suite directory lets the emulator record the session tokens it issues.
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...(suiteDir() ? { [SUITE_DIR_ENV]: suiteDir() } : {}),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

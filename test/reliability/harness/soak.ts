@@ -330,7 +330,6 @@ export async function runSoak(input: SoakOptions): Promise<SoakFigures> {
     const status = await tunnelStatus(daemon);
     const failed = results.filter((r) => r.error !== undefined);
     const mismatched = results.filter((r) => r.mismatch !== undefined);
-    home.addSecrets(emulator.sessions.map((s) => emulator.session(s.sessionId)?.token ?? ''));
     return {
       durationMs: Date.now() - started,
       connections: {
@@ -373,7 +372,7 @@ export async function runSoak(input: SoakOptions): Promise<SoakFigures> {
     clearInterval(rssTimer);
     drivers.forEach((driver) => driver.stop());
     await daemon.stop();
-    home.finish();
+    home.remove();
     await server.close();
     await emulator.close();
   }
