@@ -3,6 +3,14 @@
 // request with expired keys.
 
 import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  getDefaultRoleAssumer,
+  getDefaultRoleAssumerWithWebIdentity,
+} from '@aws-sdk/client-sts';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { BastionlessError, classifyError } from '../errors.js';
@@ -17,7 +25,10 @@ export interface CredentialsOptions {
    * credential_process). Absent means the default chain, which reads the environment first.
    */
   awsProfile?: string;
-  /** STS endpoint for assume-role calls: a VPC endpoint or the local emulator. */
+  /**
+   * STS endpoint for assume-role calls: a VPC endpoint or the local emulator. The SSO portal
+   * and SSO-OIDC calls never use it: they take AWS_ENDPOINT_URL_SSO and AWS_ENDPOINT_URL_SSO_OIDC.
+   */
   stsEndpoint?: string;
   /** Called when an assumed role has `mfa_serial`; the code is passed to STS and not kept. */
   mfaCodeProvider?: MfaCodeProvider;
@@ -37,33 +48,138 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 type SourceProvider = (options?: { forceRefresh?: boolean }) => Promise<AwsCredentialIdentity>;
 
+const requireModule = createRequire(import.meta.url);
+
+type RoleAssumer = ReturnType<typeof getDefaultRoleAssumer>;
+type WebIdentityRoleAssumer = ReturnType<typeof getDefaultRoleAssumerWithWebIdentity>;
+
+/**
+ * Builds the STS role assumers for `stsConfig`. @aws-sdk/client-sts is loaded on the first
+ * assume-role call, because most profiles never make one and the package costs memory.
+ */
+function createRoleAssumers(stsConfig: { region: string; endpoint: string | undefined }) {
+  let assumer: RoleAssumer | undefined;
+  let webIdentityAssumer: WebIdentityRoleAssumer | undefined;
+  const sts = () => requireModule('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts');
+  return {
+    roleAssumer: (...args: Parameters<RoleAssumer>) => {
+      assumer ??= sts().getDefaultRoleAssumer(stsConfig);
+      return assumer(...args);
+    },
+    roleAssumerWithWebIdentity: (...args: Parameters<WebIdentityRoleAssumer>) => {
+      webIdentityAssumer ??= sts().getDefaultRoleAssumerWithWebIdentity(stsConfig);
+      return webIdentityAssumer(...args);
+    },
+  };
+}
+
 function createSourceProvider(options: CredentialsOptions): SourceProvider {
   if (options.source) {
     return options.source as SourceProvider;
   }
-  const clientConfig = { region: options.region, endpoint: options.stsEndpoint };
-  if (options.awsProfile) {
+  // Only the STS clients get the region and the STS endpoint, so no shared clientConfig is
+  // passed. With one, the SDK (credential-provider-sso 3.973) lets its region override
+  // `sso_region` for GetRoleCredentials and sends the SSO portal and SSO-OIDC calls to its
+  // endpoint.
+  const shared = {
+    mfaCodeProvider: options.mfaCodeProvider,
+    ...createRoleAssumers({ region: options.region, endpoint: options.stsEndpoint }),
     // ignoreCache re-reads the config files on every refresh, so a fresh `aws sso login`
     // or an edited profile applies without restarting the daemon.
-    return fromIni({
-      profile: options.awsProfile,
-      mfaCodeProvider: options.mfaCodeProvider,
-      clientConfig,
-      ignoreCache: true,
-    }) as SourceProvider;
-  }
-  return fromNodeProviderChain({
-    mfaCodeProvider: options.mfaCodeProvider,
-    clientConfig,
     ignoreCache: true,
-  }) as SourceProvider;
+  };
+  if (options.awsProfile) {
+    return fromIni({ ...shared, profile: options.awsProfile }) as SourceProvider;
+  }
+  return fromNodeProviderChain(shared) as SourceProvider;
+}
+
+/** Maximum number of profiles read along a source_profile chain when looking for an sso-session. */
+const MAX_SOURCE_PROFILE_HOPS = 5;
+
+/**
+ * Reads the `key = value` pairs of `[profile NAME]` (or `[default]`) from the AWS config file.
+ * It covers what an SSO hint needs, not the whole format: nested sub-properties are skipped.
+ */
+function profileSection(configText: string, profile: string): Map<string, string> {
+  const headers =
+    profile === 'default'
+      ? new Set(['default', 'profile default'])
+      : new Set([`profile ${profile}`]);
+  const values = new Map<string, string>();
+  let inSection = false;
+  for (const rawLine of configText.split(/\r?\n/)) {
+    const line = rawLine.split(/(?:^|\s)[;#]/)[0]!.trim();
+    if (line.startsWith('[') && line.endsWith(']')) {
+      inSection = headers.has(line.slice(1, -1).trim().replace(/\s+/g, ' '));
+      continue;
+    }
+    const equals = line.indexOf('=');
+    if (inSection && equals > 0 && rawLine.trimStart() === rawLine) {
+      values.set(line.slice(0, equals).trim(), line.slice(equals + 1).trim());
+    }
+  }
+  return values;
+}
+
+/**
+ * Returns the `sso_session` that `awsProfile` or a profile in its source_profile chain uses,
+ * or undefined for a profile without one (legacy SSO, static keys) or an unreadable config.
+ */
+async function findSsoSession(awsProfile: string): Promise<string | undefined> {
+  const configFile = process.env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config');
+  let configText: string;
+  try {
+    configText = await readFile(configFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let profile: string | undefined = awsProfile;
+  const visited = new Set<string>();
+  while (profile !== undefined && !visited.has(profile) && visited.size < MAX_SOURCE_PROFILE_HOPS) {
+    visited.add(profile);
+    const section = profileSection(configText, profile);
+    const session = section.get('sso_session');
+    if (session) {
+      return session;
+    }
+    profile = section.get('source_profile');
+  }
+  return undefined;
+}
+
+/**
+ * Rewrites the `aws sso login --profile X` command in the hint of `error` to
+ * `aws sso login --sso-session NAME` when the profile, or its source_profile, uses an
+ * sso-session section. The session name says which token cache to renew, and one login
+ * renews it for every profile of that session.
+ */
+async function withSsoSessionHint(
+  error: BastionlessError,
+  awsProfile: string | undefined,
+): Promise<BastionlessError> {
+  const profileCommand = `aws sso login --profile ${awsProfile}`;
+  if (awsProfile === undefined || !error.hint?.includes(profileCommand)) {
+    return error;
+  }
+  const session = await findSsoSession(awsProfile);
+  if (session === undefined) {
+    return error;
+  }
+  const hint = error.hint.replaceAll(profileCommand, `aws sso login --sso-session ${session}`);
+  return new BastionlessError(error.code, error.message, {
+    hint,
+    cause: error.cause,
+    retryable: error.retryable,
+  });
 }
 
 /**
  * Caches the credentials of one profile. `provide` is the identity provider handed to every
  * SDK client of the profile; a timer refreshes the credentials `refreshBeforeExpiryMs` before
  * they expire. Concurrent callers share one in-flight load, and load failures are BastionlessErrors (an
- * expired SSO session is ERR_NEEDS_LOGIN with the `aws sso login --profile X` command). Events:
+ * expired SSO session is ERR_NEEDS_LOGIN with the `aws sso login --profile X` command, or
+ * `aws sso login --sso-session NAME` for a profile of an sso-session section). Events:
  * - `refreshed` (credentials expiration: Date | undefined)
  * - `refresh-failed` (error: BastionlessError): a background refresh failed; the old
  *   credentials stay in use while they are valid and the refresh is retried.
@@ -144,8 +260,9 @@ export class CachingCredentialsProvider extends EventEmitter {
         this.emit('refreshed', credentials.expiration);
         return credentials;
       })
-      .catch((error: unknown) => {
-        throw classifyError(error, { awsProfile: this.awsProfile });
+      .catch(async (error: unknown) => {
+        const classified = classifyError(error, { awsProfile: this.awsProfile });
+        throw await withSsoSessionHint(classified, this.awsProfile);
       })
       .finally(() => {
         this.inFlight = undefined;

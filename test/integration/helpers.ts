@@ -1,8 +1,9 @@
 // A daemon in a temporary BASTIONLESS_HOME with its own AWS config files, talking to the SSM
 // emulator, plus the HTTP and file helpers the integration tests share.
 
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ const AWS_ENV_KEYS = [
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
   'AWS_ENDPOINT_URL_SSO',
+  'AWS_ENDPOINT_URL_SSO_OIDC',
   'AWS_EC2_METADATA_DISABLED',
 ];
 
@@ -224,41 +226,159 @@ export interface SsoPortal {
   url: string;
   /** Bearer tokens of GetRoleCredentials calls, in order. */
   tokens: string[];
+  /** GetRoleCredentials calls, in order. */
+  roleRequests: { accountId: string | null; roleName: string | null; accessToken: string }[];
+  /** JSON bodies of SSO-OIDC CreateToken calls, in order. */
+  createTokenRequests: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
+/** Token pair that the stand-in SSO-OIDC service issues for one refresh token. */
+export interface IssuedSsoToken {
+  accessToken: string;
+  refreshToken?: string;
+  /** Lifetime of the issued access token in seconds; default 3600. */
+  expiresInSeconds?: number;
+}
+
+export interface SsoPortalOptions {
+  /**
+   * Refresh tokens that CreateToken accepts, each with the tokens it issues. Any other refresh
+   * token gets HTTP 400 InvalidGrantException, as a revoked one does.
+   */
+  refreshTokens?: Record<string, IssuedSsoToken>;
+}
+
+function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
+
+async function readJsonBody(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) {
+    chunks.push(chunk as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+}
+
 /**
- * Serves the one SSO portal call the SDK makes, GetRoleCredentials
- * (`GET /federation/credentials` with the `x-amz-sso_bearer_token` header), on 127.0.0.1.
- * The emulator has no SSO portal, so this server replaces it.
+ * Serves the SSO calls the SDK makes on 127.0.0.1: the portal's GetRoleCredentials
+ * (`GET /federation/credentials` with the `x-amz-sso_bearer_token` header) and the SSO-OIDC
+ * CreateToken (`POST /token`) that refreshes an sso-session token. The emulator has no SSO
+ * portal, so this server replaces it: point AWS_ENDPOINT_URL_SSO and AWS_ENDPOINT_URL_SSO_OIDC
+ * at `url`.
  */
-export async function startSsoPortal(accessKeyId: string): Promise<SsoPortal> {
+export async function startSsoPortal(
+  accessKeyId: string,
+  options: SsoPortalOptions = {},
+): Promise<SsoPortal> {
   const tokens: string[] = [];
-  const server = createServer((request, response) => {
+  const roleRequests: SsoPortal['roleRequests'] = [];
+  const createTokenRequests: Record<string, unknown>[] = [];
+  const refreshTokens = options.refreshTokens ?? {};
+
+  const getRoleCredentials = (request: IncomingMessage, response: ServerResponse) => {
     const token = request.headers['x-amz-sso_bearer_token'];
-    if (!request.url?.startsWith('/federation/credentials') || typeof token !== 'string') {
-      response.writeHead(404, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ message: 'not found' }));
+    if (typeof token !== 'string') {
+      sendJson(response, 401, { message: 'missing x-amz-sso_bearer_token header' });
       return;
     }
+    const query = new URL(request.url!, 'http://127.0.0.1').searchParams;
     tokens.push(token);
-    response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(
-      JSON.stringify({
-        roleCredentials: {
-          accessKeyId,
-          secretAccessKey: 'sso-secret',
-          sessionToken: 'sso-session-token',
-          expiration: Date.now() + 3_600_000,
-        },
-      }),
-    );
+    roleRequests.push({
+      accountId: query.get('account_id'),
+      roleName: query.get('role_name'),
+      accessToken: token,
+    });
+    sendJson(response, 200, {
+      roleCredentials: {
+        accessKeyId,
+        secretAccessKey: 'sso-secret',
+        sessionToken: 'sso-session-token',
+        expiration: Date.now() + 3_600_000,
+      },
+    });
+  };
+
+  const createToken = async (request: IncomingMessage, response: ServerResponse) => {
+    const body = await readJsonBody(request);
+    createTokenRequests.push(body);
+    const issued =
+      body.grantType === 'refresh_token' && typeof body.refreshToken === 'string'
+        ? refreshTokens[body.refreshToken]
+        : undefined;
+    if (!issued) {
+      sendJson(
+        response,
+        400,
+        { error: 'invalid_grant', error_description: 'Invalid refresh token provided' },
+        { 'x-amzn-errortype': 'InvalidGrantException' },
+      );
+      return;
+    }
+    sendJson(response, 200, {
+      accessToken: issued.accessToken,
+      tokenType: 'Bearer',
+      expiresIn: issued.expiresInSeconds ?? 3600,
+      ...(issued.refreshToken === undefined ? {} : { refreshToken: issued.refreshToken }),
+    });
+  };
+
+  const server = createServer((request, response) => {
+    if (request.method === 'GET' && request.url?.startsWith('/federation/credentials')) {
+      getRoleCredentials(request, response);
+    } else if (request.method === 'POST' && request.url === '/token') {
+      createToken(request, response).catch((error: Error) =>
+        sendJson(response, 500, { message: error.message }),
+      );
+    } else {
+      sendJson(response, 404, { message: 'not found' });
+    }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     tokens,
+    roleRequests,
+    createTokenRequests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Contents of an sso-session token cache file, as `aws sso login` writes it. */
+export interface SsoSessionToken {
+  startUrl: string;
+  region: string;
+  accessToken: string;
+  /** ISO 8601 time at which `accessToken` expires. */
+  expiresAt: string;
+  refreshToken?: string;
+  clientId?: string;
+  clientSecret?: string;
+  registrationExpiresAt?: string;
+}
+
+/** Path of the token cache file of sso-session `sessionName`: the SHA-1 of the name, in hex. */
+export function ssoSessionCachePath(home: string, sessionName: string): string {
+  const name = createHash('sha1').update(sessionName).digest('hex');
+  return join(home, '.aws', 'sso', 'cache', `${name}.json`);
+}
+
+/** Writes the token cache file of sso-session `sessionName` under `home` and returns its path. */
+export async function writeSsoSessionToken(
+  home: string,
+  sessionName: string,
+  token: SsoSessionToken,
+): Promise<string> {
+  const path = ssoSessionCachePath(home, sessionName);
+  await mkdir(join(home, '.aws', 'sso', 'cache'), { recursive: true });
+  await writeFile(path, JSON.stringify(token, null, 2));
+  return path;
 }
