@@ -2,8 +2,9 @@
 // binding that reports a port in use with the process that uses it.
 
 import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { basename, dirname } from 'node:path';
 import { BastionlessError } from '../errors.js';
-import { findPortOwner } from './port-owner.js';
+import { findDaemonIdentity, findPortOwner, type DaemonIdentity } from './port-owner.js';
 
 // The owner lookup scans /proc, and this bound keeps "port in use" reported within a second.
 const OWNER_LOOKUP_TIMEOUT_MS = 700;
@@ -67,12 +68,57 @@ function listenOnce(server: Server, address: string, port: number): Promise<void
   });
 }
 
-async function ownerDescription(port: number): Promise<string> {
-  const timeout = new Promise<undefined>((resolve) => {
-    setTimeout(() => resolve(undefined), OWNER_LOOKUP_TIMEOUT_MS).unref();
+interface PortInUseText {
+  /** Text after "is already in use", empty when the owner is unknown. */
+  owner: string;
+  hint: string;
+}
+
+/** Quotes a path for a POSIX shell when it contains characters the shell would interpret. */
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Returns the command that stops another daemon. `bastionless stop` finds a daemon through its
+ * state directory, and only BASTIONLESS_HOME=DIR (state in DIR/state) can point it at another
+ * one, because --config selects the config file but not the state directory. For any other
+ * state directory the command sends the SIGTERM that `bastionless stop` would send.
+ */
+function stopCommandFor(pid: number, identity: DaemonIdentity): string {
+  if (basename(identity.stateDir) === 'state') {
+    return `BASTIONLESS_HOME=${shellQuote(dirname(identity.stateDir))} bastionless stop`;
+  }
+  return `kill ${pid}`;
+}
+
+async function describePortOwner(port: number): Promise<PortInUseText> {
+  const fallback: PortInUseText = {
+    owner: '',
+    hint: `Stop the program that uses port ${port} or set another localPort in the profile.`,
+  };
+  const lookup = async (): Promise<PortInUseText> => {
+    const owner = await findPortOwner(port);
+    if (!owner) {
+      return fallback;
+    }
+    // Tunnels of this daemon share its pid, and they are not "another daemon".
+    const identity = owner.pid === process.pid ? undefined : await findDaemonIdentity(owner.pid);
+    if (!identity) {
+      return { ...fallback, owner: ` by ${owner.command} (pid ${owner.pid})` };
+    }
+    const files = identity.configFile
+      ? `config ${identity.configFile}`
+      : `state directory ${identity.stateDir}`;
+    return {
+      owner: ` by another bastionless daemon (pid ${owner.pid}, ${files})`,
+      hint: `Stop that daemon with \`${stopCommandFor(owner.pid, identity)}\`, or set another localPort in the profile.`,
+    };
+  };
+  const timeout = new Promise<PortInUseText>((resolve) => {
+    setTimeout(() => resolve(fallback), OWNER_LOOKUP_TIMEOUT_MS).unref();
   });
-  const owner = await Promise.race([findPortOwner(port).catch(() => undefined), timeout]);
-  return owner ? ` by ${owner.command} (pid ${owner.pid})` : '';
+  return Promise.race([lookup().catch(() => fallback), timeout]);
 }
 
 async function bindError(
@@ -82,9 +128,9 @@ async function bindError(
 ): Promise<BastionlessError> {
   const where = formatHostPort(address, port);
   if (error.code === 'EADDRINUSE') {
-    const owner = await ownerDescription(port);
+    const { owner, hint } = await describePortOwner(port);
     return new BastionlessError('ERR_PORT_IN_USE', `Port ${where} is already in use${owner}`, {
-      hint: `Stop the program that uses port ${port} or set another localPort in the profile.`,
+      hint,
       cause: error,
     });
   }

@@ -1,9 +1,12 @@
 // Finds the process that listens on a local TCP port, so ERR_PORT_IN_USE can name it.
 // Linux: /proc/net/tcp{,6} gives the socket inode and /proc/<pid>/fd links name its owner.
 // Elsewhere, and when /proc shows nothing (another user's process), `lsof` is asked.
+// When the owner is another bastionless daemon, its state directory and config file are
+// read too, so the error can name the command that stops it.
 
 import { execFile } from 'node:child_process';
 import { readFile, readdir, readlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 export interface PortOwner {
   pid: number;
@@ -11,7 +14,18 @@ export interface PortOwner {
   command: string;
 }
 
+/** A bastionless daemon found by the log file it keeps open in its state directory. */
+export interface DaemonIdentity {
+  stateDir: string;
+  /** Config file from the daemon's api.json; undefined when that file does not name it. */
+  configFile?: string;
+}
+
 const TCP_LISTEN_STATE = '0A';
+// File names a daemon creates in its state directory, the same as in daemon/paths.ts.
+const DAEMON_LOG_NAME = 'daemon.log';
+const DAEMON_PID_NAME = 'daemon.pid';
+const DAEMON_API_NAME = 'api.json';
 const LSOF_TIMEOUT_MS = 1500;
 // Scanning every process can be slow on a busy machine, and the caller reports the
 // port in use within a second, so the scan stops after this many processes.
@@ -123,4 +137,75 @@ export async function findPortOwner(port: number): Promise<PortOwner | undefined
     }
   }
   return findOwnerWithLsof(port);
+}
+
+/** Parses `lsof -F n` output: one `n<path>` line per open file. */
+export function parseLsofFileNames(output: string): string[] {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('n'))
+    .map((line) => line.slice(1));
+}
+
+async function openFilesInProc(pid: number): Promise<string[]> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const links = await Promise.all(
+    fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')),
+  );
+  return links.filter((link) => link.startsWith('/'));
+}
+
+function openFilesWithLsof(pid: number): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile(
+      'lsof',
+      ['-nP', '-a', '-p', String(pid), '-F', 'n'],
+      { timeout: LSOF_TIMEOUT_MS },
+      (error, stdout) => {
+        resolve(error && !stdout ? [] : parseLsofFileNames(String(stdout)));
+      },
+    );
+  });
+}
+
+async function readPidFile(file: string): Promise<number | undefined> {
+  const pid = Number.parseInt((await readTable(file)).trim(), 10);
+  return Number.isInteger(pid) ? pid : undefined;
+}
+
+async function readConfigFileName(apiFile: string): Promise<string | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(apiFile, 'utf8')) as { configFile?: unknown };
+    return typeof parsed.configFile === 'string' ? parsed.configFile : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Returns the state directory and config file of the bastionless daemon running as `pid`, or
+ * undefined when `pid` is not one. A daemon keeps `<stateDir>/daemon.log` open, and its
+ * `daemon.pid` there must name `pid`, so an unrelated process that has a file of that name
+ * open is not taken for a daemon. Reading another user's open files fails, which also
+ * returns undefined.
+ */
+export async function findDaemonIdentity(pid: number): Promise<DaemonIdentity | undefined> {
+  const files =
+    process.platform === 'linux' ? await openFilesInProc(pid) : await openFilesWithLsof(pid);
+  const stateDirs = files
+    .filter((file) => basename(file) === DAEMON_LOG_NAME)
+    .map((file) => dirname(file));
+  for (const stateDir of new Set(stateDirs)) {
+    if ((await readPidFile(join(stateDir, DAEMON_PID_NAME))) !== pid) {
+      continue;
+    }
+    const configFile = await readConfigFileName(join(stateDir, DAEMON_API_NAME));
+    return configFile === undefined ? { stateDir } : { stateDir, configFile };
+  }
+  return undefined;
 }

@@ -1,11 +1,17 @@
-// Port owner lookup: the /proc/net/tcp parser, the lsof output parser, and a live lookup of
-// a port this test process listens on.
+// Port owner lookup: the /proc/net/tcp parser, the lsof output parsers, a live lookup of
+// a port this test process listens on, and daemon recognition by its open log file.
 
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  findDaemonIdentity,
   findPortOwner,
   parseListeningInodes,
+  parseLsofFileNames,
   parseLsofOutput,
 } from '../../daemon/tunnel/port-owner.js';
 
@@ -58,5 +64,77 @@ describe('findPortOwner', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('parseLsofFileNames', () => {
+  it('returns every n line', () => {
+    expect(parseLsofFileNames('p42\nf1\nn/dev/null\nf18\nn/home/a/state/daemon.log\n')).toEqual([
+      '/dev/null',
+      '/home/a/state/daemon.log',
+    ]);
+  });
+});
+
+describe('findDaemonIdentity', () => {
+  /**
+   * Starts a process that keeps `<home>/state/daemon.log` open, as a daemon does, and writes
+   * the state files with `pidOffset` added to its pid.
+   */
+  async function withLogHolder(
+    pidOffset: number,
+    apiFile: object | undefined,
+    check: (pid: number, stateDir: string) => Promise<void>,
+  ): Promise<void> {
+    const home = mkdtempSync(join(tmpdir(), 'bastionless-identity-'));
+    const stateDir = join(home, 'state');
+    mkdirSync(stateDir);
+    const logFile = join(stateDir, 'daemon.log');
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('fs').openSync(${JSON.stringify(logFile)}, 'a'); console.log('open'); setInterval(() => {}, 1000)`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise((resolve) => child.stdout.once('data', resolve));
+      const pid = child.pid as number;
+      writeFileSync(join(stateDir, 'daemon.pid'), `${pid + pidOffset}\n`);
+      if (apiFile) {
+        writeFileSync(join(stateDir, 'api.json'), JSON.stringify(apiFile));
+      }
+      await check(pid, stateDir);
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(home, { recursive: true, force: true });
+    }
+  }
+
+  it('reads state dir and config file', async () => {
+    await withLogHolder(
+      0,
+      { port: 1, pid: 1, url: 'x', configFile: '/a/config.json' },
+      async (pid, stateDir) => {
+        expect(await findDaemonIdentity(pid)).toEqual({ stateDir, configFile: '/a/config.json' });
+      },
+    );
+  });
+
+  it('omits a config file api.json lacks', async () => {
+    await withLogHolder(0, undefined, async (pid, stateDir) => {
+      expect(await findDaemonIdentity(pid)).toEqual({ stateDir });
+    });
+  });
+
+  it('ignores a pid file naming another pid', async () => {
+    await withLogHolder(1, undefined, async (pid) => {
+      expect(await findDaemonIdentity(pid)).toBeUndefined();
+    });
+  });
+
+  it('ignores a process without a daemon log', async () => {
+    expect(await findDaemonIdentity(process.pid)).toBeUndefined();
   });
 });
