@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiClient, ApiError } from './lib/api.js';
 import { problemFromError, unreachable, type DaemonProblem } from './lib/daemon-problem.js';
+import { EventLedger } from './lib/event-ledger.js';
 import { EventStream, type StreamStatus, type WebSocketLike } from './lib/events.js';
 import { addMfaRequest, removeMfaRequest, sortOldestFirst } from './lib/mfa.js';
 import { TrafficHistory } from './lib/traffic.js';
@@ -9,9 +10,8 @@ import type { DaemonEvent, MfaRequest, TunnelStatus } from './lib/types.js';
 /** How often the tunnel list is reloaded while the events websocket is down. */
 const POLL_WHILE_DISCONNECTED_MS = 5_000;
 /**
- * How often the list is reloaded while events arrive. The daemon emits `state` only when its
- * own change check fires, and a counter can move without one (a connection count that drops
- * after the local socket has closed), so the page re-reads the full list now and then.
+ * How often the list is reloaded while events arrive. Events carry every change of the state and
+ * counters, and this re-read catches up the fields no event carries, such as the round-trip time.
  */
 const RESYNC_WHILE_CONNECTED_MS = 10_000;
 
@@ -31,13 +31,20 @@ export interface DaemonConnection {
   /** Sets the banner for an unreachable daemon or a rejected token; other errors are ignored. */
   reportError: (error: unknown) => void;
   refresh: () => Promise<void>;
-  applyStatus: (status: TunnelStatus) => void;
+  /**
+   * Sends a request that returns tunnel statuses and shows them, unless events received while
+   * the request was in flight are newer.
+   */
+  requestStatuses: (request: () => Promise<TunnelStatus | TunnelStatus[]>) => Promise<void>;
 }
 
 /** Keeps the tunnel list in sync with the daemon through REST and the events websocket. */
 export function useDaemon(token: string): DaemonConnection {
   const api = useMemo(() => new ApiClient({ baseUrl: '', token }), [token]);
   const history = useRef(new TrafficHistory()).current;
+  const ledger = useRef(new EventLedger()).current;
+  /** Count of MFA events, so a pending list fetched before the latest one is not applied. */
+  const mfaEvents = useRef(0);
   const [tunnels, setTunnels] = useState<Map<string, TunnelStatus>>(new Map());
   const [trafficVersion, setTrafficVersion] = useState(0);
   const [streamStatus, setStreamStatus] = useState<StreamStatus>('connecting');
@@ -48,9 +55,22 @@ export function useDaemon(token: string): DaemonConnection {
     setMfaRequests((current) => removeMfaRequest(current, id));
   }, []);
 
-  const applyStatus = useCallback((status: TunnelStatus) => {
-    setTunnels((current) => new Map(current).set(status.name, status));
-  }, []);
+  const requestStatuses = useCallback(
+    async (request: () => Promise<TunnelStatus | TunnelStatus[]>) => {
+      const mark = ledger.mark();
+      const response = await request();
+      const statuses = Array.isArray(response) ? response : [response];
+      setTunnels((current) => {
+        const updated = new Map(current);
+        for (const status of statuses) {
+          if (!status || typeof status !== 'object' || typeof status.name !== 'string') continue;
+          updated.set(status.name, ledger.merge(mark, current.get(status.name), status));
+        }
+        return updated;
+      });
+    },
+    [ledger],
+  );
 
   const reportError = useCallback((error: unknown) => {
     const found = problemFromError(error);
@@ -59,14 +79,22 @@ export function useDaemon(token: string): DaemonConnection {
 
   const refresh = useCallback(async () => {
     try {
+      const mark = ledger.mark();
       const list = await api.listTunnels();
-      setTunnels(new Map(list.map((tunnel) => [tunnel.name, tunnel])));
+      setTunnels((current) => ledger.mergeList(mark, current, list));
       const now = Date.now();
-      for (const tunnel of list) history.record(tunnel.name, tunnel.bytesIn, tunnel.bytesOut, now);
+      for (const tunnel of list) {
+        // A traffic event received meanwhile has newer counters than this list.
+        if (ledger.hadTrafficSince(mark, tunnel.name)) continue;
+        history.record(tunnel.name, tunnel.bytesIn, tunnel.bytesOut, now);
+      }
       setProblem(null);
+      const mfaEventsBefore = mfaEvents.current;
       // A daemon older than the MFA routes returns 404; the prompt then never shows.
       const pending = await api.listMfaRequests().catch(() => null);
-      if (pending) setMfaRequests(sortOldestFirst(pending));
+      if (pending && mfaEvents.current === mfaEventsBefore) {
+        setMfaRequests(sortOldestFirst(pending));
+      }
     } catch (error) {
       const code = error instanceof ApiError ? ` (${error.code})` : '';
       setProblem(
@@ -78,22 +106,26 @@ export function useDaemon(token: string): DaemonConnection {
         },
       );
     }
-  }, [api, history]);
+  }, [api, history, ledger]);
 
   const handleEvent = useCallback(
     (event: DaemonEvent) => {
       if (event.type === 'state') {
-        applyStatus(event.tunnel);
+        ledger.noteState(event.tunnel.name);
+        setTunnels((current) => new Map(current).set(event.tunnel.name, event.tunnel));
         return;
       }
       if (event.type === 'mfa-required') {
+        mfaEvents.current += 1;
         setMfaRequests((current) => addMfaRequest(current, event.request));
         return;
       }
       if (event.type === 'mfa-settled') {
+        mfaEvents.current += 1;
         setMfaRequests((current) => removeMfaRequest(current, event.request.id));
         return;
       }
+      ledger.noteTraffic(event.name);
       const at = Date.parse(event.at);
       history.record(event.name, event.bytesIn, event.bytesOut, Number.isNaN(at) ? Date.now() : at);
       setTrafficVersion((version) => version + 1);
@@ -104,7 +136,7 @@ export function useDaemon(token: string): DaemonConnection {
         return new Map(current).set(event.name, updated);
       });
     },
-    [applyStatus, history],
+    [history, ledger],
   );
 
   useEffect(() => {
@@ -154,6 +186,6 @@ export function useDaemon(token: string): DaemonConnection {
     problem,
     reportError,
     refresh,
-    applyStatus,
+    requestStatuses,
   };
 }

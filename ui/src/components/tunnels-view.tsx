@@ -1,35 +1,68 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import { groupTunnels, UNGROUPED } from '../lib/grouping.js';
+import { isTunnelActive } from '../lib/state-words.js';
+import type { TunnelState } from '../lib/types.js';
 import type { DaemonConnection } from '../use-daemon.js';
 import { TunnelRow } from './tunnel-row.js';
 
+/** A failed start, stop or restart, with the states of its tunnels when it failed. */
+interface ActionError {
+  message: string;
+  /** True when the action was meant to turn the tunnels on (start or restart). */
+  turnsOn: boolean;
+  statesAtFailure: Map<string, TunnelState>;
+}
+
+/**
+ * Returns true once every tunnel of a failed action has since moved to the state the action
+ * wanted, for example started from the CLI or the tray, so its error no longer applies.
+ */
+function isActionErrorSettled(error: ActionError, tunnels: DaemonConnection['tunnels']): boolean {
+  if (error.statesAtFailure.size === 0) return false;
+  return [...error.statesAtFailure].every(([name, stateAtFailure]) => {
+    const tunnel = tunnels.find((candidate) => candidate.name === name);
+    if (!tunnel) return false;
+    return tunnel.state !== stateAtFailure && isTunnelActive(tunnel.state) === error.turnsOn;
+  });
+}
+
 /** Lists all tunnels, one section per group, with Start all and Stop all per group. */
 export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
-  const [actionError, setActionError] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<ActionError | null>(null);
   const groups = groupTunnels(daemon.tunnels);
+  const shownError =
+    actionError && !isActionErrorSettled(actionError, daemon.tunnels) ? actionError : null;
 
-  const run = async (action: () => Promise<unknown>) => {
+  const run = async (names: string[], turnsOn: boolean, action: () => Promise<unknown>) => {
     setActionError(null);
     try {
       await action();
     } catch (error) {
       daemon.reportError(error);
-      if (error instanceof ApiError && error.status !== 0) setActionError(error.message);
+      if (error instanceof ApiError && error.status !== 0) {
+        const statesAtFailure = new Map<string, TunnelState>();
+        for (const tunnel of daemon.tunnels) {
+          if (names.includes(tunnel.name)) statesAtFailure.set(tunnel.name, tunnel.state);
+        }
+        setActionError({ message: error.message, turnsOn, statesAtFailure });
+      }
     }
   };
 
-  const groupAction = (group: string, action: 'start' | 'stop') =>
-    run(async () => {
-      const statuses = await daemon.api.groupAction(group, action);
-      if (Array.isArray(statuses)) statuses.forEach(daemon.applyStatus);
-    });
+  const groupAction = (group: string, action: 'start' | 'stop') => {
+    const names = daemon.tunnels
+      .filter((tunnel) => tunnel.groups.includes(group))
+      .map((tunnel) => tunnel.name);
+    return run(names, action === 'start', () =>
+      daemon.requestStatuses(() => daemon.api.groupAction(group, action)),
+    );
+  };
 
   const tunnelAction = (name: string, action: 'start' | 'stop' | 'restart') =>
-    run(async () => {
-      const status = await daemon.api.tunnelAction(name, action);
-      if (status && typeof status === 'object') daemon.applyStatus(status);
-    });
+    run([name], action !== 'stop', () =>
+      daemon.requestStatuses(() => daemon.api.tunnelAction(name, action)),
+    );
 
   if (daemon.tunnels.length === 0) {
     return (
@@ -45,9 +78,9 @@ export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
 
   return (
     <div class="tunnels">
-      {actionError && (
-        <p class="error-text" role="alert">
-          {actionError}
+      {shownError && (
+        <p class="error-text" role="alert" data-testid="action-error">
+          {shownError.message}
         </p>
       )}
       {groups.map((group) => {
