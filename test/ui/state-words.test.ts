@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeState, isTunnelActive } from '../../ui/src/lib/state-words.js';
+import { describeState, isErrorBeforeOpen, isTunnelActive } from '../../ui/src/lib/state-words.js';
 import type { TunnelState } from '../../ui/src/lib/types.js';
 
 const ALL_STATES: TunnelState[] = [
@@ -50,5 +50,47 @@ describe('isTunnelActive', () => {
   it('is off only for stopped and failed', () => {
     const active = ALL_STATES.filter(isTunnelActive);
     expect(active).toEqual(['listening', 'connecting', 'open', 'reconnecting', 'needs-login']);
+  });
+});
+
+describe('isErrorBeforeOpen', () => {
+  const lastError = {
+    code: 'ERR_SESSION_FAILED',
+    message: 'StartSession failed',
+    at: '2026-01-05T10:00:00.000Z',
+  };
+
+  it('is true for an error before opening', () => {
+    const status = { state: 'open' as const, openSince: '2026-01-05T10:00:05.000Z', lastError };
+    expect(isErrorBeforeOpen(status)).toBe(true);
+  });
+
+  it('is true while reconnecting', () => {
+    const status = {
+      state: 'reconnecting' as const,
+      openSince: '2026-01-05T10:00:05.000Z',
+      lastError,
+    };
+    expect(isErrorBeforeOpen(status)).toBe(true);
+  });
+
+  it('is false for an error while open', () => {
+    const status = { state: 'open' as const, openSince: '2026-01-05T09:59:00.000Z', lastError };
+    expect(isErrorBeforeOpen(status)).toBe(false);
+  });
+
+  it.each(['listening', 'connecting', 'failed', 'needs-login'] as const)(
+    'is false while %s',
+    (state) => {
+      const status = { state, openSince: '2026-01-05T10:00:05.000Z', lastError };
+      expect(isErrorBeforeOpen(status)).toBe(false);
+    },
+  );
+
+  it('is false without an error or open time', () => {
+    expect(isErrorBeforeOpen({ state: 'open', openSince: null, lastError })).toBe(false);
+    expect(
+      isErrorBeforeOpen({ state: 'open', openSince: '2026-01-05T10:00:05.000Z', lastError: null }),
+    ).toBe(false);
   });
 });

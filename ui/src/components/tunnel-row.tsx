@@ -1,6 +1,6 @@
 import { buildClientCommand } from '../lib/client-command.js';
 import { formatBytes, formatDuration, formatRtt, formatTime } from '../lib/format.js';
-import { describeState, isTunnelActive } from '../lib/state-words.js';
+import { describeState, isErrorBeforeOpen, isTunnelActive } from '../lib/state-words.js';
 import type { RateSample } from '../lib/traffic.js';
 import type { TunnelStatus } from '../lib/types.js';
 import { CopyButton } from './copy-button.js';
@@ -85,7 +85,7 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
         )}
         <div>
           <dt>Connections</dt>
-          <dd>
+          <dd data-testid="connections">
             <span data-testid="active-connections">{tunnel.activeConnections}</span> active,{' '}
             {tunnel.totalConnections} total
             {tunnel.dialFailures > 0 && `, ${tunnel.dialFailures} failed to dial`}
@@ -131,7 +131,13 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
           <dd>{tunnel.reconnects}</dd>
         </div>
       </dl>
-      {error && (
+      {error && isErrorBeforeOpen(tunnel) && (
+        <p class="past-error" data-testid="past-error">
+          Earlier error at {formatTime(error.at)}, before the tunnel opened: {error.message}{' '}
+          <code>{error.code}</code>
+        </p>
+      )}
+      {error && !isErrorBeforeOpen(tunnel) && (
         <div class="last-error" role="status" data-testid="last-error">
           <p>
             <strong>Last error</strong> at {formatTime(error.at)}: {error.message}{' '}

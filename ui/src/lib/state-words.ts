@@ -49,3 +49,19 @@ export function describeState(status: Pick<TunnelStatus, 'state' | 'reason'>): S
 export function isTunnelActive(state: TunnelState): boolean {
   return state !== 'stopped' && state !== 'failed';
 }
+
+/**
+ * Returns true when the tunnel's last error happened before its current open period began, so
+ * the open sessions have since replaced the failed one. The daemon keeps `lastError` until the
+ * next start, and showing it as current would alarm the user about a problem that is gone.
+ */
+export function isErrorBeforeOpen(
+  status: Pick<TunnelStatus, 'state' | 'openSince' | 'lastError'>,
+): boolean {
+  if (!status.lastError || !status.openSince) return false;
+  if (status.state !== 'open' && status.state !== 'reconnecting') return false;
+  const erredAt = Date.parse(status.lastError.at);
+  const openedAt = Date.parse(status.openSince);
+  if (Number.isNaN(erredAt) || Number.isNaN(openedAt)) return false;
+  return erredAt < openedAt;
+}
