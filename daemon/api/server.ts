@@ -23,6 +23,7 @@ import { registerProfileRoutes } from './profile-routes.js';
 import { registerEventRoutes } from './events.js';
 import type { MfaBroker } from './mfa.js';
 import { registerMfaRoutes } from './routes-mfa.js';
+import { registerLifecycleRoutes } from './lifecycle-routes.js';
 import type { Registry } from 'prom-client';
 import { createDescribeTargets } from './targets.js';
 import type { DescribeTargets, ProfileStore, TunnelController } from './types.js';
@@ -46,6 +47,8 @@ export interface ApiServerOptions {
   bodyLimitBytes?: number;
   /** Pending MFA code requests; enables `/v1/mfa` and the MFA events. */
   mfa?: MfaBroker;
+  /** Stops the daemon; enables `POST /v1/shutdown`. */
+  shutdown?: (reason: string) => void;
 }
 
 export interface ApiServer {
@@ -272,6 +275,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     registerMfaRoutes(app, options.mfa);
   }
   registerTargetRoute(app, describeTargets);
+  if (options.shutdown) {
+    registerLifecycleRoutes(app, options.manager, options.shutdown);
+  }
   app.get('/metrics', async (_request, reply) => {
     metrics ??= import('./metrics.js').then((module) =>
       module.createMetricsRegistry(options.manager),
