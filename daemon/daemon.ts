@@ -1,15 +1,7 @@
 // The daemon process: config store → tunnel manager → control API, plus the pid, port,
 // token and open-session files in the state directory, and an orderly shutdown.
 
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
@@ -21,7 +13,8 @@ import { ConfigStore } from './config/store.js';
 import type { ConfigError } from './config/errors.js';
 import type { Profile, TunnelStatus } from './config/types.js';
 import { createLogger } from './log.js';
-import { readLivePid, type ApiFile, type BastionlessPaths } from './paths.js';
+import { acquireDaemonLock } from './instance-lock.js';
+import type { ApiFile, BastionlessPaths } from './paths.js';
 import { startPortForwardSession } from './portforward/index.js';
 import { TunnelManager, type TunnelManagerDeps } from './tunnel/manager.js';
 import { createTokenFile } from './api/auth.js';
@@ -40,6 +33,11 @@ export interface DaemonOptions {
   logLevel?: pino.LevelWithSilent;
   /** Overrides for tests, e.g. shorter tunnel timings. */
   managerOverrides?: Partial<TunnelManagerDeps>;
+  /**
+   * Called when a client requests `POST /v1/shutdown`, e.g. so the process can arm a forced
+   * exit. Absent means the daemon only calls its own `stop`.
+   */
+  onShutdownRequest?: (reason: string) => void;
 }
 
 /** One open SSM session, recorded so a restarted daemon can terminate it. */
@@ -62,13 +60,7 @@ export interface RunningDaemon {
   stop(reason?: string): Promise<void>;
 }
 
-export class DaemonAlreadyRunningError extends Error {
-  override readonly name = 'DaemonAlreadyRunningError';
-  readonly code = 'ERR_DAEMON_RUNNING';
-  constructor(readonly pid: number) {
-    super(`the daemon is already running (pid ${pid}); stop it with \`bastionless stop\``);
-  }
-}
+export { DaemonAlreadyRunningError } from './instance-lock.js';
 
 /** Finds ui/dist from the source tree (daemon/) and from the build output (dist/daemon/). */
 function defaultUiDir(): string | undefined {
@@ -147,36 +139,10 @@ async function terminateLeftoverSessions(file: string, logger: pino.Logger): Pro
   rmSync(file, { force: true });
 }
 
-/**
- * Creates the pid file exclusively, so two daemons started at once cannot both run. A pid file
- * naming a dead process is stale and is replaced.
- * NOTE: a stale pid reused by an unrelated process still counts as a running daemon.
- */
-function claimPidFile(pidFile: string): void {
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      const fd = openSync(pidFile, 'wx', 0o644);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw error;
-      }
-    }
-    const otherPid = readLivePid(pidFile);
-    if (otherPid !== null) {
-      throw new DaemonAlreadyRunningError(otherPid);
-    }
-    rmSync(pidFile, { force: true });
-  }
-  throw new Error(`could not create ${pidFile}; another daemon is starting at the same time`);
-}
-
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { paths } = options;
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  claimPidFile(paths.pidFile);
+  const lock = await acquireDaemonLock(paths);
 
   const log = createLogger({
     stateDir: paths.stateDir,
@@ -273,6 +239,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   applyProfiles(store.profiles);
   const stopWatching = store.watch();
 
+  // A shutdown request can arrive as soon as the API listens, before `stop` below exists, so
+  // it waits in `pending` until the handler is set.
+  const shutdownRequests: { handler?: (reason: string) => void; pending?: string } = {};
+  const shutdown = (reason: string): void => {
+    if (shutdownRequests.handler) {
+      shutdownRequests.handler(reason);
+    } else {
+      shutdownRequests.pending ??= reason;
+    }
+  };
+
   const token = createTokenFile(paths.tokenFile);
   let api: ApiServer;
   try {
@@ -285,13 +262,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       uiDir: options.uiDir ?? defaultUiDir(),
       version: options.version,
       mfa,
+      shutdown,
     });
   } catch (error) {
     stopWatching();
     mfa.close();
     await manager.shutdown();
     aws.destroyAll();
-    rmSync(paths.pidFile, { force: true });
+    lock.release();
     log.close();
     throw error;
   }
@@ -308,6 +286,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const stop = (reason = 'stop requested'): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'daemon stopping');
+      lock.touch();
       stopWatching();
       store.removeAllListeners('profiles');
       rmSync(paths.apiFile, { force: true });
@@ -325,12 +304,24 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       }
       aws.destroyAll();
       rmSync(paths.tokenFile, { force: true });
-      rmSync(paths.pidFile, { force: true });
+      lock.release();
       logger.info({ reason }, 'daemon stopped');
       log.close();
     })();
     return stopping;
   };
+
+  shutdownRequests.handler = (reason) => {
+    logger.info({ reason }, 'shutdown requested');
+    if (options.onShutdownRequest) {
+      options.onShutdownRequest(reason);
+    } else {
+      stop(reason).catch((error: unknown) => logger.error({ err: error }, 'stopping failed'));
+    }
+  };
+  if (shutdownRequests.pending !== undefined) {
+    shutdownRequests.handler(shutdownRequests.pending);
+  }
 
   return { port: api.port, url: api.url, token, manager, store, logger, stop };
 }

@@ -1,0 +1,263 @@
+// One daemon per state directory: an exclusive lock file that names its owner's pid, and the
+// probe that tells whether that owner is a bastionless daemon by asking its control API.
+
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processExists, type ApiFile, type BastionlessPaths } from './paths.js';
+
+/**
+ * Time a daemon has from taking the lock until its control API answers. The `start` command
+ * gives up on a new daemon after the same time, so a lock that is older than this and whose
+ * owner does not answer on the API belongs to a crashed daemon, or its pid was reused.
+ */
+export const STARTUP_GRACE_MS = 15_000;
+/** Time the probe waits for `GET /v1/status`, in milliseconds. */
+const PROBE_TIMEOUT_MS = 2000;
+/** A break lock older than this was left by a process that died while holding it. */
+const STALE_BREAK_LOCK_MS = 5000;
+const POLL_MS = 100;
+
+export type DaemonProbe =
+  /** The control API answered the token and reported the pid that owns the lock. */
+  | { state: 'running'; pid: number; port: number; url: string; token: string }
+  /**
+   * A live process took or refreshed the lock less than STARTUP_GRACE_MS ago and its API does
+   * not answer: a daemon that is starting, or stopping after it closed its API.
+   */
+  | { state: 'transitioning'; pid: number; lockAgeMs: number }
+  /** The API port accepted the request but sent no reply within PROBE_TIMEOUT_MS. */
+  | { state: 'unresponsive'; pid: number; port: number }
+  /**
+   * No daemon runs. `stalePid` is a live process that a leftover lock names but that is not
+   * this daemon, e.g. a pid reused after a crash or a reboot; null when there is none.
+   */
+  | { state: 'stopped'; stalePid: number | null };
+
+export class DaemonAlreadyRunningError extends Error {
+  override readonly name = 'DaemonAlreadyRunningError';
+  readonly code = 'ERR_DAEMON_RUNNING';
+  constructor(
+    readonly pid: number,
+    readonly url: string,
+  ) {
+    super(
+      `bastionless is already running (pid ${pid}, control API on ${url.replace(/^http:\/\//, '')})`,
+    );
+  }
+}
+
+interface LockContent {
+  /** NaN while the owner has created the file but not yet written its pid. */
+  pid: number;
+  ageMs: number;
+  /** Raw text and mtime, so a breaker removes the lock only if nobody replaced it meanwhile. */
+  text: string;
+  mtimeMs: number;
+}
+
+function readLock(lockFile: string): LockContent | null {
+  try {
+    const text = readFileSync(lockFile, 'utf8');
+    const { mtimeMs } = statSync(lockFile);
+    return {
+      pid: Number.parseInt(text.trim(), 10),
+      ageMs: Date.now() - mtimeMs,
+      text,
+      mtimeMs,
+    };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return null;
+    }
+    throw error;
+  }
+}
+
+function readApiFile(paths: BastionlessPaths): { api: ApiFile; token: string } | null {
+  try {
+    const api = JSON.parse(readFileSync(paths.apiFile, 'utf8')) as ApiFile;
+    const token = readFileSync(paths.tokenFile, 'utf8').trim();
+    if (!Number.isInteger(api.port) || !Number.isInteger(api.pid) || token === '') {
+      return null;
+    }
+    return { api, token };
+  } catch {
+    return null;
+  }
+}
+
+type ApiAnswer = { kind: 'ours' } | { kind: 'not-ours' } | { kind: 'timeout' };
+
+/**
+ * Asks `GET /v1/status` with the token. Only a 200 reply that reports `expectedPid` proves the
+ * process is this daemon: another program on a reused port, or a daemon of another state
+ * directory, cannot pass both checks.
+ */
+async function askControlApi(port: number, token: string, expectedPid: number): Promise<ApiAnswer> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/status`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return { kind: 'not-ours' };
+    }
+    const body = (await response.json()) as { pid?: unknown };
+    return body.pid === expectedPid ? { kind: 'ours' } : { kind: 'not-ours' };
+  } catch (error) {
+    return (error as Error).name === 'TimeoutError' ? { kind: 'timeout' } : { kind: 'not-ours' };
+  }
+}
+
+/**
+ * Finds out whether a daemon runs on this state directory. The pid in the lock file alone
+ * proves nothing, because the OS reuses the pid of a crashed daemon for other processes.
+ */
+export async function probeDaemon(paths: BastionlessPaths): Promise<DaemonProbe> {
+  const lock = readLock(paths.pidFile);
+  const state = readApiFile(paths);
+  // Without a lock file, the API file's pid is the candidate, as with daemons that other tools
+  // start on a state directory they create themselves.
+  const pid = lock ? lock.pid : (state?.api.pid ?? Number.NaN);
+  const alive = Number.isInteger(pid) && pid > 0 && processExists(pid);
+  if (alive && state) {
+    const answer = await askControlApi(state.api.port, state.token, pid);
+    if (answer.kind === 'ours') {
+      const url = `http://127.0.0.1:${state.api.port}`;
+      return { state: 'running', pid, port: state.api.port, url, token: state.token };
+    }
+    if (answer.kind === 'timeout') {
+      return { state: 'unresponsive', pid, port: state.api.port };
+    }
+  }
+  if (lock && lock.ageMs < STARTUP_GRACE_MS && (alive || Number.isNaN(lock.pid))) {
+    return { state: 'transitioning', pid: lock.pid, lockAgeMs: lock.ageMs };
+  }
+  return { state: 'stopped', stalePid: alive ? pid : null };
+}
+
+/**
+ * Removes a lock judged stale, unless another process replaced it since it was read. A second
+ * lock file serializes breakers, so one of them cannot remove a lock another one just created.
+ */
+function breakStaleLock(lockFile: string, stale: LockContent): boolean {
+  const breakFile = `${lockFile}.break`;
+  let fd: number;
+  try {
+    fd = openSync(breakFile, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw error;
+    }
+    const breaker = readLock(breakFile);
+    // NOTE: two processes that find the same abandoned break lock can both remove it; the
+    // window is the few microseconds between this check and the removal.
+    if (breaker && breaker.ageMs > STALE_BREAK_LOCK_MS) {
+      rmSync(breakFile, { force: true });
+    }
+    return false;
+  }
+  try {
+    writeSync(fd, `${process.pid}\n`);
+    const current = readLock(lockFile);
+    if (current && current.text === stale.text && current.mtimeMs === stale.mtimeMs) {
+      rmSync(lockFile, { force: true });
+      return true;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+    rmSync(breakFile, { force: true });
+  }
+}
+
+export interface DaemonLock {
+  /**
+   * Sets the lock's mtime to now. A stopping daemon calls it after closing its API, so that
+   * for STARTUP_GRACE_MS a new daemon waits for the release instead of breaking the lock.
+   */
+  touch(): void;
+  /** Removes the lock file if it still names this process; safe to call twice. */
+  release(): void;
+}
+
+/**
+ * Takes the lock with an atomic exclusive create (`open` with O_EXCL), so of several daemons
+ * started at once exactly one gets it. A lock whose owner is dead, or is alive but did not
+ * answer on the control API within STARTUP_GRACE_MS of taking it, is broken and taken over.
+ * Throws DaemonAlreadyRunningError when the owner's control API answers. While the owner
+ * is still starting, waits up to `waitMs` for the outcome.
+ */
+export async function acquireDaemonLock(
+  paths: BastionlessPaths,
+  waitMs = STARTUP_GRACE_MS + PROBE_TIMEOUT_MS,
+): Promise<DaemonLock> {
+  const lockFile = paths.pidFile;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(lockFile, 'wx', 0o644);
+      try {
+        writeSync(fd, `${process.pid}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return {
+        touch: () => touchLock(lockFile),
+        release: () => releaseLock(lockFile),
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+    }
+    const probe = await probeDaemon(paths);
+    if (probe.state === 'running') {
+      throw new DaemonAlreadyRunningError(probe.pid, probe.url);
+    }
+    if (probe.state === 'unresponsive') {
+      throw new Error(
+        `a daemon (pid ${probe.pid}) holds ${lockFile} but its control API on port ${probe.port} does not respond; stop it with \`kill ${probe.pid}\` if it is hung`,
+      );
+    }
+    if (probe.state === 'stopped') {
+      const stale = readLock(lockFile);
+      if (stale && breakStaleLock(lockFile, stale)) {
+        continue;
+      }
+    }
+    if (Date.now() > deadline) {
+      const owner = probe.state === 'transitioning' ? `pid ${probe.pid}` : 'another process';
+      throw new Error(
+        `${lockFile} is held by ${owner}, which did not become a ready daemon within ${waitMs / 1000} s; run \`bastionless status\``,
+      );
+    }
+    // The owner is starting or stopping, or another process is breaking or replacing the lock.
+    await sleep(POLL_MS);
+  }
+}
+
+/** Removes the lock only if it names this process, so a stopping daemon cannot remove a successor's lock. */
+function releaseLock(lockFile: string): void {
+  const lock = readLock(lockFile);
+  if (lock && lock.pid === process.pid) {
+    rmSync(lockFile, { force: true });
+  }
+}
+
+function touchLock(lockFile: string): void {
+  const lock = readLock(lockFile);
+  if (lock && lock.pid === process.pid) {
+    const now = new Date();
+    utimesSync(lockFile, now, now);
+  }
+}
