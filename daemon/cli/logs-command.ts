@@ -18,22 +18,115 @@ const LEVELS: Record<number, string> = {
   60: 'FATAL',
 };
 const HIDDEN_FIELDS = new Set(['time', 'level', 'msg', 'pid', 'hostname']);
+const STACK_INDENT = '    ';
 
-/** Formats one pino JSON line; a line that is not JSON is returned as it is. */
-export function formatLogLine(line: string): string {
+/** An error as pino's standard `err` serializer writes it. */
+interface SerializedError {
+  message: string;
+  stack?: string;
+  code?: unknown;
+  aggregateErrors?: SerializedError[];
+}
+
+function isSerializedError(value: unknown): value is SerializedError {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const shape = value as Record<string, unknown>;
+  return typeof shape.message === 'string' && typeof shape.stack === 'string';
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Drops each cause message that repeats the text before it. pino's err serializer writes
+ * "message: cause message", and wrappers such as "StartSession on i-0abc failed: …" already
+ * end with their cause's message, which would then appear twice.
+ */
+export function withoutRepeatedCauses(message: string): string {
+  let result = message;
+  let index = result.lastIndexOf(': ');
+  while (index > 0) {
+    const head = result.slice(0, index);
+    const tail = result.slice(index + 2);
+    if (tail.length > 0 && head.endsWith(tail)) {
+      result = head;
+    }
+    index = result.lastIndexOf(': ', index - 1);
+  }
+  return result;
+}
+
+/** Returns the error's message, or its members' messages when it has none (AggregateError). */
+function errorMessage(error: SerializedError): string {
+  if (error.message) {
+    return withoutRepeatedCauses(oneLine(error.message));
+  }
+  const members = (error.aggregateErrors ?? []).filter(isSerializedError);
+  return members.map((member) => oneLine(member.message)).join('; ');
+}
+
+/** Returns the stack lines of the error and of its AggregateError members, indented. */
+function stackLines(error: SerializedError): string[] {
+  const members = (error.aggregateErrors ?? []).filter(isSerializedError);
+  return [error, ...members].flatMap((item) =>
+    (item.stack ?? '').split('\n').map((line) => `${STACK_INDENT}${line.trim()}`),
+  );
+}
+
+function formatField(key: string, value: unknown): string {
+  return `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`;
+}
+
+export interface FormatOptions {
+  /** Prints the stack of each logged error on the lines after the entry. */
+  verbose?: boolean;
+}
+
+/**
+ * Formats one pino JSON line as `time level message field=value …`. A logged error becomes
+ * its code and message on that line, and its stack follows only with `verbose`. A line that
+ * is not JSON is returned as it is.
+ */
+export function formatLogLine(line: string, options: FormatOptions = {}): string {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(line) as Record<string, unknown>;
   } catch {
     return line;
   }
+  if (typeof entry !== 'object' || entry === null) {
+    return line;
+  }
   const time = typeof entry.time === 'number' ? new Date(entry.time).toISOString() : '';
   const level = LEVELS[entry.level as number] ?? String(entry.level ?? '');
-  const context = Object.entries(entry)
-    .filter(([key]) => !HIDDEN_FIELDS.has(key))
-    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
-    .join(' ');
-  return `${time} ${level.padEnd(5)} ${String(entry.msg ?? '')}${context ? ` ${context}` : ''}`;
+  const fields: string[] = [];
+  const errors: Array<[string, SerializedError]> = [];
+  for (const [key, value] of Object.entries(entry)) {
+    if (HIDDEN_FIELDS.has(key)) {
+      continue;
+    }
+    if (isSerializedError(value)) {
+      errors.push([key, value]);
+    } else {
+      fields.push(formatField(key, value));
+    }
+  }
+  for (const [key, error] of errors) {
+    // An entry such as { code, err } already names the code once.
+    if (error.code !== undefined && entry.code === undefined) {
+      fields.push(formatField('code', error.code));
+    }
+    fields.push(formatField(key, errorMessage(error)));
+  }
+  const head = `${time} ${level.padEnd(5)} ${String(entry.msg ?? '')}`;
+  const lines = [fields.length > 0 ? `${head} ${fields.join(' ')}` : head];
+  if (options.verbose) {
+    lines.push(...errors.flatMap(([, error]) => stackLines(error)));
+  }
+  return lines.join('\n');
 }
 
 function readRange(file: string, start: number, end: number): string {
@@ -58,22 +151,27 @@ function fileSize(file: string): number | null {
 export const logsCommand: Command = {
   name: 'logs',
   summary: 'print the daemon log',
-  help: `Usage: bastionless logs [-f] [-n N] [--json] [--config FILE]
+  help: `Usage: bastionless logs [-f] [-n N] [--verbose] [--json] [--config FILE]
 
-Prints the last lines of the daemon log from the state directory.
+Prints the last lines of the daemon log from the state directory, one line per entry.
+A logged error shows as its code and message.
 
   -f, --follow   keep printing new lines until Ctrl-C
-  -n, --lines N  number of lines to print first (default 50)
-  --json         print the raw JSON lines`,
+  -n, --lines N  number of log entries to print first (default 50)
+  --verbose      also print the stack trace of each logged error, below its entry
+  --json         print the raw JSON lines, stack traces included`,
   async run(argv) {
     const args = parseCommandArgs('logs', argv, {
       follow: { type: 'boolean', short: 'f' },
       lines: { type: 'string', short: 'n' },
       json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
     });
     const paths = pathsFor(args);
     const count = integerOption('logs', args, 'lines') ?? 50;
-    const render = (line: string) => print(args.values.json ? line : formatLogLine(line));
+    const verbose = args.values.verbose === true;
+    const render = (line: string) =>
+      print(args.values.json ? line : formatLogLine(line, { verbose }));
 
     let size = fileSize(paths.logFile);
     if (size === null && !args.values.follow) {
