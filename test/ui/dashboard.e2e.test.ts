@@ -306,6 +306,58 @@ describe('dashboard end to end', () => {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
+  it('drops the count when a queued client leaves', async () => {
+    // The session start waits for the handshake, so the first connection of this on-demand
+    // tunnel stays queued until its client gives up.
+    emulator.setDefaultFaults({ handshakeDelayMs: 4_000 });
+    const localPort = await freePort();
+    const headers = {
+      authorization: `Bearer ${daemon!.token}`,
+      'content-type': 'application/json',
+    };
+    const created = await fetch(`${daemon!.url}/v1/profiles`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        name: 'queued',
+        region: 'us-east-1',
+        target: INSTANCE,
+        remoteHost: '127.0.0.1',
+        remotePort: refusedRemotePort,
+        localPort,
+        mode: 'on-demand',
+        endpoints: { ssm: emulator.url },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const queuedRow = row('queued');
+    try {
+      await queuedRow.getByRole('switch', { name: 'Tunnel queued' }).click();
+      await expect
+        .poll(() => queuedRow.getByTestId('state').textContent(), { timeout: 15_000 })
+        .toBe('Listening');
+      const socket = await connectLocal(localPort);
+      socket.on('error', () => undefined);
+      await expect
+        .poll(() => queuedRow.getByTestId('active-connections').textContent(), { timeout: 5_000 })
+        .toBe('1');
+      socket.destroy();
+      // Within 4 s the handshake is still delayed, so no session change can carry the new count.
+      await expect
+        .poll(() => queuedRow.getByTestId('active-connections').textContent(), { timeout: 3_000 })
+        .toBe('0');
+      expect(await queuedRow.getByTestId('state').textContent()).toBe('Connecting');
+    } finally {
+      emulator.setDefaultFaults({});
+      const deleted = await fetch(`${daemon!.url}/v1/profiles/queued`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${daemon!.token}` },
+      });
+      expect(deleted.ok).toBe(true);
+    }
+    await expect.poll(() => queuedRow.count(), { timeout: 15_000 }).toBe(0);
+  });
+
   it('asks for the MFA code of a tunnel', async () => {
     const mfaRow = row('mfa');
     const prompt = page.getByTestId('mfa-prompt');
