@@ -1,12 +1,20 @@
-// `daemon`, `start` and `stop`: run the daemon in the foreground or as a detached child.
+// `daemon`, `start` and `stop`: run the daemon in the foreground or as a detached child, and
+// stop it through its control API.
 
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processExists, readLivePid, type BastionlessPaths } from '../paths.js';
+import type { ShutdownReply } from '../api/lifecycle-routes.js';
+import type { RunningDaemon } from '../daemon.js';
+import {
+  DaemonAlreadyRunningError,
+  probeDaemon,
+  STARTUP_GRACE_MS,
+  type DaemonProbe,
+} from '../instance-lock.js';
+import { processExists, type BastionlessPaths } from '../paths.js';
 import { integerOption, parseCommandArgs } from './args.js';
-import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError } from './errors.js';
 
@@ -15,9 +23,16 @@ import { CliError } from './errors.js';
  * process exits anyway.
  */
 const FORCED_EXIT_MS = 3000;
-const START_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = STARTUP_GRACE_MS;
+/** Time the daemon has to exit after a shutdown request or SIGTERM, longer than FORCED_EXIT_MS. */
 const STOP_TIMEOUT_MS = 5000;
+const SHUTDOWN_REQUEST_TIMEOUT_MS = 5000;
 const POLL_MS = 100;
+/**
+ * Exit code of `bastionless daemon` when another daemon already runs on the state directory.
+ * `start` uses it to distinguish a lost start race from a failed start.
+ */
+export const EXIT_ALREADY_RUNNING = 3;
 
 const DAEMON_OPTIONS = { port: { type: 'string' } } as const;
 
@@ -26,8 +41,9 @@ export const daemonCommand: Command = {
   summary: 'run the daemon in the foreground',
   help: `Usage: bastionless daemon [--port N] [--config FILE]
 
-Runs the daemon in this terminal and prints its log. Ctrl-C (SIGINT) or SIGTERM stops
-every tunnel, terminates their sessions and exits.
+Runs the daemon in this terminal and prints its log. Ctrl-C (SIGINT), SIGTERM or
+\`bastionless stop\` stops every tunnel, terminates their sessions and exits. Exits with
+code ${EXIT_ALREADY_RUNNING} when a daemon already runs on the same state directory.
 
   --port N       control API port on 127.0.0.1 (default: a free port)
   --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)`,
@@ -36,28 +52,51 @@ every tunnel, terminates their sessions and exits.
     const paths = pathsFor(args);
     // Loaded here so that the other commands start without the AWS SDK and fastify.
     const { startDaemon } = await import('../daemon.js');
-    const daemon = await startDaemon({
-      paths,
-      foreground: true,
-      port: integerOption('daemon', args, 'port'),
-      version: readVersion(),
-    });
-    return new Promise<number>((resolve) => {
-      const onSignal = (signal: NodeJS.Signals) => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        setTimeout(() => {
-          daemon.logger.error({ timeoutMs: FORCED_EXIT_MS }, 'shutdown timed out; exiting anyway');
-          process.exit(1);
-        }, FORCED_EXIT_MS).unref();
-        daemon.stop(`received ${signal}`).then(
-          () => resolve(0),
-          () => resolve(1),
+    let daemon: RunningDaemon | undefined;
+    let pendingStop: string | undefined;
+    let resolveExit!: (code: number) => void;
+    const exitCode = new Promise<number>((resolve) => (resolveExit = resolve));
+    const beginStop = (reason: string): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (!daemon) {
+        pendingStop ??= reason;
+        return;
+      }
+      const running = daemon;
+      setTimeout(() => {
+        running.logger.error({ timeoutMs: FORCED_EXIT_MS }, 'shutdown timed out; exiting anyway');
+        process.exit(1);
+      }, FORCED_EXIT_MS).unref();
+      running.stop(reason).then(
+        () => resolveExit(0),
+        () => resolveExit(1),
+      );
+    };
+    const onSignal = (signal: NodeJS.Signals): void => beginStop(`received ${signal}`);
+    try {
+      daemon = await startDaemon({
+        paths,
+        foreground: true,
+        port: integerOption('daemon', args, 'port'),
+        version: readVersion(),
+        onShutdownRequest: beginStop,
+      });
+    } catch (error) {
+      if (error instanceof DaemonAlreadyRunningError) {
+        throw new CliError(
+          `another daemon runs on this state directory (pid ${error.pid}, control API on ${apiAddress(error.url)}); stop it with \`bastionless stop\``,
+          EXIT_ALREADY_RUNNING,
         );
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
+      }
+      throw error;
+    }
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    if (pendingStop !== undefined) {
+      beginStop(pendingStop);
+    }
+    return exitCode;
   },
 };
 
@@ -78,40 +117,6 @@ export function readVersion(): string | undefined {
   return undefined;
 }
 
-/** Resolves once the daemon responds to /healthz on the port it wrote, or throws on timeout or exit. */
-async function waitUntilReady(
-  paths: BastionlessPaths,
-  hasExited: () => boolean,
-  stderrFile: string,
-): Promise<DaemonClient> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (hasExited()) {
-      const output = readTail(stderrFile, 5);
-      throw new CliError(
-        `the daemon exited during start-up; see ${paths.logFile}`,
-        1,
-        output ? [output] : [],
-      );
-    }
-    try {
-      const client = DaemonClient.fromState(paths);
-      const health = await fetch(`${client.baseUrl}/healthz`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      if (health.ok) {
-        return client;
-      }
-    } catch {
-      // Not ready yet: the API file is missing or the port is not listening.
-    }
-    await sleep(POLL_MS);
-  }
-  throw new CliError(
-    `the daemon did not become ready within ${START_TIMEOUT_MS / 1000} s; see ${paths.logFile}`,
-  );
-}
-
 function readTail(file: string, lines: number): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
@@ -120,74 +125,217 @@ function readTail(file: string, lines: number): string {
   }
 }
 
+function apiAddress(url: string): string {
+  return url.replace(/^http:\/\//, '');
+}
+
+/**
+ * Probes the daemon, and while one is starting or stopping, probes again until it settles.
+ * A lock counts as transitioning for at most STARTUP_GRACE_MS, so this ends soon after that.
+ */
+export async function settledProbe(paths: BastionlessPaths): Promise<DaemonProbe> {
+  const deadline = Date.now() + STARTUP_GRACE_MS + 1000;
+  for (;;) {
+    const probe = await probeDaemon(paths);
+    if (probe.state !== 'transitioning' || Date.now() > deadline) {
+      return probe;
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+function unresponsiveError(probe: { pid: number; port: number }): CliError {
+  return new CliError(
+    `bastionless (pid ${probe.pid}) holds the state directory, but its control API on 127.0.0.1:${probe.port} did not respond, so it was left alone; if it is hung, end it with \`kill ${probe.pid}\``,
+  );
+}
+
+function transitioningError(probe: { pid: number }, paths: BastionlessPaths): CliError {
+  return new CliError(
+    `process ${probe.pid} holds ${paths.pidFile} but did not become a ready daemon; run \`bastionless status\` again in a few seconds`,
+  );
+}
+
+/** Spawns `bastionless daemon` detached, with its stderr in a file for start-up failures. */
+function spawnDaemon(paths: BastionlessPaths, argv: string[]) {
+  const childArgs = [...process.execArgv, process.argv[1]!, 'daemon', ...argv];
+  const stderrFile = join(paths.stateDir, 'daemon.stderr.log');
+  mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
+  const stderrFd = openSync(stderrFile, 'w', 0o600);
+  const child = spawn(process.execPath, childArgs, {
+    detached: true,
+    stdio: ['ignore', 'ignore', stderrFd],
+    env: process.env,
+  });
+  closeSync(stderrFd);
+  // The exit event, not a pid probe, detects an early exit, because a pid probe also
+  // succeeds for a child that has exited but was not reaped yet.
+  const exit: { code: number | null } = { code: null };
+  let exited = false;
+  child.once('exit', (code) => {
+    exit.code = code;
+    exited = true;
+  });
+  child.unref();
+  return { pid: child.pid!, stderrFile, exited: () => (exited ? exit : null) };
+}
+
+/**
+ * Waits until the child's control API reports the child's pid. When the child exits because
+ * another daemon won the lock, which happens when two starts race, returns that daemon.
+ */
+async function waitForStartedDaemon(
+  paths: BastionlessPaths,
+  child: ReturnType<typeof spawnDaemon>,
+): Promise<{ probe: DaemonProbe & { state: 'running' }; ours: boolean }> {
+  const deadline = Date.now() + START_TIMEOUT_MS + 2000;
+  while (Date.now() < deadline) {
+    const exit = child.exited();
+    if (exit !== null) {
+      const other = exit.code === EXIT_ALREADY_RUNNING ? await settledProbe(paths) : null;
+      if (other?.state === 'running') {
+        return { probe: other, ours: false };
+      }
+      const output = readTail(child.stderrFile, 5);
+      throw new CliError(
+        `the daemon exited during start-up with code ${exit.code}; see ${paths.logFile}`,
+        1,
+        output ? [output] : [],
+      );
+    }
+    const probe = await probeDaemon(paths);
+    if (probe.state === 'running' && probe.pid === child.pid) {
+      return { probe, ours: true };
+    }
+    await sleep(POLL_MS);
+  }
+  throw new CliError(
+    `the daemon (pid ${child.pid}) did not become ready within ${START_TIMEOUT_MS / 1000} s; see ${paths.logFile}`,
+  );
+}
+
 export const startCommand: Command = {
   name: 'start',
   summary: 'start the daemon in the background',
   help: `Usage: bastionless start [--port N] [--config FILE]
 
 Starts the daemon as a detached background process and waits until its control API
-answers (up to ${START_TIMEOUT_MS / 1000} s). Does nothing if the daemon is already running.
+responds (up to ${START_TIMEOUT_MS / 1000} s). When a daemon already runs on the same state
+directory, prints its pid and API address and exits with code 0.
 
   --port N       control API port on 127.0.0.1 (default: a free port)
   --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)`,
   async run(argv) {
     const args = parseCommandArgs('start', argv, DAEMON_OPTIONS);
     const paths = pathsFor(args);
-    const running = readLivePid(paths.pidFile);
-    if (running !== null) {
-      print(`the daemon is already running (pid ${running})`);
+    const before = await settledProbe(paths);
+    if (before.state === 'running') {
+      print(new DaemonAlreadyRunningError(before.pid, before.url).message);
       return 0;
     }
-    const childArgs = [...process.execArgv, process.argv[1]!, 'daemon', ...argv];
-    const stderrFile = join(paths.stateDir, 'daemon.stderr.log');
-    mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-    const stderrFd = openSync(stderrFile, 'w', 0o600);
-    const child = spawn(process.execPath, childArgs, {
-      detached: true,
-      stdio: ['ignore', 'ignore', stderrFd],
-      env: process.env,
-    });
-    closeSync(stderrFd);
-    // The exit event, not a pid probe, detects an early exit, because a pid probe also
-    // succeeds for a child that has exited but was not reaped yet.
-    let exited = false;
-    child.once('exit', () => {
-      exited = true;
-    });
-    child.unref();
-    const client = await waitUntilReady(paths, () => exited, stderrFile);
-    print(`the daemon is running (pid ${child.pid}) with its API on ${client.baseUrl}`);
+    if (before.state === 'unresponsive') {
+      throw unresponsiveError(before);
+    }
+    if (before.state === 'transitioning') {
+      throw transitioningError(before, paths);
+    }
+    // The daemon takes the lock itself, so a start that races this one spawns a second child,
+    // which exits with EXIT_ALREADY_RUNNING.
+    const child = spawnDaemon(paths, argv);
+    const { probe, ours } = await waitForStartedDaemon(paths, child);
+    print(
+      ours
+        ? `bastionless started (pid ${probe.pid}, control API on ${apiAddress(probe.url)})`
+        : new DaemonAlreadyRunningError(probe.pid, probe.url).message,
+    );
     return 0;
   },
 };
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processExists(pid)) {
+    if (Date.now() > deadline) {
+      return false;
+    }
+    await sleep(POLL_MS);
+  }
+  return true;
+}
+
+/** Sends `POST /v1/shutdown`; returns the reply, or the reason the request failed. */
+async function requestShutdown(
+  probe: DaemonProbe & { state: 'running' },
+): Promise<ShutdownReply | string> {
+  try {
+    const response = await fetch(`${probe.url}/v1/shutdown`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${probe.token}` },
+      signal: AbortSignal.timeout(SHUTDOWN_REQUEST_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    if (response.status !== 202) {
+      return `POST /v1/shutdown returned HTTP ${response.status}`;
+    }
+    return JSON.parse(text) as ShutdownReply;
+  } catch (error) {
+    return `POST /v1/shutdown failed: ${(error as Error).message}`;
+  }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
 
 export const stopCommand: Command = {
   name: 'stop',
   summary: 'stop the background daemon',
   help: `Usage: bastionless stop [--config FILE]
 
-Sends SIGTERM to the daemon, which closes every tunnel and terminates their sessions,
-and waits up to ${STOP_TIMEOUT_MS / 1000} s for it to exit.`,
+Asks the daemon through its control API to close every tunnel, terminate their SSM sessions
+and exit, and waits up to ${STOP_TIMEOUT_MS / 1000} s. When the API request fails, sends SIGTERM
+instead. A process that the pid file names but that does not answer as this daemon on the
+control API is never signalled.`,
   async run(argv) {
     const args = parseCommandArgs('stop', argv, {});
     const paths = pathsFor(args);
-    const pid = readLivePid(paths.pidFile);
-    if (pid === null) {
-      print('the daemon is not running');
+    const probe = await settledProbe(paths);
+    if (probe.state === 'stopped') {
+      print(
+        probe.stalePid === null
+          ? 'the daemon is not running'
+          : `the daemon is not running; process ${probe.stalePid} in ${paths.pidFile} is not a bastionless daemon and was left alone`,
+      );
       return 0;
     }
-    // NOTE: on Windows, SIGTERM ends the process at once, so sessions are not terminated there.
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (processExists(pid)) {
-      if (Date.now() > deadline) {
-        throw new CliError(
-          `the daemon (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s; kill it with \`kill -9 ${pid}\``,
-        );
-      }
-      await sleep(POLL_MS);
+    if (probe.state === 'unresponsive') {
+      throw unresponsiveError(probe);
     }
-    print(`the daemon (pid ${pid}) stopped`);
+    if (probe.state === 'transitioning') {
+      throw transitioningError(probe, paths);
+    }
+    const { pid } = probe;
+    const reply = await requestShutdown(probe);
+    let fallbackReason: string;
+    if (typeof reply === 'string') {
+      fallbackReason = reply;
+    } else if (await waitForExit(pid, STOP_TIMEOUT_MS)) {
+      print(
+        `the daemon (pid ${pid}) stopped: it closed ${plural(reply.tunnels, 'tunnel')} and terminated ${plural(reply.sessions, 'SSM session')}; failures are in \`bastionless logs\``,
+      );
+      return 0;
+    } else {
+      fallbackReason = `it did not exit within ${STOP_TIMEOUT_MS / 1000} s of the shutdown request`;
+    }
+    // The pid was verified through the API a moment ago. On Windows, Node.js ends the process
+    // at once on SIGTERM, so its sessions stay open until the next daemon start terminates them.
+    process.kill(pid, 'SIGTERM');
+    if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
+      throw new CliError(
+        `the daemon (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; kill it with \`kill -9 ${pid}\``,
+      );
+    }
+    print(`the daemon (pid ${pid}) stopped after SIGTERM, because ${fallbackReason}`);
     return 0;
   },
 };

@@ -223,10 +223,12 @@ describe('daemon process', () => {
   it('rejects a second daemon on one state directory', { timeout: 60_000 }, async () => {
     writeConfig(JSON.stringify({ version: 2, profiles: [] }));
     daemon = startForeground();
-    await apiOf();
+    const api = await apiOf();
     const second = await runCli(['daemon'], env);
-    expect(second.code).toBe(1);
-    expect(second.stderr).toContain(`the daemon is already running (pid ${daemon.pid})`);
+    expect(second.code).toBe(3);
+    expect(second.stderr).toBe(
+      `bastionless: another daemon runs on this state directory (pid ${daemon.pid}, control API on 127.0.0.1:${api.port}); stop it with \`bastionless stop\`\n`,
+    );
     expect(readFileSync(join(home, 'state', 'daemon.pid'), 'utf8').trim()).toBe(String(daemon.pid));
   });
 
