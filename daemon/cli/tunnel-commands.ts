@@ -4,6 +4,7 @@ import type { TunnelStatus } from '../config/types.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
+import { checkDaemonAndConfig } from './daemon-status.js';
 import { CliError } from './errors.js';
 import { promptForMfa } from './mfa-command.js';
 
@@ -90,12 +91,17 @@ export const statusCommand: Command = {
 
 Prints one line per tunnel: state, local address, target, open connections, bytes in
 and out, and the last error. A failed or needs-login tunnel gets a second line with the
-next step, e.g. the login command to run.
+next step, e.g. the login command to run. Exits with code 1 when the daemon is not
+running or the config file is invalid.
 
   --json  print the tunnels as a JSON array of TunnelStatus objects`,
   async run(argv) {
     const args = parseCommandArgs('status', argv, { json: { type: 'boolean' } });
-    const client = DaemonClient.fromState(pathsFor(args));
+    const checked = await checkDaemonAndConfig(pathsFor(args));
+    if ('exitCode' in checked) {
+      return checked.exitCode;
+    }
+    const client = checked.client;
     const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
     if (args.values.json) {
       print(JSON.stringify(tunnels, null, 2));

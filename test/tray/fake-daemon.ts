@@ -98,7 +98,7 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
       return;
     }
     if (request.method === 'GET' && request.url === '/v1/status') {
-      sendJson(response, 200, { configError: null });
+      sendJson(response, 200, { configError: null, pid: process.pid });
       return;
     }
     if (request.method === 'GET' && request.url === '/v1/mfa') {
