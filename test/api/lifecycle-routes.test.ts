@@ -62,42 +62,16 @@ describe('POST /v1/shutdown', () => {
     expect(shutdownReasons).toEqual(['shutdown requested through the control API']);
   });
 
-  it('rejects a missing token', async () => {
+  it.each([
+    ['a missing token', {}, 401, 'ERR_UNAUTHORIZED'],
+    ['a wrong token', { authorization: 'Bearer not-the-token' }, 401, 'ERR_UNAUTHORIZED'],
+    ['a foreign Host', { ...auth, host: 'attacker.example' }, 403, 'ERR_FORBIDDEN_HOST'],
+    ['a foreign Origin', { ...auth, origin: 'https://evil.example' }, 403, 'ERR_FORBIDDEN_ORIGIN'],
+  ])('rejects %s', async (_case, headers: Record<string, string>, status, code) => {
     server = await startServer(true);
-    const response = await rawRequest(server.port, 'POST', '/v1/shutdown');
-    expect(response.status).toBe(401);
-    await settle();
-    expect(shutdownReasons).toEqual([]);
-  });
-
-  it('rejects a wrong token', async () => {
-    server = await startServer(true);
-    const response = await rawRequest(server.port, 'POST', '/v1/shutdown', {
-      headers: { authorization: 'Bearer not-the-token' },
-    });
-    expect(response.status).toBe(401);
-    await settle();
-    expect(shutdownReasons).toEqual([]);
-  });
-
-  it('rejects a foreign Host', async () => {
-    server = await startServer(true);
-    const response = await rawRequest(server.port, 'POST', '/v1/shutdown', {
-      headers: { ...auth, host: `attacker.example:${server.port}` },
-    });
-    expect(response.status).toBe(403);
-    expect((response.json as { error: { code: string } }).error.code).toBe('ERR_FORBIDDEN_HOST');
-    await settle();
-    expect(shutdownReasons).toEqual([]);
-  });
-
-  it('rejects a foreign Origin', async () => {
-    server = await startServer(true);
-    const response = await rawRequest(server.port, 'POST', '/v1/shutdown', {
-      headers: { ...auth, origin: 'https://evil.example' },
-    });
-    expect(response.status).toBe(403);
-    expect((response.json as { error: { code: string } }).error.code).toBe('ERR_FORBIDDEN_ORIGIN');
+    const response = await rawRequest(server.port, 'POST', '/v1/shutdown', { headers });
+    expect(response.status).toBe(status);
+    expect((response.json as { error: { code: string } }).error.code).toBe(code);
     await settle();
     expect(shutdownReasons).toEqual([]);
   });
