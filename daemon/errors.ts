@@ -328,6 +328,15 @@ export function classifyError(err: unknown, context: ClassifyContext = {}): Bast
     return err;
   }
   const chain = errorChain(err);
+  // An error that the credentials cache already classified, wrapped by the port-forwarding
+  // session, keeps its hint: it can name the sso-session, which the text here cannot know.
+  const inner = chain.find(
+    (shape): shape is BastionlessError =>
+      shape instanceof BastionlessError && shape.code !== 'ERR_UNKNOWN',
+  );
+  if (inner) {
+    return inner;
+  }
   for (const shape of chain) {
     const name = text(shape.name);
     const message = text(shape.message);
