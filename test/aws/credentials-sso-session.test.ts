@@ -2,10 +2,16 @@
 // style, against the stand-in SSO portal and SSO-OIDC service on 127.0.0.1.
 
 import { readFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
 import {
+  cleanupAfterEach,
   createTestHome,
+  REFRESHABLE_SSO_FIELDS,
+  SSO_REFRESH_GRANT,
+  SSO_REFRESH_REQUEST,
+  ssoSessionConfig,
+  ssoSessionToken,
   startSsoPortal,
   writeSsoSessionToken,
   type SsoPortal,
@@ -15,55 +21,11 @@ import {
 } from '../integration/helpers.js';
 import { rejection } from './helpers/fixtures.js';
 
-const START_URL = 'https://example-team.awsapps.com/start';
 const ROLE_KEY = 'ASIASSOSESSION0001';
-const cleanups: (() => Promise<void>)[] = [];
+const onCleanup = cleanupAfterEach();
 
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    await cleanup();
-  }
-});
-
-/**
- * Config with sso-session `session` and profile `dev` using it. The SDK (token-providers
- * 3.1177) skips a refresh within 30 seconds of the last attempt for the same session name,
- * in module state, so every test uses its own name.
- */
-function ssoSessionConfig(session: string, extra = ''): string {
-  return [
-    `[sso-session ${session}]`,
-    `sso_start_url = ${START_URL}`,
-    'sso_region = us-east-1',
-    'sso_registration_scopes = sso:account:access',
-    '',
-    '[profile dev]',
-    `sso_session = ${session}`,
-    'sso_account_id = 123456789012',
-    'sso_role_name = Developer',
-    '# a comment line, as `aws configure sso` leaves none but users add them',
-    'region = eu-west-1',
-    '',
-    extra,
-  ].join('\n');
-}
-
-function cachedToken(expiresInMs: number, fields: Partial<SsoSessionToken> = {}): SsoSessionToken {
-  return {
-    startUrl: START_URL,
-    region: 'us-east-1',
-    accessToken: 'cached-access-token',
-    expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
-    ...fields,
-  };
-}
-
-const REFRESHABLE = {
-  refreshToken: 'refresh-token-1',
-  clientId: 'oidc-client-id',
-  clientSecret: 'oidc-client-secret',
-  registrationExpiresAt: new Date(Date.now() + 90 * 86_400_000).toISOString(),
-};
+// The SDK (token-providers 3.1177) skips a refresh within 30 seconds of the last attempt for
+// the same session name, in module state, so every test uses its own session name.
 
 interface Setup {
   home: TestHome;
@@ -75,11 +37,11 @@ interface Setup {
 
 async function setup(config: string, portalOptions: SsoPortalOptions = {}): Promise<Setup> {
   const home = await createTestHome();
-  cleanups.push(() => home.cleanup());
+  onCleanup(() => home.cleanup());
   const portal = await startSsoPortal(ROLE_KEY, portalOptions);
-  cleanups.push(() => portal.close());
+  onCleanup(() => portal.close());
   const stsStandIn = await startSsoPortal('ASIAWRONGENDPOINT1', portalOptions);
-  cleanups.push(() => stsStandIn.close());
+  onCleanup(() => stsStandIn.close());
   process.env.AWS_ENDPOINT_URL_SSO = portal.url;
   process.env.AWS_ENDPOINT_URL_SSO_OIDC = portal.url;
   await home.writeAwsConfig(config);
@@ -93,7 +55,7 @@ async function setup(config: string, portalOptions: SsoPortalOptions = {}): Prom
         awsProfile,
         stsEndpoint: stsStandIn.url,
       });
-      cleanups.push(async () => provider.close());
+      onCleanup(async () => provider.close());
       return provider;
     },
   };
@@ -102,7 +64,11 @@ async function setup(config: string, portalOptions: SsoPortalOptions = {}): Prom
 describe('CachingCredentialsProvider with an sso-session profile', () => {
   it('loads role credentials with a cached token', async () => {
     const env = await setup(ssoSessionConfig('corp-valid'));
-    await writeSsoSessionToken(env.home.dir, 'corp-valid', cachedToken(3_600_000, REFRESHABLE));
+    await writeSsoSessionToken(
+      env.home.dir,
+      'corp-valid',
+      ssoSessionToken(3_600_000, REFRESHABLE_SSO_FIELDS),
+    );
 
     const credentials = await env.provider('dev').provide();
     expect(credentials.accessKeyId).toBe(ROLE_KEY);
@@ -115,27 +81,16 @@ describe('CachingCredentialsProvider with an sso-session profile', () => {
   });
 
   it('refreshes an expired token with CreateToken', async () => {
-    const env = await setup(ssoSessionConfig('corp-refresh'), {
-      refreshTokens: {
-        'refresh-token-1': { accessToken: 'new-access-token', refreshToken: 'refresh-token-2' },
-      },
-    });
+    const env = await setup(ssoSessionConfig('corp-refresh'), SSO_REFRESH_GRANT);
     const cacheFile = await writeSsoSessionToken(
       env.home.dir,
       'corp-refresh',
-      cachedToken(-60_000, REFRESHABLE),
+      ssoSessionToken(-60_000, REFRESHABLE_SSO_FIELDS),
     );
 
     const credentials = await env.provider('dev').provide();
     expect(credentials.accessKeyId).toBe(ROLE_KEY);
-    expect(env.portal.createTokenRequests).toEqual([
-      {
-        clientId: 'oidc-client-id',
-        clientSecret: 'oidc-client-secret',
-        grantType: 'refresh_token',
-        refreshToken: 'refresh-token-1',
-      },
-    ]);
+    expect(env.portal.createTokenRequests).toEqual([SSO_REFRESH_REQUEST]);
     expect(env.portal.tokens).toEqual(['new-access-token']);
     expect(env.stsStandIn.createTokenRequests).toEqual([]);
 
@@ -149,7 +104,7 @@ describe('CachingCredentialsProvider with an sso-session profile', () => {
 
   it('asks for a session login without a refresh token', async () => {
     const env = await setup(ssoSessionConfig('corp-expired'));
-    await writeSsoSessionToken(env.home.dir, 'corp-expired', cachedToken(-60_000));
+    await writeSsoSessionToken(env.home.dir, 'corp-expired', ssoSessionToken(-60_000));
 
     const error = await rejection(env.provider('dev').provide());
     expect(error.code).toBe('ERR_NEEDS_LOGIN');
@@ -161,7 +116,11 @@ describe('CachingCredentialsProvider with an sso-session profile', () => {
 
   it('asks for a session login after a rejected refresh', async () => {
     const env = await setup(ssoSessionConfig('corp-revoked'));
-    await writeSsoSessionToken(env.home.dir, 'corp-revoked', cachedToken(-60_000, REFRESHABLE));
+    await writeSsoSessionToken(
+      env.home.dir,
+      'corp-revoked',
+      ssoSessionToken(-60_000, REFRESHABLE_SSO_FIELDS),
+    );
 
     const error = await rejection(env.provider('dev').provide());
     expect(env.portal.createTokenRequests).toHaveLength(1);
@@ -186,7 +145,7 @@ describe('CachingCredentialsProvider with an sso-session profile', () => {
       '',
     ].join('\n');
     const env = await setup(ssoSessionConfig('corp-chain', roleProfile));
-    await writeSsoSessionToken(env.home.dir, 'corp-chain', cachedToken(-60_000));
+    await writeSsoSessionToken(env.home.dir, 'corp-chain', ssoSessionToken(-60_000));
 
     const error = await rejection(env.provider('admin').provide());
     expect(error.code).toBe('ERR_NEEDS_LOGIN');

@@ -7,12 +7,29 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
 import type { Profile, TunnelStatus } from '../../daemon/config/types.js';
 import { resolvePaths } from '../../daemon/paths.js';
 import type { TunnelTimings } from '../../daemon/tunnel/tunnel.js';
 import type { Emulator } from '../emulator/index.js';
 import { freePort, makeProfile } from '../tunnel/helpers.js';
+
+/**
+ * Registers an afterEach hook that runs the cleanups added during each test, newest first, and
+ * returns the function that adds one. Call it once at the top level of a test file.
+ */
+export function cleanupAfterEach(): (cleanup: () => Promise<void>) => void {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup();
+    }
+  });
+  return (cleanup) => {
+    cleanups.push(cleanup);
+  };
+}
 
 /** Environment variables the tests replace, restored by `restoreEnv`. */
 const AWS_ENV_KEYS = [
@@ -381,4 +398,72 @@ export async function writeSsoSessionToken(
   await mkdir(join(home, '.aws', 'sso', 'cache'), { recursive: true });
   await writeFile(path, JSON.stringify(token, null, 2));
   return path;
+}
+
+/** Start URL of the sso-session sections that `ssoSessionConfig` writes. */
+export const SSO_START_URL = 'https://example-team.awsapps.com/start';
+
+/**
+ * Returns an AWS config with `[sso-session SESSION]` and `[profile dev]` using it, as
+ * `aws configure sso` writes them, followed by `extraSections`.
+ */
+export function ssoSessionConfig(session: string, extraSections = ''): string {
+  return [
+    `[sso-session ${session}]`,
+    `sso_start_url = ${SSO_START_URL}`,
+    'sso_region = us-east-1',
+    'sso_registration_scopes = sso:account:access',
+    '',
+    '[profile dev]',
+    `sso_session = ${session}`,
+    'sso_account_id = 123456789012',
+    'sso_role_name = Developer',
+    '# a comment line: `aws configure sso` writes none, but users add them',
+    'region = eu-west-1',
+    '',
+    extraSections,
+  ].join('\n');
+}
+
+/** Fields that let the SDK refresh a cached sso-session token through CreateToken. */
+export const REFRESHABLE_SSO_FIELDS = {
+  refreshToken: 'refresh-token-1',
+  clientId: 'oidc-client-id',
+  clientSecret: 'oidc-client-secret',
+  registrationExpiresAt: new Date(Date.now() + 90 * 86_400_000).toISOString(),
+} as const;
+
+/** CreateToken body that the SDK sends to refresh a token with `REFRESHABLE_SSO_FIELDS`. */
+export const SSO_REFRESH_REQUEST = {
+  clientId: REFRESHABLE_SSO_FIELDS.clientId,
+  clientSecret: REFRESHABLE_SSO_FIELDS.clientSecret,
+  grantType: 'refresh_token',
+  refreshToken: REFRESHABLE_SSO_FIELDS.refreshToken,
+} as const;
+
+/** Stand-in portal options under which `SSO_REFRESH_REQUEST` gets a new token pair. */
+export const SSO_REFRESH_GRANT: SsoPortalOptions = {
+  refreshTokens: {
+    [REFRESHABLE_SSO_FIELDS.refreshToken]: {
+      accessToken: 'new-access-token',
+      refreshToken: 'refresh-token-2',
+    },
+  },
+};
+
+/**
+ * Returns a cache entry for a session of `ssoSessionConfig` with access token
+ * `cached-access-token`, expiring `expiresInMs` from now (negative: already expired).
+ */
+export function ssoSessionToken(
+  expiresInMs: number,
+  fields: Partial<SsoSessionToken> = {},
+): SsoSessionToken {
+  return {
+    startUrl: SSO_START_URL,
+    region: 'us-east-1',
+    accessToken: 'cached-access-token',
+    expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+    ...fields,
+  };
 }
