@@ -1,0 +1,414 @@
+// Sessions of one tunnel: starts them as the profile's mode requires, restarts them after
+// they end, retries failed starts with backoff, and waits for a login when one is needed.
+
+import type pino from 'pino';
+import type { Profile } from '../config/types.js';
+import { BastionlessError, classifyError, mayNeedFreshCredentials, needsLogin } from '../errors.js';
+import { auditEntryFor } from '../audit/log.js';
+import type { SessionEnd } from '../portforward/types.js';
+import { Backoff } from './backoff.js';
+import { IntervalCheck } from './interval-check.js';
+import type { TunnelDeps, TunnelTimings } from './options.js';
+import { withTimeout, type LaunchedSession, type SessionLauncher } from './session-launcher.js';
+import { SessionSlot } from './session-slot.js';
+import type { RetiredTotals } from './status.js';
+
+/** The parts of its tunnel a session pool reads and drives. */
+export interface SessionPoolHost {
+  isRunning(): boolean;
+  /** Returns the tunnel's run counter, so late results of an older run are discarded. */
+  generation(): number;
+  /** Returns the bound local port, which StartSession receives as localPortNumber. */
+  localPort(): number;
+  waitingCount(): number;
+  flushWaiting(): void;
+  dropWaiting(): void;
+  /** Returns true while the credential provider waits for the user, e.g. for an MFA code. */
+  isLoginWaiting(): boolean;
+  setLastError(error: BastionlessError): void;
+  setReason(reason: string): void;
+  refreshState(): void;
+  /** Stops the tunnel and marks it failed, after an error that retrying cannot fix. */
+  failFatal(error: BastionlessError): void;
+  onDialFailed(slot: SessionSlot): void;
+}
+
+export interface SessionPoolDependencies {
+  profile: Profile;
+  deps: TunnelDeps;
+  timings: TunnelTimings;
+  log: pino.Logger;
+  now: () => number;
+  launcher: SessionLauncher;
+  host: SessionPoolHost;
+}
+
+/** Returns the number of sessions a profile may open: its sessionPool, from 1 to 8. */
+export function poolSizeOf(profile: Profile): number {
+  return Math.max(1, Math.min(8, Math.floor(profile.sessionPool || 1)));
+}
+
+export class SessionPool {
+  private readonly profile: Profile;
+  private readonly deps: TunnelDeps;
+  private readonly timings: TunnelTimings;
+  private readonly log: pino.Logger;
+  private readonly now: () => number;
+  private readonly launcher: SessionLauncher;
+  private readonly host: SessionPoolHost;
+  private readonly backoff: Backoff;
+  private readonly loginPoll: IntervalCheck;
+  private slotList: SessionSlot[] = [];
+  private starting = new Set<AbortController>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Reason shown while a start failed for want of a login; cleared once credentials work. */
+  private loginNeededReason: string | null = null;
+  private reconnectCount = 0;
+  private retiredTotals: RetiredTotals = { bytesIn: 0, bytesOut: 0 };
+
+  constructor(options: SessionPoolDependencies) {
+    this.profile = options.profile;
+    this.deps = options.deps;
+    this.timings = options.timings;
+    this.log = options.log;
+    this.now = options.now;
+    this.launcher = options.launcher;
+    this.host = options.host;
+    this.backoff = new Backoff({
+      initialMs: this.timings.backoffInitialMs,
+      maxMs: this.timings.backoffMaxMs,
+    });
+    this.loginPoll = new IntervalCheck(this.timings.loginPollIntervalMs, () => this.checkLogin());
+  }
+
+  get slots(): readonly SessionSlot[] {
+    return this.slotList;
+  }
+
+  get startingCount(): number {
+    return this.starting.size;
+  }
+
+  /** True while a session start waits for its backoff delay. */
+  get retryPending(): boolean {
+    return this.retryTimer !== undefined;
+  }
+
+  get loginNeeded(): string | null {
+    return this.loginNeededReason;
+  }
+
+  /** Websocket losses of the sessions, each counted when resuming began. */
+  get reconnects(): number {
+    return this.reconnectCount;
+  }
+
+  /** Byte counts of ended sessions, so totals survive session restarts. */
+  get retired(): RetiredTotals {
+    return this.retiredTotals;
+  }
+
+  /** Forgets the login and backoff state of an earlier run. */
+  reset(): void {
+    this.loginNeededReason = null;
+    this.backoff.reset();
+  }
+
+  /** Starts sessions until the pool is full (always-on). */
+  fillPool(): void {
+    while (
+      this.host.isRunning() &&
+      this.slotList.length + this.starting.size < poolSizeOf(this.profile)
+    ) {
+      void this.startOneSession();
+    }
+  }
+
+  /** Starts as many sessions as waiting connections need, up to the pool size (on-demand). */
+  fillForWaiting(): void {
+    if (this.retryTimer) {
+      return;
+    }
+    const waiting = this.host.waitingCount();
+    const busy = this.slotList.every((slot) => slot.load > 0);
+    const wanted = Math.min(poolSizeOf(this.profile), this.slotList.length + (busy ? waiting : 0));
+    while (
+      this.host.isRunning() &&
+      this.slotList.length + this.starting.size <
+        Math.max(wanted, this.slotList.length === 0 ? 1 : 0)
+    ) {
+      void this.startOneSession();
+    }
+  }
+
+  clearTimers(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.loginPoll.stop();
+  }
+
+  /** Cancels every session start in progress. */
+  abortStarting(): void {
+    for (const controller of this.starting) {
+      controller.abort(
+        new BastionlessError('ERR_SESSION_FAILED', 'Tunnel stopped during session start'),
+      );
+    }
+    this.starting.clear();
+  }
+
+  /** Closes every session (TerminateSession) and records each in the audit log. */
+  async closeAll(reason: string): Promise<void> {
+    const slots = this.slotList;
+    this.slotList = [];
+    await Promise.all(
+      slots.map(async (slot) => {
+        slot.detach();
+        this.retire(slot);
+        try {
+          await withTimeout(
+            slot.session.close(reason),
+            this.timings.closeTimeoutMs,
+            () => new Error(`session close timed out after ${this.timings.closeTimeoutMs} ms`),
+          );
+        } catch (error) {
+          this.log.warn({ sessionId: slot.session.sessionId, err: error }, 'session close failed');
+        }
+        this.recordAudit(slot, { by: 'client', reason });
+      }),
+    );
+  }
+
+  private async startOneSession(): Promise<void> {
+    const generation = this.host.generation();
+    const controller = new AbortController();
+    this.starting.add(controller);
+    this.host.refreshState();
+    let launched: LaunchedSession;
+    try {
+      launched = await this.launcher.start(controller, this.host.localPort());
+    } catch (error) {
+      this.starting.delete(controller);
+      if (generation === this.host.generation()) {
+        this.onStartFailed(
+          classifyError(error, {
+            awsProfile: this.profile.awsProfile,
+            endpoint: this.profile.endpoints.ssm,
+          }),
+        );
+      }
+      return;
+    } finally {
+      this.starting.delete(controller);
+    }
+    if (generation !== this.host.generation() || !this.host.isRunning()) {
+      void launched.session.close('tunnel stopped').catch(() => {});
+      return;
+    }
+    this.attach(launched);
+  }
+
+  private attach({ session, route }: LaunchedSession): void {
+    if (this.loginNeededReason !== null) {
+      this.log.info('credentials valid again, login no longer needed');
+    }
+    this.loginNeededReason = null;
+    this.loginPoll.stop();
+    const slot = new SessionSlot(session, route, this.now(), {
+      reconnecting: (_slot, error) => {
+        this.reconnectCount += 1;
+        this.log.warn(
+          { sessionId: session.sessionId, err: error },
+          'websocket lost, resuming session',
+        );
+        this.host.refreshState();
+      },
+      reconnected: () => {
+        this.log.info({ sessionId: session.sessionId }, 'session resumed');
+        this.host.refreshState();
+      },
+      dialFailed: (failed) => this.host.onDialFailed(failed),
+      ended: (ended, end) => this.onSessionEnded(ended, end),
+    });
+    this.slotList.push(slot);
+    this.log.info(
+      {
+        sessionId: session.sessionId,
+        agentVersion: session.agentVersion,
+        forwarding: session.mode,
+        target: route.target,
+        remoteHost: route.remoteHost,
+        remotePort: route.remotePort,
+      },
+      'session open',
+    );
+    this.host.flushWaiting();
+    this.host.refreshState();
+  }
+
+  /** Appends the audit entry of an ended session; a failed write is logged, not raised. */
+  private recordAudit(slot: SessionSlot, end: SessionEnd): void {
+    if (!this.deps.recordAudit) {
+      return;
+    }
+    const entry = auditEntryFor({
+      profile: { ...this.profile, remotePort: slot.route.remotePort },
+      target: slot.route.target,
+      remoteHost: slot.route.remoteHost,
+      sessionId: slot.session.sessionId,
+      startedAt: new Date(slot.startedAt),
+      endedAt: new Date(this.now()),
+      end,
+      stats: slot.session.stats,
+    });
+    this.deps.recordAudit(entry).catch((error: unknown) => {
+      this.log.warn({ err: error, sessionId: entry.sessionId }, 'writing the audit entry failed');
+    });
+  }
+
+  private retire(slot: SessionSlot): void {
+    this.retiredTotals.bytesIn += slot.session.stats.bytesIn;
+    this.retiredTotals.bytesOut += slot.session.stats.bytesOut;
+  }
+
+  private onSessionEnded(slot: SessionSlot, end: SessionEnd): void {
+    this.retire(slot);
+    this.recordAudit(slot, end);
+    this.slotList = this.slotList.filter((other) => other !== slot);
+    const sessionId = slot.session.sessionId;
+    const lived = this.now() - slot.startedAt;
+    if (end.by === 'error') {
+      const error = classifyError(end.error ?? new Error(end.reason), {
+        awsProfile: this.profile.awsProfile,
+      });
+      this.log.warn(
+        { sessionId, err: end.error, code: error.code, livedMs: lived },
+        'session ended by an error',
+      );
+      this.onSessionError(error);
+      return;
+    }
+    const reason =
+      end.by === 'service'
+        ? `session ended by the service: ${end.reason}`
+        : `session closed: ${end.reason}`;
+    this.log.info({ sessionId, by: end.by, reason: end.reason, livedMs: lived }, 'session ended');
+    this.host.setReason(reason);
+    if (lived >= this.timings.stableSessionMs) {
+      this.backoff.reset();
+    }
+    this.restartAfterEnd(lived);
+  }
+
+  private onSessionError(error: BastionlessError): void {
+    if (mayNeedFreshCredentials(error) && this.deps.refreshCredentials) {
+      // A resume rejected with 403 or ExpiredToken usually means the credentials rotated,
+      // and fresh ones let the next start succeed.
+      this.launcher.refreshCredentials().then(
+        () => this.restartAfterEnd(0),
+        (refreshError: unknown) =>
+          this.onStartFailed(classifyError(refreshError, { awsProfile: this.profile.awsProfile })),
+      );
+      return;
+    }
+    if (!error.retryable) {
+      this.onStartFailed(error);
+      return;
+    }
+    this.host.setLastError(error);
+    this.restartAfterEnd(0);
+  }
+
+  /** Applies the mode's rule after a session ended: always-on restarts, on-demand waits. */
+  private restartAfterEnd(livedMs: number): void {
+    if (!this.host.isRunning()) {
+      return;
+    }
+    if (this.profile.mode === 'always-on') {
+      if (livedMs >= this.timings.stableSessionMs) {
+        this.fillPool();
+      } else {
+        this.scheduleRetry();
+      }
+    } else if (this.host.waitingCount() > 0) {
+      this.fillForWaiting();
+    }
+    this.host.refreshState();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || !this.host.isRunning()) {
+      return;
+    }
+    const delay = this.backoff.next();
+    this.log.info({ delayMs: delay, attempt: this.backoff.attempts }, 'retrying session start');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.profile.mode === 'always-on') {
+        this.fillPool();
+      } else if (this.host.waitingCount() > 0) {
+        this.fillForWaiting();
+      }
+      this.host.refreshState();
+    }, delay);
+    this.retryTimer.unref();
+    this.host.refreshState();
+  }
+
+  private onStartFailed(error: BastionlessError): void {
+    // While the user is asked for a code, that request stays the error to show: a start that
+    // timed out meanwhile is retried anyway.
+    if (!this.host.isLoginWaiting()) {
+      this.host.setLastError(error);
+    }
+    const context = { code: error.code, err: error.cause ?? error };
+    if (needsLogin(error)) {
+      this.log.warn(context, 'session start needs a login by the user');
+      // The port stays bound, so after the login the next connection (or retry) starts a session.
+      this.host.dropWaiting();
+      this.loginNeededReason = `${error.message}. ${error.hint ?? ''}`.trim();
+      if (this.deps.checkCredentials) {
+        this.loginPoll.start();
+      }
+      if (this.profile.mode === 'always-on') {
+        this.scheduleRetry();
+      }
+      this.host.refreshState();
+      return;
+    }
+    if (!error.retryable) {
+      this.log.error(context, 'session start failed with a fatal error, not retrying');
+      this.host.failFatal(error);
+      return;
+    }
+    this.log.warn(context, 'session start failed, retrying with backoff');
+    if (this.profile.mode === 'always-on' || this.host.waitingCount() > 0) {
+      this.scheduleRetry();
+    }
+    this.host.setReason(error.message);
+    this.host.refreshState();
+  }
+
+  /** Polled while a login is needed: once the credentials load again, sessions restart. */
+  private async checkLogin(): Promise<void> {
+    if (this.loginNeededReason === null || !this.host.isRunning() || !this.deps.checkCredentials) {
+      this.loginPoll.stop();
+      return;
+    }
+    const generation = this.host.generation();
+    await this.deps.checkCredentials(this.profile);
+    if (generation !== this.host.generation() || this.loginNeededReason === null) {
+      return;
+    }
+    this.log.info('credentials valid again, restarting sessions');
+    this.loginNeededReason = null;
+    this.loginPoll.stop();
+    this.backoff.reset();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.profile.mode === 'always-on') {
+      this.fillPool();
+    }
+    this.host.refreshState();
+  }
+}
