@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsClientSet } from '../../daemon/aws/clients.js';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import { processKey, writeCredentialProcess } from '../integration/helpers.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
 import { rejection } from './helpers/fixtures.js';
 
@@ -76,34 +77,6 @@ async function writeConfig(text: string): Promise<void> {
   await writeFile(join(dir, 'config'), text);
 }
 
-/**
- * Writes a credential_process script that counts its runs in a file and returns
- * credentials expiring `lifetimeMs` after each run.
- */
-async function writeProcessScript(lifetimeMs: number): Promise<{ path: string; runs: string }> {
-  const path = join(dir, 'issue-credentials.mjs');
-  const runs = join(dir, 'runs');
-  await writeFile(runs, '0');
-  await writeFile(
-    path,
-    [
-      '#!/usr/bin/env node',
-      "import { readFileSync, writeFileSync } from 'node:fs';",
-      `const runs = Number(readFileSync(${JSON.stringify(runs)}, 'utf8')) + 1;`,
-      `writeFileSync(${JSON.stringify(runs)}, String(runs));`,
-      'console.log(JSON.stringify({',
-      '  Version: 1,',
-      "  AccessKeyId: 'ASIAPROCESS' + String(runs).padStart(6, '0'),",
-      "  SecretAccessKey: 'secret-' + runs,",
-      "  SessionToken: 'token-' + runs,",
-      `  Expiration: new Date(Date.now() + ${lifetimeMs}).toISOString(),`,
-      '}));',
-    ].join('\n'),
-  );
-  await chmod(path, 0o755);
-  return { path, runs };
-}
-
 async function callerArn(provider: CachingCredentialsProvider): Promise<string | undefined> {
   const clients = createAwsClientSet({
     region: REGION,
@@ -142,25 +115,25 @@ describe('CachingCredentialsProvider', () => {
   });
 
   it('runs credential_process once for concurrent callers', async () => {
-    const script = await writeProcessScript(3_600_000);
+    const script = await writeCredentialProcess(dir, 3_600_000);
     await writeConfig(`[profile tool]\ncredential_process = ${script.path}\n`);
     const provider = new CachingCredentialsProvider({ region: REGION, awsProfile: 'tool' });
     const [first, second] = await Promise.all([provider.provide(), provider.provide()]);
-    expect(first.accessKeyId).toBe('ASIAPROCESS000001');
-    expect(second.accessKeyId).toBe('ASIAPROCESS000001');
-    expect(first.sessionToken).toBe('token-1');
+    expect(first.accessKeyId).toBe(processKey(1));
+    expect(second.accessKeyId).toBe(processKey(1));
+    expect(first.sessionToken).toBe('process-token-1');
     expect(provider.expiration).toBeInstanceOf(Date);
-    expect(await readFile(script.runs, 'utf8')).toBe('1');
+    expect(await script.runs()).toBe(1);
 
     const forced = await provider.forceRefresh();
-    expect(forced.accessKeyId).toBe('ASIAPROCESS000002');
-    expect((await provider.provide()).accessKeyId).toBe('ASIAPROCESS000002');
+    expect(forced.accessKeyId).toBe(processKey(2));
+    expect((await provider.provide()).accessKeyId).toBe(processKey(2));
     provider.close();
   });
 
   it('refreshes expiring credentials before they expire', async () => {
     const lifetimeMs = 4_000;
-    const script = await writeProcessScript(lifetimeMs);
+    const script = await writeCredentialProcess(dir, lifetimeMs);
     await writeConfig(`[profile expiring]\ncredential_process = ${script.path}\n`);
     const provider = new CachingCredentialsProvider({
       region: REGION,
@@ -178,7 +151,7 @@ describe('CachingCredentialsProvider', () => {
     expect(Date.now()).toBeLessThan(firstExpiration);
     expect(nextExpiration!.getTime()).toBeGreaterThan(firstExpiration);
     const second = await provider.provide();
-    expect(second.accessKeyId).toBe('ASIAPROCESS000002');
+    expect(second.accessKeyId).toBe(processKey(2));
     provider.close();
   });
 
