@@ -1,5 +1,6 @@
 // The /v1/events websocket: a snapshot of every tunnel on connect, then `state` messages on
-// each change and `traffic` messages about once per second per tunnel.
+// each change, `removed` once a deleted profile's tunnel has stopped, and `traffic` messages
+// about once per second per tunnel.
 
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -19,6 +20,7 @@ const MIN_TRAFFIC_GAP_MS = 900;
 
 export type EventMessage =
   | { type: 'state'; tunnel: TunnelStatus }
+  | { type: 'removed'; name: string }
   | ({ type: 'traffic' } & TrafficEvent)
   | { type: 'mfa-required'; request: MfaRequest }
   | { type: 'mfa-settled'; request: MfaRequest; outcome: string };
@@ -38,6 +40,7 @@ function streamEvents(socket: WebSocket, manager: TunnelController, mfa?: MfaBro
   };
 
   const onState = (tunnel: TunnelStatus): void => send({ type: 'state', tunnel });
+  const onRemoved = (name: string): void => send({ type: 'removed', name });
   const onTraffic = (traffic: TrafficEvent): void => {
     const now = Date.now();
     const last = lastTrafficAt.get(traffic.name) ?? 0;
@@ -54,11 +57,13 @@ function streamEvents(socket: WebSocket, manager: TunnelController, mfa?: MfaBro
 
   manager.on('state', onState);
   manager.on('traffic', onTraffic);
+  manager.on('removed', onRemoved);
   mfa?.on('mfa-required', onMfaRequired);
   mfa?.on('mfa-settled', onMfaSettled);
   socket.once('close', () => {
     manager.off('state', onState);
     manager.off('traffic', onTraffic);
+    manager.off('removed', onRemoved);
     mfa?.off('mfa-required', onMfaRequired);
     mfa?.off('mfa-settled', onMfaSettled);
   });

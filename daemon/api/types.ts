@@ -25,6 +25,8 @@ export interface TunnelController {
   on(event: 'traffic', listener: (traffic: TrafficEvent) => void): unknown;
   off(event: 'state', listener: (status: TunnelStatus) => void): unknown;
   off(event: 'traffic', listener: (traffic: TrafficEvent) => void): unknown;
+  on(event: 'removed', listener: (name: string) => void): unknown;
+  off(event: 'removed', listener: (name: string) => void): unknown;
 }
 
 /** The subset of ConfigStore that the profile routes use. */

@@ -1,11 +1,11 @@
-// Connection counts seen through the real daemon's API: GET /v1/tunnels/:name and the
-// /v1/events websocket must both return to 0 active connections once the local socket closes,
-// with the SSM emulator as AWS and real TCP clients on 127.0.0.1.
+// Tunnel status seen through the real daemon's API, with the SSM emulator as AWS and real TCP
+// clients on 127.0.0.1. GET /v1/tunnels/:name and the /v1/events websocket must both return to
+// 0 active connections once the local socket closes. The events must also announce removals.
 
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TunnelStatus } from '../../daemon/config/types.js';
+import type { Profile, TunnelStatus } from '../../daemon/config/types.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import {
   createTestHome,
@@ -30,22 +30,41 @@ let daemon: TestDaemon | undefined;
 /** State events of one tunnel, as the dashboard receives them. */
 interface EventLog {
   states: TunnelStatus[];
+  /** Names of `removed` events, of any tunnel. */
+  removed: string[];
   close(): void;
+}
+
+/** Starts the daemon with one profile that forwards to a port on 127.0.0.1. */
+async function startWithProfile(overrides: Partial<Profile>): Promise<TestDaemon> {
+  const profile = emulatorProfile(emulator, {
+    remoteHost: '127.0.0.1',
+    localPort: 0,
+    ...overrides,
+  });
+  daemon = await startTestDaemon(home.dir, [profile]);
+  return daemon;
 }
 
 async function subscribe(name: string): Promise<EventLog> {
   const url = `${daemon!.daemon.url.replace('http:', 'ws:')}/v1/events`;
   const socket = new WebSocket(url, [`bearer.${daemon!.daemon.token}`]);
   const states: TunnelStatus[] = [];
+  const removed: string[] = [];
   socket.on('message', (data: Buffer) => {
-    const message = JSON.parse(data.toString('utf8')) as { type: string; tunnel?: TunnelStatus };
+    const message = JSON.parse(data.toString('utf8')) as {
+      type: string;
+      tunnel?: TunnelStatus;
+      name?: string;
+    };
     if (message.type === 'state' && message.tunnel?.name === name) states.push(message.tunnel);
+    if (message.type === 'removed' && message.name) removed.push(message.name);
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
   });
-  return { states, close: () => socket.close() };
+  return { states, removed, close: () => socket.close() };
 }
 
 /** Resolves once either side has closed the socket, and rejects after `timeoutMs`. */
@@ -104,14 +123,7 @@ afterAll(async () => {
 describe('active connection count', () => {
   it('returns to 0 after a refused dial', async () => {
     const closedPort = await freePort();
-    daemon = await startTestDaemon(home.dir, [
-      emulatorProfile(emulator, {
-        name: 'refused',
-        remoteHost: '127.0.0.1',
-        remotePort: closedPort,
-        localPort: 0,
-      }),
-    ]);
+    daemon = await startWithProfile({ name: 'refused', remotePort: closedPort });
     await waitForTunnel(daemon, 'refused', (status) => status.state === 'open');
     const events = await subscribe('refused');
     try {
@@ -145,15 +157,11 @@ describe('active connection count', () => {
     // The session start waits for the handshake, so the first connection of an on-demand
     // tunnel stays queued long enough for the client to give up.
     emulator.setDefaultFaults({ handshakeDelayMs: 3_000 });
-    daemon = await startTestDaemon(home.dir, [
-      emulatorProfile(emulator, {
-        name: 'slow',
-        mode: 'on-demand',
-        remoteHost: '127.0.0.1',
-        remotePort: await freePort(),
-        localPort: 0,
-      }),
-    ]);
+    daemon = await startWithProfile({
+      name: 'slow',
+      mode: 'on-demand',
+      remotePort: await freePort(),
+    });
     await waitForTunnel(daemon, 'slow', (status) => status.state === 'listening');
     const events = await subscribe('slow');
     try {
@@ -171,6 +179,33 @@ describe('active connection count', () => {
       );
       expect(left.state).toBe('connecting');
       expect((await daemon.tunnel('slow')).activeConnections).toBe(0);
+    } finally {
+      events.close();
+    }
+  });
+});
+
+describe('removed event', () => {
+  it('follows a deleted profile', async () => {
+    daemon = await startWithProfile({ name: 'doomed', remotePort: await freePort() });
+    await waitForTunnel(daemon, 'doomed', (status) => status.state === 'open');
+    const events = await subscribe('doomed');
+    try {
+      // The shared api() helper parses a JSON body, which a 204 response lacks.
+      const deleted = await fetch(`${daemon.daemon.url}/v1/profiles/doomed`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${daemon.daemon.token}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(deleted.status).toBe(204);
+      const deadline = Date.now() + 5_000;
+      while (events.removed.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(events.removed).toEqual(['doomed']);
+      expect(events.states.at(-1)?.state).toBe('stopped');
+      const listed = await daemon.api<TunnelStatus[]>('GET', '/v1/tunnels');
+      expect(listed.body.map((status) => status.name)).toEqual([]);
     } finally {
       events.close();
     }

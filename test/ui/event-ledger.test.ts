@@ -31,9 +31,9 @@ describe('EventLedger', () => {
     const current = tunnelStatus({ state: 'listening', bytesIn: 900, bytesOut: 700 });
     const fetched = tunnelStatus({ state: 'open', bytesIn: 100, bytesOut: 50 });
     const merged = ledger.merge(mark, current, fetched);
-    expect(merged.state).toBe('open');
-    expect(merged.bytesIn).toBe(900);
-    expect(merged.bytesOut).toBe(700);
+    expect(merged?.state).toBe('open');
+    expect(merged?.bytesIn).toBe(900);
+    expect(merged?.bytesOut).toBe(700);
     expect(ledger.hadTrafficSince(mark, 'db')).toBe(true);
     expect(ledger.hadTrafficSince(mark, 'cache')).toBe(false);
   });
@@ -70,8 +70,19 @@ describe('EventLedger', () => {
   it('takes a fetched tunnel the page lacks', () => {
     const ledger = new EventLedger();
     const mark = ledger.mark();
-    ledger.noteState('db');
+    ledger.noteState('cache');
     const fetched = tunnelStatus({ name: 'db', state: 'open' });
     expect(ledger.merge(mark, undefined, fetched)).toBe(fetched);
+  });
+
+  it('skips a tunnel removed meanwhile', () => {
+    const ledger = new EventLedger();
+    const mark = ledger.mark();
+    // The list was built before the profile was deleted, and read after the removed event.
+    ledger.noteRemoved('db');
+    const fetched = tunnelStatus({ name: 'db', state: 'stopped' });
+    expect(ledger.merge(mark, undefined, fetched)).toBeUndefined();
+    const merged = ledger.mergeList(mark, new Map(), [fetched, tunnelStatus({ name: 'cache' })]);
+    expect([...merged.keys()]).toEqual(['cache']);
   });
 });

@@ -135,6 +135,13 @@ describe('parseDaemonEvent for MFA', () => {
 });
 
 describe('parseDaemonEvent', () => {
+  it('accepts a removed tunnel', () => {
+    const event = parseDaemonEvent(JSON.stringify({ type: 'removed', name: 'db' }));
+    expect(event).toEqual({ type: 'removed', name: 'db' });
+    expect(parseDaemonEvent(JSON.stringify({ type: 'removed', name: 7 }))).toBeNull();
+    expect(parseDaemonEvent(JSON.stringify({ type: 'removed' }))).toBeNull();
+  });
+
   it('rejects events missing required fields', () => {
     expect(parseDaemonEvent(JSON.stringify({ type: 'state', tunnel: { name: 'x' } }))).toBeNull();
     expect(

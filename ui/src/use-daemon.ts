@@ -64,7 +64,8 @@ export function useDaemon(token: string): DaemonConnection {
         const updated = new Map(current);
         for (const status of statuses) {
           if (!status || typeof status !== 'object' || typeof status.name !== 'string') continue;
-          updated.set(status.name, ledger.merge(mark, current.get(status.name), status));
+          const merged = ledger.merge(mark, current.get(status.name), status);
+          if (merged) updated.set(status.name, merged);
         }
         return updated;
       });
@@ -113,6 +114,17 @@ export function useDaemon(token: string): DaemonConnection {
       if (event.type === 'state') {
         ledger.noteState(event.tunnel.name);
         setTunnels((current) => new Map(current).set(event.tunnel.name, event.tunnel));
+        return;
+      }
+      if (event.type === 'removed') {
+        ledger.noteRemoved(event.name);
+        history.forget(event.name);
+        setTunnels((current) => {
+          if (!current.has(event.name)) return current;
+          const updated = new Map(current);
+          updated.delete(event.name);
+          return updated;
+        });
         return;
       }
       if (event.type === 'mfa-required') {

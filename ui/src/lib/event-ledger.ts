@@ -25,6 +25,11 @@ export class EventLedger {
     this.states.set(name, (this.states.get(name) ?? 0) + 1);
   }
 
+  /** Counts a removal as a state change, so a list fetched before it cannot bring the tunnel back. */
+  noteRemoved(name: string): void {
+    this.noteState(name);
+  }
+
   noteTraffic(name: string): void {
     this.traffic.set(name, (this.traffic.get(name) ?? 0) + 1);
   }
@@ -44,15 +49,20 @@ export class EventLedger {
 
   /**
    * Returns the status to show for `fetched`, a tunnel of the response to the request at `mark`.
-   * After a state event meanwhile that is the page's `current` status. After traffic events
+   * After a state event meanwhile that is the page's `current` status, and undefined when the
+   * page no longer has the tunnel, because a `removed` event dropped it. After traffic events
    * only, it is `fetched` with the current byte counts, and otherwise `fetched` itself.
    */
-  merge(mark: LedgerMark, current: TunnelStatus | undefined, fetched: TunnelStatus): TunnelStatus {
-    if (!current) {
-      return fetched;
-    }
+  merge(
+    mark: LedgerMark,
+    current: TunnelStatus | undefined,
+    fetched: TunnelStatus,
+  ): TunnelStatus | undefined {
     if (this.hadStateSince(mark, fetched.name)) {
       return current;
+    }
+    if (!current) {
+      return fetched;
     }
     if (this.hadTrafficSince(mark, fetched.name)) {
       return { ...fetched, bytesIn: current.bytesIn, bytesOut: current.bytesOut };
@@ -71,7 +81,8 @@ export class EventLedger {
   ): Map<string, TunnelStatus> {
     const merged = new Map<string, TunnelStatus>();
     for (const fetched of list) {
-      merged.set(fetched.name, this.merge(mark, current.get(fetched.name), fetched));
+      const status = this.merge(mark, current.get(fetched.name), fetched);
+      if (status) merged.set(fetched.name, status);
     }
     for (const [name, status] of current) {
       if (!merged.has(name) && this.hadStateSince(mark, name)) {

@@ -151,6 +151,9 @@ export function parseDaemonEvent(data: unknown): DaemonEvent | null {
     }
     return event as unknown as DaemonEvent;
   }
+  if (event.type === 'removed') {
+    return typeof event.name === 'string' ? (event as unknown as DaemonEvent) : null;
+  }
   if (event.type === 'traffic') {
     const valid =
       typeof event.name === 'string' &&

@@ -28,6 +28,8 @@ export interface FieldError {
 /** A message on the `/v1/events` websocket. */
 export type DaemonEvent =
   | { type: 'state'; tunnel: TunnelStatus }
+  /** The tunnel of a deleted profile has stopped and is gone from the list. */
+  | { type: 'removed'; name: string }
   | ({ type: 'traffic' } & TrafficEvent)
   | { type: 'mfa-required'; request: MfaRequest }
   /** `outcome` is 'answered', 'timed-out' or 'cancelled'. */
