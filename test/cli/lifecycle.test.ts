@@ -103,7 +103,7 @@ function writeLeftoverState(pid: number, apiPort: number): void {
   writeFileSync(stateFile('token'), 'token-of-the-crashed-daemon\n', { mode: 0o600 });
 }
 
-/** An HTTP server that rejects every request with 401, like a daemon with another token. */
+/** Starts an HTTP server that rejects every request with 401, like a daemon with another token. */
 async function startForeignApi(): Promise<{ server: Server; port: number }> {
   const server = createServer((_request, response) => {
     response.writeHead(401, { 'content-type': 'application/json' });
@@ -213,7 +213,7 @@ describe('bastionless status and stop with a reused pid', () => {
   });
 });
 
-/** Opens a connection and waits for one echoed byte, so the tunnel holds an open session. */
+/** Opens a connection and waits for one echoed byte, so the tunnel keeps an open session. */
 async function openHeldConnection(port: number): Promise<Socket> {
   return waitFor(
     `a connection through port ${port}`,
