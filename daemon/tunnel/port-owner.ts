@@ -178,19 +178,18 @@ async function readPidFile(file: string): Promise<number | undefined> {
   return Number.isInteger(pid) ? pid : undefined;
 }
 
-async function readConfigFileName(apiFile: string): Promise<string | undefined> {
+async function readApiFile(apiFile: string): Promise<{ pid?: unknown; configFile?: unknown }> {
   try {
-    const parsed = JSON.parse(await readFile(apiFile, 'utf8')) as { configFile?: unknown };
-    return typeof parsed.configFile === 'string' ? parsed.configFile : undefined;
+    return JSON.parse(await readFile(apiFile, 'utf8')) as { pid?: unknown; configFile?: unknown };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
 /**
  * Returns the state directory and config file of the bastionless daemon running as `pid`, or
  * undefined when `pid` is not one. A daemon keeps `<stateDir>/daemon.log` open, and its
- * `daemon.pid` there must name `pid`, so an unrelated process that has a file of that name
+ * `daemon.pid` or `api.json` there must name `pid`, so an unrelated process that has a file of that name
  * open is not taken for a daemon. Reading another user's open files fails, which also
  * returns undefined.
  */
@@ -201,11 +200,14 @@ export async function findDaemonIdentity(pid: number): Promise<DaemonIdentity | 
     .filter((file) => basename(file) === DAEMON_LOG_NAME)
     .map((file) => dirname(file));
   for (const stateDir of new Set(stateDirs)) {
-    if ((await readPidFile(join(stateDir, DAEMON_PID_NAME))) !== pid) {
+    const api = await readApiFile(join(stateDir, DAEMON_API_NAME));
+    const pidFile = await readPidFile(join(stateDir, DAEMON_PID_NAME));
+    if (pidFile !== pid && api.pid !== pid) {
       continue;
     }
-    const configFile = await readConfigFileName(join(stateDir, DAEMON_API_NAME));
-    return configFile === undefined ? { stateDir } : { stateDir, configFile };
+    return typeof api.configFile === 'string'
+      ? { stateDir, configFile: api.configFile }
+      : { stateDir };
   }
   return undefined;
 }

@@ -79,11 +79,11 @@ describe('parseLsofFileNames', () => {
 describe('findDaemonIdentity', () => {
   /**
    * Starts a process that keeps `<home>/state/daemon.log` open, as a daemon does, and writes
-   * the state files with `pidOffset` added to its pid.
+   * daemon.pid with `pidOffset` added to its pid.
    */
   async function withLogHolder(
     pidOffset: number,
-    apiFile: object | undefined,
+    apiFile: ((pid: number) => object) | undefined,
     check: (pid: number, stateDir: string) => Promise<void>,
   ): Promise<void> {
     const home = mkdtempSync(join(tmpdir(), 'bastionless-identity-'));
@@ -103,7 +103,7 @@ describe('findDaemonIdentity', () => {
       const pid = child.pid as number;
       writeFileSync(join(stateDir, 'daemon.pid'), `${pid + pidOffset}\n`);
       if (apiFile) {
-        writeFileSync(join(stateDir, 'api.json'), JSON.stringify(apiFile));
+        writeFileSync(join(stateDir, 'api.json'), JSON.stringify(apiFile(pid)));
       }
       await check(pid, stateDir);
     } finally {
@@ -115,7 +115,7 @@ describe('findDaemonIdentity', () => {
   it('reads state dir and config file', async () => {
     await withLogHolder(
       0,
-      { port: 1, pid: 1, url: 'x', configFile: '/a/config.json' },
+      () => ({ port: 1, pid: 1, url: 'x', configFile: '/a/config.json' }),
       async (pid, stateDir) => {
         expect(await findDaemonIdentity(pid)).toEqual({ stateDir, configFile: '/a/config.json' });
       },
@@ -126,6 +126,16 @@ describe('findDaemonIdentity', () => {
     await withLogHolder(0, undefined, async (pid, stateDir) => {
       expect(await findDaemonIdentity(pid)).toEqual({ stateDir });
     });
+  });
+
+  it('accepts the pid from api.json', async () => {
+    await withLogHolder(
+      1,
+      (pid) => ({ port: 1, pid, url: 'x' }),
+      async (pid, stateDir) => {
+        expect(await findDaemonIdentity(pid)).toEqual({ stateDir });
+      },
+    );
   });
 
   it('ignores a pid file naming another pid', async () => {
