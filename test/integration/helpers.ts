@@ -14,6 +14,7 @@ import { resolvePaths } from '../../daemon/paths.js';
 import type { TunnelTimings } from '../../daemon/tunnel/tunnel.js';
 import type { Emulator } from '../emulator/index.js';
 import { freePort, makeProfile } from '../tunnel/helpers.js';
+import { recordSecret } from '../helpers/suite-secrets.js';
 
 /**
  * Registers an afterEach hook that runs the cleanups added during each test, newest first, and
@@ -284,6 +285,12 @@ async function readJsonBody(request: IncomingMessage): Promise<Record<string, un
   return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
 }
 
+/** Role credentials that the stand-in SSO portal returns; they must never reach a log. */
+export const SSO_ROLE_SECRETS = Object.freeze({
+  secretAccessKey: 'sso-role-secret-access-key',
+  sessionToken: 'sso-role-session-token',
+});
+
 /**
  * Serves the SSO calls the SDK makes on 127.0.0.1: the portal's GetRoleCredentials
  * (`GET /federation/credentials` with the `x-amz-sso_bearer_token` header) and the SSO-OIDC
@@ -307,6 +314,9 @@ export async function startSsoPortal(
       return;
     }
     const query = new URL(request.url!, 'http://127.0.0.1').searchParams;
+    recordSecret('sso-token', token);
+    recordSecret('secret-access-key', SSO_ROLE_SECRETS.secretAccessKey);
+    recordSecret('session-token', SSO_ROLE_SECRETS.sessionToken);
     tokens.push(token);
     roleRequests.push({
       accountId: query.get('account_id'),
@@ -316,8 +326,8 @@ export async function startSsoPortal(
     sendJson(response, 200, {
       roleCredentials: {
         accessKeyId,
-        secretAccessKey: 'sso-secret',
-        sessionToken: 'sso-session-token',
+        secretAccessKey: SSO_ROLE_SECRETS.secretAccessKey,
+        sessionToken: SSO_ROLE_SECRETS.sessionToken,
         expiration: Date.now() + 3_600_000,
       },
     });
@@ -325,6 +335,9 @@ export async function startSsoPortal(
 
   const createToken = async (request: IncomingMessage, response: ServerResponse) => {
     const body = await readJsonBody(request);
+    for (const field of ['refreshToken', 'clientSecret'] as const) {
+      recordSecret('sso-token', typeof body[field] === 'string' ? body[field] : undefined);
+    }
     createTokenRequests.push(body);
     const issued =
       body.grantType === 'refresh_token' && typeof body.refreshToken === 'string'
@@ -339,6 +352,8 @@ export async function startSsoPortal(
       );
       return;
     }
+    recordSecret('sso-token', issued.accessToken);
+    recordSecret('sso-token', issued.refreshToken);
     sendJson(response, 200, {
       accessToken: issued.accessToken,
       tokenType: 'Bearer',

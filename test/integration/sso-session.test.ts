@@ -17,6 +17,7 @@ import {
   ssoSessionConfig,
   ssoSessionToken,
   emulatorProfile,
+  SSO_ROLE_SECRETS,
   startSsoPortal,
   startTestDaemon,
   waitForTunnel,
@@ -42,8 +43,8 @@ const SECRETS = [
   'refresh-token-2',
   'fresh-access-token',
   // Role credentials that the stand-in portal returns.
-  'sso-secret',
-  'sso-session-token',
+  SSO_ROLE_SECRETS.secretAccessKey,
+  SSO_ROLE_SECRETS.sessionToken,
 ];
 
 interface Setup {

@@ -1,7 +1,7 @@
 // Scans every daemon log and audit file that the test suite wrote for the secrets the suite
-// handed out: the emulator's secret access keys and session tokens (scenario credentials,
-// AssumeRole results, StartSession and ResumeSession TokenValues), the SSO portal's tokens,
-// MFA codes sent to AssumeRole, and every control API token. scripts/run-tests.mjs runs this
+// handed out. These are the emulator's secret access keys and session tokens (scenario
+// credentials, AssumeRole results, StartSession and ResumeSession TokenValues), the SSO
+// portal's tokens, MFA codes sent to AssumeRole, and every control API token. scripts/run-tests.mjs runs this
 // file after all the others; test/helpers/suite-secrets.ts says where the files come from.
 // The file also runs a daemon of its own, so something is scanned even when it runs alone.
 
@@ -42,9 +42,9 @@ import { WorkloadServer } from '../reliability/harness/workload-server.js';
 
 /** Base64url runs this long look like a TokenValue (128 characters from the emulator). */
 const TOKEN_LIKE = /[A-Za-z0-9_-]{100,}/;
-/** Shorter secrets could match unrelated text by chance; every emulator secret is longer. */
+/** Shorter secrets could match unrelated text by chance. Every emulator secret is longer. */
 const MIN_SECRET_LENGTH = 16;
-/** Test homes are shallow; the bound keeps the walk away from anything deep by accident. */
+/** Test homes are shallow, so this bound only stops a walk into something deep by accident. */
 const MAX_DEPTH = 12;
 
 interface ScanResult {
@@ -215,9 +215,10 @@ describe('secrets in test logs', () => {
     expect(result.secretCounts['secret-access-key'] ?? 0).toBeGreaterThan(0);
     expect(result.secretCounts['api-token'] ?? 0).toBeGreaterThan(0);
     if (process.env.BASTIONLESS_TEST_WHOLE_SUITE === '1') {
-      // The whole suite sends MFA codes and starts dozens of daemons; fewer means the
-      // recording or the keeping of logs broke, not that the logs are clean.
+      // The whole suite sends MFA codes and starts dozens of daemons. Fewer secrets or logs
+      // would mean that recording or keeping broke, not that the logs are clean.
       expect(result.secretCounts['mfa-code'] ?? 0).toBeGreaterThan(0);
+      expect(result.secretCounts['sso-token'] ?? 0).toBeGreaterThan(0);
       expect(result.secretCounts['api-token'] ?? 0).toBeGreaterThan(20);
       expect(result.logFiles).toBeGreaterThan(20);
     }
