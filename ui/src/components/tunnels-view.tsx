@@ -1,31 +1,10 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import { groupTunnels, UNGROUPED } from '../lib/grouping.js';
-import { isTunnelActive } from '../lib/state-words.js';
+import { isActionErrorSettled, type ActionError } from '../lib/action-error.js';
 import type { TunnelState } from '../lib/types.js';
 import type { DaemonConnection } from '../use-daemon.js';
 import { TunnelRow } from './tunnel-row.js';
-
-/** A failed start, stop or restart, with the states of its tunnels when it failed. */
-interface ActionError {
-  message: string;
-  /** True when the action was meant to turn the tunnels on (start or restart). */
-  turnsOn: boolean;
-  statesAtFailure: Map<string, TunnelState>;
-}
-
-/**
- * Returns true once every tunnel of a failed action has since moved to the state the action
- * wanted, for example started from the CLI or the tray, so its error no longer applies.
- */
-function isActionErrorSettled(error: ActionError, tunnels: DaemonConnection['tunnels']): boolean {
-  if (error.statesAtFailure.size === 0) return false;
-  return [...error.statesAtFailure].every(([name, stateAtFailure]) => {
-    const tunnel = tunnels.find((candidate) => candidate.name === name);
-    if (!tunnel) return false;
-    return tunnel.state !== stateAtFailure && isTunnelActive(tunnel.state) === error.turnsOn;
-  });
-}
 
 /** Lists all tunnels, one section per group, with Start all and Stop all per group. */
 export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
