@@ -82,6 +82,25 @@ async function connectLocal(port: number): Promise<Socket> {
   return socket;
 }
 
+/** Creates a profile through the daemon's API, as the CLI or another page would. */
+async function createProfile(profile: Record<string, unknown>): Promise<void> {
+  const response = await fetch(`${daemon!.url}/v1/profiles`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${daemon!.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ region: 'us-east-1', endpoints: { ssm: emulator.url }, ...profile }),
+  });
+  expect(response.status, await response.text()).toBe(201);
+}
+
+/** Deletes a profile through the daemon's API, so the page learns of it only from events. */
+async function deleteProfile(name: string): Promise<void> {
+  const response = await fetch(`${daemon!.url}/v1/profiles/${name}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${daemon!.token}` },
+  });
+  expect(response.status).toBe(204);
+}
+
 function row(name: string) {
   return page.locator(`article[data-tunnel="${name}"]`);
 }
@@ -311,25 +330,14 @@ describe('dashboard end to end', () => {
     // tunnel stays queued until its client gives up.
     emulator.setDefaultFaults({ handshakeDelayMs: 4_000 });
     const localPort = await freePort();
-    const headers = {
-      authorization: `Bearer ${daemon!.token}`,
-      'content-type': 'application/json',
-    };
-    const created = await fetch(`${daemon!.url}/v1/profiles`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        name: 'queued',
-        region: 'us-east-1',
-        target: INSTANCE,
-        remoteHost: '127.0.0.1',
-        remotePort: refusedRemotePort,
-        localPort,
-        mode: 'on-demand',
-        endpoints: { ssm: emulator.url },
-      }),
+    await createProfile({
+      name: 'queued',
+      target: INSTANCE,
+      remoteHost: '127.0.0.1',
+      remotePort: refusedRemotePort,
+      localPort,
+      mode: 'on-demand',
     });
-    expect(created.status).toBe(201);
     const queuedRow = row('queued');
     try {
       await queuedRow.getByRole('switch', { name: 'Tunnel queued' }).click();
@@ -342,21 +350,62 @@ describe('dashboard end to end', () => {
         .poll(() => queuedRow.getByTestId('active-connections').textContent(), { timeout: 5_000 })
         .toBe('1');
       socket.destroy();
-      // Within 4 s the handshake is still delayed, so no session change can carry the new count.
+      // The handshake stays delayed for 4 s, so within 3 s no session change can carry the count.
       await expect
         .poll(() => queuedRow.getByTestId('active-connections').textContent(), { timeout: 3_000 })
         .toBe('0');
       expect(await queuedRow.getByTestId('state').textContent()).toBe('Connecting');
     } finally {
       emulator.setDefaultFaults({});
-      const deleted = await fetch(`${daemon!.url}/v1/profiles/queued`, {
-        method: 'DELETE',
-        headers: { authorization: `Bearer ${daemon!.token}` },
-      });
-      expect(deleted.ok).toBe(true);
+      await deleteProfile('queued');
     }
-    // Below the page's 10 s re-read, so the row must go with the daemon's removed event.
+    // The timeout is below the page's 10 s re-read, so only the removed event can drop the row.
     await expect.poll(() => queuedRow.count(), { timeout: 5_000 }).toBe(0);
+  });
+
+  it('mutes an error from before the open', async () => {
+    // StartSession fails with TargetNotConnected while this instance is offline, and the
+    // daemon retries with backoff until it is online again.
+    const offline = 'i-0aaaaaaaaaaaaaaa1';
+    emulator.state.scenario.instances.push({
+      instanceId: offline,
+      pingStatus: 'ConnectionLost',
+      agentVersion: '3.3.987.0',
+      tags: {},
+    });
+    await createProfile({
+      name: 'offline',
+      target: offline,
+      mode: 'always-on',
+      remoteHost: '127.0.0.1',
+      remotePort: (echo.address() as AddressInfo).port,
+      localPort: await freePort(),
+    });
+    const offlineRow = row('offline');
+    try {
+      await offlineRow.getByRole('switch', { name: 'Tunnel offline' }).click();
+      await expect
+        .poll(() => offlineRow.getByTestId('last-error').count(), { timeout: 15_000 })
+        .toBe(1);
+      expect(await offlineRow.getByTestId('last-error').textContent()).toContain(
+        'ERR_TARGET_NOT_CONNECTED',
+      );
+      expect(await offlineRow.getByTestId('past-error').count()).toBe(0);
+
+      emulator.state.scenario.instances.find(
+        (instance) => instance.instanceId === offline,
+      )!.pingStatus = 'Online';
+      await expect
+        .poll(() => offlineRow.getByTestId('state').textContent(), { timeout: 30_000 })
+        .toBe('Open');
+      await expect.poll(() => offlineRow.getByTestId('last-error').count()).toBe(0);
+      const past = await offlineRow.getByTestId('past-error').textContent();
+      expect(past).toContain('before the tunnel opened');
+      expect(past).toContain('ERR_TARGET_NOT_CONNECTED');
+    } finally {
+      await deleteProfile('offline');
+    }
+    await expect.poll(() => offlineRow.count(), { timeout: 5_000 }).toBe(0);
   });
 
   it('asks for the MFA code of a tunnel', async () => {
