@@ -1,15 +1,14 @@
 // Sessions of one tunnel: starts them as the profile's mode requires, restarts them after
-// they end, retries failed starts with backoff, and waits for a login when one is needed.
+// they end, and closes them. session-pool-retry.ts decides what follows a failed start.
 
 import type pino from 'pino';
 import type { Profile } from '../config/types.js';
-import { BastionlessError, classifyError, mayNeedFreshCredentials, needsLogin } from '../errors.js';
+import { BastionlessError, classifyError, mayNeedFreshCredentials } from '../errors.js';
 import { auditEntryFor } from '../audit/log.js';
 import type { SessionEnd } from '../portforward/types.js';
-import { Backoff } from './backoff.js';
-import { IntervalCheck } from './interval-check.js';
 import type { TunnelDeps, TunnelTimings } from './options.js';
 import { withTimeout, type LaunchedSession, type SessionLauncher } from './session-launcher.js';
+import { SessionPoolRetry } from './session-pool-retry.js';
 import { SessionSlot } from './session-slot.js';
 import type { RetiredTotals } from './status.js';
 
@@ -56,13 +55,9 @@ export class SessionPool {
   private readonly now: () => number;
   private readonly launcher: SessionLauncher;
   private readonly host: SessionPoolHost;
-  private readonly backoff: Backoff;
-  private readonly loginPoll: IntervalCheck;
+  private readonly retry: SessionPoolRetry;
   private slotList: SessionSlot[] = [];
   private starting = new Set<AbortController>();
-  private retryTimer: NodeJS.Timeout | undefined;
-  /** Reason shown while a start failed for want of a login; cleared once credentials work. */
-  private loginNeededReason: string | null = null;
   private reconnectCount = 0;
   private retiredTotals: RetiredTotals = { bytesIn: 0, bytesOut: 0 };
 
@@ -74,11 +69,14 @@ export class SessionPool {
     this.now = options.now;
     this.launcher = options.launcher;
     this.host = options.host;
-    this.backoff = new Backoff({
-      initialMs: this.timings.backoffInitialMs,
-      maxMs: this.timings.backoffMaxMs,
+    this.retry = new SessionPoolRetry({
+      profile: this.profile,
+      deps: this.deps,
+      timings: this.timings,
+      log: this.log,
+      host: this.host,
+      starts: this,
     });
-    this.loginPoll = new IntervalCheck(this.timings.loginPollIntervalMs, () => this.checkLogin());
   }
 
   get slots(): readonly SessionSlot[] {
@@ -91,11 +89,11 @@ export class SessionPool {
 
   /** True while a session start waits for its backoff delay. */
   get retryPending(): boolean {
-    return this.retryTimer !== undefined;
+    return this.retry.pending;
   }
 
   get loginNeeded(): string | null {
-    return this.loginNeededReason;
+    return this.retry.loginNeeded;
   }
 
   /** Websocket losses of the sessions, each counted when resuming began. */
@@ -110,8 +108,7 @@ export class SessionPool {
 
   /** Forgets the login and backoff state of an earlier run. */
   reset(): void {
-    this.loginNeededReason = null;
-    this.backoff.reset();
+    this.retry.reset();
   }
 
   /** Starts sessions until the pool is full (always-on). */
@@ -126,7 +123,7 @@ export class SessionPool {
 
   /** Starts as many sessions as waiting connections need, up to the pool size (on-demand). */
   fillForWaiting(): void {
-    if (this.retryTimer) {
+    if (this.retry.pending) {
       return;
     }
     const waiting = this.host.waitingCount();
@@ -142,9 +139,7 @@ export class SessionPool {
   }
 
   clearTimers(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.loginPoll.stop();
+    this.retry.clearTimers();
   }
 
   /** Cancels every session start in progress. */
@@ -190,7 +185,7 @@ export class SessionPool {
     } catch (error) {
       this.starting.delete(controller);
       if (generation === this.host.generation()) {
-        this.onStartFailed(
+        this.retry.onStartFailed(
           classifyError(error, {
             awsProfile: this.profile.awsProfile,
             endpoint: this.profile.endpoints.ssm,
@@ -209,11 +204,7 @@ export class SessionPool {
   }
 
   private attach({ session, route }: LaunchedSession): void {
-    if (this.loginNeededReason !== null) {
-      this.log.info('credentials valid again, login no longer needed');
-    }
-    this.loginNeededReason = null;
-    this.loginPoll.stop();
+    this.retry.onSessionStarted();
     const slot = new SessionSlot(session, route, this.now(), {
       reconnecting: (_slot, error) => {
         this.reconnectCount += 1;
@@ -295,7 +286,7 @@ export class SessionPool {
     this.log.info({ sessionId, by: end.by, reason: end.reason, livedMs: lived }, 'session ended');
     this.host.setReason(reason);
     if (lived >= this.timings.stableSessionMs) {
-      this.backoff.reset();
+      this.retry.resetBackoff();
     }
     this.restartAfterEnd(lived);
   }
@@ -307,12 +298,14 @@ export class SessionPool {
       this.launcher.refreshCredentials().then(
         () => this.restartAfterEnd(0),
         (refreshError: unknown) =>
-          this.onStartFailed(classifyError(refreshError, { awsProfile: this.profile.awsProfile })),
+          this.retry.onStartFailed(
+            classifyError(refreshError, { awsProfile: this.profile.awsProfile }),
+          ),
       );
       return;
     }
     if (!error.retryable) {
-      this.onStartFailed(error);
+      this.retry.onStartFailed(error);
       return;
     }
     this.host.setLastError(error);
@@ -328,86 +321,10 @@ export class SessionPool {
       if (livedMs >= this.timings.stableSessionMs) {
         this.fillPool();
       } else {
-        this.scheduleRetry();
+        this.retry.schedule();
       }
     } else if (this.host.waitingCount() > 0) {
       this.fillForWaiting();
-    }
-    this.host.refreshState();
-  }
-
-  private scheduleRetry(): void {
-    if (this.retryTimer || !this.host.isRunning()) {
-      return;
-    }
-    const delay = this.backoff.next();
-    this.log.info({ delayMs: delay, attempt: this.backoff.attempts }, 'retrying session start');
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.profile.mode === 'always-on') {
-        this.fillPool();
-      } else if (this.host.waitingCount() > 0) {
-        this.fillForWaiting();
-      }
-      this.host.refreshState();
-    }, delay);
-    this.retryTimer.unref();
-    this.host.refreshState();
-  }
-
-  private onStartFailed(error: BastionlessError): void {
-    // While the user is asked for a code, that request stays the error to show: a start that
-    // timed out meanwhile is retried anyway.
-    if (!this.host.isLoginWaiting()) {
-      this.host.setLastError(error);
-    }
-    const context = { code: error.code, err: error.cause ?? error };
-    if (needsLogin(error)) {
-      this.log.warn(context, 'session start needs a login by the user');
-      // The port stays bound, so after the login the next connection (or retry) starts a session.
-      this.host.dropWaiting();
-      this.loginNeededReason = `${error.message}. ${error.hint ?? ''}`.trim();
-      if (this.deps.checkCredentials) {
-        this.loginPoll.start();
-      }
-      if (this.profile.mode === 'always-on') {
-        this.scheduleRetry();
-      }
-      this.host.refreshState();
-      return;
-    }
-    if (!error.retryable) {
-      this.log.error(context, 'session start failed with a fatal error, not retrying');
-      this.host.failFatal(error);
-      return;
-    }
-    this.log.warn(context, 'session start failed, retrying with backoff');
-    if (this.profile.mode === 'always-on' || this.host.waitingCount() > 0) {
-      this.scheduleRetry();
-    }
-    this.host.setReason(error.message);
-    this.host.refreshState();
-  }
-
-  /** Polled while a login is needed: once the credentials load again, sessions restart. */
-  private async checkLogin(): Promise<void> {
-    if (this.loginNeededReason === null || !this.host.isRunning() || !this.deps.checkCredentials) {
-      this.loginPoll.stop();
-      return;
-    }
-    const generation = this.host.generation();
-    await this.deps.checkCredentials(this.profile);
-    if (generation !== this.host.generation() || this.loginNeededReason === null) {
-      return;
-    }
-    this.log.info('credentials valid again, restarting sessions');
-    this.loginNeededReason = null;
-    this.loginPoll.stop();
-    this.backoff.reset();
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (this.profile.mode === 'always-on') {
-      this.fillPool();
     }
     this.host.refreshState();
   }

@@ -1,8 +1,8 @@
 // One tunnel: the local listeners of a profile and the port-forwarding sessions that carry
 // their connections, with the start, restart and stop rules of the profile's mode.
 // This file owns the lifecycle, the state machine and the status. connection-queue.ts
-// places local sockets, session-pool.ts starts and renews sessions, and session-health.ts
-// checks them.
+// places local sockets, session-pool.ts starts and renews sessions, session-pool-retry.ts
+// retries failed starts and waits for a login, and session-health.ts checks the sessions.
 
 import { EventEmitter } from 'node:events';
 import type pino from 'pino';
