@@ -9,9 +9,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../emulator/index.js';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import {
   cliEnv,
@@ -19,27 +17,22 @@ import {
   freePort,
   portIsFree,
   runCli,
+  setupEmulatorAndEcho,
   spawnCli,
-  startEchoServer,
   waitFor,
 } from './helpers.js';
 
+const fixture = setupEmulatorAndEcho();
 let home: string;
 let env: NodeJS.ProcessEnv;
-let emulator: Emulator;
-let echo: { server: Server; port: number };
 
-beforeAll(async () => {
+beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'bastionless-cli-'));
   env = cliEnv(home);
-  emulator = await startEmulator({ pacing: false });
-  echo = await startEchoServer();
 });
 
 afterAll(async () => {
   await runCli(['stop'], env).catch(() => undefined);
-  await emulator?.close();
-  echo?.server.close();
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -286,11 +279,11 @@ describe('bastionless CLI with daemon', () => {
         '--remote-host',
         '127.0.0.1',
         '--remote-port',
-        String(echo.port),
+        String(fixture.echoPort),
         '--local-port',
         String(localPort),
         '--endpoint-url',
-        emulator.url,
+        fixture.emulator.url,
         '--group',
         'demo',
       ],
@@ -392,7 +385,7 @@ describe('bastionless with an offline target', () => {
         '--local-port',
         '0',
         '--endpoint-url',
-        emulator.url,
+        fixture.emulator.url,
       ],
       env,
     );
@@ -421,7 +414,7 @@ describe('bastionless with an offline target', () => {
           '--local-port',
           String(await freePort()),
           '--endpoint-url',
-          emulator.url,
+          fixture.emulator.url,
           '--mode',
           'always-on',
         ],

@@ -2,9 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { createConnection, type Server, type Socket } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../emulator/index.js';
+import { createConnection, type Socket } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import {
   cliEnv,
@@ -12,27 +11,17 @@ import {
   freePort,
   portIsFree,
   runCli,
+  setupEmulatorAndEcho,
   sha256,
   spawnCli,
-  startEchoServer,
   waitFor,
 } from './helpers.js';
 
-let emulator: Emulator;
-let echo: { server: Server; port: number };
+const fixture = setupEmulatorAndEcho();
+const { profile } = fixture;
 let home: string;
 let env: NodeJS.ProcessEnv;
 let daemon: ChildProcess | undefined;
-
-beforeAll(async () => {
-  emulator = await startEmulator({ pacing: false });
-  echo = await startEchoServer();
-});
-
-afterAll(async () => {
-  await emulator?.close();
-  echo?.server.close();
-});
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'bastionless-daemon-'));
@@ -46,19 +35,6 @@ afterEach(() => {
   daemon = undefined;
   rmSync(home, { recursive: true, force: true });
 });
-
-function profile(name: string, localPort: number, extra: Record<string, unknown> = {}) {
-  return {
-    name,
-    region: 'us-east-1',
-    target: 'i-0123456789abcdef0',
-    remoteHost: '127.0.0.1',
-    remotePort: echo.port,
-    localPort,
-    endpoints: { ssm: emulator.url },
-    ...extra,
-  };
-}
 
 function writeConfig(text: string): void {
   mkdirSync(home, { recursive: true });
@@ -151,7 +127,7 @@ describe('daemon process', () => {
     const heldSockets = await Promise.all(ports.map((port) => openHeldConnection(port)));
     const transfer = await echoThrough(ports[0]!, 64 * 1024);
     expect(transfer.received).toBe(transfer.sent);
-    const sessionsBefore = emulator.sessions
+    const sessionsBefore = fixture.emulator.sessions
       .filter((s) => s.state === 'connected')
       .map((s) => s.sessionId);
     expect(sessionsBefore.length).toBeGreaterThanOrEqual(2);
@@ -168,7 +144,7 @@ describe('daemon process', () => {
       expect(await portIsFree(port)).toBe(true);
     }
     for (const sessionId of sessionsBefore) {
-      const record = emulator.sessions.find((s) => s.sessionId === sessionId);
+      const record = fixture.emulator.sessions.find((s) => s.sessionId === sessionId);
       expect(record?.state).toBe('terminated');
     }
     expect(existsSync(join(home, 'state', 'daemon.pid'))).toBe(false);
@@ -265,13 +241,15 @@ describe('daemon process', () => {
     await exited;
     heldSocket.destroy();
     const leftover = recorded[0]!.sessionId;
-    expect(emulator.sessions.find((s) => s.sessionId === leftover)?.state).not.toBe('terminated');
+    expect(fixture.emulator.sessions.find((s) => s.sessionId === leftover)?.state).not.toBe(
+      'terminated',
+    );
 
     rmSync(join(home, 'state', 'api.json'));
     daemon = startForeground();
     await apiOf();
     await waitFor('the leftover session to be terminated', async () =>
-      emulator.sessions.find((s) => s.sessionId === leftover)?.state === 'terminated'
+      fixture.emulator.sessions.find((s) => s.sessionId === leftover)?.state === 'terminated'
         ? true
         : undefined,
     );

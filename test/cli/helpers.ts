@@ -2,8 +2,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { startEmulator, type Emulator } from '../emulator/index.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI_ENTRY = 'daemon/cli/main.ts';
@@ -145,4 +147,88 @@ export async function waitFor<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** An SSM emulator and an echo server that one test file shares. */
+export interface EmulatorAndEcho {
+  readonly emulator: Emulator;
+  readonly echoPort: number;
+  /** Returns a profile that forwards `localPort` through the emulator to the echo server. */
+  profile(
+    name: string,
+    localPort: number,
+    extra?: Record<string, unknown>,
+  ): Record<string, unknown>;
+}
+
+/**
+ * Starts an emulator and an echo server in beforeAll and closes them in afterAll. Call it before
+ * the file's own hooks: vitest runs afterAll hooks in reverse order, so the file's hooks can
+ * still stop their daemons while the emulator runs.
+ */
+export function setupEmulatorAndEcho(): EmulatorAndEcho {
+  let emulator: Emulator | undefined;
+  let echo: { server: Server; port: number } | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulator({ pacing: false });
+    echo = await startEchoServer();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+    echo?.server.close();
+  });
+  const started = () => {
+    if (!emulator || !echo) {
+      throw new Error('the emulator is not running; use it inside a test or a hook');
+    }
+    return { emulator, echo };
+  };
+  return {
+    get emulator() {
+      return started().emulator;
+    },
+    get echoPort() {
+      return started().echo.port;
+    },
+    profile(name, localPort, extra = {}) {
+      const running = started();
+      return {
+        name,
+        region: 'us-east-1',
+        target: 'i-0123456789abcdef0',
+        remoteHost: '127.0.0.1',
+        remotePort: running.echo.port,
+        localPort,
+        endpoints: { ssm: running.emulator.url },
+        ...extra,
+      };
+    },
+  };
+}
+
+/** Opens a connection and waits for one echoed byte, so the tunnel keeps an open session. */
+export async function openHeldConnection(port: number): Promise<Socket> {
+  return waitFor(
+    `a connection through port ${port}`,
+    async () => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000);
+          socket.once('data', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          socket.once('error', reject);
+          socket.write('x');
+        });
+        socket.on('error', () => {});
+        return socket;
+      } catch {
+        socket.destroy();
+        return undefined;
+      }
+    },
+    30_000,
+  );
 }

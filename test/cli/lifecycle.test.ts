@@ -10,38 +10,25 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { Socket } from 'node:net';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../emulator/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import {
   cliEnv,
   echoThrough,
   freePort,
+  openHeldConnection,
   portIsFree,
   runCli,
-  startEchoServer,
+  setupEmulatorAndEcho,
   waitFor,
 } from './helpers.js';
 
-let emulator: Emulator;
-let echo: { server: import('node:net').Server; port: number };
+const fixture = setupEmulatorAndEcho();
 let home: string;
 let env: NodeJS.ProcessEnv;
 const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  emulator = await startEmulator({ pacing: false });
-  echo = await startEchoServer();
-});
-
-afterAll(async () => {
-  await emulator?.close();
-  echo?.server.close();
-});
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'bastionless-lifecycle-'));
@@ -114,18 +101,7 @@ async function startForeignApi(): Promise<{ server: Server; port: number }> {
 }
 
 function profile(name: string, localPort: number, extra: Record<string, unknown> = {}) {
-  return {
-    name,
-    region: 'us-east-1',
-    target: 'i-0123456789abcdef0',
-    remoteHost: '127.0.0.1',
-    remotePort: echo.port,
-    localPort,
-    autoStart: true,
-    mode: 'always-on',
-    endpoints: { ssm: emulator.url },
-    ...extra,
-  };
+  return fixture.profile(name, localPort, { autoStart: true, mode: 'always-on', ...extra });
 }
 
 function writeConfig(text: string): void {
@@ -213,33 +189,6 @@ describe('bastionless status and stop with a reused pid', () => {
   });
 });
 
-/** Opens a connection and waits for one echoed byte, so the tunnel keeps an open session. */
-async function openHeldConnection(port: number): Promise<Socket> {
-  return waitFor(
-    `a connection through port ${port}`,
-    async () => {
-      const socket = createConnection({ host: '127.0.0.1', port });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000);
-          socket.once('data', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          socket.once('error', reject);
-          socket.write('x');
-        });
-        socket.on('error', () => {});
-        return socket;
-      } catch {
-        socket.destroy();
-        return undefined;
-      }
-    },
-    30_000,
-  );
-}
-
 describe('bastionless stop', () => {
   it('terminates every session through the API', { timeout: 120_000 }, async () => {
     const ports = [await freePort(), await freePort()];
@@ -266,7 +215,7 @@ describe('bastionless stop', () => {
       return tunnels.every((tunnel) => tunnel.sessionIds.length > 0) ? ids : undefined;
     });
     expect(sessionIds.length).toBeGreaterThanOrEqual(2);
-    const callsBefore = emulator.calls.length;
+    const callsBefore = fixture.emulator.calls.length;
 
     const stopped = await runCli(['stop'], env, 30_000);
     expect(stopped.stderr).toBe('');
@@ -274,13 +223,15 @@ describe('bastionless stop', () => {
     expect(stopped.stdout).toContain(`the daemon (pid ${pid}) stopped: it closed 2 tunnels`);
     expect(stopped.stdout).not.toContain('SIGTERM');
 
-    const terminated = emulator.calls
+    const terminated = fixture.emulator.calls
       .slice(callsBefore)
       .filter((call) => call.operation === 'AmazonSSM.TerminateSession')
       .map((call) => (call.input as { SessionId: string }).SessionId);
     for (const sessionId of sessionIds) {
       expect(terminated).toContain(sessionId);
-      expect(emulator.sessions.find((s) => s.sessionId === sessionId)?.state).toBe('terminated');
+      expect(fixture.emulator.sessions.find((s) => s.sessionId === sessionId)?.state).toBe(
+        'terminated',
+      );
     }
     for (const port of [...ports, Number(apiPort)]) {
       expect(await portIsFree(port)).toBe(true);
