@@ -1,6 +1,8 @@
-// A real websocket from this process to an AgentPeer, for tests that drive one side of the
-// data channel (sender or receiver) without the DataChannel around it.
+// Shared pieces of the tests that drive one side of the data channel (sender or receiver)
+// without the DataChannel around it: a real websocket to an AgentPeer, and cleanup.
 
+import { createHash } from 'node:crypto';
+import { afterEach } from 'vitest';
 import { WebSocketConnection } from '../../daemon/datachannel/connection.js';
 import { decodeMessage, type ClientMessage } from '../../daemon/protocol/message.js';
 import { waitFor, type AgentPeer } from './agent-peer.js';
@@ -25,4 +27,23 @@ export async function connectToPeer(
   });
   await waitFor(() => peer.socket !== null, 5_000, 'the peer to accept OpenDataChannelInput');
   return connection;
+}
+
+/** Registers an afterEach hook that runs the returned cleanups, last registered first. */
+export function cleanupAfterEach(): Array<() => Promise<void>> {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (cleanups.length > 0) {
+      await cleanups.pop()!();
+    }
+  });
+  return cleanups;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -2,8 +2,8 @@
 // after the RTO, removal on ack and the drain callback. The test calls resendExpired()
 // itself, so every retransmission in these tests comes from an explicit call.
 
-import { createHash, randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import type { WebSocketConnection } from '../../daemon/datachannel/connection.js';
 import { ChannelSender } from '../../daemon/datachannel/sender.js';
 import { createCounters, type DataChannelCounters } from '../../daemon/datachannel/stats.js';
@@ -12,23 +12,9 @@ import { encodeMessage, MessageType, type ClientMessage } from '../../daemon/pro
 import { MessageEncoder } from '../../daemon/protocol/message-encoder.js';
 import type { PayloadError } from '../../daemon/protocol/payloads.js';
 import { AgentPeer, waitFor, type AgentPeerOptions } from './agent-peer.js';
-import { connectToPeer } from './peer-connection.js';
+import { cleanupAfterEach, connectToPeer, sha256, sleep } from './peer-connection.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  while (cleanups.length > 0) {
-    await cleanups.pop()!();
-  }
-});
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+const cleanups = cleanupAfterEach();
 
 interface SenderRig {
   sender: ChannelSender;
