@@ -149,6 +149,9 @@ export class MuxForwarder extends EventEmitter {
         stream.close();
         // A reset shows the local client that the connection failed, as a refused dial would.
         socket.resetAndDestroy();
+        // Released now, not on the socket's later close, so listeners of `dial-failed` read
+        // an active count without this connection.
+        release();
         this.emit('dial-failed');
         return;
       }

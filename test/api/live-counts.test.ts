@@ -136,6 +136,8 @@ describe('active connection count', () => {
 
       const failed = await waitForEvent(events, (status) => status.dialFailures === 1);
       expect(failed.lastError?.code).toBe('ERR_REMOTE_REFUSED');
+      // The first event that reports the failure already leaves out the reset socket.
+      expect(failed.activeConnections).toBe(0);
       const settled = await waitForEvent(
         events,
         (status) => status.dialFailures === 1 && status.activeConnections === 0,
