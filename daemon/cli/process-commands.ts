@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ShutdownReply } from '../api/lifecycle-routes.js';
 import type { RunningDaemon } from '../daemon.js';
 import {
   DaemonAlreadyRunningError,
@@ -14,6 +13,7 @@ import {
   type DaemonProbe,
 } from '../instance-lock.js';
 import { processExists, type BastionlessPaths } from '../paths.js';
+import { DEFAULT_STOP_TIMEOUT_MS, stopDaemon } from '../stop-daemon.js';
 import { integerOption, parseCommandArgs } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError } from './errors.js';
@@ -25,8 +25,7 @@ import { CliError } from './errors.js';
 const FORCED_EXIT_MS = 3000;
 const START_TIMEOUT_MS = STARTUP_GRACE_MS;
 /** Time the daemon has to exit after a shutdown request or SIGTERM, longer than FORCED_EXIT_MS. */
-const STOP_TIMEOUT_MS = 5000;
-const SHUTDOWN_REQUEST_TIMEOUT_MS = 5000;
+const STOP_TIMEOUT_MS = DEFAULT_STOP_TIMEOUT_MS;
 const POLL_MS = 100;
 /**
  * Exit code of `bastionless daemon` when another daemon already runs on the state directory.
@@ -263,26 +262,6 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** Sends `POST /v1/shutdown`; returns the reply, or the reason the request failed. */
-async function requestShutdown(
-  probe: DaemonProbe & { state: 'running' },
-): Promise<ShutdownReply | string> {
-  try {
-    const response = await fetch(`${probe.url}/v1/shutdown`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${probe.token}` },
-      signal: AbortSignal.timeout(SHUTDOWN_REQUEST_TIMEOUT_MS),
-    });
-    const text = await response.text();
-    if (response.status !== 202) {
-      return `POST /v1/shutdown returned HTTP ${response.status}`;
-    }
-    return JSON.parse(text) as ShutdownReply;
-  } catch (error) {
-    return `POST /v1/shutdown failed: ${(error as Error).message}`;
-  }
-}
-
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -315,27 +294,25 @@ control API is never signalled.`,
       throw transitioningError(probe, paths);
     }
     const { pid } = probe;
-    const reply = await requestShutdown(probe);
-    let fallbackReason: string;
-    if (typeof reply === 'string') {
-      fallbackReason = reply;
-    } else if (await waitForExit(pid, STOP_TIMEOUT_MS)) {
+    // The pid was verified through the API a moment ago, so a fallback signal reaches the daemon.
+    const outcome = await stopDaemon(probe, {
+      waitForExit: (timeoutMs) => waitForExit(pid, timeoutMs),
+      kill: (signal) => process.kill(pid, signal),
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+    });
+    if (outcome.via === 'api') {
+      const { reply } = outcome;
       print(
         `the daemon (pid ${pid}) stopped: it closed ${plural(reply.tunnels, 'tunnel')} and terminated ${plural(reply.sessions, 'SSM session')}; failures are in \`bastionless logs\``,
       );
       return 0;
-    } else {
-      fallbackReason = `it did not exit within ${STOP_TIMEOUT_MS / 1000} s of the shutdown request`;
     }
-    // The pid was verified through the API a moment ago. On Windows, Node.js ends the process
-    // at once on SIGTERM, so its sessions stay open until the next daemon start terminates them.
-    process.kill(pid, 'SIGTERM');
-    if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
+    if (!outcome.exited) {
       throw new CliError(
         `the daemon (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; kill it with \`kill -9 ${pid}\``,
       );
     }
-    print(`the daemon (pid ${pid}) stopped after SIGTERM, because ${fallbackReason}`);
+    print(`the daemon (pid ${pid}) stopped after SIGTERM, because ${outcome.reason}`);
     return 0;
   },
 };
