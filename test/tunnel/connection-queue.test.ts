@@ -103,7 +103,9 @@ async function connectClient(rig: QueueRig): Promise<Client> {
   socket.once('close', () => {
     client.closed = true;
   });
-  cleanups.push(() => socket.destroy());
+  cleanups.push(() => {
+    socket.destroy();
+  });
   await waitFor(() => rig.queue.acceptedConnections === accepted + 1, 5_000, 'accept');
   return client;
 }
@@ -196,7 +198,9 @@ describe('ConnectionQueue waiting', () => {
 
     const socket = connect({ host: '127.0.0.1', port: rig.port });
     socket.on('error', () => {});
-    cleanups.push(() => socket.destroy());
+    cleanups.push(() => {
+      socket.destroy();
+    });
     await new Promise((resolve) => socket.once('close', resolve));
 
     expect(rig.queue.acceptedConnections).toBe(0);
