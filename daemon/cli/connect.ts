@@ -7,10 +7,11 @@ import { parseArgs } from 'node:util';
 
 import { createAuditLog } from '../audit/log.js';
 import { createSsmClient } from '../aws/clients.js';
-import { classifyError } from '../errors.js';
+import { BastionlessError, classifyError } from '../errors.js';
 import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+import { describePortOwner } from '../tunnel/listeners.js';
 import { describeParseError } from './args.js';
 import { ReconnectReporter, observeResumeFailures } from './connect-reconnect.js';
 
@@ -194,8 +195,18 @@ async function bindListener(options: ConnectOptions): Promise<Server> {
     const code = (error as NodeJS.ErrnoException).code;
     const address = `${options.bind}:${options.localPort}`;
     if (code === 'EADDRINUSE') {
-      throw new Error(
-        `local port ${address} is already in use; pick another --local-port or stop the program that uses it`,
+      // The same owner lookup as a tunnel's, so another daemon is named with its stop command.
+      const { owner, hint } = await describePortOwner(
+        options.localPort,
+        'pick another --local-port',
+      );
+      throw new BastionlessError(
+        'ERR_PORT_IN_USE',
+        `local port ${address} is already in use${owner}`,
+        {
+          hint,
+          cause: error,
+        },
       );
     }
     if (code === 'EACCES') {
@@ -236,6 +247,9 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
     server = await bindListener(options);
   } catch (error) {
     stderr(`bastionless connect: ${(error as Error).message}\n`);
+    if (error instanceof BastionlessError && error.hint) {
+      stderr(`${error.hint}\n`);
+    }
     return EXIT_FAILURE;
   }
   const address = server.address();

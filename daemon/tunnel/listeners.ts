@@ -68,7 +68,7 @@ function listenOnce(server: Server, address: string, port: number): Promise<void
   });
 }
 
-interface PortInUseText {
+export interface PortInUseText {
   /** Text after "is already in use", empty when the owner is unknown. */
   owner: string;
   hint: string;
@@ -92,10 +92,17 @@ function stopCommandFor(pid: number, identity: DaemonIdentity): string {
   return `kill ${pid}`;
 }
 
-async function describePortOwner(port: number): Promise<PortInUseText> {
+/**
+ * Names the process that listens on `port`, and another bastionless daemon as such, for
+ * ERR_PORT_IN_USE. `alternative` ends the hint, e.g. how `connect` picks another port.
+ */
+export async function describePortOwner(
+  port: number,
+  alternative = 'set another localPort in the profile',
+): Promise<PortInUseText> {
   const fallback: PortInUseText = {
     owner: '',
-    hint: `Stop the program that uses port ${port} or set another localPort in the profile.`,
+    hint: `Stop the program that uses port ${port} or ${alternative}.`,
   };
   const lookup = async (): Promise<PortInUseText> => {
     const owner = await findPortOwner(port);
@@ -112,7 +119,7 @@ async function describePortOwner(port: number): Promise<PortInUseText> {
       : `state directory ${identity.stateDir}`;
     return {
       owner: ` by another bastionless daemon (pid ${owner.pid}, ${files})`,
-      hint: `Stop that daemon with \`${stopCommandFor(owner.pid, identity)}\`, or set another localPort in the profile.`,
+      hint: `Stop that daemon with \`${stopCommandFor(owner.pid, identity)}\`, or ${alternative}.`,
     };
   };
   const timeout = new Promise<PortInUseText>((resolve) => {

@@ -1,15 +1,22 @@
 // `bastionless connect` as a real process against the emulator: start-up cancel, the audit
-// log entry, and the progress lines while the service is gone.
+// log entry, the progress lines while the service is gone, and a port that a daemon holds.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { REPO_ROOT, cliEnv } from './helpers.js';
+import {
+  REPO_ROOT,
+  cliEnv,
+  freePort,
+  portIsFree,
+  runCli,
+  waitFor as waitForValue,
+} from './helpers.js';
 
 const TARGET = 'i-0123456789abcdef0';
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -202,5 +209,51 @@ describe('bastionless connect process', () => {
     expect(run.stderr()).toMatch(/next attempt within \d+\.\d s/);
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
+  });
+});
+
+describe('bastionless connect with a port in use', () => {
+  it('names the daemon that holds it', { timeout: 90_000 }, async () => {
+    const sim = await emulator();
+    const port = await freePort();
+    const daemonHome = tempHome();
+    const profile = {
+      name: 'web',
+      target: TARGET,
+      remotePort: 80,
+      localPort: port,
+      region: 'us-east-1',
+      autoStart: true,
+      mode: 'on-demand',
+      endpoints: { ssm: sim.url },
+    };
+    writeFileSync(join(daemonHome, 'config.json'), JSON.stringify({ profiles: [profile] }));
+    cleanups.push(async () => void (await runCli(['stop'], cliEnv(daemonHome))));
+    const started = await runCli(['start'], cliEnv(daemonHome), 60_000);
+    expect(started.code).toBe(0);
+    const daemonPid = Number(readFileSync(join(daemonHome, 'state', 'daemon.pid'), 'utf8'));
+    await waitForValue('the daemon to listen on the port', async () =>
+      (await portIsFree(port)) ? undefined : true,
+    );
+
+    const run = spawnConnect(tempHome(), [
+      '--target',
+      TARGET,
+      '--remote-port',
+      '80',
+      '--local-port',
+      String(port),
+      '--endpoint-url',
+      sim.url,
+    ]);
+
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toBe(
+      `bastionless connect: local port 127.0.0.1:${port} is already in use by another ` +
+        `bastionless daemon (pid ${daemonPid}, config ${join(daemonHome, 'config.json')})\n` +
+        `Stop that daemon with \`BASTIONLESS_HOME=${daemonHome} bastionless stop\`, ` +
+        'or pick another --local-port.\n',
+    );
+    expect(sim.calls.filter((call) => call.operation === 'AmazonSSM.StartSession')).toEqual([]);
   });
 });
