@@ -206,6 +206,14 @@ export function setupEmulatorAndEcho(): EmulatorAndEcho {
   };
 }
 
+/** Returns the ids of the sessions that TerminateSession calls after the first `skip` ended. */
+export function terminatedSessionIds(emulator: Emulator, skip = 0): string[] {
+  return emulator.calls
+    .slice(skip)
+    .filter((call) => call.operation === 'AmazonSSM.TerminateSession')
+    .map((call) => (call.input as { SessionId: string }).SessionId);
+}
+
 /** Opens a connection and waits for one echoed byte, so the tunnel keeps an open session. */
 export async function openHeldConnection(port: number): Promise<Socket> {
   return waitFor(

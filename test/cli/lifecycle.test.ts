@@ -22,6 +22,7 @@ import {
   portIsFree,
   runCli,
   setupEmulatorAndEcho,
+  terminatedSessionIds,
   waitFor,
 } from './helpers.js';
 
@@ -223,10 +224,7 @@ describe('bastionless stop', () => {
     expect(stopped.stdout).toContain(`the daemon (pid ${pid}) stopped: it closed 2 tunnels`);
     expect(stopped.stdout).not.toContain('SIGTERM');
 
-    const terminated = fixture.emulator.calls
-      .slice(callsBefore)
-      .filter((call) => call.operation === 'AmazonSSM.TerminateSession')
-      .map((call) => (call.input as { SessionId: string }).SessionId);
+    const terminated = terminatedSessionIds(fixture.emulator, callsBefore);
     for (const sessionId of sessionIds) {
       expect(terminated).toContain(sessionId);
       expect(fixture.emulator.sessions.find((s) => s.sessionId === sessionId)?.state).toBe(

@@ -19,6 +19,7 @@ import {
   openHeldConnection,
   setupEmulatorAndEcho,
   spawnCli,
+  terminatedSessionIds,
   waitFor,
 } from '../cli/helpers.js';
 import { startFakeDaemon } from './fake-daemon.js';
@@ -223,10 +224,7 @@ describe('DaemonLauncher with the real daemon', () => {
 
     expect(await launcher.shutdown()).toEqual({ stopped: true, via: 'api' });
     expect(spawned[0]!.exitCode).toBe(0);
-    const terminated = fixture.emulator.calls
-      .slice(callsBefore)
-      .filter((call) => call.operation === 'AmazonSSM.TerminateSession')
-      .map((call) => (call.input as { SessionId: string }).SessionId);
+    const terminated = terminatedSessionIds(fixture.emulator, callsBefore);
     for (const sessionId of sessionIds) {
       expect(terminated).toContain(sessionId);
     }
