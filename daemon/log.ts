@@ -114,6 +114,47 @@ function renameIfPresent(from: string, to: string): void {
   }
 }
 
+/**
+ * Serializes an error for the `err` field. The message is the error's own message followed by
+ * each cause's message that the text before it does not already end with, because wrapper
+ * errors such as "StartSession on i-0abc failed: <cause message>" repeat their cause's text.
+ * pino's standard `err` serializer appends every cause's message, so those would appear twice.
+ * `cause` keeps each cause's own message, code, stack and other fields, as pino's
+ * `errWithCause` serializer writes them.
+ */
+export function serializeError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.errWithCause(error as Error);
+  if (serialized === error || typeof serialized !== 'object' || serialized === null) {
+    return serialized;
+  }
+  serialized.message = messageWithNewCauses(error as Error);
+  return serialized;
+}
+
+function messageWithNewCauses(error: Error): string {
+  let message = error.message;
+  const seen = new Set<unknown>([error]);
+  let cause: unknown = error.cause;
+  while (isErrorLike(cause) && !seen.has(cause)) {
+    seen.add(cause);
+    if (message === '') {
+      message = cause.message;
+    } else if (cause.message && !message.endsWith(cause.message)) {
+      message = `${message}: ${cause.message}`;
+    }
+    cause = cause.cause;
+  }
+  return message;
+}
+
+function isErrorLike(value: unknown): value is { message: string; cause?: unknown } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { message?: unknown }).message === 'string'
+  );
+}
+
 export interface LoggerOptions {
   /** Directory for `daemon.log` and its rotated copies. Without it no log file is written. */
   stateDir?: string;
@@ -170,7 +211,7 @@ export function createLogger(options: LoggerOptions = {}): DaemonLogger {
       level,
       base: { pid: process.pid },
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: serializeError },
     },
     pino.multistream(streams),
   );

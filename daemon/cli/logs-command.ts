@@ -20,11 +20,15 @@ const LEVELS: Record<number, string> = {
 const HIDDEN_FIELDS = new Set(['time', 'level', 'msg', 'pid', 'hostname']);
 const STACK_INDENT = '    ';
 
-/** An error as pino's standard `err` serializer writes it. */
+/**
+ * An error as the daemon's `err` serializer writes it, with the serialized cause in `cause`.
+ * Logs of older releases have no `cause`, and their `stack` ends with the causes' stacks.
+ */
 interface SerializedError {
   message: string;
   stack?: string;
   code?: unknown;
+  cause?: unknown;
   aggregateErrors?: SerializedError[];
 }
 
@@ -41,9 +45,10 @@ function oneLine(text: string): string {
 }
 
 /**
- * Drops each cause message that repeats the text before it. pino's err serializer writes
- * "message: cause message", and wrappers such as "StartSession on i-0abc failed: …" already
- * end with their cause's message, which would then appear twice.
+ * Drops each cause message that repeats the text before it. Logs of older releases used pino's
+ * standard err serializer, which writes "message: cause message", and wrappers such as
+ * "StartSession on i-0abc failed: …" already end with their cause's message, which would then
+ * appear twice.
  */
 export function withoutRepeatedCauses(message: string): string {
   let result = message;
@@ -68,12 +73,29 @@ function errorMessage(error: SerializedError): string {
   return members.map((member) => oneLine(member.message)).join('; ');
 }
 
-/** Returns the stack lines of the error and of its AggregateError members, indented. */
+/**
+ * Returns the stack lines of the error, of its causes and of its AggregateError members,
+ * indented. Each cause's stack starts with "caused by:", as pino's standard serializer writes.
+ */
 function stackLines(error: SerializedError): string[] {
   const members = (error.aggregateErrors ?? []).filter(isSerializedError);
   return [error, ...members].flatMap((item) =>
-    (item.stack ?? '').split('\n').map((line) => `${STACK_INDENT}${line.trim()}`),
+    stackWithCauses(item)
+      .split('\n')
+      .map((line) => `${STACK_INDENT}${line.trim()}`),
   );
+}
+
+function stackWithCauses(error: SerializedError): string {
+  let stack = error.stack ?? '';
+  const seen = new Set<unknown>([error]);
+  let cause = error.cause;
+  while (isSerializedError(cause) && !seen.has(cause)) {
+    seen.add(cause);
+    stack = `${stack}\ncaused by: ${cause.stack}`;
+    cause = cause.cause;
+  }
+  return stack;
 }
 
 function formatField(key: string, value: unknown): string {

@@ -161,6 +161,25 @@ describe('bastionless logs with logged errors', () => {
     expect(lines.slice(2).every((line) => line.startsWith('    '))).toBe(true);
   });
 
+  it('keeps the cause fields with --json', async () => {
+    const result = await runCli(['logs', '--json'], cliEnv(home));
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    const { err } = JSON.parse(lines[1]!) as {
+      err: {
+        message: string;
+        stack: string;
+        cause: { message: string; code: string; stack: string };
+      };
+    };
+    expect(err.message).toBe('Cannot reach the endpoint: connect ECONNREFUSED 127.0.0.1:9');
+    expect(err.stack).not.toContain('caused by');
+    expect(err.cause.message).toBe('connect ECONNREFUSED 127.0.0.1:9');
+    expect(err.cause.code).toBe('ECONNREFUSED');
+    expect(err.cause.stack).toMatch(/^Error: connect ECONNREFUSED 127\.0\.0\.1:9\n\s+at /);
+  });
+
   it('documents --verbose in help', async () => {
     const result = await runCli(['logs', '--help'], cliEnv(home));
     expect(result.code).toBe(0);

@@ -1,9 +1,11 @@
-// Daemon logger: size-based rotation of the log file and redaction of secret fields.
+// Daemon logger: size-based rotation of the log file, redaction of secret fields and the
+// serialized form of errors with causes.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BastionlessError } from '../../daemon/errors.js';
 import { createLogger, RotatingFileDestination, tunnelLogger } from '../../daemon/log.js';
 
 const dirs: string[] = [];
@@ -87,5 +89,62 @@ describe('createLogger', () => {
     expect(line.tunnel).toBe('db');
     expect(line.sessionId).toBe('s-1');
     expect(line.msg).toBe('session open');
+  });
+});
+
+describe('createLogger error serializer', () => {
+  interface LoggedError {
+    type: string;
+    message: string;
+    stack: string;
+    code?: string;
+    cause?: LoggedError;
+  }
+
+  function logError(error: Error): LoggedError {
+    const lines: string[] = [];
+    const { logger } = createLogger({ stream: { write: (line: string) => lines.push(line) } });
+    logger.error({ err: error }, 'failed');
+    expect(lines).toHaveLength(1);
+    return (JSON.parse(lines[0]!) as { err: LoggedError }).err;
+  }
+
+  it('states a repeated cause once', () => {
+    const cause = Object.assign(new Error('i-0abc is not connected.'), {
+      code: 'TargetNotConnected',
+    });
+    const error = new BastionlessError(
+      'ERR_TARGET_NOT_CONNECTED',
+      `StartSession on i-0abc failed: ${cause.message}`,
+      { cause },
+    );
+    const logged = logError(error);
+    expect(logged.message).toBe('StartSession on i-0abc failed: i-0abc is not connected.');
+    expect(logged.code).toBe('ERR_TARGET_NOT_CONNECTED');
+    expect(logged.stack).toBe(error.stack);
+    expect(logged.cause?.message).toBe('i-0abc is not connected.');
+    expect(logged.cause?.code).toBe('TargetNotConnected');
+    expect(logged.cause?.stack).toBe(cause.stack);
+  });
+
+  it('appends a cause the message lacks', () => {
+    const root = new Error('connect ECONNREFUSED 127.0.0.1:9');
+    const middle = new Error(`request failed: ${root.message}`, { cause: root });
+    const error = new Error('Cannot reach the endpoint', { cause: middle });
+    const logged = logError(error);
+    expect(logged.message).toBe(
+      'Cannot reach the endpoint: request failed: connect ECONNREFUSED 127.0.0.1:9',
+    );
+    expect(logged.cause?.message).toBe('request failed: connect ECONNREFUSED 127.0.0.1:9');
+    expect(logged.cause?.cause?.message).toBe('connect ECONNREFUSED 127.0.0.1:9');
+  });
+
+  it('ends a cause cycle', () => {
+    const first = new Error('first');
+    const second = new Error('second', { cause: first });
+    first.cause = second;
+    const logged = logError(first);
+    expect(logged.message).toBe('first: second');
+    expect(logged.cause?.message).toBe('second');
   });
 });
