@@ -212,13 +212,10 @@ describe('daemon needing a login', () => {
       ].join('\n'),
     );
     await writeSsoToken(env.home.dir, -60_000, 'expired-token');
-    const profile = emulatorProfile(env.emulator, {
-      awsProfile: 'sso-dev',
-      remotePort: env.echo.port,
-    });
-    // Without an STS override the SDK's SSO client takes its endpoint from AWS_ENDPOINT_URL_SSO.
-    delete profile.endpoints.sts;
-    const daemon = await daemonWith(env, profile);
+    const daemon = await daemonWith(
+      env,
+      emulatorProfile(env.emulator, { awsProfile: 'sso-dev', remotePort: env.echo.port }),
+    );
 
     const blocked = await waitForTunnel(daemon, 'db', (status) => status.state === 'needs-login');
     expect(blocked.lastError?.code).toBe('ERR_NEEDS_LOGIN');
