@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import type { Logger } from 'pino';
 import { ApiError, errorBody } from './errors.js';
@@ -24,6 +23,7 @@ import { registerEventRoutes } from './events.js';
 import type { MfaBroker } from './mfa.js';
 import { registerMfaRoutes } from './routes-mfa.js';
 import { registerLifecycleRoutes } from './lifecycle-routes.js';
+import { loadStaticFiles, registerStaticFiles } from './static-files.js';
 import type { Registry } from 'prom-client';
 import { createDescribeTargets } from './targets.js';
 import type { DescribeTargets, ProfileStore, TunnelController } from './types.js';
@@ -192,7 +192,10 @@ function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () 
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
-    reply.header('cache-control', 'no-store');
+    // API responses carry tunnel state and must not be cached. Dashboard files set their own.
+    if (!reply.hasHeader('cache-control')) {
+      reply.header('cache-control', 'no-store');
+    }
   });
 }
 
@@ -287,7 +290,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
 
   if (options.uiDir && existsSync(join(options.uiDir, 'index.html'))) {
-    await app.register(fastifyStatic, { root: options.uiDir, prefix: '/', index: 'index.html' });
+    registerStaticFiles(app, loadStaticFiles(options.uiDir));
   }
 
   await app.listen({ host: API_HOST, port: options.port ?? 0 });

@@ -457,6 +457,11 @@ describe('dashboard files', () => {
     const uiDir = join(dir, 'ui');
     mkdirSync(uiDir);
     writeFileSync(join(uiDir, 'index.html'), '<!doctype html><title>dashboard</title>');
+    mkdirSync(join(uiDir, 'assets'));
+    writeFileSync(join(uiDir, 'assets', 'index-abc123.js'), 'console.log("dashboard");');
+    writeFileSync(join(uiDir, '.env'), 'SECRET=not-served');
+    // A file beside the dashboard folder, which traversal attempts aim at.
+    writeFileSync(join(dir, 'outside.txt'), 'outside the dashboard');
     ui = await startApiServer({
       manager: tunnels,
       store,
@@ -487,5 +492,54 @@ describe('dashboard files', () => {
   it('answers a missing file with 404', async () => {
     const res = await rawRequest(ui.port, 'GET', '/missing.js');
     expect(res.status).toBe(404);
+  });
+
+  it('serves hashed assets as immutable', async () => {
+    const res = await rawRequest(ui.port, 'GET', '/assets/index-abc123.js');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('console.log("dashboard");');
+    expect(res.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+  });
+
+  it('revalidates index.html on each load', async () => {
+    const res = await rawRequest(ui.port, 'GET', '/index.html');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.headers['cache-control']).toBe('no-cache');
+  });
+
+  it('keeps API responses out of caches', async () => {
+    const res = await rawRequest(ui.port, 'GET', '/v1/tunnels', {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers HEAD without a body', async () => {
+    const res = await rawRequest(ui.port, 'HEAD', '/assets/index-abc123.js');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('');
+    expect(res.headers['content-length']).toBe(String('console.log("dashboard");'.length));
+  });
+
+  it('serves no dot file or path outside the folder', async () => {
+    const attempts = [
+      '/.env',
+      '/../outside.txt',
+      '/assets/../../outside.txt',
+      '/%2e%2e/outside.txt',
+      '/assets/%2e%2e%2f%2e%2e%2foutside.txt',
+      '/assets/..%5c..%5coutside.txt',
+      '//outside.txt',
+      '/./index.html/../../outside.txt',
+    ];
+    for (const path of attempts) {
+      const res = await rawRequest(ui.port, 'GET', path);
+      expect(res.status, path).toBe(404);
+      expect(res.text, path).not.toContain('outside the dashboard');
+      expect(res.text, path).not.toContain('not-served');
+    }
   });
 });
