@@ -1,6 +1,7 @@
 // Errors the daemon shows to users, and the one place that turns AWS SDK, credential
 // provider and socket errors into them.
 
+import { awsProfileDefined, awsProfileFiles } from './aws/profile-files.js';
 import type { TunnelError } from './config/types.js';
 
 export type ErrorCode =
@@ -15,6 +16,7 @@ export type ErrorCode =
   | 'ERR_EXPIRED_CREDENTIALS'
   | 'ERR_INVALID_CREDENTIALS'
   | 'ERR_NO_CREDENTIALS'
+  | 'ERR_AWS_PROFILE_NOT_FOUND'
   | 'ERR_NEEDS_LOGIN'
   | 'ERR_SESSION_NOT_FOUND'
   | 'ERR_AWS_UNAVAILABLE'
@@ -54,6 +56,7 @@ export class BastionlessError extends Error {
 const NEEDS_PERSON_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_NEEDS_LOGIN',
   'ERR_NO_CREDENTIALS',
+  'ERR_AWS_PROFILE_NOT_FOUND',
   'ERR_INVALID_CREDENTIALS',
   'ERR_EXPIRED_CREDENTIALS',
 ]);
@@ -79,6 +82,14 @@ export interface ClassifyContext {
   endpoint?: string;
   /** Managed node id the request was for, named in target errors. */
   target?: string;
+  /**
+   * Source of the AWS settings, so hints name the right place: `profile` (the default) is a
+   * tunnel profile changed with `bastionless edit`. `flags` is a command such as `connect`
+   * that takes --aws-profile and reads the AWS_* variables.
+   */
+  settings?: 'profile' | 'flags';
+  /** Environment that locates the AWS config files; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 interface ErrorShape {
@@ -187,7 +198,9 @@ function classifyAwsName(
     case 'InvalidTarget':
     case 'InvalidInstanceId':
       return new BastionlessError('ERR_INVALID_TARGET', detail('Invalid target'), {
-        hint: 'Check the target instance id in the profile, and that the instance is a managed node in this region.',
+        hint:
+          'Check the instance id (`bastionless edit NAME --target ID`, the target field), and that ' +
+          'the instance is a managed node in this region (`bastionless targets`).',
         cause,
       });
     case 'InvalidDocument':
@@ -231,6 +244,68 @@ function classifyAwsName(
   }
 }
 
+/** Returns how to choose another AWS profile, in the words of where the user sets it. */
+function chooseProfileHint(context: ClassifyContext): string {
+  return context.settings === 'flags'
+    ? 'pass another --aws-profile'
+    : 'choose another with `bastionless edit NAME --aws-profile PROFILE` (awsProfile)';
+}
+
+function noCredentialsHint(context: ClassifyContext): string {
+  if (context.awsProfile) {
+    return `Run \`${loginCommand(context)}\` or check [profile ${context.awsProfile}] in ~/.aws/config.`;
+  }
+  if (context.settings === 'flags') {
+    return (
+      'Pass --aws-profile NAME, set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ' +
+      'or configure default credentials with `aws configure`.'
+    );
+  }
+  return (
+    'Set an AWS profile with `bastionless edit NAME --aws-profile PROFILE` (awsProfile), ' +
+    'or configure default credentials with `aws configure`.'
+  );
+}
+
+/**
+ * Classifies the SDK's "Could not resolve credentials using profile: [dev]" failure. The SDK
+ * raises it both for a profile that no file defines and for a section without credential
+ * settings, so the files are read to tell the two apart.
+ */
+function unresolvedProfile(
+  message: string,
+  cause: unknown,
+  context: ClassifyContext,
+): BastionlessError | undefined {
+  const profile = /could not resolve credentials using profile: \[([^\]]+)\]/i.exec(message)?.[1];
+  if (profile === undefined) {
+    return undefined;
+  }
+  const files = awsProfileFiles(context.env);
+  if (awsProfileDefined(profile, files)) {
+    return new BastionlessError(
+      'ERR_NO_CREDENTIALS',
+      `AWS profile "${profile}" has no credential settings`,
+      {
+        hint:
+          `Add access keys, sso_session, role_arn with source_profile, or credential_process to ` +
+          `[profile ${profile}] in ${files.configFile}, or run \`aws configure --profile ${profile}\`.`,
+        cause,
+      },
+    );
+  }
+  return new BastionlessError(
+    'ERR_AWS_PROFILE_NOT_FOUND',
+    `AWS profile "${profile}" not found in ${files.configFile} or ${files.credentialsFile}`,
+    {
+      hint:
+        `Create it with \`aws configure --profile ${profile}\` (access keys) or ` +
+        `\`aws configure sso\` (IAM Identity Center), or ${chooseProfileHint(context)}.`,
+      cause,
+    },
+  );
+}
+
 /** Recognises credential-provider failures (SSO expiry, missing MFA, no credentials). */
 function classifyCredentialText(
   message: string,
@@ -238,6 +313,10 @@ function classifyCredentialText(
   context: ClassifyContext,
 ): BastionlessError | undefined {
   const lower = message.toLowerCase();
+  const missingProfile = unresolvedProfile(message, cause, context);
+  if (missingProfile) {
+    return missingProfile;
+  }
   if (/\bsso\b/.test(lower) && /expired|invalid|refresh|token/.test(lower)) {
     return new BastionlessError(
       'ERR_NEEDS_LOGIN',
@@ -261,13 +340,10 @@ function classifyCredentialText(
   if (lower.includes('could not load credentials')) {
     return new BastionlessError(
       'ERR_NO_CREDENTIALS',
-      `No AWS credentials found for ${profileLabel(context)}`,
-      {
-        hint: context.awsProfile
-          ? `Run \`${loginCommand(context)}\` or check [profile ${context.awsProfile}] in ~/.aws/config.`
-          : 'Set awsProfile in the tunnel profile, or configure default credentials with `aws configure`.',
-        cause,
-      },
+      context.awsProfile
+        ? `No AWS credentials found for ${profileLabel(context)}`
+        : 'No default AWS credentials found',
+      { hint: noCredentialsHint(context), cause },
     );
   }
   return undefined;
@@ -301,17 +377,17 @@ function classifySystemCode(
       );
     case 'EADDRINUSE':
       return new BastionlessError('ERR_PORT_IN_USE', message, {
-        hint: 'Stop the program that uses the port or choose another localPort.',
+        hint: 'Stop the program that uses the port, or choose another port with `bastionless edit NAME --local-port N` (localPort).',
         cause,
       });
     case 'EACCES':
       return new BastionlessError('ERR_PORT_PERMISSION', message, {
-        hint: 'Choose a localPort above 1023, or grant the daemon permission to bind low ports.',
+        hint: 'Choose a port above 1023 with `bastionless edit NAME --local-port N` (localPort), or grant the daemon permission to bind low ports.',
         cause,
       });
     case 'EADDRNOTAVAIL':
       return new BastionlessError('ERR_BIND_ADDRESS', message, {
-        hint: 'Use an address of this machine in bindAddress, for example 127.0.0.1.',
+        hint: 'Listen on an address of this machine, e.g. `bastionless edit NAME --bind 127.0.0.1` (bindAddress).',
         cause,
       });
     default:

@@ -158,7 +158,7 @@ function checkEndpoints(c: IssueCollector, value: unknown): Profile['endpoints']
     if (typeof url !== 'string' || !/^https?:\/\/[^\s/]+/.test(url)) {
       c.add(
         `endpoints.${key}`,
-        `endpoints.${key} ${describe(url)} is not a URL; use http(s)://host[:port]`,
+        `endpoints.${key} ${describe(url)} is not a URL; use http(s)://host[:port], e.g. http://127.0.0.1:4566`,
       );
       continue;
     }
@@ -205,7 +205,7 @@ function checkBind(c: IssueCollector, bindAddress: unknown, allowNonLoopback: bo
   if (!loopback && !allowNonLoopback) {
     c.add(
       'bindAddress',
-      `bindAddress ${bindAddress} exposes the tunnel beyond this machine; use 127.0.0.1 or set allowNonLoopback to true`,
+      `bindAddress ${bindAddress} exposes the tunnel beyond this machine; use 127.0.0.1, or accept it with --allow-non-loopback (allowNonLoopback: true)`,
     );
   }
   return bindAddress;

@@ -31,7 +31,7 @@ export function resolveBindAddresses(bindAddress: string, allowNonLoopback: bool
       'ERR_CONFIG_INVALID',
       `Invalid bindAddress "${bindAddress}": expected an IP address or "localhost"`,
       {
-        hint: 'Use 127.0.0.1, another 127.x.y.z address, ::1 or localhost.',
+        hint: 'Use 127.0.0.1, another 127.x.y.z address, ::1 or localhost, e.g. `bastionless edit NAME --bind 127.0.0.1` (bindAddress).',
       },
     );
   }
@@ -40,7 +40,9 @@ export function resolveBindAddresses(bindAddress: string, allowNonLoopback: bool
       'ERR_NON_LOOPBACK',
       `bindAddress ${address} is not a loopback address, so other machines could use the tunnel`,
       {
-        hint: 'Set allowNonLoopback: true in the profile to accept this, or bind 127.0.0.1.',
+        hint:
+          'Accept this with `bastionless edit NAME --allow-non-loopback` (allowNonLoopback: true), ' +
+          'or listen on loopback with `bastionless edit NAME --bind 127.0.0.1`.',
       },
     );
   }
@@ -98,7 +100,7 @@ function stopCommandFor(pid: number, identity: DaemonIdentity): string {
  */
 export async function describePortOwner(
   port: number,
-  alternative = 'set another localPort in the profile',
+  alternative = 'choose another port with `bastionless edit NAME --local-port N` (localPort)',
 ): Promise<PortInUseText> {
   const fallback: PortInUseText = {
     owner: '',
@@ -143,7 +145,7 @@ async function bindError(
   }
   if (error.code === 'EACCES') {
     return new BastionlessError('ERR_PORT_PERMISSION', `Permission denied to listen on ${where}`, {
-      hint: 'Choose a localPort above 1023, or grant the daemon permission to bind low ports.',
+      hint: 'Choose a port above 1023 with `bastionless edit NAME --local-port N` (localPort), or grant the daemon permission to bind low ports.',
       cause: error,
     });
   }
@@ -152,7 +154,9 @@ async function bindError(
       'ERR_BIND_ADDRESS',
       `Address ${address} is not available on this machine`,
       {
-        hint: 'Use an address of this machine in bindAddress; on macOS, add 127.0.0.2 and up with `ifconfig lo0 alias`.',
+        hint:
+          'Listen on an address of this machine with `bastionless edit NAME --bind ADDRESS` ' +
+          '(bindAddress); on macOS, add 127.0.0.2 and up with `ifconfig lo0 alias`.',
         cause: error,
       },
     );

@@ -72,7 +72,7 @@ describe('validateProfile', () => {
     [
       { endpoints: { ssm: 'ftp://x' } },
       'endpoints.ssm',
-      'profile "db": endpoints.ssm "ftp://x" is not a URL; use http(s)://host[:port]',
+      'profile "db": endpoints.ssm "ftp://x" is not a URL; use http(s)://host[:port], e.g. http://127.0.0.1:4566',
     ],
   ])('rejects %j naming the field', (change, path, message) => {
     const { profile, issues } = validateProfile({ ...minimal, ...change });
@@ -83,7 +83,7 @@ describe('validateProfile', () => {
   it('rejects a non-loopback bind without opt-in', () => {
     const { issues } = validateProfile({ ...minimal, bindAddress: '0.0.0.0' });
     expect(issues[0]?.path).toBe('bindAddress');
-    expect(issues[0]?.message).toContain('set allowNonLoopback to true');
+    expect(issues[0]?.message).toContain('--allow-non-loopback (allowNonLoopback: true)');
   });
 
   it('accepts a non-loopback bind with opt-in', () => {

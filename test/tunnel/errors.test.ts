@@ -1,7 +1,11 @@
 // classifyError and toTunnelError: AWS SDK exceptions, credential-provider failures and
 // socket errors mapped to stable codes, hints and the retryable flag.
 
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromIni } from '@aws-sdk/credential-providers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BastionlessError,
   classifyError,
@@ -165,6 +169,110 @@ describe('classifyError', () => {
   it('ignores "sso" inside other words', () => {
     const error = new Error('the resource associated with this token is invalid');
     expect(classifyError(error).code).toBe('ERR_UNKNOWN');
+  });
+});
+
+describe('AWS profile and credential hints', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bastionless-errors-'));
+    env = {
+      AWS_CONFIG_FILE: join(dir, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+    };
+  });
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the SDK's own fromIni against the files of `env`, so the message is the real one. */
+  async function fromIniFailure(profile: string): Promise<unknown> {
+    const provider = fromIni({
+      profile,
+      configFilepath: env.AWS_CONFIG_FILE,
+      filepath: env.AWS_SHARED_CREDENTIALS_FILE,
+      ignoreCache: true,
+    });
+    return provider().then(
+      () => expect.unreachable('fromIni resolved credentials'),
+      (error: unknown) => error,
+    );
+  }
+
+  it('classifies a profile no file defines', async () => {
+    const result = classifyError(await fromIniFailure('dev'), { awsProfile: 'dev', env });
+    expect(result.code).toBe('ERR_AWS_PROFILE_NOT_FOUND');
+    expect(result.message).toContain(env.AWS_CONFIG_FILE);
+    expect(result.message).toContain(env.AWS_SHARED_CREDENTIALS_FILE);
+    expect(result.hint).toContain('`aws configure --profile dev`');
+    expect(result.hint).toContain('`aws configure sso`');
+    expect(result.hint).toContain('bastionless edit NAME --aws-profile');
+    expect(needsLogin(result)).toBe(true);
+    expect(result.retryable).toBe(false);
+  });
+
+  it('points connect at --aws-profile', async () => {
+    const error = await fromIniFailure('dev');
+    const result = classifyError(error, { awsProfile: 'dev', env, settings: 'flags' });
+    expect(result.code).toBe('ERR_AWS_PROFILE_NOT_FOUND');
+    expect(result.hint).toContain('pass another --aws-profile');
+    expect(result.hint).not.toContain('bastionless edit');
+  });
+
+  it('tells an empty profile from a missing one', async () => {
+    await writeFile(env.AWS_CONFIG_FILE!, '[profile dev]\nregion = us-east-1\n');
+    await writeFile(env.AWS_SHARED_CREDENTIALS_FILE!, '[other]\naws_access_key_id = AKIAX\n');
+    const result = classifyError(await fromIniFailure('dev'), { awsProfile: 'dev', env });
+    expect(result.code).toBe('ERR_NO_CREDENTIALS');
+    expect(result.message).toBe('AWS profile "dev" has no credential settings');
+    expect(result.hint).toContain(`[profile dev] in ${env.AWS_CONFIG_FILE}`);
+  });
+
+  it('names flags and variables without a profile', () => {
+    const error = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    const result = classifyError(error, { settings: 'flags' });
+    expect(result.code).toBe('ERR_NO_CREDENTIALS');
+    expect(result.message).toBe('No default AWS credentials found');
+    expect(result.hint).toContain('--aws-profile NAME');
+    expect(result.hint).toContain('AWS_ACCESS_KEY_ID');
+    expect(result.hint).not.toContain('tunnel profile');
+  });
+
+  it('names the edit command for a tunnel', () => {
+    const error = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    const result = classifyError(error);
+    expect(result.hint).toContain('`bastionless edit NAME --aws-profile PROFILE` (awsProfile)');
+  });
+});
+
+describe('port and address hints', () => {
+  const table: { code: string; flag: string; field: string }[] = [
+    { code: 'EADDRINUSE', flag: 'bastionless edit NAME --local-port N', field: '(localPort)' },
+    { code: 'EACCES', flag: 'bastionless edit NAME --local-port N', field: '(localPort)' },
+    {
+      code: 'EADDRNOTAVAIL',
+      flag: 'bastionless edit NAME --bind 127.0.0.1',
+      field: '(bindAddress)',
+    },
+  ];
+  for (const { code, flag, field } of table) {
+    it(`names the flag for ${code}`, () => {
+      const hint = classifyError(systemError(code, 'listen failed')).hint;
+      expect(hint).toContain(flag);
+      expect(hint).toContain(field);
+    });
+  }
+
+  it('names the flag for an invalid target', () => {
+    const hint = classifyError(awsError('InvalidTarget', 'bad id')).hint;
+    expect(hint).toContain('bastionless edit NAME --target ID');
   });
 });
 
