@@ -409,6 +409,7 @@ async function forward(server: Server, options: ConnectOptions, io: ConnectIo): 
     const classified = classifyError(error, {
       awsProfile: options.profile,
       endpoint: options.endpointUrl,
+      settings: 'flags',
     });
     io.stderr(`bastionless connect: ${classified.code}: ${classified.message}\n`);
     if (classified.hint) {
