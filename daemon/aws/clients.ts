@@ -9,7 +9,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { classifyError, mayNeedFreshCredentials } from '../errors.js';
+import { BastionlessError, classifyError, mayNeedFreshCredentials } from '../errors.js';
 import { CachingCredentialsProvider, type MfaCodeProvider } from './credentials.js';
 
 export interface AwsClientOptions {
@@ -134,8 +134,42 @@ function buildLazyClient(
   return new exports[className]!({ ...base, endpoint });
 }
 
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Throws ERR_CONFIG_INVALID for the first endpoint that is not an http(s) URL. One value set
+ * for several services (as --endpoint-url does) is reported once, with every service it is
+ * set for, rather than as one SDK error per client.
+ */
+export function checkEndpoints(endpoints: AwsEndpoints): void {
+  const entries = Object.entries(endpoints).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  const invalid = entries.find(([, url]) => !isHttpUrl(url));
+  if (invalid === undefined) {
+    return;
+  }
+  const services = entries.filter(([, url]) => url === invalid[1]).map(([service]) => service);
+  throw new BastionlessError(
+    'ERR_CONFIG_INVALID',
+    `Invalid endpoint URL ${JSON.stringify(invalid[1])} for ${services.join(', ')}: ` +
+      'expected an http:// or https:// URL such as http://127.0.0.1:4566',
+    {
+      hint: 'Fix --endpoint-url or --ssm-endpoint, or the endpoints field of the profile.',
+    },
+  );
+}
+
 export function createAwsClientSet(options: AwsClientSetOptions): AwsClientSet {
   const endpoints = options.endpoints ?? {};
+  checkEndpoints(endpoints);
   const credentials =
     options.credentials ??
     new CachingCredentialsProvider({

@@ -16,11 +16,50 @@ export const COMMON_OPTIONS: OptionSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/** A negative number such as `-1` or `-0.5`, which parseArgs would take for an option. */
+const NEGATIVE_NUMBER = /^-\d+(\.\d+)?$/;
+
+/**
+ * Joins an option that takes a value with a following negative number, e.g. `--local-port -1`
+ * becomes `--local-port=-1`. parseArgs rejects a value that starts with "-" as ambiguous,
+ * but no option here is spelt like a number, so the number is the value and can be reported
+ * with the rule it breaks.
+ */
+export function joinNegativeValues(argv: string[], options: OptionSpec): string[] {
+  const takesValue = new Map<string, string>();
+  for (const [name, spec] of Object.entries(options)) {
+    if (spec.type === 'string') {
+      takesValue.set(`--${name}`, name);
+      if (spec.short !== undefined) {
+        takesValue.set(`-${spec.short}`, name);
+      }
+    }
+  }
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const token = argv[index]!;
+    if (token === '--') {
+      joined.push(...argv.slice(index));
+      break;
+    }
+    const name = takesValue.get(token);
+    const next = argv[index + 1];
+    if (name !== undefined && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      joined.push(`--${name}=${next}`);
+      index += 1;
+    } else {
+      joined.push(token);
+    }
+  }
+  return joined;
+}
+
 export function parseCommandArgs(command: string, argv: string[], options: OptionSpec): ParsedArgs {
+  const allOptions = { ...COMMON_OPTIONS, ...options };
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
-      options: { ...COMMON_OPTIONS, ...options },
+      args: joinNegativeValues(argv, allOptions),
+      options: allOptions,
       allowPositionals: true,
       strict: true,
     });
@@ -47,7 +86,7 @@ export function describeParseError(command: string, error: unknown): string {
     if (message.includes('does not take an argument')) {
       return `option ${quoted} takes no value; ${help}`;
     }
-    // An option followed by a word starting with "-" (e.g. `-n -5`) also ends up here.
+    // An option followed by a word starting with "-" (e.g. `--region -x`) also ends up here.
     return `option ${quoted} needs a value; ${help}`;
   }
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && quoted) {
@@ -61,19 +100,123 @@ export function stringOption(args: ParsedArgs, name: string): string | undefined
   return typeof value === 'string' ? value : undefined;
 }
 
-/** Parses an integer option; absent gives undefined, anything but digits is a usage error. */
-export function integerOption(command: string, args: ParsedArgs, name: string): number | undefined {
+/** Accepted range of an integer option, and the noun that names its values in errors. */
+export interface IntegerRange {
+  /** Default 0. */
+  min?: number;
+  /** Default: no upper limit. */
+  max?: number;
+  /** Default `a whole number`; e.g. `a port`. */
+  noun?: string;
+}
+
+/** The port range of TCP, for --local-port and --remote-port. */
+export const PORT_RANGE: IntegerRange = { min: 1, max: 65535, noun: 'a port' };
+
+function describeRange({ min = 0, max, noun = 'a whole number' }: IntegerRange): string {
+  return max === undefined ? `${noun}, ${min} or more` : `${noun} ${min}-${max}`;
+}
+
+/**
+ * Parses an integer option; absent gives undefined. A value that is not a whole number within
+ * `range` is a usage error that names the option, the value and the range.
+ */
+export function integerOption(
+  command: string,
+  args: ParsedArgs,
+  name: string,
+  range: IntegerRange = {},
+): number | undefined {
   const value = stringOption(args, name);
   if (value === undefined) {
     return undefined;
   }
-  if (!/^\d+$/.test(value)) {
+  const number = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = range;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
     throw new CliError(
-      `--${name} "${value}" is not a whole number; see \`bastionless ${command} --help\``,
+      `invalid --${name} ${value}: must be ${describeRange(range)}; see \`bastionless ${command} --help\``,
       EXIT_USAGE,
     );
   }
-  return Number(value);
+  return number;
+}
+
+/**
+ * Parses a URL option such as --endpoint-url; absent gives undefined. Anything but an
+ * http:// or https:// URL with a host is a usage error that names the option and the value.
+ */
+export function urlOption(command: string, args: ParsedArgs, name: string): string | undefined {
+  const value = stringOption(args, name);
+  if (value === undefined) {
+    return undefined;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === '') {
+    throw new CliError(
+      `invalid --${name} ${JSON.stringify(value)}: expected an http:// or https:// URL such as ` +
+        `http://127.0.0.1:4566; see \`bastionless ${command} --help\``,
+      EXIT_USAGE,
+    );
+  }
+  return value;
+}
+
+/**
+ * Returns the edit distance of two strings: the fewest insertions, deletions, substitutions
+ * and swaps of adjacent characters between them (optimal string alignment), so the common
+ * typo `stauts` is one edit from `status`.
+ */
+export function editDistance(left: string, right: string): number {
+  const rows: number[][] = [Array.from({ length: right.length + 1 }, (_, index) => index)];
+  for (let row = 1; row <= left.length; row += 1) {
+    const current = [row];
+    for (let column = 1; column <= right.length; column += 1) {
+      const substitution = left[row - 1] === right[column - 1] ? 0 : 1;
+      let distance = Math.min(
+        rows[row - 1]![column]! + 1,
+        current[column - 1]! + 1,
+        rows[row - 1]![column - 1]! + substitution,
+      );
+      const swapped =
+        row > 1 &&
+        column > 1 &&
+        left[row - 1] === right[column - 2] &&
+        left[row - 2] === right[column - 1];
+      if (swapped) {
+        distance = Math.min(distance, rows[row - 2]![column - 2]! + 1);
+      }
+      current.push(distance);
+    }
+    rows.push(current);
+  }
+  return rows[left.length]![right.length]!;
+}
+
+/**
+ * Returns the candidate closest to `input` by edit distance, or undefined when even the
+ * closest one needs more edits than a third of its length (at least 1), so a typo gets a
+ * suggestion and an unrelated word such as `ls` does not. Ties go to the earlier candidate.
+ */
+export function closestMatch(input: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  if (best === undefined || bestDistance > Math.max(1, Math.floor(best.length / 3))) {
+    return undefined;
+  }
+  return best;
 }
 
 export function requirePositional(command: string, args: ParsedArgs, what: string): string {

@@ -1,6 +1,7 @@
 // Entry point of the `bastionless` command: dispatches to one command and turns failures into
 // one sentence on stderr and a non-zero exit code.
 
+import { closestMatch } from './args.js';
 import type { Command } from './command.js';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { readVersion } from './process-commands.js';
@@ -85,10 +86,15 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS.find((candidate) => candidate.name === name);
   if (!entry) {
-    throw new CliError(
-      `unknown command "${name}"; run \`bastionless --help\` for the list`,
-      EXIT_USAGE,
+    const suggestion = closestMatch(
+      name,
+      COMMANDS.map((candidate) => candidate.name),
     );
+    const next =
+      suggestion === undefined
+        ? 'run `bastionless --help` for the list'
+        : `did you mean \`bastionless ${suggestion}\`? Run \`bastionless --help\` for the list`;
+    throw new CliError(`unknown command "${name}"; ${next}`, EXIT_USAGE);
   }
   const command = await entry.load();
   // connect parses its own options, including --help.
@@ -112,9 +118,13 @@ main(process.argv.slice(2)).then(
       process.exitCode = error.exitCode;
       return;
     }
-    const code = (error as { code?: unknown }).code;
+    const { code, hint } = error as { code?: unknown; hint?: unknown };
     const message = (error as Error).message ?? String(error);
     process.stderr.write(`bastionless: ${typeof code === 'string' ? `${code}: ` : ''}${message}\n`);
+    // A BastionlessError's hint is the next step, e.g. the login command to run.
+    if (typeof hint === 'string' && hint !== '') {
+      process.stderr.write(`${hint}\n`);
+    }
     process.exitCode = EXIT_FAILURE;
   },
 );

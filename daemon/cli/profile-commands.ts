@@ -3,11 +3,15 @@
 
 import { ConfigError } from '../config/errors.js';
 import { ConfigStore } from '../config/store.js';
+import { awsProfileDefined, awsProfileFiles } from '../aws/profile-files.js';
 import {
   integerOption,
   parseCommandArgs,
+  PORT_RANGE,
   requirePositional,
   stringOption,
+  urlOption,
+  type IntegerRange,
   type OptionSpec,
   type ParsedArgs,
 } from './args.js';
@@ -67,8 +71,8 @@ function applyFlags(command: string, args: ParsedArgs, profile: Record<string, u
       profile[field] = value;
     }
   };
-  const integer = (flag: string, field: string) => {
-    const value = integerOption(command, args, flag);
+  const integer = (flag: string, field: string, range?: IntegerRange) => {
+    const value = integerOption(command, args, flag, range);
     if (value !== undefined) {
       profile[field] = value;
     }
@@ -89,8 +93,8 @@ function applyFlags(command: string, args: ParsedArgs, profile: Record<string, u
   if (host !== undefined) {
     profile.remoteHost = host;
   }
-  integer('remote-port', 'remotePort');
-  integer('local-port', 'localPort');
+  integer('remote-port', 'remotePort', PORT_RANGE);
+  integer('local-port', 'localPort', PORT_RANGE);
   text('region', 'region');
   text('aws-profile', 'awsProfile');
   text('mode', 'mode');
@@ -101,11 +105,11 @@ function applyFlags(command: string, args: ParsedArgs, profile: Record<string, u
   if (args.values['allow-non-loopback']) {
     profile.allowNonLoopback = true;
   }
-  const endpoint = stringOption(args, 'endpoint-url');
+  const endpoint = urlOption(command, args, 'endpoint-url');
   if (endpoint !== undefined) {
     profile.endpoints = Object.fromEntries(ENDPOINT_SERVICES.map((service) => [service, endpoint]));
   }
-  const ssmEndpoint = stringOption(args, 'ssm-endpoint');
+  const ssmEndpoint = urlOption(command, args, 'ssm-endpoint');
   if (ssmEndpoint !== undefined) {
     profile.endpoints = { ...(profile.endpoints as object | undefined), ssm: ssmEndpoint };
   }
@@ -165,6 +169,25 @@ function profileFailure(error: unknown): never {
   throw error;
 }
 
+/**
+ * Warns when --aws-profile names a profile that neither AWS file defines. It only warns, because
+ * the files may be written after the profile, e.g. by `aws configure sso`.
+ */
+function warnUnknownAwsProfile(args: ParsedArgs): void {
+  const awsProfile = stringOption(args, 'aws-profile');
+  if (awsProfile === undefined) {
+    return;
+  }
+  const files = awsProfileFiles();
+  if (awsProfileDefined(awsProfile, files)) {
+    return;
+  }
+  process.stderr.write(
+    `warning: AWS profile "${awsProfile}" is not in ${files.configFile} or ${files.credentialsFile}; ` +
+      `create it with \`aws configure --profile ${awsProfile}\` or \`aws configure sso\`\n`,
+  );
+}
+
 function openStore(args: ParsedArgs): ConfigStore {
   const store = new ConfigStore({ file: pathsFor(args).configFile });
   store.load();
@@ -211,6 +234,7 @@ ${PROFILE_OPTIONS_HELP}
     print(
       `added profile "${created.name}" on ${created.bindAddress}:${created.localPort} (${store.file})`,
     );
+    warnUnknownAwsProfile(args);
     return 0;
   },
 };
@@ -253,6 +277,7 @@ ${PROFILE_OPTIONS_HELP}
       profileFailure(error);
     }
     print(`updated profile "${name}"`);
+    warnUnknownAwsProfile(args);
     return 0;
   },
 };

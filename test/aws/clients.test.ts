@@ -1,7 +1,12 @@
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAwsClientSet, withCredentialRetry } from '../../daemon/aws/clients.js';
+import {
+  checkEndpoints,
+  createAwsClientSet,
+  withCredentialRetry,
+} from '../../daemon/aws/clients.js';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import { BastionlessError } from '../../daemon/errors.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
 import { rejection } from './helpers/fixtures.js';
 
@@ -88,5 +93,47 @@ describe('withCredentialRetry', () => {
     } finally {
       clients.destroy();
     }
+  });
+});
+
+describe('checkEndpoints', () => {
+  /** Returns the BastionlessError `run` throws, failing the test when it throws none. */
+  function thrown(run: () => unknown): BastionlessError {
+    try {
+      run();
+    } catch (error) {
+      expect(error).toBeInstanceOf(BastionlessError);
+      return error as BastionlessError;
+    }
+    return expect.unreachable('nothing thrown');
+  }
+
+  it('accepts http and https URLs', () => {
+    expect(() =>
+      checkEndpoints({ ssm: 'http://127.0.0.1:4566', sts: 'https://sts.us-east-1.amazonaws.com' }),
+    ).not.toThrow();
+  });
+
+  it('reports one value set for every service once', () => {
+    const url = 'not-a-url';
+    const error = thrown(() =>
+      createAwsClientSet({
+        region: 'us-east-1',
+        endpoints: { ssm: url, ec2: url, sts: url, rds: url, elasticache: url },
+      }),
+    );
+    expect(error.code).toBe('ERR_CONFIG_INVALID');
+    expect(error.message).toBe(
+      'Invalid endpoint URL "not-a-url" for ssm, ec2, sts, rds, elasticache: expected an ' +
+        'http:// or https:// URL such as http://127.0.0.1:4566',
+    );
+    expect(error.hint).toContain('--endpoint-url');
+  });
+
+  it('names only the services with the bad value', () => {
+    const error = thrown(() =>
+      checkEndpoints({ ssm: 'ftp://127.0.0.1', sts: 'http://127.0.0.1:4566' }),
+    );
+    expect(error.message).toContain('"ftp://127.0.0.1" for ssm:');
   });
 });

@@ -58,6 +58,16 @@ describe('bastionless CLI without daemon', () => {
     expect(result.stderr).toContain('unknown command "frobnicate"');
   });
 
+  it('reports an invalid endpoint once', async () => {
+    const result = await runCli(['targets', '--endpoint-url', 'not-a-url'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'bastionless: ERR_CONFIG_INVALID: Invalid endpoint URL "not-a-url" for ssm, ec2, sts, rds, ' +
+        'elasticache: expected an http:// or https:// URL such as http://127.0.0.1:4566\n' +
+        'Fix --endpoint-url or --ssm-endpoint, or the endpoints field of the profile.\n',
+    );
+  });
+
   it('rejects an unknown option with exit 2', async () => {
     const result = await runCli(['status', '--colour'], env);
     expect(result.code).toBe(2);
@@ -80,12 +90,14 @@ describe('bastionless CLI without daemon', () => {
         '--remote-port',
         '80',
         '--local-port',
-        '70000',
+        '18099',
+        '--session-pool',
+        '9',
       ],
       env,
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('profile "bad": localPort 70000 is out of range; use 1-65535');
+    expect(result.stderr).toContain('profile "bad": sessionPool 9 is out of range; use 1-8');
     expect(existsSync(join(home, 'config.json'))).toBe(false);
   });
 });
@@ -148,6 +160,40 @@ describe('bastionless add and edit', () => {
     expect(result.stderr).toContain('profile "web": mode "sometimes" is invalid');
     expect(readProfile().mode).toBe('always-on');
   });
+
+  it('warns about an AWS profile in no file', async () => {
+    const awsDir = join(home, 'aws-files');
+    mkdirSync(awsDir, { recursive: true });
+    const awsEnv = {
+      ...env,
+      AWS_CONFIG_FILE: join(awsDir, 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(awsDir, 'credentials'),
+    };
+    const result = await runCli(
+      ['edit', 'web', '--aws-profile', 'dev', '--config', configFile()],
+      awsEnv,
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('updated profile "web"\n');
+    expect(result.stderr).toBe(
+      `warning: AWS profile "dev" is not in ${awsEnv.AWS_CONFIG_FILE} or ` +
+        `${awsEnv.AWS_SHARED_CREDENTIALS_FILE}; create it with \`aws configure --profile dev\` ` +
+        'or `aws configure sso`\n',
+    );
+    expect(readProfile().awsProfile).toBe('dev');
+  });
+
+  it('accepts an AWS profile from the config file', async () => {
+    const awsDir = join(home, 'aws-files-dev');
+    mkdirSync(awsDir, { recursive: true });
+    appendFileSync(join(awsDir, 'config'), '[profile dev]\nregion = us-east-1\n');
+    const result = await runCli(['edit', 'web', '--aws-profile', 'dev', '--config', configFile()], {
+      ...env,
+      AWS_CONFIG_FILE: join(awsDir, 'config'),
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+  });
 });
 
 describe('bastionless usage errors', () => {
@@ -165,7 +211,34 @@ describe('bastionless usage errors', () => {
     [['status', '--bogus'], 'unknown option --bogus; see `bastionless status --help`'],
     [['add', 'x', '--bogus'], 'unknown option --bogus; see `bastionless add --help`'],
     [['dashboard', '--json'], 'unknown option --json; see `bastionless dashboard --help`'],
-    [['logs', '-n', '-5'], 'option -n needs a value; see `bastionless logs --help`'],
+    [
+      ['logs', '-n', '-5'],
+      'invalid --lines -5: must be a whole number, 0 or more; see `bastionless logs --help`',
+    ],
+    [
+      ['add', 'x', '--target', 'i-0123456789abcdef0', '--remote-port', '80', '--local-port', '-1'],
+      'invalid --local-port -1: must be a port 1-65535; see `bastionless add --help`',
+    ],
+    [
+      [
+        'add',
+        'x',
+        '--target',
+        'i-0123456789abcdef0',
+        '--remote-port',
+        '80',
+        '--local-port',
+        '18098',
+        '--endpoint-url',
+        'not-a-url',
+      ],
+      'invalid --endpoint-url "not-a-url": expected an http:// or https:// URL such as ' +
+        'http://127.0.0.1:4566; see `bastionless add --help`',
+    ],
+    [
+      ['stauts'],
+      'unknown command "stauts"; did you mean `bastionless status`? Run `bastionless --help` for the list',
+    ],
   ];
   for (const [args, message] of unknown) {
     it(`rejects ${args.join(' ')}`, async () => {
