@@ -27,7 +27,15 @@ const POLL_MS = 100;
 
 export type DaemonProbe =
   /** The control API answered the token and reported the pid that owns the lock. */
-  | { state: 'running'; pid: number; port: number; url: string; token: string }
+  | {
+      state: 'running';
+      pid: number;
+      port: number;
+      url: string;
+      token: string;
+      /** Config file the daemon recorded in api.json; undefined for older daemons. */
+      configFile?: string;
+    }
   /**
    * A live process took or refreshed the lock less than STARTUP_GRACE_MS ago and its API does
    * not answer: a daemon that is starting, or stopping after it closed its API.
@@ -133,7 +141,8 @@ export async function probeDaemon(paths: BastionlessPaths): Promise<DaemonProbe>
     const answer = await askControlApi(state.api.port, state.token, pid);
     if (answer.kind === 'ours') {
       const url = `http://127.0.0.1:${state.api.port}`;
-      return { state: 'running', pid, port: state.api.port, url, token: state.token };
+      const { configFile } = state.api;
+      return { state: 'running', pid, port: state.api.port, url, token: state.token, configFile };
     }
     if (answer.kind === 'timeout') {
       return { state: 'unresponsive', pid, port: state.api.port };

@@ -4,7 +4,7 @@ import type { TunnelStatus } from '../config/types.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
-import { checkDaemonAndConfig } from './daemon-status.js';
+import { runStatus } from './daemon-status.js';
 import { CliError } from './errors.js';
 import { promptForMfa } from './mfa-command.js';
 
@@ -80,10 +80,6 @@ export function statusTable(tunnels: TunnelStatus[]): string {
   return output.join('\n');
 }
 
-interface DaemonStatus {
-  configError: { code: string; message: string } | null;
-}
-
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show every tunnel and its state',
@@ -97,26 +93,28 @@ running or the config file is invalid.
   --json  print the tunnels as a JSON array of TunnelStatus objects`,
   async run(argv) {
     const args = parseCommandArgs('status', argv, { json: { type: 'boolean' } });
-    const checked = await checkDaemonAndConfig(pathsFor(args));
-    if ('exitCode' in checked) {
-      return checked.exitCode;
-    }
-    const client = checked.client;
-    const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
-    if (args.values.json) {
-      print(JSON.stringify(tunnels, null, 2));
-      return 0;
-    }
-    const status = await client.request<DaemonStatus>('GET', '/v1/status');
-    if (status.configError) {
-      process.stderr.write(`warning: ${status.configError.message}\n`);
-    }
-    print(
-      tunnels.length === 0 ? 'no tunnels; add one with `bastionless add`' : statusTable(tunnels),
-    );
-    return 0;
+    return runStatus(pathsFor(args), { json: args.values.json === true, renderTable: statusTable });
   },
 };
+
+/**
+ * Renders the result of `up` or `down` for one tunnel. A failed or needs-login tunnel also gets
+ * its error and, on the next line, the next step, because the state alone does not say why.
+ */
+export function upDownResult(tunnel: TunnelStatus): string {
+  const where = tunnel.state === 'stopped' ? '' : ` on ${tunnel.localAddress}`;
+  const head = `${tunnel.name}: ${tunnel.state}${where}`;
+  if (!STATES_WITH_HINT.has(tunnel.state)) {
+    return head;
+  }
+  const error = tunnel.lastError;
+  const lines = [error ? `${head}: ${error.code}: ${error.message}` : head];
+  const hint = tunnelHint(tunnel);
+  if (hint) {
+    lines.push(`  hint: ${hint}`);
+  }
+  return lines.join('\n');
+}
 
 /** Starts or stops a tunnel by name, or every tunnel of a group when no tunnel has the name. */
 async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number> {
@@ -152,9 +150,7 @@ async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number
     );
   }
   for (const tunnel of results) {
-    print(
-      `${tunnel.name}: ${tunnel.state}${tunnel.state === 'stopped' ? '' : ` on ${tunnel.localAddress}`}`,
-    );
+    print(upDownResult(tunnel));
   }
   return results.some((tunnel) => tunnel.state === 'failed') ? 1 : 0;
 }
@@ -165,7 +161,8 @@ export const upCommand: Command = {
   help: `Usage: bastionless up NAME|GROUP [--config FILE]
 
 Starts the tunnel called NAME, or every tunnel in GROUP when no tunnel has that name.
-Exits with 1 when a tunnel ends up failed.`,
+A tunnel that fails or needs a login is printed with its error and the next step. Exits
+with 1 when a tunnel ends up failed.`,
   run: (argv) => runUpDown('up', argv),
 };
 
