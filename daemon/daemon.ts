@@ -1,5 +1,5 @@
 // The daemon process: config store → tunnel manager → control API, plus the pid, port,
-// token and open-session files in the state directory, and an orderly shutdown.
+// token, open-session and resume files in the state directory, and an orderly shutdown.
 
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,20 +12,30 @@ import { writeFileAtomic } from './config/atomic-write.js';
 import { ConfigStore } from './config/store.js';
 import type { ConfigError } from './config/errors.js';
 import type { Profile, TunnelStatus } from './config/types.js';
-import { createLogger } from './log.js';
-import { acquireDaemonLock } from './instance-lock.js';
+import { createLogger, type DaemonLogger } from './log.js';
+import { acquireDaemonLock, DaemonAlreadyRunningError, type DaemonLock } from './instance-lock.js';
 import type { ApiFile, BastionlessPaths } from './paths.js';
 import { startPortForwardSession } from './portforward/index.js';
 import { TunnelManager, type TunnelManagerDeps } from './tunnel/manager.js';
-import { createTokenFile } from './api/auth.js';
-import { startApiServer, type ApiServer } from './api/server.js';
+import { loadOrCreateTokenFile } from './api/auth.js';
+import { startApiServer, type ApiServer, type ApiServerOptions } from './api/server.js';
 import { MfaBroker } from './api/mfa.js';
+import { findDaemonIdentity, findPortOwner } from './tunnel/port-owner.js';
+import {
+  createResumeWriter,
+  readResumeState,
+  runningTunnelNames,
+  type ResumeState,
+} from './resume-state.js';
 
 export interface DaemonOptions {
   paths: BastionlessPaths;
   /** Also print readable log lines on stdout. */
   foreground?: boolean;
-  /** Control API port; 0 or absent picks a free one. */
+  /**
+   * Control API port. Absent means the last daemon's port when it is free, else a free one;
+   * 0 always picks a free one.
+   */
   port?: number;
   /** Built dashboard folder; absent means ui/dist of this checkout or package. */
   uiDir?: string;
@@ -61,6 +71,103 @@ export interface RunningDaemon {
 }
 
 export { DaemonAlreadyRunningError } from './instance-lock.js';
+
+/** The control API port that `--port` requested is taken by another process. */
+export class ControlPortInUseError extends Error {
+  override readonly name = 'ControlPortInUseError';
+  readonly code = 'ERR_CONTROL_PORT_IN_USE';
+  constructor(
+    readonly port: number,
+    holder: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `control API port 127.0.0.1:${port} is already in use by ${holder}; choose another --port or stop that process`,
+      options,
+    );
+  }
+}
+
+/** Names the process listening on `port` for ControlPortInUseError, e.g. `node (pid 4242)`. */
+async function describePortHolder(port: number): Promise<string> {
+  const owner = await findPortOwner(port).catch(() => undefined);
+  if (!owner) {
+    return 'another process';
+  }
+  const daemon = await findDaemonIdentity(owner.pid).catch(() => undefined);
+  const holder = `${owner.command} (pid ${owner.pid})`;
+  return daemon ? `${holder}, the bastionless daemon of ${daemon.stateDir}` : holder;
+}
+
+/**
+ * Starts the API on the requested port, else on the last daemon's port, else on a free one.
+ * Only a busy requested port is an error; a busy remembered port falls back to a free one.
+ */
+async function listenControlApi(
+  options: Omit<ApiServerOptions, 'port'>,
+  requested: number | undefined,
+  remembered: number | undefined,
+): Promise<ApiServer> {
+  if (requested === undefined && remembered !== undefined) {
+    try {
+      return await startApiServer({ ...options, port: remembered });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+        throw error;
+      }
+      options.logger.info(
+        { port: remembered },
+        'the last control API port is in use; taking a free port',
+      );
+    }
+  }
+  try {
+    return await startApiServer({ ...options, port: requested ?? 0 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && requested) {
+      throw new ControlPortInUseError(requested, await describePortHolder(requested), {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** Reads the resume file; a broken one is logged and ignored, so the daemon still starts. */
+function loadResumeState(file: string, logger: pino.Logger): ResumeState | null {
+  try {
+    return readResumeState(file);
+  } catch (error) {
+    logger.warn({ err: error, file }, 'reading the resume file failed; no tunnels are restored');
+    return null;
+  }
+}
+
+/** Starts the tunnels the last daemon left running that are still stopped. Failures are logged. */
+async function restoreTunnels(
+  manager: TunnelManager,
+  names: string[],
+  logger: pino.Logger,
+): Promise<void> {
+  await Promise.all(
+    names.map(async (name) => {
+      const status = manager.get(name);
+      if (!status) {
+        logger.info({ tunnel: name }, 'not restoring a tunnel whose profile is gone');
+        return;
+      }
+      if (status.state !== 'stopped') {
+        return;
+      }
+      try {
+        await manager.start(name);
+        logger.info({ tunnel: name }, 'restored a tunnel that was running at the last stop');
+      } catch (error) {
+        logger.warn({ err: error, tunnel: name }, 'restoring a tunnel failed');
+      }
+    }),
+  );
+}
 
 /** Finds ui/dist from the source tree (daemon/) and from the build output (dist/daemon/). */
 function defaultUiDir(): string | undefined {
@@ -142,19 +249,47 @@ async function terminateLeftoverSessions(file: string, logger: pino.Logger): Pro
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
   const { paths } = options;
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
-  const lock = await acquireDaemonLock(paths);
+  let lock: DaemonLock;
+  try {
+    lock = await acquireDaemonLock(paths);
+  } catch (error) {
+    // A lost start race is normal and the winner logs; any other lock failure is a start-up
+    // failure that `bastionless start` points the user to daemon.log for.
+    if (!(error instanceof DaemonAlreadyRunningError)) {
+      const log = createLogger({ stateDir: paths.stateDir, level: options.logLevel });
+      log.logger.error({ err: error, pid: process.pid }, 'daemon start failed');
+      log.close();
+    }
+    throw error;
+  }
 
   const log = createLogger({
     stateDir: paths.stateDir,
     foreground: options.foreground,
     level: options.logLevel,
   });
+  try {
+    return await runDaemon(options, lock, log);
+  } catch (error) {
+    log.logger.error({ err: error }, 'daemon start failed');
+    lock.release();
+    log.close();
+    throw error;
+  }
+}
+
+/** Starts everything behind the lock; on failure undoes what it started and throws. */
+async function runDaemon(
+  options: DaemonOptions,
+  lock: DaemonLock,
+  log: DaemonLogger,
+): Promise<RunningDaemon> {
+  const { paths } = options;
   const logger = log.logger;
   logger.info(
     { pid: process.pid, configFile: paths.configFile, stateDir: paths.stateDir },
     'daemon starting',
   );
-
   const store = new ConfigStore({ file: paths.configFile });
   store.on('invalid', (error: ConfigError) => {
     logger.error(
@@ -165,6 +300,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   store.load();
 
   await terminateLeftoverSessions(paths.sessionsFile, logger);
+  const resume = loadResumeState(paths.resumeFile, logger);
 
   const mfa = new MfaBroker();
   const audit = createAuditLog(paths.stateDir);
@@ -235,8 +371,24 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         logger.error({ err: error }, 'applying profiles failed');
       });
   };
+  // The first apply also restores the tunnels the last daemon left running. The resume file
+  // is rewritten only after that, so a crash while restoring keeps the full list.
+  let restoreTunnelNames: string[] = [];
+  if (resume && resume.configFile === paths.configFile) {
+    restoreTunnelNames = resume.runningTunnels;
+  } else if (resume) {
+    logger.info(
+      { configFile: paths.configFile, lastConfigFile: resume.configFile },
+      'the last daemon used another config file; restoring only autoStart tunnels',
+    );
+  }
+  const restored = manager
+    .applyProfiles(store.profiles)
+    .then(() => aws.retain(store.profiles.map((profile) => profile.name)))
+    .then(() => restoreTunnels(manager, restoreTunnelNames, logger))
+    .catch((error: unknown) => logger.error({ err: error }, 'applying profiles failed'));
+  logger.info({ profiles: store.profiles.map((profile) => profile.name) }, 'applying profiles');
   store.on('profiles', applyProfiles);
-  applyProfiles(store.profiles);
   const stopWatching = store.watch();
 
   // A shutdown request can arrive as soon as the API listens, before `stop` below exists, so
@@ -250,27 +402,35 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   };
 
-  const token = createTokenFile(paths.tokenFile);
+  let token: string;
   let api: ApiServer;
   try {
-    api = await startApiServer({
-      manager,
-      store,
-      token,
-      logger: logger.child({ component: 'api' }),
-      port: options.port,
-      uiDir: options.uiDir ?? defaultUiDir(),
-      version: options.version,
-      mfa,
-      shutdown,
-    });
+    // The token is never logged, only whether it was reused.
+    const loaded = loadOrCreateTokenFile(paths.tokenFile);
+    token = loaded.token;
+    logger.info(
+      { file: paths.tokenFile, reused: loaded.reused, replacedBecause: loaded.replacedBecause },
+      loaded.reused ? 'reusing the API token file' : 'created a new API token file',
+    );
+    api = await listenControlApi(
+      {
+        manager,
+        store,
+        token,
+        logger: logger.child({ component: 'api' }),
+        uiDir: options.uiDir ?? defaultUiDir(),
+        version: options.version,
+        mfa,
+        shutdown,
+      },
+      options.port,
+      resume?.apiPort,
+    );
   } catch (error) {
     stopWatching();
     mfa.close();
     await manager.shutdown();
     aws.destroyAll();
-    lock.release();
-    log.close();
     throw error;
   }
   const apiFile: ApiFile = {
@@ -283,9 +443,35 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   logger.info({ port: api.port }, 'daemon ready');
 
   let stopping: Promise<void> | undefined;
+  // Recorded on every tunnel change rather than at shutdown, so a killed daemon also restores.
+  const writeResume = createResumeWriter(paths.resumeFile);
+  let recordingResume = false;
+  const recordResume = (): void => {
+    if (!recordingResume) {
+      return;
+    }
+    try {
+      writeResume({
+        apiPort: api.port,
+        configFile: paths.configFile,
+        runningTunnels: runningTunnelNames(manager.list()),
+      });
+    } catch (error) {
+      logger.warn({ err: error, file: paths.resumeFile }, 'recording the resume file failed');
+    }
+  };
+  manager.on('state', recordResume);
+  void restored.then(() => {
+    recordingResume = stopping === undefined;
+    recordResume();
+  });
+
   const stop = (reason = 'stop requested'): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ reason }, 'daemon stopping');
+      // Shutdown stops every tunnel, and those stops must not erase what the user left running.
+      recordingResume = false;
+      manager.off('state', recordResume);
       lock.touch();
       stopWatching();
       store.removeAllListeners('profiles');
@@ -303,7 +489,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         recordSessions();
       }
       aws.destroyAll();
-      rmSync(paths.tokenFile, { force: true });
+      // The token file stays, so the dashboard's token still works after the next start.
       lock.release();
       logger.info({ reason }, 'daemon stopped');
       log.close();

@@ -25,7 +25,14 @@ export interface BastionlessPaths {
   pidFile: string;
   /** Session ids of open SSM sessions, so a restarted daemon can terminate leftovers. */
   sessionsFile: string;
+  /**
+   * Control API port, config file and running tunnels of the last daemon, so the next daemon
+   * keeps the dashboard's address and reopens the tunnels the user left running.
+   */
+  resumeFile: string;
   logFile: string;
+  /** Standard error of a daemon that `bastionless start` runs in the background. */
+  stderrFile: string;
 }
 
 /**
@@ -61,7 +68,9 @@ export function resolvePaths(options: PathOptions = {}): BastionlessPaths {
     tokenFile: join(stateDir, 'token'),
     pidFile: join(stateDir, 'daemon.pid'),
     sessionsFile: join(stateDir, 'sessions.json'),
+    resumeFile: join(stateDir, 'resume.json'),
     logFile: join(stateDir, 'daemon.log'),
+    stderrFile: join(stateDir, 'daemon.stderr.log'),
   };
 }
 
@@ -94,7 +103,10 @@ export interface ApiFile {
   port: number;
   pid: number;
   url: string;
-  /** Config file of the daemon, named when another daemon finds it holding a port. */
+  /**
+   * Config file of the daemon, named when another daemon finds it holding a port and when
+   * `status --config` names a file that the daemon does not use.
+   */
   configFile?: string;
 }
 

@@ -2,7 +2,7 @@
 // checks, so another web site cannot drive the daemon through the user's browser.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { writeFileAtomic } from '../config/atomic-write.js';
 
@@ -10,11 +10,79 @@ import { writeFileAtomic } from '../config/atomic-write.js';
 export const EVENTS_SUBPROTOCOL = 'bastionless.v1';
 const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 
+/** 32 random bytes in base64url, the only token form the daemon writes and reuses. */
+const TOKEN_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
 /** Creates a fresh random token (256 bits, base64url) and stores it with mode 0600. */
 export function createTokenFile(file: string): string {
   const token = randomBytes(32).toString('base64url');
   writeFileAtomic(file, `${token}\n`, 0o600);
   return token;
+}
+
+export interface LoadedToken {
+  token: string;
+  /** True when the token came from the existing file, false when a new one was created. */
+  reused: boolean;
+  /** Why the existing file was not reused; undefined when it was reused or did not exist. */
+  replacedBecause?: string;
+}
+
+/**
+ * Reads a token that an earlier daemon created, so an open dashboard keeps working across a
+ * restart. Returns the reason it cannot be trusted instead: a file that others could read,
+ * another owner, a symlink, or content this module never writes mean the token may be known
+ * to someone else. Throws only for read errors other than ENOENT.
+ */
+function readReusableToken(file: string): { token: string } | { reason: string } | null {
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a symlink planted at the token path is not followed to another file.
+    fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      return null;
+    }
+    return { reason: `it cannot be opened (${code ?? (error as Error).message})` };
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      return { reason: 'it is not a regular file' };
+    }
+    // Windows reports no POSIX owner or mode bits, so these checks apply elsewhere only.
+    if (process.platform !== 'win32') {
+      if ((stat.mode & 0o077) !== 0) {
+        return { reason: `its mode is ${(stat.mode & 0o777).toString(8)}, not 600` };
+      }
+      if (process.getuid && stat.uid !== process.getuid()) {
+        return { reason: `it belongs to uid ${stat.uid}` };
+      }
+    }
+    const token = readFileSync(fd, 'utf8').trim();
+    if (!TOKEN_FORMAT.test(token)) {
+      return { reason: 'its content is not a token this daemon created' };
+    }
+    return { token };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Returns the token in `file` when it is safe to reuse, else creates a new one there. A
+ * missing, unreadable or untrusted file gets a new token.
+ */
+export function loadOrCreateTokenFile(file: string): LoadedToken {
+  const existing = readReusableToken(file);
+  if (existing && 'token' in existing) {
+    return { token: existing.token, reused: true };
+  }
+  const token = createTokenFile(file);
+  return existing
+    ? { token, reused: false, replacedBecause: existing.reason }
+    : { token, reused: false };
 }
 
 export function readTokenFile(file: string): string {

@@ -3,7 +3,6 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningDaemon } from '../daemon.js';
 import {
@@ -14,9 +13,9 @@ import {
 } from '../instance-lock.js';
 import { processExists, type BastionlessPaths } from '../paths.js';
 import { DEFAULT_STOP_TIMEOUT_MS, stopDaemon } from '../stop-daemon.js';
-import { integerOption, parseCommandArgs } from './args.js';
+import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT_USAGE } from './errors.js';
 
 /**
  * Shutdown frees every port within 2 s, so a shutdown still running after this is stuck and the
@@ -24,6 +23,11 @@ import { CliError } from './errors.js';
  */
 const FORCED_EXIT_MS = 3000;
 const START_TIMEOUT_MS = STARTUP_GRACE_MS;
+const RESTORE_HELP = `The daemon keeps its control API port and token across restarts, so an open
+dashboard reconnects. It starts the autoStart profiles, and also the tunnels that were
+running when the last daemon stopped or was killed, because it records them in
+resume.json in the state directory on every change; a tunnel taken down with
+\`bastionless down\` stays down.`;
 /** Time the daemon has to exit after a shutdown request or SIGTERM, longer than FORCED_EXIT_MS. */
 const STOP_TIMEOUT_MS = DEFAULT_STOP_TIMEOUT_MS;
 const POLL_MS = 100;
@@ -35,6 +39,25 @@ export const EXIT_ALREADY_RUNNING = 3;
 
 const DAEMON_OPTIONS = { port: { type: 'string' } } as const;
 
+const PORT_HELP = `  --port N       control API port on 127.0.0.1, 1-65535 (default: the last daemon's port
+                 when it is free, else a free port)`;
+
+/** Parses `--port`, rejecting anything but a port number 1-65535 before a daemon starts. */
+export function controlPortOption(command: string, args: ParsedArgs): number | undefined {
+  const value = stringOption(args, 'port');
+  if (value === undefined) {
+    return undefined;
+  }
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    throw new CliError(
+      `invalid --port ${value}: must be a port 1-65535; see \`bastionless ${command} --help\``,
+      EXIT_USAGE,
+    );
+  }
+  return port;
+}
+
 export const daemonCommand: Command = {
   name: 'daemon',
   summary: 'run the daemon in the foreground',
@@ -43,14 +66,16 @@ export const daemonCommand: Command = {
 Runs the daemon in this terminal and prints its log. Ctrl-C (SIGINT), SIGTERM or
 \`bastionless stop\` stops every tunnel, terminates their sessions and exits. Exits with
 code ${EXIT_ALREADY_RUNNING} when a daemon already runs on the same state directory.
+${RESTORE_HELP}
 
-  --port N       control API port on 127.0.0.1 (default: a free port)
+${PORT_HELP}
   --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)`,
   async run(argv) {
     const args = parseCommandArgs('daemon', argv, DAEMON_OPTIONS);
+    const port = controlPortOption('daemon', args);
     const paths = pathsFor(args);
     // Loaded here so that the other commands start without the AWS SDK and fastify.
-    const { startDaemon } = await import('../daemon.js');
+    const { ControlPortInUseError, startDaemon } = await import('../daemon.js');
     let daemon: RunningDaemon | undefined;
     let pendingStop: string | undefined;
     let resolveExit!: (code: number) => void;
@@ -77,7 +102,7 @@ code ${EXIT_ALREADY_RUNNING} when a daemon already runs on the same state direct
       daemon = await startDaemon({
         paths,
         foreground: true,
-        port: integerOption('daemon', args, 'port'),
+        port,
         version: readVersion(),
         onShutdownRequest: beginStop,
       });
@@ -87,6 +112,9 @@ code ${EXIT_ALREADY_RUNNING} when a daemon already runs on the same state direct
           `another daemon runs on this state directory (pid ${error.pid}, control API on ${apiAddress(error.url)}); stop it with \`bastionless stop\``,
           EXIT_ALREADY_RUNNING,
         );
+      }
+      if (error instanceof ControlPortInUseError) {
+        throw new CliError(error.message);
       }
       throw error;
     }
@@ -124,6 +152,60 @@ function readTail(file: string, lines: number): string {
   }
 }
 
+interface LogEntry {
+  level?: number;
+  pid?: number;
+  /** Epoch milliseconds, pino's default timestamp. */
+  time?: number;
+}
+
+/** Parsed daemon.log lines written by process `pid`; pino puts the pid on every line. */
+function logEntriesOf(file: string, pid: number): LogEntry[] {
+  const entries: LogEntry[] = [];
+  for (const line of readTail(file, 500).split('\n')) {
+    try {
+      entries.push(JSON.parse(line) as LogEntry);
+    } catch {
+      // A line cut by rotation or a crash; the others still count.
+    }
+  }
+  return entries.filter((entry) => entry.pid === pid);
+}
+
+/** pino's numeric levels: warn is 40, error 50. */
+const PINO_WARN = 40;
+const PINO_ERROR = 50;
+
+/**
+ * Describes why a detached daemon exited during start-up and names the file that holds the
+ * error: daemon.log when the daemon logged its failure there, else its stderr file, which
+ * also catches failures before the logger exists, e.g. a module that does not load.
+ */
+function startFailure(
+  paths: BastionlessPaths,
+  child: ReturnType<typeof spawnDaemon>,
+  code: number | null,
+): CliError {
+  const stderr = readTail(child.stderrFile, 20);
+  const errorLine = stderr
+    .split('\n')
+    .reverse()
+    .find((line) => line.startsWith('bastionless: '));
+  const cause = errorLine?.slice('bastionless: '.length);
+  const logged = logEntriesOf(paths.logFile, child.pid).some(
+    (entry) => (entry.level ?? 0) >= PINO_ERROR,
+  );
+  const file = logged ? paths.logFile : child.stderrFile;
+  if (cause) {
+    return new CliError(cause, 1, [`the daemon exited with code ${code}; see ${file}`]);
+  }
+  return new CliError(
+    `the daemon exited during start-up with code ${code}; see ${file}`,
+    1,
+    stderr ? [readTail(child.stderrFile, 5)] : [],
+  );
+}
+
 function apiAddress(url: string): string {
   return url.replace(/^http:\/\//, '');
 }
@@ -158,7 +240,7 @@ function transitioningError(probe: { pid: number }, paths: BastionlessPaths): Cl
 /** Spawns `bastionless daemon` detached, with its stderr in a file for start-up failures. */
 function spawnDaemon(paths: BastionlessPaths, argv: string[]) {
   const childArgs = [...process.execArgv, process.argv[1]!, 'daemon', ...argv];
-  const stderrFile = join(paths.stateDir, 'daemon.stderr.log');
+  const stderrFile = paths.stderrFile;
   mkdirSync(paths.stateDir, { recursive: true, mode: 0o700 });
   const stderrFd = openSync(stderrFile, 'w', 0o600);
   const child = spawn(process.execPath, childArgs, {
@@ -195,12 +277,7 @@ async function waitForStartedDaemon(
       if (other?.state === 'running') {
         return { probe: other, ours: false };
       }
-      const output = readTail(child.stderrFile, 5);
-      throw new CliError(
-        `the daemon exited during start-up with code ${exit.code}; see ${paths.logFile}`,
-        1,
-        output ? [output] : [],
-      );
+      throw startFailure(paths, child, exit.code);
     }
     const probe = await probeDaemon(paths);
     if (probe.state === 'running' && probe.pid === child.pid) {
@@ -220,12 +297,15 @@ export const startCommand: Command = {
 
 Starts the daemon as a detached background process and waits until its control API
 responds (up to ${START_TIMEOUT_MS / 1000} s). When a daemon already runs on the same state
-directory, prints its pid and API address and exits with code 0.
+directory, prints its pid and API address and exits with code 0. When it fails to start,
+prints the reason and the file that holds the details.
+${RESTORE_HELP}
 
-  --port N       control API port on 127.0.0.1 (default: a free port)
+${PORT_HELP}
   --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)`,
   async run(argv) {
     const args = parseCommandArgs('start', argv, DAEMON_OPTIONS);
+    controlPortOption('start', args);
     const paths = pathsFor(args);
     const before = await settledProbe(paths);
     if (before.state === 'running') {
@@ -262,6 +342,13 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
+/** Counts the warnings and errors the daemon `pid` logged since `sinceMs` (epoch ms). */
+function shutdownFailures(logFile: string, pid: number, sinceMs: number): number {
+  return logEntriesOf(logFile, pid).filter(
+    (entry) => (entry.level ?? 0) >= PINO_WARN && (entry.time ?? 0) >= sinceMs,
+  ).length;
+}
+
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -294,6 +381,7 @@ control API is never signalled.`,
       throw transitioningError(probe, paths);
     }
     const { pid } = probe;
+    const requestedAt = Date.now();
     // The pid was verified through the API a moment ago, so a fallback signal reaches the daemon.
     const outcome = await stopDaemon(probe, {
       waitForExit: (timeoutMs) => waitForExit(pid, timeoutMs),
@@ -302,8 +390,9 @@ control API is never signalled.`,
     });
     if (outcome.via === 'api') {
       const { reply } = outcome;
+      const failures = shutdownFailures(paths.logFile, pid, requestedAt);
       print(
-        `the daemon (pid ${pid}) stopped: it closed ${plural(reply.tunnels, 'tunnel')} and terminated ${plural(reply.sessions, 'SSM session')}; failures are in \`bastionless logs\``,
+        `the daemon (pid ${pid}) stopped: it closed ${plural(reply.tunnels, 'tunnel')} and terminated ${plural(reply.sessions, 'SSM session')}${failures > 0 ? `; ${plural(failures, 'failure')} logged, see \`bastionless logs\`` : ''}`,
       );
       return 0;
     }
