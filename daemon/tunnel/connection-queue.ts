@@ -1,13 +1,27 @@
 // Local connections of one tunnel: places each accepted socket on a session, or keeps it
-// waiting until a session is ready, and closes it when none becomes ready in time.
+// waiting until a session is ready, and closes it when none becomes ready in time. While the
+// last session start failed with a lasting error, it closes connections at once instead.
 
 import type { Socket } from 'node:net';
 import type pino from 'pino';
+import type { BastionlessError } from '../errors.js';
 import { leastLoaded, type SessionSlot } from './session-slot.js';
+
+/**
+ * Bytes a waiting connection may send before the queue stops reading it. The queue reads
+ * waiting sockets, because Node.js reports the client's FIN only after the bytes before it
+ * were read. Past this limit a client that closes is noticed only on hand-over or timeout.
+ */
+export const MAX_WAITING_BYTES = 64 * 1024;
 
 interface WaitingConnection {
   socket: Socket;
   timer: NodeJS.Timeout;
+  /** Bytes read while waiting, given back to the socket on hand-over. */
+  chunks: Buffer[];
+  bytes: number;
+  /** Removes the listeners that read the socket while it waits. */
+  stopReading: () => void;
 }
 
 export interface ConnectionQueueDependencies {
@@ -23,6 +37,8 @@ export interface ConnectionQueueDependencies {
   startingCount: () => number;
   /** Starts the sessions that the waiting connections need. */
   requestSessions: () => void;
+  /** Called after a connection was closed at once, so that demand can start another attempt. */
+  onFastClose: () => void;
   /** Called when a count shown in the status may have changed. */
   onChange: () => void;
 }
@@ -30,6 +46,10 @@ export interface ConnectionQueueDependencies {
 export class ConnectionQueue {
   private waiting: WaitingConnection[] = [];
   private accepted = 0;
+  /** The lasting start failure that closes connections at once, or null. */
+  private failure: BastionlessError | null = null;
+  /** Connections closed at once since the failure streak began. */
+  private fastClosed = 0;
 
   constructor(private readonly deps: ConnectionQueueDependencies) {}
 
@@ -41,6 +61,11 @@ export class ConnectionQueue {
   /** Accepted connections not yet handed to a session or closed. */
   get waitingCount(): number {
     return this.waiting.length;
+  }
+
+  /** True while new connections without an open session are closed at once. */
+  get failingFast(): boolean {
+    return this.failure !== null;
   }
 
   accept(socket: Socket): void {
@@ -55,6 +80,9 @@ export class ConnectionQueue {
     const slot = this.pickSlot(this.waiting.length + 1);
     if (slot) {
       this.handOver(slot, socket);
+    } else if (this.failure !== null) {
+      this.closeAtOnce(socket);
+      this.deps.onFastClose();
     } else {
       this.enqueue(socket);
       this.deps.requestSessions();
@@ -82,8 +110,7 @@ export class ConnectionQueue {
         break;
       }
       const entry = this.waiting.shift() as WaitingConnection;
-      clearTimeout(entry.timer);
-      this.handOver(slot, entry.socket);
+      this.handOver(slot, this.release(entry));
     }
     if (this.waiting.length > 0) {
       this.deps.requestSessions();
@@ -100,15 +127,49 @@ export class ConnectionQueue {
   }
 
   /**
+   * Starts or continues a failure streak: from now on connections that no open session can
+   * take are closed at once, and so are the waiting ones. The first call of a streak logs the
+   * reason once, and `endFailure` logs how many connections the streak closed.
+   */
+  beginFailure(error: BastionlessError): void {
+    const firstOfStreak = this.failure === null;
+    this.failure = error;
+    const closed = this.closeWaiting();
+    if (firstOfStreak) {
+      this.deps.log.warn(
+        { code: error.code, reason: error.message, closedConnections: closed },
+        'session start failed with a lasting error, closing connections at once until a session opens',
+      );
+    }
+    if (closed > 0) {
+      this.deps.onChange();
+    }
+  }
+
+  /** Ends a failure streak, because a session opened, a transient error followed or the tunnel stops. */
+  endFailure(reason: string): void {
+    if (this.failure === null) {
+      return;
+    }
+    this.deps.log.info(
+      { code: this.failure.code, closedConnections: this.fastClosed, reason },
+      'connections wait for sessions again',
+    );
+    this.failure = null;
+    this.fastClosed = 0;
+  }
+
+  /**
    * Returns the session for the next connection: an idle one, else undefined while the pool
    * can grow or a starting session can take it, else the least-loaded one. `queued` counts
-   * the connections waiting for a session, the one being placed included.
+   * the connections waiting for a session, the one being placed included. During a failure
+   * streak no new session is likely, so an open one takes the connection however busy it is.
    */
   private pickSlot(queued: number): SessionSlot | undefined {
     const slots = this.deps.slots();
     const starting = this.deps.startingCount();
     const best = leastLoaded(slots);
-    if (best && best.load === 0) {
+    if (best && (best.load === 0 || this.failure !== null)) {
       return best;
     }
     if (slots.length + starting < this.deps.poolSize()) {
@@ -120,9 +181,52 @@ export class ConnectionQueue {
     return best;
   }
 
+  /**
+   * Moves the waiting connections to open sessions, or closes them without one, and returns
+   * the number closed. It requests no session, unlike `flush`, because the retry timer starts those.
+   */
+  private closeWaiting(): number {
+    const entries = this.waiting;
+    this.waiting = [];
+    let closed = 0;
+    for (const entry of entries) {
+      const socket = this.release(entry);
+      const slot = this.pickSlot(1);
+      if (slot) {
+        this.handOver(slot, socket);
+      } else {
+        this.closeAtOnce(socket);
+        closed += 1;
+      }
+    }
+    return closed;
+  }
+
+  /** Resets the connection, so the client sees a failure rather than an empty reply. */
+  private closeAtOnce(socket: Socket): void {
+    this.fastClosed += 1;
+    socket.resetAndDestroy();
+  }
+
+  /** Stops the wait of `entry` and returns its socket paused, with the read bytes put back. */
+  private release(entry: WaitingConnection): Socket {
+    clearTimeout(entry.timer);
+    entry.stopReading();
+    const { socket } = entry;
+    // The session resumes the socket once its own data listener is in place.
+    socket.pause();
+    if (entry.bytes > 0) {
+      socket.unshift(Buffer.concat(entry.chunks, entry.bytes));
+    }
+    return socket;
+  }
+
   private enqueue(socket: Socket): void {
     const entry: WaitingConnection = {
       socket,
+      chunks: [],
+      bytes: 0,
+      stopReading: () => {},
       timer: setTimeout(() => {
         this.waiting = this.waiting.filter((other) => other !== entry);
         this.deps.log.warn(
@@ -134,6 +238,7 @@ export class ConnectionQueue {
       }, this.deps.connectionWaitMs),
     };
     entry.timer.unref();
+    this.readWhileWaiting(entry);
     socket.once('close', () => {
       clearTimeout(entry.timer);
       if (!this.waiting.includes(entry)) {
@@ -145,5 +250,31 @@ export class ConnectionQueue {
       this.deps.onChange();
     });
     this.waiting.push(entry);
+  }
+
+  /**
+   * Reads the socket of a waiting connection into `entry.chunks`, so a client that closes
+   * while it waits is noticed at once instead of leaving the socket in CLOSE-WAIT.
+   */
+  private readWhileWaiting(entry: WaitingConnection): void {
+    const { socket } = entry;
+    const onData = (chunk: Buffer): void => {
+      entry.chunks.push(chunk);
+      entry.bytes += chunk.length;
+      if (entry.bytes >= MAX_WAITING_BYTES) {
+        socket.pause();
+      }
+    };
+    // The client is done sending, and a half-closed connection ends the stream on every
+    // forwarding path anyway, so its wait ends here. The close listener updates the queue.
+    const onEnd = (): void => {
+      socket.destroy();
+    };
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    entry.stopReading = () => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+    };
   }
 }

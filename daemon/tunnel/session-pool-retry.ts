@@ -1,6 +1,6 @@
 // Recovery of a session pool after failed starts: the backoff timer before the next start,
-// the fatal-or-retry decision, and the credential poll that restarts sessions once a needed
-// login happened.
+// the fatal-or-retry decision, the failure streak that closes connections at once, and the
+// credential poll that restarts sessions once a needed login happened.
 
 import type pino from 'pino';
 import type { Profile } from '../config/types.js';
@@ -9,6 +9,7 @@ import { Backoff } from './backoff.js';
 import { IntervalCheck } from './interval-check.js';
 import type { TunnelDeps, TunnelTimings } from './options.js';
 import type { SessionPoolHost } from './session-pool.js';
+import { isLastingStartFailure } from './start-failure.js';
 
 /** The pool's ways to start sessions, which a retry calls once its delay has passed. */
 export interface SessionStarts {
@@ -35,7 +36,12 @@ export class SessionPoolRetry {
   private readonly starts: SessionStarts;
   private readonly backoff: Backoff;
   private readonly loginPoll: IntervalCheck;
+  private readonly now: () => number;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Epoch milliseconds at which the pending retry fires, or null without one. */
+  private retryAtMs: number | null = null;
+  /** The lasting error of the last start, while it closes connections at once, or null. */
+  private failure: BastionlessError | null = null;
   /** Reason shown while a start failed for want of a login; cleared once credentials work. */
   private loginNeededReason: string | null = null;
 
@@ -45,6 +51,7 @@ export class SessionPoolRetry {
     this.log = options.log;
     this.host = options.host;
     this.starts = options.starts;
+    this.now = options.deps.now ?? Date.now;
     this.backoff = new Backoff({
       initialMs: options.timings.backoffInitialMs,
       maxMs: options.timings.backoffMaxMs,
@@ -63,9 +70,20 @@ export class SessionPoolRetry {
     return this.loginNeededReason;
   }
 
-  /** Forgets the login and backoff state of an earlier run. */
+  /** Epoch milliseconds at which the pending retry fires, or null without one. */
+  get nextAttemptAtMs(): number | null {
+    return this.retryAtMs;
+  }
+
+  /** The lasting error of the last session start, or null once a start succeeded. */
+  get lastingFailure(): BastionlessError | null {
+    return this.failure;
+  }
+
+  /** Forgets the login, backoff and failure state of an earlier run. */
   reset(): void {
     this.loginNeededReason = null;
+    this.failure = null;
     this.backoff.reset();
   }
 
@@ -75,18 +93,18 @@ export class SessionPoolRetry {
   }
 
   clearTimers(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.cancelRetry();
     this.loginPoll.stop();
   }
 
-  /** Ends a wait for a login, because a session start just succeeded. */
+  /** Ends a wait for a login and a failure streak, because a session start just succeeded. */
   onSessionStarted(): void {
     if (this.loginNeededReason !== null) {
       this.log.info('credentials valid again, login no longer needed');
     }
     this.loginNeededReason = null;
     this.loginPoll.stop();
+    this.endFailure('session open');
   }
 
   /** Schedules a session start after the next backoff delay, unless one is already pending. */
@@ -96,11 +114,15 @@ export class SessionPoolRetry {
     }
     const delay = this.backoff.next();
     this.log.info({ delayMs: delay, attempt: this.backoff.attempts }, 'retrying session start');
+    this.retryAtMs = this.now() + delay;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
+      this.retryAtMs = null;
       if (this.profile.mode === 'always-on') {
         this.starts.fillPool();
-      } else if (this.host.waitingCount() > 0) {
+      } else if (this.host.waitingCount() > 0 || this.failure !== null) {
+        // During a failure streak an on-demand retry is scheduled only by a connection that
+        // was closed at once, and that connection is the demand this start serves.
         this.starts.fillForWaiting();
       }
       this.host.refreshState();
@@ -120,7 +142,7 @@ export class SessionPoolRetry {
     if (needsLogin(error)) {
       this.log.warn(context, 'session start needs a login by the user');
       // The port stays bound, so after the login the next connection (or retry) starts a session.
-      this.host.dropWaiting();
+      this.beginFailure(error);
       this.loginNeededReason = `${error.message}. ${error.hint ?? ''}`.trim();
       if (this.deps.checkCredentials) {
         this.loginPoll.start();
@@ -137,6 +159,11 @@ export class SessionPoolRetry {
       return;
     }
     this.log.warn(context, 'session start failed, retrying with backoff');
+    if (isLastingStartFailure(error)) {
+      this.beginFailure(error);
+    } else {
+      this.endFailure('transient start error');
+    }
     if (this.profile.mode === 'always-on' || this.host.waitingCount() > 0) {
       this.schedule();
     }
@@ -158,12 +185,31 @@ export class SessionPoolRetry {
     this.log.info('credentials valid again, restarting sessions');
     this.loginNeededReason = null;
     this.loginPoll.stop();
+    this.endFailure('credentials valid again');
     this.backoff.reset();
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.cancelRetry();
     if (this.profile.mode === 'always-on') {
       this.starts.fillPool();
     }
     this.host.refreshState();
+  }
+
+  private cancelRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retryAtMs = null;
+  }
+
+  private beginFailure(error: BastionlessError): void {
+    this.failure = error;
+    this.host.beginFailure(error);
+  }
+
+  private endFailure(reason: string): void {
+    if (this.failure === null) {
+      return;
+    }
+    this.failure = null;
+    this.host.endFailure(reason);
   }
 }

@@ -21,7 +21,10 @@ export interface SessionPoolHost {
   localPort(): number;
   waitingCount(): number;
   flushWaiting(): void;
-  dropWaiting(): void;
+  /** Closes waiting and new connections at once, after a start failed with a lasting error. */
+  beginFailure(error: BastionlessError): void;
+  /** Lets connections wait for sessions again; `reason` says why, for the log. */
+  endFailure(reason: string): void;
   /** Returns true while the credential provider waits for the user, e.g. for an MFA code. */
   isLoginWaiting(): boolean;
   setLastError(error: BastionlessError): void;
@@ -96,6 +99,16 @@ export class SessionPool {
     return this.retry.loginNeeded;
   }
 
+  /** Epoch milliseconds at which the pending retry fires, or null without one. */
+  get nextAttemptAtMs(): number | null {
+    return this.retry.nextAttemptAtMs;
+  }
+
+  /** The lasting error of the last session start, or null once a start succeeded. */
+  get lastingFailure(): BastionlessError | null {
+    return this.retry.lastingFailure;
+  }
+
   /** Websocket losses of the sessions, each counted when resuming began. */
   get reconnects(): number {
     return this.reconnectCount;
@@ -140,6 +153,17 @@ export class SessionPool {
 
   clearTimers(): void {
     this.retry.clearTimers();
+  }
+
+  /**
+   * Schedules another start after the backoff delay for a connection that was closed at once,
+   * unless a start is already pending or running. Without this, an on-demand tunnel would not
+   * retry after a lasting failure, because no connection stays waiting to ask for a session.
+   */
+  onFastClose(): void {
+    if (this.starting.size === 0) {
+      this.retry.schedule();
+    }
   }
 
   /** Cancels every session start in progress. */

@@ -19,6 +19,7 @@ import { DEFAULT_TIMINGS, type TunnelDeps, type TunnelTimings } from './options.
 import { SessionHealth } from './session-health.js';
 import { SessionLauncher } from './session-launcher.js';
 import { poolSizeOf, SessionPool } from './session-pool.js';
+import { describeStartFailure } from './start-failure.js';
 import { buildStatus, describeTarget } from './status.js';
 
 export { DEFAULT_TIMINGS } from './options.js';
@@ -71,6 +72,7 @@ export class Tunnel extends EventEmitter {
       slots: () => this.pool.slots,
       startingCount: () => this.pool.startingCount,
       requestSessions: () => this.pool.fillForWaiting(),
+      onFastClose: () => this.pool.onFastClose(),
       onChange: () => this.emitIfChanged(),
     });
     this.pool = new SessionPool({
@@ -86,7 +88,8 @@ export class Tunnel extends EventEmitter {
         localPort: () => this.bound?.port ?? this.profile.localPort,
         waitingCount: () => this.connections.waitingCount,
         flushWaiting: () => this.connections.flush(),
-        dropWaiting: () => this.connections.dropAll(),
+        beginFailure: (error) => this.connections.beginFailure(error),
+        endFailure: (reason) => this.connections.endFailure(reason),
         isLoginWaiting: () => this.loginWait !== null,
         setLastError,
         setReason: (reason) => {
@@ -225,6 +228,7 @@ export class Tunnel extends EventEmitter {
     this.bound = undefined;
     await bound?.close();
     this.health.closeProber();
+    this.connections.endFailure(`tunnel stopped: ${reason}`);
     this.connections.dropAll();
     await this.pool.closeAll(reason);
   }
@@ -290,11 +294,16 @@ export class Tunnel extends EventEmitter {
       this.setState('needs-login', loginReason);
       return;
     }
-    if (this.pool.startingCount > 0 || this.pool.retryPending) {
-      this.setState('connecting', this.reason);
+    const starting = this.pool.startingCount > 0;
+    const failure = this.pool.lastingFailure;
+    const reason = failure
+      ? describeStartFailure(failure, this.pool.nextAttemptAtMs, starting)
+      : this.reason;
+    if (starting || this.pool.retryPending) {
+      this.setState('connecting', reason);
       return;
     }
-    this.setState('listening', this.reason);
+    this.setState('listening', reason);
   }
 
   private setState(state: TunnelState, reason: string | null): void {

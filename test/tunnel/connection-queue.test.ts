@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionQueue } from '../../daemon/tunnel/connection-queue.js';
+import { BastionlessError } from '../../daemon/errors.js';
+import { ConnectionQueue, MAX_WAITING_BYTES } from '../../daemon/tunnel/connection-queue.js';
 import { SessionSlot } from '../../daemon/tunnel/session-slot.js';
 import { FakeSession } from './fake-session.js';
 import { captureLogger, sha256, startEchoServer, waitFor, type CapturedLog } from './helpers.js';
@@ -26,6 +27,7 @@ interface QueueRig {
   poolSize: number;
   running: boolean;
   sessionRequests: number;
+  fastCloses: number;
   changes: number;
   port: number;
   echoPort: number;
@@ -48,6 +50,7 @@ async function startQueue(connectionWaitMs = 5_000): Promise<QueueRig> {
     poolSize: 1,
     running: true,
     sessionRequests: 0,
+    fastCloses: 0,
     changes: 0,
     echoPort: echo.port,
   } as unknown as QueueRig;
@@ -60,6 +63,9 @@ async function startQueue(connectionWaitMs = 5_000): Promise<QueueRig> {
     startingCount: () => rig.starting,
     requestSessions: () => {
       rig.sessionRequests += 1;
+    },
+    onFastClose: () => {
+      rig.fastCloses += 1;
     },
     onChange: () => {
       rig.changes += 1;
@@ -179,6 +185,37 @@ describe('ConnectionQueue waiting', () => {
     expect(rig.changes).toBeGreaterThan(changes);
   });
 
+  it('forgets a client that sent data and closed', async () => {
+    const rig = await startQueue();
+    const client = await connectClient(rig);
+    // Unread bytes before the FIN kept Node.js from reporting the end, which left the
+    // daemon's socket in CLOSE-WAIT for the whole wait.
+    client.socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await sleep(50);
+    const changes = rig.changes;
+
+    client.socket.end();
+    await waitFor(() => rig.queue.waitingCount === 0, 1_000, 'the queue to empty');
+    // The client sees the close only after the daemon closed its side as well.
+    await waitFor(() => client.closed, 1_000, 'the close');
+
+    expect(rig.changes).toBeGreaterThan(changes);
+  });
+
+  it('carries bytes read while waiting', async () => {
+    const rig = await startQueue();
+    const client = await connectClient(rig);
+    const payload = randomBytes(MAX_WAITING_BYTES / 2);
+    client.socket.write(payload);
+    await sleep(50);
+
+    addSession(rig);
+    rig.queue.flush();
+    await waitFor(() => receivedBytes(client) >= payload.length, 10_000, 'the echo');
+
+    expect(sha256(Buffer.concat(client.received))).toBe(sha256(payload));
+  });
+
   it('drops every waiting socket on dropAll', async () => {
     const rig = await startQueue();
     const first = await connectClient(rig);
@@ -291,5 +328,106 @@ describe('ConnectionQueue placement', () => {
     expect(slot.load).toBe(1);
     expect(rig.queue.waitingCount).toBe(1);
     expect(rig.sessionRequests).toBe(requests + 1);
+  });
+});
+
+const notConnected = () =>
+  new BastionlessError('ERR_TARGET_NOT_CONNECTED', 'Target i-00000000000000bad is not connected', {
+    retryable: true,
+  });
+
+function logLines(rig: QueueRig, message: string): Record<string, unknown>[] {
+  return rig.log.lines
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => entry.msg === message);
+}
+
+const BEGIN_MESSAGE =
+  'session start failed with a lasting error, closing connections at once until a session opens';
+const END_MESSAGE = 'connections wait for sessions again';
+
+describe('ConnectionQueue failure streak', () => {
+  it('closes waiting sockets at once', async () => {
+    const rig = await startQueue();
+    const first = await connectClient(rig);
+    const second = await connectClient(rig);
+
+    rig.queue.beginFailure(notConnected());
+
+    expect(rig.queue.waitingCount).toBe(0);
+    await waitFor(() => first.closed && second.closed, 1_000, 'both closes');
+    const lines = logLines(rig, BEGIN_MESSAGE);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 40, code: 'ERR_TARGET_NOT_CONNECTED' });
+    expect(lines[0]!.reason).toBe('Target i-00000000000000bad is not connected');
+    expect(lines[0]!.closedConnections).toBe(2);
+  });
+
+  it('closes new sockets at once', async () => {
+    const rig = await startQueue();
+    rig.queue.beginFailure(notConnected());
+    const began = Date.now();
+
+    const client = await connectClient(rig);
+    await waitFor(() => client.closed, 1_000, 'the close');
+
+    expect(Date.now() - began).toBeLessThan(1_000);
+    expect(rig.queue.waitingCount).toBe(0);
+    expect(rig.fastCloses).toBe(1);
+    expect(rig.sessionRequests).toBe(0);
+    expect(receivedBytes(client)).toBe(0);
+  });
+
+  it('logs a streak once with its count', async () => {
+    const rig = await startQueue();
+    rig.queue.beginFailure(notConnected());
+    for (let index = 0; index < 3; index += 1) {
+      const client = await connectClient(rig);
+      await waitFor(() => client.closed, 1_000, 'the close');
+    }
+    rig.queue.beginFailure(notConnected());
+
+    rig.queue.endFailure('session open');
+
+    expect(logLines(rig, BEGIN_MESSAGE)).toHaveLength(1);
+    const ends = logLines(rig, END_MESSAGE);
+    expect(ends).toHaveLength(1);
+    expect(ends[0]).toMatchObject({ closedConnections: 3, reason: 'session open' });
+  });
+
+  it('lets sockets wait after the streak', async () => {
+    const rig = await startQueue();
+    rig.queue.beginFailure(notConnected());
+    rig.queue.endFailure('transient start error');
+
+    const client = await connectClient(rig);
+    await sleep(100);
+
+    expect(rig.queue.failingFast).toBe(false);
+    expect(rig.queue.waitingCount).toBe(1);
+    expect(client.closed).toBe(false);
+    expect(rig.sessionRequests).toBe(1);
+  });
+
+  it('gives sockets to an open session', async () => {
+    const rig = await startQueue();
+    rig.poolSize = 2;
+    const slot = addSession(rig);
+    await connectClient(rig);
+    const waiting = await connectClient(rig);
+    const payload = randomBytes(32 * 1024);
+    waiting.socket.write(payload);
+    await sleep(50);
+
+    expect(rig.queue.waitingCount).toBe(1);
+
+    // The second session cannot start, so the waiting socket shares the open one.
+    rig.queue.beginFailure(notConnected());
+    await waitFor(() => receivedBytes(waiting) >= payload.length, 10_000, 'the echo');
+
+    expect(slot.load).toBe(2);
+    expect(rig.queue.waitingCount).toBe(0);
+    expect(sha256(Buffer.concat(waiting.received))).toBe(sha256(payload));
+    expect(logLines(rig, BEGIN_MESSAGE)[0]!.closedConnections).toBe(0);
   });
 });

@@ -59,7 +59,8 @@ function startRetry(
     localPort: () => 0,
     waitingCount: () => rig.waiting,
     flushWaiting: () => rig.calls.push('flushWaiting'),
-    dropWaiting: () => rig.calls.push('dropWaiting'),
+    beginFailure: () => rig.calls.push('beginFailure'),
+    endFailure: () => rig.calls.push('endFailure'),
     isLoginWaiting: () => rig.loginWaiting,
     setLastError: (error) => rig.lastErrors.push(error),
     setReason: (reason) => rig.reasons.push(reason),
@@ -224,6 +225,79 @@ describe('SessionPoolRetry failed starts', () => {
   });
 });
 
+const notConnected = () =>
+  new BastionlessError('ERR_TARGET_NOT_CONNECTED', 'Target i-00000000000000bad is not connected', {
+    retryable: true,
+  });
+
+describe('SessionPoolRetry failure streak', () => {
+  it('begins a streak on a lasting error', () => {
+    const rig = startRetry({ mode: 'on-demand' });
+    const error = notConnected();
+
+    rig.retry.onStartFailed(error);
+
+    expect(rig.calls).toEqual(['beginFailure']);
+    expect(rig.retry.lastingFailure).toBe(error);
+    expect(rig.fatal).toEqual([]);
+    // No connection waits, so only the next one closed at once schedules a retry.
+    expect(rig.retry.pending).toBe(false);
+  });
+
+  it('keeps retrying always-on during a streak', async () => {
+    const rig = startRetry({ mode: 'always-on' });
+
+    rig.retry.onStartFailed(notConnected());
+
+    expect(rig.retry.pending).toBe(true);
+    expect(rig.retry.nextAttemptAtMs).not.toBeNull();
+
+    await waitFor(() => rig.calls.includes('fillPool'), 2_000, 'the retry');
+
+    expect(rig.retry.nextAttemptAtMs).toBeNull();
+    expect(rig.retry.lastingFailure).not.toBeNull();
+  });
+
+  it('starts on demand after a fast close', async () => {
+    const rig = startRetry({ mode: 'on-demand' });
+    rig.retry.onStartFailed(notConnected());
+
+    rig.retry.schedule();
+    await waitFor(() => !rig.retry.pending, 2_000, 'the retry');
+
+    expect(rig.calls).toEqual(['beginFailure', 'fillForWaiting']);
+  });
+
+  it('ends the streak on a transient error', () => {
+    const rig = startRetry({ mode: 'always-on' });
+    rig.retry.onStartFailed(notConnected());
+
+    rig.retry.onStartFailed(timeout());
+
+    expect(rig.calls).toEqual(['beginFailure', 'endFailure']);
+    expect(rig.retry.lastingFailure).toBeNull();
+  });
+
+  it('ends the streak once a session starts', () => {
+    const rig = startRetry({ mode: 'always-on' });
+    rig.retry.onStartFailed(notConnected());
+
+    rig.retry.onSessionStarted();
+
+    expect(rig.calls).toEqual(['beginFailure', 'endFailure']);
+    expect(rig.retry.lastingFailure).toBeNull();
+  });
+
+  it('begins no streak on a transient error', () => {
+    const rig = startRetry({ mode: 'always-on' });
+
+    rig.retry.onStartFailed(timeout());
+
+    expect(rig.calls).toEqual([]);
+    expect(rig.retry.lastingFailure).toBeNull();
+  });
+});
+
 describe('SessionPoolRetry login', () => {
   it('restarts once the credentials load', async () => {
     const rig = startRetry({ mode: 'always-on' });
@@ -232,18 +306,18 @@ describe('SessionPoolRetry login', () => {
     rig.retry.onStartFailed(expired());
 
     expect(rig.retry.loginNeeded).toBe('The SSO session expired. Run aws sso login.');
-    expect(rig.calls).toEqual(['dropWaiting']);
+    expect(rig.calls).toEqual(['beginFailure']);
 
     await waitFor(() => rig.credentialChecks >= 2, 2_000, 'two credential checks');
 
     // The first backoff retry (at most 40 ms) has fired by the second check (60 ms).
     expect(rig.retry.loginNeeded).not.toBeNull();
-    expect(rig.calls).toEqual(['dropWaiting', 'fillPool']);
+    expect(rig.calls).toEqual(['beginFailure', 'fillPool']);
 
     rig.credentialsMissing = false;
     await waitFor(() => rig.retry.loginNeeded === null, 2_000, 'the login to clear');
 
-    expect(rig.calls).toEqual(['dropWaiting', 'fillPool', 'fillPool']);
+    expect(rig.calls).toEqual(['beginFailure', 'fillPool', 'endFailure', 'fillPool']);
     expect(rig.retry.pending).toBe(false);
   });
 
@@ -256,7 +330,7 @@ describe('SessionPoolRetry login', () => {
 
     await waitFor(() => rig.retry.loginNeeded === null, 2_000, 'the login to clear');
 
-    expect(rig.calls).toEqual(['dropWaiting']);
+    expect(rig.calls).toEqual(['beginFailure', 'endFailure']);
   });
 
   it('ignores a check from an earlier run', async () => {

@@ -144,6 +144,78 @@ describe('Tunnel binding', () => {
   });
 });
 
+const notConnected = () =>
+  Object.assign(new Error('i-0123456789abcdef0 is not connected.'), {
+    name: 'TargetNotConnected',
+  });
+
+/** Closes within 1 s, the limit for a connection to a tunnel that cannot start a session. */
+const FAST_CLOSE_MS = 1000;
+
+describe('Tunnel failure streak', () => {
+  it('closes connections while a target is offline', async () => {
+    const server = await echo();
+    const starter = new FakeStarter(() => server.port);
+    starter.failures.push(notConnected(), notConnected());
+    const tunnel = makeTunnel(makeProfile(), starter);
+    const port = portOf(await tunnel.start());
+
+    // The first connection waits for the start, which fails with a lasting error.
+    await expectClosed('127.0.0.1', port, FAST_CLOSE_MS);
+    const status = tunnel.status();
+
+    expect(starter.calls).toHaveLength(1);
+    expect(status.lastError?.code).toBe('ERR_TARGET_NOT_CONNECTED');
+    expect(status.reason).toContain('connections are closed at once until a session opens');
+    expect(status.activeConnections).toBe(0);
+
+    // Each connection is closed at once and asks for another start after the backoff.
+    await expectClosed('127.0.0.1', port, FAST_CLOSE_MS);
+    await waitFor(() => starter.calls.length === 2, 2000, 'the second start');
+    await expectClosed('127.0.0.1', port, FAST_CLOSE_MS);
+    await waitFor(() => tunnel.status().state === 'open', 2000, 'state open');
+    const result = await echoRoundTrip('127.0.0.1', port);
+
+    expect(result.received).toBe(result.sent);
+    expect(starter.calls).toHaveLength(3);
+    expect(tunnel.status().totalConnections).toBe(4);
+  });
+
+  it('retries always-on in the background', async () => {
+    const server = await echo();
+    const starter = new FakeStarter(() => server.port);
+    starter.failures = Array.from({ length: 1000 }, notConnected);
+    const log = captureLogger();
+    const tunnel = makeTunnel(makeProfile({ mode: 'always-on' }), starter, {
+      logger: log.logger,
+    });
+    const port = portOf(await tunnel.start());
+    await waitFor(() => starter.calls.length >= 2, 2000, 'two failed starts');
+
+    for (let index = 0; index < 3; index += 1) {
+      await expectClosed('127.0.0.1', port, FAST_CLOSE_MS);
+    }
+    const status = tunnel.status();
+
+    expect(status.state).toBe('connecting');
+    expect(status.reason).toMatch(/Next attempt at \d{4}-|Retrying now/);
+    expect(status.activeConnections).toBe(0);
+    const begins = log.lines.filter((line) => line.includes('closing connections at once'));
+    expect(begins).toHaveLength(1);
+
+    starter.failures.length = 0;
+    await waitFor(() => tunnel.status().state === 'open', 3000, 'state open');
+    const result = await echoRoundTrip('127.0.0.1', port);
+
+    expect(result.received).toBe(result.sent);
+    const ends = log.lines
+      .map((line) => JSON.parse(line) as { msg: string; closedConnections?: number })
+      .filter((entry) => entry.msg === 'connections wait for sessions again');
+    expect(ends).toHaveLength(1);
+    expect(ends[0]!.closedConnections).toBe(3);
+  });
+});
+
 describe('Tunnel sessions', () => {
   it('starts a session at the first connection', async () => {
     const server = await echo();
@@ -235,7 +307,7 @@ describe('Tunnel sessions', () => {
     const server = await echo();
     const starter = new FakeStarter(() => server.port);
     starter.failures.push(
-      Object.assign(new Error('i-0123 is not connected'), { name: 'TargetNotConnected' }),
+      Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }),
     );
     const tunnel = makeTunnel(makeProfile(), starter);
     const port = portOf(await tunnel.start());
@@ -244,7 +316,7 @@ describe('Tunnel sessions', () => {
 
     expect(result.received).toBe(result.sent);
     expect(starter.calls).toHaveLength(2);
-    expect(tunnel.status().lastError?.code).toBe('ERR_TARGET_NOT_CONNECTED');
+    expect(tunnel.status().lastError?.code).toBe('ERR_AWS_UNAVAILABLE');
   });
 
   it('enters needs-login on an expired SSO session', async () => {
