@@ -10,10 +10,16 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { Profile } from '../config/types.js';
 import { classifyError } from '../errors.js';
+import { describePortOwner, type PortInUseText } from '../tunnel/listeners.js';
 import type { AwsClientSet } from './clients.js';
 import { checkAgentPath, probeLocalPort } from './doctor-network.js';
 import { parseRemoteHost, resolveRemoteHost } from './remote-host.js';
-import { MUX_MIN_EXCLUSIVE_AGENT_VERSION, resolveTarget, type ManagedInstance } from './targets.js';
+import {
+  compareVersions,
+  MUX_MIN_EXCLUSIVE_AGENT_VERSION,
+  resolveTarget,
+  type ManagedInstance,
+} from './targets.js';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
 
@@ -43,7 +49,20 @@ export interface DoctorDependencies {
    * port is its listener. Absent: a busy port always fails.
    */
   isOwnTunnelRunning?: (profile: Profile) => Promise<boolean>;
+  /**
+   * Names the process that listens on a busy port, with the next step; defaults to the lookup
+   * that ERR_PORT_IN_USE of a tunnel uses.
+   */
+  describePortOwner?: (port: number, alternative: string) => Promise<PortInUseText>;
 }
+
+/**
+ * First agent version that needs no ec2messages endpoint: from 3.x on, the agent opens
+ * sessions over ssmmessages and uses ec2messages only as a fallback for Run Command.
+ * NOTE: 3.0 is the rule the check's fix text states; the exact first release has not been
+ * confirmed against the agent's release notes.
+ */
+const EC2MESSAGES_OPTIONAL_AGENT_VERSION = '3.0.0.0';
 
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
@@ -80,7 +99,7 @@ function checkRegion(profile: Profile): DoctorCheck {
     'Region set',
     'fail',
     `region ${JSON.stringify(profile.region)} is not an AWS region name`,
-    'Set region in the profile, for example us-east-1.',
+    `Set the region with \`bastionless edit ${profile.name} --region us-east-1\` (region).`,
   );
 }
 
@@ -192,17 +211,54 @@ async function checkRemoteHost(
     // The agent resolves the name inside the VPC, so a name in a private hosted zone still works.
     const detail = `${host} does not resolve on this machine (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
     const fix =
-      'If the name lives in a private hosted zone this is expected; otherwise check the spelling of remoteHost.';
+      'If the name lives in a private hosted zone this is expected; otherwise check its spelling ' +
+      `and fix it with \`bastionless edit ${profile.name} --remote-host HOST\` (remoteHost).`;
     return { check: check('remote-host', title, 'warn', detail, fix), host };
   }
 }
 
+/** Checks the VPC endpoints path, where ec2messages matters only to agents before 3.x. */
+function checkEndpointsPath(
+  vpcId: string | null,
+  missingOptional: string[],
+  instance: ManagedInstance,
+): DoctorCheck {
+  const title = 'Agent reaches Systems Manager';
+  const vpc = `VPC ${vpcId ?? 'of the instance'}`;
+  if (missingOptional.length === 0) {
+    return check(
+      'network',
+      title,
+      'pass',
+      `${vpc} has interface endpoints for ssm, ssmmessages and ec2messages`,
+    );
+  }
+  const missing = missingOptional.join(', ');
+  const version = instance.agentVersion;
+  if (version && compareVersions(version, EC2MESSAGES_OPTIONAL_AGENT_VERSION) >= 0) {
+    return check(
+      'network',
+      title,
+      'pass',
+      `${vpc} has interface endpoints for ssm and ssmmessages, which agent ${version} needs; it does not need ${missing}`,
+    );
+  }
+  return check(
+    'network',
+    title,
+    'warn',
+    `${vpc} has interface endpoints for ssm and ssmmessages but not for ${missing}, which agent ${version || '(unknown version)'} needs`,
+    `SSM Agent 3.x and later needs only ssm and ssmmessages. Update the agent on ${instance.instanceId} (for example with the AWS-UpdateSSMAgent document), or create an interface endpoint for ${missing}.`,
+  );
+}
+
 async function checkNetworkPath(
   profile: Profile,
-  instanceId: string,
+  instance: ManagedInstance,
   deps: DoctorDependencies,
 ): Promise<DoctorCheck> {
   const title = 'Agent reaches Systems Manager';
+  const instanceId = instance.instanceId;
   if (!instanceId.startsWith('i-')) {
     return skipped('network', title, `${instanceId} is not an EC2 instance`);
   }
@@ -212,21 +268,7 @@ async function checkNetworkPath(
       return check('network', title, 'pass', 'the instance has a public IP address');
     }
     if (report.path === 'endpoints') {
-      if (report.missingOptionalEndpoints.length > 0) {
-        return check(
-          'network',
-          title,
-          'warn',
-          `VPC ${report.vpcId} has interface endpoints for ssm and ssmmessages but not for ${report.missingOptionalEndpoints.join(', ')}`,
-          `SSM Agent 3.x and later needs only ssm and ssmmessages. For an older agent, create an interface endpoint for ${report.missingOptionalEndpoints.join(', ')} or update the agent.`,
-        );
-      }
-      return check(
-        'network',
-        title,
-        'pass',
-        `VPC ${report.vpcId} has interface endpoints for ssm, ssmmessages and ec2messages`,
-      );
+      return checkEndpointsPath(report.vpcId, report.missingOptionalEndpoints, instance);
     }
     if (report.path === 'nat') {
       return check(
@@ -256,24 +298,24 @@ async function checkLocalPort(profile: Profile, deps: DoctorDependencies): Promi
   if (code === null) {
     return check('local-port', title, 'pass', `${address} is free`);
   }
+  const editPort = `\`bastionless edit ${profile.name} --local-port N\` (localPort)`;
   if (code === 'EADDRINUSE') {
     if (await isOwnTunnelRunning(profile, deps)) {
       return check('local-port', title, 'pass', `${address} is held by this profile's tunnel`);
     }
-    return check(
-      'local-port',
-      title,
-      'fail',
-      `${address} is in use`,
-      'Stop the program that uses the port (or the running tunnel of this profile), or choose another localPort.',
+    const describe = deps.describePortOwner ?? describePortOwner;
+    const { owner, hint } = await describe(
+      profile.localPort,
+      `choose another port with ${editPort}`,
     );
+    return check('local-port', title, 'fail', `${address} is in use${owner}`, hint);
   }
   return check(
     'local-port',
     title,
     'fail',
     `cannot listen on ${address}: ${code}`,
-    'Choose a localPort above 1023 on an address of this machine.',
+    `Choose a port above 1023 with ${editPort}, on an address of this machine (\`--bind\`).`,
   );
 }
 
@@ -325,7 +367,7 @@ export async function runDoctor(profile: Profile, deps: DoctorDependencies): Pro
     checks.push(checkAgentVersion(instance));
     checks.push(await checkStartSession(profile, instance.instanceId, remote.host, deps));
     checks.push(remote.check);
-    checks.push(await checkNetworkPath(profile, instance.instanceId, deps));
+    checks.push(await checkNetworkPath(profile, instance, deps));
   } else {
     checks.push(skipped('agent-version', 'Agent supports multiplexing', 'needs an Online target'));
     checks.push(skipped('start-session', 'Session can start', 'needs an Online target'));

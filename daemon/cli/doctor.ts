@@ -1,13 +1,37 @@
 // `doctor`: run the setup checks for one profile or for all of them.
 
 import { formatDoctorReport, runDoctor, type DoctorReport } from '../aws/doctor.js';
-import type { Profile, TunnelStatus } from '../config/types.js';
+import { ConfigError } from '../config/errors.js';
+import { ConfigStore } from '../config/store.js';
+import type { Profile, TunnelState, TunnelStatus } from '../config/types.js';
 import type { BastionlessPaths } from '../paths.js';
-import { parseCommandArgs } from './args.js';
+import { parseCommandArgs, type ParsedArgs } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
 import { EXIT_FAILURE, EXIT_USAGE, CliError } from './errors.js';
-import { clientsForProfile, findProfile, loadProfiles } from './commands/aws-support.js';
+import { clientsForProfile, findProfile } from './commands/aws-support.js';
+
+/**
+ * States in which a tunnel's listeners are bound. A failed tunnel has closed them (or never
+ * bound them, e.g. on ERR_PORT_IN_USE), and a stopped one has released the port.
+ */
+const LISTENING_STATES: ReadonlySet<TunnelState> = new Set<TunnelState>([
+  'listening',
+  'connecting',
+  'open',
+  'reconnecting',
+  'needs-login',
+]);
+
+/** Returns true when `tunnel` is the profile's tunnel and listens on the profile's local port. */
+export function holdsLocalPort(tunnel: TunnelStatus | undefined, profile: Profile): boolean {
+  return (
+    tunnel !== undefined &&
+    tunnel.name === profile.name &&
+    LISTENING_STATES.has(tunnel.state) &&
+    tunnel.localAddress.endsWith(`:${profile.localPort}`)
+  );
+}
 
 /**
  * Returns a check that queries the running daemon's API whether the profile's tunnel holds its local
@@ -22,13 +46,41 @@ function ownTunnelChecker(paths: BastionlessPaths): (profile: Profile) => Promis
       return false;
     }
     const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
-    const tunnel = tunnels.find((candidate) => candidate.name === profile.name);
-    return (
-      tunnel !== undefined &&
-      tunnel.state !== 'stopped' &&
-      tunnel.localAddress.endsWith(`:${profile.localPort}`)
+    return holdsLocalPort(
+      tunnels.find((candidate) => candidate.name === profile.name),
+      profile,
     );
   };
+}
+
+/**
+ * Turns a config file error into a CLI error with one detail line per invalid field. The store's
+ * own message adds that the file was left unchanged, which is true of the daemon's watcher but
+ * misleading here, because doctor never writes the file.
+ */
+export function configFailure(error: ConfigError, file: string): CliError {
+  if (error.code === 'ERR_CONFIG_PARSE') {
+    const reason = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    return new CliError(`config file ${file} is not valid JSON${reason}; fix the file`);
+  }
+  if (error.fields.length === 0) {
+    return new CliError(error.message);
+  }
+  const count = error.fields.length;
+  return new CliError(
+    `config file ${file} is invalid (${count} ${count === 1 ? 'error' : 'errors'}); fix the file`,
+    EXIT_FAILURE,
+    error.fields.map((field) => `  ${field.message}`),
+  );
+}
+
+function loadDoctorProfiles(args: ParsedArgs): Profile[] {
+  const store = new ConfigStore({ file: pathsFor(args).configFile });
+  const profiles = store.load();
+  if (store.error) {
+    throw configFailure(store.error, store.file);
+  }
+  return profiles;
 }
 
 export const doctorCommand: Command = {
@@ -39,9 +91,11 @@ export const doctorCommand: Command = {
 Checks, for PROFILE or for every profile: region, credentials (and when they expire),
 target managed and Online, agent version, permission to start a session (a session is
 started and terminated at once), remote host, the agent's route to Systems Manager (public
-IP, VPC endpoints for ssm and ssmmessages, or NAT) and whether the local port is free or
-held by the profile's own running tunnel. Each failing check prints what to do. Exits with
-1 when a check fails or the profile is unknown, and 2 for a usage error.
+IP, VPC endpoints for ssm and ssmmessages, plus ec2messages for agents before 3.x, or NAT)
+and whether the local port is free or held by the profile's own listening tunnel. A busy
+port names the process that holds it. Each failing check prints what to do. Doctor reads
+the config file but never writes it. Exits with 1 when a check fails or the profile is
+unknown, and 2 for a usage error.
 
   --json  print the reports as a JSON array`,
   async run(argv) {
@@ -52,7 +106,7 @@ held by the profile's own running tunnel. Each failing check prints what to do. 
         EXIT_USAGE,
       );
     }
-    const profiles = loadProfiles(args);
+    const profiles = loadDoctorProfiles(args);
     const name = args.positionals[0];
     const selected = name === undefined ? profiles : [findProfile(profiles, name)];
     if (selected.length === 0) {

@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AwsClientSet } from '../../daemon/aws/clients.js';
@@ -41,6 +44,12 @@ beforeAll(async () => {
       { instanceId: 'i-00000000000000a04', pingStatus: 'ConnectionLost', vpcId: 'vpc-bare' },
       { instanceId: 'i-00000000000000a06', vpcId: 'vpc-no-ec2messages', subnetId: 'subnet-4' },
       {
+        instanceId: 'i-00000000000000a07',
+        agentVersion: '2.3.1319.0',
+        vpcId: 'vpc-no-ec2messages',
+        subnetId: 'subnet-4',
+      },
+      {
         instanceId: 'i-00000000000000a05',
         agentVersion: '3.0.196.0',
         vpcId: 'vpc-bare',
@@ -74,6 +83,14 @@ afterAll(async () => {
   await new Promise((resolve) => busyServer.close(resolve));
   await server.close();
 });
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) {
+    delete process.env[name];
+  } else {
+    process.env[name] = value;
+  }
+}
 
 async function doctor(overrides: Partial<Profile>, with_ = clients): Promise<DoctorReport> {
   const profile = makeProfile({ name: 'orders-db', localPort: await freePort(), ...overrides });
@@ -126,12 +143,24 @@ describe('runDoctor', () => {
     expect(report.ok).toBe(false);
   });
 
-  it('warns without an ec2messages endpoint', async () => {
+  it('passes agent 3.x without ec2messages', async () => {
     const report = await doctor({ target: 'i-00000000000000a06' });
+    const network = statusOf(report, 'network');
+    expect(network.status).toBe('pass');
+    expect(network.detail).toMatch(/which agent 3\.[\d.]+ needs; it does not need /);
+    expect(network.detail).toContain('com.amazonaws.us-east-1.ec2messages');
+    expect(network.fix).toBeUndefined();
+    expect(report.ok).toBe(true);
+  });
+
+  it('warns agent 2.x without ec2messages', async () => {
+    const report = await doctor({ target: 'i-00000000000000a07' });
     const network = statusOf(report, 'network');
     expect(network.status).toBe('warn');
     expect(network.detail).toContain('com.amazonaws.us-east-1.ec2messages');
+    expect(network.detail).toContain('agent 2.3.1319.0 needs');
     expect(network.fix).toContain('SSM Agent 3.x');
+    expect(network.fix).toContain('AWS-UpdateSSMAgent');
     expect(report.ok).toBe(true);
   });
 
@@ -164,8 +193,37 @@ describe('runDoctor', () => {
     const report = await doctor({ target: 'i-00000000000000a01', localPort: busyPort });
     const port = statusOf(report, 'local-port');
     expect(port.status).toBe('fail');
-    expect(port.detail).toBe(`127.0.0.1:${busyPort} is in use`);
-    expect(port.fix).toContain('choose another localPort');
+    // The test process listens on the port, so the lookup names it with this process's pid.
+    expect(port.detail).toMatch(
+      new RegExp(`^127\\.0\\.0\\.1:${busyPort} is in use by .+ \\(pid ${process.pid}\\)$`),
+    );
+    expect(port.fix).toContain('`bastionless edit orders-db --local-port N` (localPort)');
+  });
+
+  it('names the port owner the lookup finds', async () => {
+    const profile = makeProfile({
+      name: 'busy',
+      target: 'i-00000000000000a01',
+      localPort: busyPort,
+    });
+    const asked: Array<[number, string]> = [];
+    const report = await runDoctor(profile, {
+      clients,
+      lookup: fakeLookup,
+      isOwnTunnelRunning: async () => false,
+      describePortOwner: async (port, alternative) => {
+        asked.push([port, alternative]);
+        return { owner: ' by python3 (pid 4242)', hint: `Stop python3, or ${alternative}.` };
+      },
+    });
+    const port = statusOf(report, 'local-port');
+    expect(port.status).toBe('fail');
+    expect(port.detail).toBe(`127.0.0.1:${busyPort} is in use by python3 (pid 4242)`);
+    expect(port.fix).toBe(
+      'Stop python3, or choose another port with `bastionless edit busy --local-port N` (localPort).',
+    );
+    expect(asked).toHaveLength(1);
+    expect(asked[0]![0]).toBe(busyPort);
   });
 
   it('accepts a port held by its tunnel', async () => {
@@ -254,7 +312,42 @@ describe('runDoctor', () => {
   it('rejects an invalid region', async () => {
     const report = await doctor({ region: 'mars-1' });
     expect(statusOf(report, 'region').status).toBe('fail');
+    expect(statusOf(report, 'region').fix).toContain(
+      '`bastionless edit orders-db --region us-east-1`',
+    );
     expect(statusOf(report, 'credentials').status).toBe('skip');
+  });
+
+  it('names the files of a missing AWS profile', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bastionless-doctor-aws-'));
+    const saved = {
+      config: process.env.AWS_CONFIG_FILE,
+      credentials: process.env.AWS_SHARED_CREDENTIALS_FILE,
+    };
+    process.env.AWS_CONFIG_FILE = join(dir, 'config');
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
+    const missing = createAwsClientSet({
+      region: 'us-east-1',
+      awsProfile: 'dev',
+      endpoints: { sts: server.endpoint, ssm: server.endpoint, ec2: server.endpoint },
+    });
+    try {
+      const report = await doctor({ awsProfile: 'dev' }, missing);
+      const credentials = statusOf(report, 'credentials');
+      expect(credentials.status).toBe('fail');
+      expect(credentials.detail).toBe(
+        `ERR_AWS_PROFILE_NOT_FOUND: AWS profile "dev" not found in ${join(dir, 'config')} or ` +
+          `${join(dir, 'credentials')}`,
+      );
+      expect(credentials.fix).toContain('`aws configure --profile dev`');
+      expect(credentials.fix).toContain('`aws configure sso`');
+      expect(formatDoctorReport(report)).toContain('fix: Create it with `aws configure');
+    } finally {
+      missing.destroy();
+      restoreEnv('AWS_CONFIG_FILE', saved.config);
+      restoreEnv('AWS_SHARED_CREDENTIALS_FILE', saved.credentials);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
