@@ -253,8 +253,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   try {
     lock = await acquireDaemonLock(paths);
   } catch (error) {
-    // A lost start race is normal and the winner logs; any other lock failure is a start-up
-    // failure that `bastionless start` points the user to daemon.log for.
+    // The winner of a start race logs for itself, so only other lock failures are logged here,
+    // because `bastionless start` points the user to daemon.log for them.
     if (!(error instanceof DaemonAlreadyRunningError)) {
       const log = createLogger({ stateDir: paths.stateDir, level: options.logLevel });
       log.logger.error({ err: error, pid: process.pid }, 'daemon start failed');
@@ -432,6 +432,16 @@ async function runDaemon(
     await manager.shutdown();
     aws.destroyAll();
     throw error;
+  }
+  if (!lock.isHeld()) {
+    await api.close().catch(() => undefined);
+    stopWatching();
+    mfa.close();
+    await manager.shutdown();
+    aws.destroyAll();
+    throw new Error(
+      `another daemon took over ${paths.pidFile} while this one was starting; run \`bastionless status\``,
+    );
   }
   const apiFile: ApiFile = {
     port: api.port,

@@ -197,6 +197,12 @@ export interface DaemonLock {
   touch(): void;
   /** Removes the lock file if it still names this process; safe to call twice. */
   release(): void;
+  /**
+   * Returns true while the lock file names this process. A daemon whose start-up took longer
+   * than STARTUP_GRACE_MS can have had its lock broken by a newer daemon, and checks this
+   * before it announces itself, so two daemons never both run on one state directory.
+   */
+  isHeld(): boolean;
 }
 
 /**
@@ -223,6 +229,7 @@ export async function acquireDaemonLock(
       return {
         touch: () => touchLock(lockFile),
         release: () => releaseLock(lockFile),
+        isHeld: () => readLock(lockFile)?.pid === process.pid,
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
