@@ -1,8 +1,25 @@
 // `audit`: print the audit log of tunnel sessions.
 
-import { createAuditLog, formatAuditTable } from '../audit/log.js';
+import { createAuditLog, formatAuditTable, type AuditEntry } from '../audit/log.js';
 import { integerOption, parseCommandArgs, stringOption } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
+
+/**
+ * Returns the line printed when no session matches. With --profile, it lists the profiles that
+ * do have sessions, so a misspelt name is distinguishable from an empty log.
+ */
+export function noSessionsMessage(
+  entries: readonly AuditEntry[],
+  profile: string | undefined,
+  file: string,
+): string {
+  if (profile === undefined || entries.length === 0) {
+    return `no sessions recorded in ${file}`;
+  }
+  const profiles = [...new Set(entries.map((entry) => entry.profile))].sort();
+  const sessions = entries.length === 1 ? '1 session' : `${entries.length} sessions`;
+  return `no sessions for profile ${profile} (${sessions} recorded for: ${profiles.join(', ')})`;
+}
 
 export const auditCommand: Command = {
   name: 'audit',
@@ -24,8 +41,9 @@ in and out, session id and why it ended.
     const log = createAuditLog(pathsFor(args).stateDir);
     const { entries, skippedLines } = await log.read();
     const profile = stringOption(args, 'profile');
-    let selected =
+    const matching =
       profile === undefined ? entries : entries.filter((entry) => entry.profile === profile);
+    let selected = matching;
     const last = integerOption('audit', args, 'last');
     if (last !== undefined) {
       selected = selected.slice(Math.max(0, selected.length - last));
@@ -39,9 +57,11 @@ in and out, session id and why it ended.
       }
       return 0;
     }
-    print(
-      selected.length === 0 ? `no sessions recorded in ${log.file}` : formatAuditTable(selected),
-    );
+    if (matching.length === 0) {
+      print(noSessionsMessage(entries, profile, log.file));
+    } else if (selected.length > 0) {
+      print(formatAuditTable(selected));
+    }
     return 0;
   },
 };
