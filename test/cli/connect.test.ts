@@ -257,3 +257,41 @@ describe('bastionless connect with a port in use', () => {
     expect(sim.calls.filter((call) => call.operation === 'AmazonSSM.StartSession')).toEqual([]);
   });
 });
+
+describe('bastionless connect without credentials', () => {
+  /** Runs connect against the emulator with no keys and empty AWS files in a new home. */
+  async function connectWithoutKeys(extra: string[]) {
+    const home = tempHome();
+    const service = await emulator();
+    const env = cliEnv(home);
+    delete env.AWS_ACCESS_KEY_ID;
+    delete env.AWS_SECRET_ACCESS_KEY;
+    env.AWS_CONFIG_FILE = join(home, 'aws-config');
+    env.AWS_SHARED_CREDENTIALS_FILE = join(home, 'aws-credentials');
+    const args = ['connect', '--target', TARGET, '--remote-port', '5432', '--local-port', '0'];
+    const result = await runCli([...args, '--endpoint-url', service.url, ...extra], env);
+    return { result, env };
+  }
+
+  it('points at --aws-profile and AWS_* variables', { timeout: 60_000 }, async () => {
+    const { result } = await connectWithoutKeys([]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ERR_NO_CREDENTIALS: No default AWS credentials found');
+    expect(result.stderr).toContain('Pass --aws-profile NAME');
+    expect(result.stderr).toContain('AWS_ACCESS_KEY_ID');
+    expect(result.stderr).not.toContain('tunnel profile');
+    expect(result.stderr).not.toContain('bastionless edit');
+  });
+
+  it('names the files of a missing profile', { timeout: 60_000 }, async () => {
+    const { result, env } = await connectWithoutKeys(['--aws-profile', 'dev']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `ERR_AWS_PROFILE_NOT_FOUND: AWS profile "dev" not found in ${env.AWS_CONFIG_FILE} or ` +
+        `${env.AWS_SHARED_CREDENTIALS_FILE}`,
+    );
+    expect(result.stderr).toContain('`aws configure --profile dev`');
+    expect(result.stderr).toContain('pass another --aws-profile');
+    expect(result.stderr).not.toContain('bastionless edit');
+  });
+});
