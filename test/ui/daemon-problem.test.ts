@@ -1,19 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, ERR_DAEMON_UNREACHABLE } from '../../ui/src/lib/api.js';
-import { problemFromError, unreachable } from '../../ui/src/lib/daemon-problem.js';
+import {
+  isDaemonLost,
+  listFailed,
+  problemFromError,
+  unreachable,
+} from '../../ui/src/lib/daemon-problem.js';
 
 describe('problemFromError', () => {
   it('reports an unreachable daemon with the start command', () => {
-    const problem = problemFromError(new ApiError(0, ERR_DAEMON_UNREACHABLE, 'connect refused'));
+    const error = new ApiError(
+      0,
+      ERR_DAEMON_UNREACHABLE,
+      'The daemon is unreachable: Failed to fetch.',
+    );
+    const problem = problemFromError(error);
     expect(problem?.kind).toBe('unreachable');
-    expect(problem?.detail).toBe('connect refused');
-    expect(problem?.hint).toContain('bastionless start');
+    expect(problem?.title).toBe('The daemon is not running or not reachable.');
+    expect(problem?.hint).toContain('`bastionless start`');
+    expect(problem?.hint).toContain('`bastionless dashboard`');
+    expect(problem?.detail).toBe('The daemon is unreachable: Failed to fetch.');
+  });
+
+  it('says each fact once', () => {
+    const problem = problemFromError(
+      new ApiError(0, ERR_DAEMON_UNREACHABLE, 'The daemon is unreachable: Failed to fetch.'),
+    )!;
+    const shown = `${problem.title} ${problem.hint}`;
+    expect(shown.match(/not running/g)).toHaveLength(1);
+    expect(shown).not.toContain('unreachable');
+    expect(shown).not.toContain('Failed to fetch');
   });
 
   it('tells a rejected token to reopen the dashboard', () => {
     const problem = problemFromError(new ApiError(401, 'ERR_UNAUTHORIZED', 'invalid token'));
     expect(problem?.kind).toBe('token-rejected');
     expect(problem?.hint).toContain('bastionless dashboard');
+    expect(problem?.detail).toBe('invalid token');
   });
 
   it('leaves other errors to the form or row', () => {
@@ -26,5 +49,32 @@ describe('problemFromError', () => {
 describe('unreachable', () => {
   it('keeps the detail', () => {
     expect(unreachable('socket closed').detail).toBe('socket closed');
+  });
+});
+
+describe('listFailed', () => {
+  it('names the message and code once', () => {
+    const problem = listFailed(new ApiError(500, 'ERR_INTERNAL', 'Internal error.'));
+    expect(problem.kind).toBe('error');
+    expect(problem.title).toBe(
+      'Loading the tunnel list failed: Internal error. Error code: ERR_INTERNAL.',
+    );
+    expect(problem.hint).toContain('bastionless logs');
+  });
+
+  it('ends a message without a full stop', () => {
+    expect(listFailed(new Error('boom')).title).toBe('Loading the tunnel list failed: boom.');
+  });
+});
+
+describe('isDaemonLost', () => {
+  it('is true when the daemon is gone or rejects the token', () => {
+    expect(isDaemonLost(unreachable('x'))).toBe(true);
+    expect(isDaemonLost(problemFromError(new ApiError(401, 'ERR_UNAUTHORIZED', 'x')))).toBe(true);
+  });
+
+  it('is false while the daemon responds', () => {
+    expect(isDaemonLost(null)).toBe(false);
+    expect(isDaemonLost(listFailed(new Error('boom')))).toBe(false);
   });
 });

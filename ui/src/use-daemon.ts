@@ -1,6 +1,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiClient, ApiError } from './lib/api.js';
-import { problemFromError, unreachable, type DaemonProblem } from './lib/daemon-problem.js';
+import { ApiClient } from './lib/api.js';
+import {
+  listFailed,
+  problemFromError,
+  unreachable,
+  type DaemonProblem,
+} from './lib/daemon-problem.js';
 import { EventLedger } from './lib/event-ledger.js';
 import { EventStream, type StreamStatus, type WebSocketLike } from './lib/events.js';
 import { addMfaRequest, removeMfaRequest, sortOldestFirst } from './lib/mfa.js';
@@ -97,15 +102,7 @@ export function useDaemon(token: string): DaemonConnection {
         setMfaRequests(sortOldestFirst(pending));
       }
     } catch (error) {
-      const code = error instanceof ApiError ? ` (${error.code})` : '';
-      setProblem(
-        problemFromError(error) ?? {
-          kind: 'error',
-          title: 'Loading the tunnel list failed.',
-          detail: `${(error as Error).message}${code}`,
-          hint: 'Check the daemon log with `bastionless logs`.',
-        },
-      );
+      setProblem(problemFromError(error) ?? listFailed(error));
     }
   }, [api, history, ledger]);
 

@@ -1,10 +1,19 @@
 import type { DaemonProblem } from '../lib/daemon-problem.js';
 
-/** Shows a full-width alert while the page has no live data from the daemon. */
+/**
+ * Shows a full-width alert while the page has no live data from the daemon. It names the
+ * problem and the next step once each, and keeps the request's own error text in the tooltip.
+ */
 export function Banner({ problem }: { problem: DaemonProblem }) {
   return (
-    <div class="banner" role="alert" data-testid="unreachable-banner" data-problem={problem.kind}>
-      <strong>{problem.title}</strong> {problem.detail} {problem.hint}
+    <div
+      class="banner"
+      role="alert"
+      data-testid="unreachable-banner"
+      data-problem={problem.kind}
+      title={problem.detail}
+    >
+      <strong>{problem.title}</strong> {problem.hint}
     </div>
   );
 }
