@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { describeState, isErrorBeforeOpen, isTunnelActive } from '../../ui/src/lib/state-words.js';
+import {
+  describeState,
+  isErrorBeforeOpen,
+  isTunnelActive,
+  rowAction,
+  UNKNOWN_STATE,
+} from '../../ui/src/lib/state-words.js';
 import type { TunnelState } from '../../ui/src/lib/types.js';
 
 const ALL_STATES: TunnelState[] = [
@@ -34,6 +40,100 @@ describe('describeState', () => {
     );
   });
 
+  it('adds a sentence reason without nested brackets', () => {
+    const description = describeState({
+      state: 'failed',
+      reason: 'No such host (db.internal).. Check remoteHost in the profile.',
+    });
+    expect(description.sentence).toBe(
+      'Failed: the daemon stopped retrying. No such host (db.internal). Check remoteHost in the profile.',
+    );
+  });
+
+  it('ends a bracketed reason with one full stop', () => {
+    const description = describeState({ state: 'listening', reason: 'session closed (eof)' });
+    expect(description.sentence).toBe(
+      'Listening: a session opens on the first connection. Session closed (eof).',
+    );
+  });
+
+  it('leaves out a failed reason that repeats the error', () => {
+    const lastError = {
+      code: 'ERR_INVALID_TARGET',
+      message: 'Invalid target: i-0123456789abcdef0 is not a managed node.',
+      hint: 'Check the target instance id in the profile.',
+      at: '2026-01-05T10:00:00.000Z',
+    };
+    const description = describeState({
+      state: 'failed',
+      // The daemon joins message and hint with ". ", doubling the message's full stop.
+      reason: `${lastError.message}. ${lastError.hint}`,
+      lastError,
+    });
+    expect(description.sentence).toBe('Failed: the daemon stopped retrying.');
+  });
+
+  it('says a connecting tunnel retries', () => {
+    const lastError = {
+      code: 'ERR_TARGET_NOT_CONNECTED',
+      message: 'Target i-0aaaaaaaaaaaaaaa1 is not connected',
+      at: '2026-01-05T10:00:00.000Z',
+    };
+    const description = describeState({
+      state: 'connecting',
+      reason: lastError.message,
+      lastError,
+    });
+    expect(description.label).toBe('Connecting');
+    expect(description.sentence).toBe(
+      'Connecting to Session Manager again after a failed attempt.',
+    );
+    expect(description.sentence).not.toContain(lastError.message);
+  });
+
+  it('moves the next attempt out of the sentence', () => {
+    const lastError = {
+      code: 'ERR_TARGET_NOT_CONNECTED',
+      message: 'Target i-0aaaaaaaaaaaaaaa1 is not connected.',
+      at: '2026-01-05T10:00:00.000Z',
+    };
+    const description = describeState({
+      state: 'connecting',
+      reason:
+        'Target i-0aaaaaaaaaaaaaaa1 is not connected. Next attempt at 2026-01-05T10:00:55.200Z; ' +
+        'connections are closed at once until a session opens.',
+      lastError,
+    });
+    expect(description.sentence).toBe(
+      'Connecting to Session Manager again after a failed attempt. ' +
+        'Connections are closed at once until a session opens.',
+    );
+  });
+
+  it('keeps what an on-demand streak adds', () => {
+    const lastError = { code: 'ERR_X', message: 'Access denied', at: '2026-01-05T10:00:00.000Z' };
+    const description = describeState({
+      state: 'listening',
+      reason:
+        'Access denied. The next connection schedules another attempt; connections are closed ' +
+        'at once until a session opens.',
+      lastError,
+    });
+    expect(description.sentence).toBe(
+      'Listening: a session opens on the first connection. The next connection schedules ' +
+        'another attempt. Connections are closed at once until a session opens.',
+    );
+  });
+
+  it('keeps a reason that differs from the error', () => {
+    const description = describeState({
+      state: 'reconnecting',
+      reason: 'websocket lost, resuming',
+      lastError: { code: 'ERR_X', message: 'Access denied', at: '2026-01-05T10:00:00.000Z' },
+    });
+    expect(description.sentence).toContain('(websocket lost, resuming).');
+  });
+
   it('ignores a blank reason', () => {
     const description = describeState({ state: 'open', reason: '  ' });
     expect(description.sentence).toBe('Open: connections are forwarded.');
@@ -44,6 +144,27 @@ describe('describeState', () => {
     expect(description.label).toBe('melting');
     expect(description.sentence).toContain('Unknown state "melting"');
   });
+});
+
+describe('UNKNOWN_STATE', () => {
+  it('claims no state', () => {
+    expect(UNKNOWN_STATE.label).toBe('Unknown');
+    expect(UNKNOWN_STATE.tone).toBe('unknown');
+    expect(UNKNOWN_STATE.sentence).not.toMatch(/open|stopped|forwarded/i);
+  });
+});
+
+describe('rowAction', () => {
+  it.each(['stopped', 'failed'] as const)('starts a %s tunnel', (state) => {
+    expect(rowAction(state)).toEqual({ action: 'start', label: 'Start' });
+  });
+
+  it.each(['listening', 'connecting', 'open', 'reconnecting', 'needs-login'] as const)(
+    'restarts a %s tunnel',
+    (state) => {
+      expect(rowAction(state)).toEqual({ action: 'restart', label: 'Restart' });
+    },
+  );
 });
 
 describe('isTunnelActive', () => {

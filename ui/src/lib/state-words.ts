@@ -1,7 +1,7 @@
 import type { TunnelState, TunnelStatus } from './types.js';
 
 /** Visual tone of a state, mapped to colors by the stylesheet and to icons by the tray. */
-export type StateTone = 'idle' | 'ok' | 'busy' | 'warn' | 'error';
+export type StateTone = 'idle' | 'ok' | 'busy' | 'warn' | 'error' | 'unknown';
 
 export interface StateDescription {
   /** Short label for a badge or a menu item, e.g. "Open". */
@@ -33,16 +33,101 @@ const STATE_WORDS: Record<TunnelState, { label: string; tone: StateTone; sentenc
   failed: { label: 'Failed', tone: 'error', sentence: 'Failed: the daemon stopped retrying.' },
 };
 
-/** Describes a tunnel's state in plain words, appending the daemon's reason when present. */
-export function describeState(status: Pick<TunnelStatus, 'state' | 'reason'>): StateDescription {
+/** Shown in place of the last known state while the dashboard cannot reach the daemon. */
+export const UNKNOWN_STATE: Readonly<StateDescription> = Object.freeze({
+  label: 'Unknown',
+  tone: 'unknown',
+  sentence: 'State unknown: the dashboard cannot reach the daemon.',
+});
+
+/**
+ * Describes a tunnel's state in plain words, adding the daemon's reason when present. A reason
+ * that starts with `lastError`'s message keeps only what it adds, because the row shows that
+ * error with its hint.
+ */
+export function describeState(
+  status: Pick<TunnelStatus, 'state' | 'reason'> & Partial<Pick<TunnelStatus, 'lastError'>>,
+): StateDescription {
   const words = STATE_WORDS[status.state] ?? {
     label: String(status.state),
     tone: 'warn' as const,
     sentence: `Unknown state "${String(status.state)}".`,
   };
   const reason = status.reason?.trim();
-  const sentence = reason ? `${words.sentence.replace(/\.$/, '')} (${reason}).` : words.sentence;
+  if (!reason) return { ...words };
+  const rest = restAfterError(reason, status.lastError);
+  if (rest === null) {
+    return { label: words.label, tone: words.tone, sentence: withReason(words.sentence, reason) };
+  }
+  const base = status.state === 'connecting' ? RETRY_SENTENCE : words.sentence;
+  const sentence = rest === '' ? base : `${base} ${rest}`;
   return { label: words.label, tone: words.tone, sentence };
+}
+
+/**
+ * The daemon sets the failed start's message as the reason while it retries, so a connecting
+ * tunnel with that reason has failed at least once since it started.
+ */
+const RETRY_SENTENCE = 'Connecting to Session Manager again after a failed attempt.';
+
+/**
+ * Clauses of a retry reason that the row shows as a countdown instead, from the daemon's
+ * "<message>. Next attempt at <ISO time>; connections are closed at once until a session opens."
+ */
+const NEXT_ATTEMPT_CLAUSE = /^(next attempt at \S+|retrying now)$/i;
+
+/** Strips the sentence end, so "Access denied." and "Access denied" compare equal. */
+function withoutFinalStop(text: string): string {
+  return text.trim().replace(/[.!?]+$/, '');
+}
+
+/**
+ * Returns what `reason` adds to the last error's message as whole sentences, '' when it adds
+ * nothing the row does not show, or null when the reason does not start with that message.
+ * The daemon builds the reason of `failed` and `needs-login` as the message and the hint, and
+ * during a streak of lasting start failures as the message and the next attempt.
+ */
+function restAfterError(
+  reason: string,
+  lastError: TunnelStatus['lastError'] | undefined,
+): string | null {
+  if (!lastError) return null;
+  const message = withoutFinalStop(lastError.message);
+  if (message === '' || !reason.startsWith(message)) return null;
+  const rest = reason
+    .slice(message.length)
+    .replace(/^[.!?]*\s*/, '')
+    .trim();
+  const hint = lastError.hint ? withoutFinalStop(lastError.hint) : '';
+  if (rest === '' || (hint !== '' && rest.startsWith(hint))) return '';
+  const clauses = withoutFinalStop(rest)
+    .split(/;\s*/)
+    .filter((clause) => clause !== '' && !NEXT_ATTEMPT_CLAUSE.test(clause));
+  return clauses.map((clause) => `${capitalize(clause)}.`).join(' ');
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/**
+ * Adds `reason` to a sentence that ends with a full stop. A short phrase goes in brackets. A
+ * reason that is a sentence itself, or has brackets, follows as its own sentence, so brackets
+ * never nest and no punctuation doubles.
+ */
+function withReason(sentence: string, reason: string): string {
+  // The daemon joins a message and a hint with ". ", which doubles a message's own full stop.
+  const cleaned = reason.replace(/(?<!\.)\.\.(?!\.)/g, '.');
+  const isSentence = /[()]/.test(cleaned) || /[.!?]$/.test(cleaned) || /[.!?]\s/.test(cleaned);
+  if (!isSentence) return `${sentence.replace(/\.$/, '')} (${cleaned}).`;
+  return `${sentence} ${capitalize(cleaned)}${/[.!?]$/.test(cleaned) ? '' : '.'}`;
+}
+
+/** Returns the row button's action and label: `Start` for a tunnel that is off. */
+export function rowAction(state: TunnelState): { action: 'start' | 'restart'; label: string } {
+  return isTunnelActive(state)
+    ? { action: 'restart', label: 'Restart' }
+    : { action: 'start', label: 'Start' };
 }
 
 /** Returns true when the tunnel's listener is up, i.e. its toggle should show as on. */
