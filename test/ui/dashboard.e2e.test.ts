@@ -1,6 +1,7 @@
 // Browser end-to-end test of the dashboard: Debian's Chromium driven by playwright-core, the
 // real daemon (startDaemon) and the SSM emulator, all on 127.0.0.1. Writes screenshots of the
-// tunnels view (light and dark) and of the profile editor to docs/screenshots.
+// tunnels view (light, dark, 420 px wide and with the daemon stopped) and of the profile editor
+// to docs/screenshots.
 
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TunnelStatus } from '../../daemon/config/types.js';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
 import { resolvePaths } from '../../daemon/paths.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
@@ -32,6 +34,8 @@ let refusedRemotePort: number;
 const consoleErrors: string[] = [];
 let contentSecurityPolicy = '';
 let mfaLocalPort: number;
+/** The stopped daemon's token, which tells whether its successor kept it. */
+let tokenBeforeStop = '';
 const savedAwsConfigFile = process.env.AWS_CONFIG_FILE;
 
 /** Returns a port that was free a moment ago, by listening on port 0 and closing again. */
@@ -99,6 +103,30 @@ async function deleteProfile(name: string): Promise<void> {
     headers: { authorization: `Bearer ${daemon!.token}` },
   });
   expect(response.status).toBe(204);
+}
+
+/** Starts a daemon on the test home, on `port` when given, else on a free port. */
+function startHomeDaemon(port?: number): Promise<RunningDaemon> {
+  return startDaemon({
+    paths: resolvePaths({ env: { BASTIONLESS_HOME: home } }),
+    uiDir,
+    logLevel: 'silent',
+    port,
+  });
+}
+
+/** Reads one tunnel's status from the daemon's API, as the page would. */
+async function tunnelStatus(name: string): Promise<TunnelStatus> {
+  const response = await fetch(`${daemon!.url}/v1/tunnels/${name}`, {
+    headers: { authorization: `Bearer ${daemon!.token}` },
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as TunnelStatus;
+}
+
+/** Counts how often `part` occurs in `text`. */
+function occurrences(text: string, part: string): number {
+  return text.split(part).length - 1;
 }
 
 function row(name: string) {
@@ -192,11 +220,7 @@ beforeAll(async () => {
     localPort: mfaLocalPort,
   });
   writeFileSync(join(home, 'config.json'), JSON.stringify({ version: 2, profiles }, null, 2));
-  daemon = await startDaemon({
-    paths: resolvePaths({ env: { BASTIONLESS_HOME: home } }),
-    uiDir,
-    logLevel: 'silent',
-  });
+  daemon = await startHomeDaemon();
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -244,11 +268,13 @@ describe('dashboard end to end', () => {
   it('toggles a tunnel on and shows it open', async () => {
     const echoRow = row('echo');
     await expect.poll(() => echoRow.getByTestId('state').textContent()).toBe('Stopped');
+    expect(await echoRow.getByTestId('row-action').textContent()).toBe('Start');
     await echoRow.getByRole('switch', { name: 'Tunnel echo' }).click();
     await expect
       .poll(() => echoRow.getByTestId('state').textContent(), { timeout: 30_000 })
       .toBe('Open');
     expect(await echoRow.getByRole('switch').getAttribute('aria-checked')).toBe('true');
+    expect(await echoRow.getByTestId('row-action').textContent()).toBe('Restart');
     expect(await echoRow.getByTestId('session-id').textContent()).not.toBe('none');
     expect(await echoRow.getByTestId('local-address').textContent()).toBe(
       `127.0.0.1:${echoLocalPort}`,
@@ -284,9 +310,36 @@ describe('dashboard end to end', () => {
       .toBe('0');
   });
 
+  it('charts a 5 MB transfer', async () => {
+    const chart = row('echo').getByTestId('traffic-chart');
+    const total = async (direction: 'in' | 'out') =>
+      Number(await chart.getAttribute(`data-total-${direction}`));
+    const socket = await connectLocal(echoLocalPort);
+    try {
+      const payload = randomBytes(5 * 1024 * 1024);
+      const echoed = await echoThrough(socket, payload);
+      expect(sha256(echoed)).toBe(sha256(payload));
+    } finally {
+      socket.destroy();
+    }
+    // The echo sends every byte back, so each direction carries the 5 MiB within the chart's
+    // five minutes, next to the 256 KiB of the test before.
+    const fiveMiB = 5 * 1024 * 1024;
+    await expect.poll(() => total('in'), { timeout: 15_000 }).toBeGreaterThanOrEqual(fiveMiB);
+    await expect.poll(() => total('out'), { timeout: 15_000 }).toBeGreaterThanOrEqual(fiveMiB);
+    const inbound = await chart.locator('path.spark-in').getAttribute('d');
+    const outbound = await chart.locator('path.spark-out').getAttribute('d');
+    expect(inbound).toMatch(/^M[\d.]+,[\d.]+V/);
+    expect(outbound).toMatch(/^M[\d.]+,[\d.]+V/);
+    // The largest bucket's bar reaches the top edge (y 0) or the bottom edge (y 36).
+    expect(`${inbound}${outbound}`).toMatch(/V(0\.0|36\.0)H/);
+  });
+
   it('shows a refused remote port with its fix', async () => {
     const refusedRow = row('refused');
-    await refusedRow.getByRole('switch', { name: 'Tunnel refused' }).click();
+    // The row's button starts a stopped tunnel, as its label says.
+    expect(await refusedRow.getByTestId('row-action').textContent()).toBe('Start');
+    await refusedRow.getByTestId('row-action').click();
     await expect
       .poll(() => refusedRow.getByTestId('state').textContent(), { timeout: 30_000 })
       .toBe('Open');
@@ -391,6 +444,20 @@ describe('dashboard end to end', () => {
         'ERR_TARGET_NOT_CONNECTED',
       );
       expect(await offlineRow.getByTestId('past-error').count()).toBe(0);
+      // While it retries, the row names the error once, in the error box, not in its state.
+      const message = (await tunnelStatus('offline')).lastError!.message;
+      expect(await offlineRow.getByTestId('state').textContent()).toBe('Connecting');
+      const sentence = offlineRow.getByTestId('state-sentence');
+      expect(await sentence.textContent()).toMatch(
+        /^Connecting to Session Manager again after a failed attempt\./,
+      );
+      expect(await sentence.textContent()).not.toContain(message);
+      expect(await sentence.textContent()).not.toMatch(/\d{4}-\d\d-\d\dT/);
+      expect(occurrences(await offlineRow.innerText(), message)).toBe(1);
+      // The daemon names the next attempt's time, which the row counts down to.
+      await expect
+        .poll(() => offlineRow.getByTestId('retry-countdown').textContent(), { timeout: 10_000 })
+        .toMatch(/^Retrying (in \d+ s|now)\.$/);
 
       emulator.state.scenario.instances.find(
         (instance) => instance.instanceId === offline,
@@ -406,6 +473,72 @@ describe('dashboard end to end', () => {
       await deleteProfile('offline');
     }
     await expect.poll(() => offlineRow.count(), { timeout: 5_000 }).toBe(0);
+  });
+
+  it('shows a failed start once', async () => {
+    // Another program holds the local port, so the start fails without a retry.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const heldPort = (holder.address() as AddressInfo).port;
+    await createProfile({
+      name: 'taken',
+      target: INSTANCE,
+      mode: 'on-demand',
+      remoteHost: '127.0.0.1',
+      remotePort: refusedRemotePort,
+      localPort: heldPort,
+    });
+    const takenRow = row('taken');
+    try {
+      await takenRow.getByTestId('row-action').click();
+      await expect
+        .poll(() => takenRow.getByTestId('state').textContent(), { timeout: 15_000 })
+        .toBe('Failed');
+      const { lastError } = await tunnelStatus('taken');
+      expect(lastError?.code).toBe('ERR_PORT_IN_USE');
+      expect(lastError?.hint).toBeTruthy();
+      const text = await takenRow.innerText();
+      expect(occurrences(text, lastError!.message)).toBe(1);
+      expect(occurrences(text, lastError!.hint!)).toBe(1);
+      expect(await takenRow.getByTestId('state-sentence').textContent()).toBe(
+        'Failed: the daemon stopped retrying.',
+      );
+      expect(text).not.toMatch(/\.\)|\.\.(?!\.)/);
+      expect(await takenRow.getByTestId('row-action').textContent()).toBe('Start');
+    } finally {
+      await deleteProfile('taken');
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+    await expect.poll(() => takenRow.count(), { timeout: 5_000 }).toBe(0);
+  });
+
+  it('fits long ids in a 420 px window', async () => {
+    await page.setViewportSize({ width: 420, height: 900 });
+    try {
+      const echoRow = row('echo');
+      const via = echoRow.getByTestId('via-target');
+      expect(await via.getAttribute('title')).toBe(INSTANCE);
+      expect(await via.textContent()).toBe(INSTANCE);
+      const session = echoRow.getByTestId('session-id');
+      expect(await session.getAttribute('title')).toBe(await session.textContent());
+      for (const article of await page.locator('article[data-tunnel]').all()) {
+        const overflow = await article.evaluate((element) => {
+          const card = element.getBoundingClientRect();
+          const beyond = Array.from(element.querySelectorAll('*'))
+            .filter((child) => child.getBoundingClientRect().right > card.right + 0.5)
+            .map((child) => child.textContent?.slice(0, 40));
+          return { scroll: element.scrollWidth - element.clientWidth, beyond };
+        });
+        expect(overflow.beyond).toEqual([]);
+        expect(overflow.scroll).toBe(0);
+      }
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        420,
+      );
+      await page.screenshot({ path: join(SCREENSHOTS, 'tunnels-narrow.png'), fullPage: true });
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 900 });
+    }
   });
 
   it('asks for the MFA code of a tunnel', async () => {
@@ -561,35 +694,62 @@ describe('dashboard end to end', () => {
     expect(problems).toEqual([]);
   });
 
-  it('shows a banner when the daemon stops', async () => {
+  it('greys every card when the daemon stops', async () => {
     expect(await page.getByTestId('unreachable-banner').count()).toBe(0);
+    expect(await row('echo').getByTestId('state').textContent()).toBe('Open');
+    tokenBeforeStop = daemon!.token;
     await daemon!.stop('test stops the daemon');
     daemon = null;
-    await expect
-      .poll(() => page.getByTestId('unreachable-banner').count(), { timeout: 20_000 })
-      .toBe(1);
-    expect(await page.getByTestId('unreachable-banner').textContent()).toContain(
-      'bastionless start',
-    );
-    expect(await page.getByTestId('unreachable-banner').getAttribute('data-problem')).toBe(
-      'unreachable',
+    const banner = page.getByTestId('unreachable-banner');
+    await expect.poll(() => banner.count(), { timeout: 20_000 }).toBe(1);
+    expect(await banner.getAttribute('data-problem')).toBe('unreachable');
+    expect(await banner.textContent()).toBe(
+      'The daemon is not running or not reachable. Start it with `bastionless start`, then ' +
+        'open the dashboard again at the address that `bastionless dashboard` prints.',
     );
     expect(await page.getByTestId('stream-status').textContent()).toBe('Offline');
+    await expectCardsUnknown();
+    await page.screenshot({ path: join(SCREENSHOTS, 'daemon-stopped.png'), fullPage: true });
   });
 
-  it('asks for a new token after a restart', async () => {
+  it('follows a daemon restarted on its port', async () => {
     const port = Number(new URL(page.url()).port);
-    daemon = await startDaemon({
-      paths: resolvePaths({ env: { BASTIONLESS_HOME: home } }),
-      uiDir,
-      logLevel: 'silent',
-      port,
-    });
+    daemon = await startHomeDaemon(port);
+    // The daemon keeps its token file, so the page's requests work again without a reload.
+    expect(daemon.token).toBe(tokenBeforeStop);
+    const banner = page.getByTestId('unreachable-banner');
+    // The page polls every 5 s while the daemon is away, and the events stream retries with a
+    // backoff of at most 15 s.
+    await expect
+      .poll(() => page.getByTestId('stream-status').textContent(), { timeout: 30_000 })
+      .toBe('Live');
+    await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(0);
+    const echoRow = row('echo');
+    await expect
+      .poll(() => echoRow.getByTestId('state').textContent(), { timeout: 10_000 })
+      .not.toBe('Unknown');
+    expect(await echoRow.getAttribute('aria-disabled')).toBe('false');
+    expect(await echoRow.getByRole('switch').isDisabled()).toBe(false);
+    expect(await echoRow.getByTestId('row-action').isDisabled()).toBe(false);
+  });
+
+  it('asks to reopen after a token change', async () => {
+    const port = Number(new URL(page.url()).port);
+    await daemon!.stop('test replaces the token');
+    // Without its token file the next daemon creates a new token, which the page lacks.
+    rmSync(resolvePaths({ env: { BASTIONLESS_HOME: home } }).tokenFile, { force: true });
+    daemon = await startHomeDaemon(port);
+    expect(daemon.token).not.toBe(tokenBeforeStop);
     const banner = page.getByTestId('unreachable-banner');
     await expect
-      .poll(() => banner.getAttribute('data-problem'), { timeout: 20_000 })
+      .poll(() => banner.getAttribute('data-problem'), { timeout: 30_000 })
       .toBe('token-rejected');
-    expect(await banner.textContent()).toContain('bastionless dashboard');
+    expect(await banner.textContent()).toBe(
+      "The daemon rejected this page's access token. The daemon now has another token, so " +
+        'open the dashboard again at the address that `bastionless dashboard` prints, or from ' +
+        'the tray menu.',
+    );
+    await expectCardsUnknown();
 
     await page.goto(`${daemon.url}/#token=${daemon.token}`);
     await page.reload();
@@ -598,3 +758,23 @@ describe('dashboard end to end', () => {
     expect(await row('echo').count()).toBe(1);
   });
 });
+
+/** Checks that no card claims a state or offers a control while the daemon is lost. */
+async function expectCardsUnknown(): Promise<void> {
+  const cards = await page.locator('article[data-tunnel]').all();
+  expect(cards.length).toBeGreaterThan(0);
+  for (const card of cards) {
+    expect(await card.getAttribute('aria-disabled')).toBe('true');
+    expect(await card.getByTestId('state').textContent()).toBe('Unknown');
+    expect(await card.getByTestId('state-sentence').textContent()).toBe(
+      'State unknown: the dashboard cannot reach the daemon.',
+    );
+    expect(await card.getByRole('switch').isDisabled()).toBe(true);
+    expect(await card.getByRole('switch').getAttribute('aria-checked')).toBe('false');
+    expect(await card.getByTestId('row-action').isDisabled()).toBe(true);
+    expect(await card.innerText()).not.toMatch(/\bOpen\b/);
+  }
+  for (const button of await page.getByRole('button', { name: /^(Start|Stop) all$/ }).all()) {
+    expect(await button.isDisabled()).toBe(true);
+  }
+}

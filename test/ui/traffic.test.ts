@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { sparklinePath, TrafficHistory } from '../../ui/src/lib/traffic.js';
+import {
+  barsPath,
+  bucketTraffic,
+  TrafficHistory,
+  type RateSample,
+} from '../../ui/src/lib/traffic.js';
 
 describe('TrafficHistory', () => {
   it('uses the first sample as baseline only', () => {
@@ -12,7 +17,9 @@ describe('TrafficHistory', () => {
     const history = new TrafficHistory();
     history.record('db', 0, 0, 0);
     history.record('db', 2_048, 512, 2_000);
-    expect(history.samples('db')).toEqual([{ at: 2_000, inPerSecond: 1_024, outPerSecond: 256 }]);
+    expect(history.samples('db')).toEqual([
+      { at: 2_000, inPerSecond: 1_024, outPerSecond: 256, bytesIn: 2_048, bytesOut: 512 },
+    ]);
   });
 
   it('treats a counter drop as a daemon restart', () => {
@@ -51,18 +58,64 @@ describe('TrafficHistory', () => {
   });
 });
 
-describe('sparklinePath', () => {
-  it('needs two points', () => {
-    expect(sparklinePath([], 100, 10)).toBe('');
-    expect(sparklinePath([5], 100, 10)).toBe('');
+function sample(at: number, bytesIn: number, bytesOut: number): RateSample {
+  return { at, inPerSecond: bytesIn, outPerSecond: bytesOut, bytesIn, bytesOut };
+}
+
+describe('bucketTraffic', () => {
+  it('places samples by time, not by index', () => {
+    const buckets = bucketTraffic([sample(95_500, 5_000_000, 4_000_000)], 100_000, 5_000, 4);
+    expect(buckets.map((bucket) => bucket.start)).toEqual([80_000, 85_000, 90_000, 95_000]);
+    expect(buckets.map((bucket) => bucket.bytesIn)).toEqual([0, 0, 0, 5_000_000]);
+    expect(buckets.map((bucket) => bucket.bytesOut)).toEqual([0, 0, 0, 4_000_000]);
   });
 
-  it('scales the largest value to the top edge', () => {
-    expect(sparklinePath([0, 5, 10], 100, 10)).toBe('M0.0,10.0L50.0,5.0L100.0,0.0');
+  it('keeps an old transfer in place', () => {
+    // Two minutes of quiet one-second samples after a transfer must not squeeze it away.
+    const samples = [sample(1_000, 5_000_000, 5_000_000)];
+    for (let second = 2; second <= 121; second += 1) samples.push(sample(second * 1_000, 0, 0));
+    const buckets = bucketTraffic(samples, 121_000, 5_000, 60);
+    const busy = buckets.filter((bucket) => bucket.bytesIn > 0);
+    expect(busy).toHaveLength(1);
+    expect(busy[0].bytesIn).toBe(5_000_000);
+    expect(busy[0].start).toBeLessThanOrEqual(1_000);
+    expect(busy[0].start + 5_000).toBeGreaterThan(1_000);
+  });
+
+  it('sums samples of one bucket', () => {
+    const buckets = bucketTraffic([sample(1_000, 10, 1), sample(2_000, 20, 2)], 5_000, 5_000, 1);
+    expect(buckets).toEqual([{ start: 0, bytesIn: 30, bytesOut: 3 }]);
+  });
+
+  it('drops samples outside the window', () => {
+    const buckets = bucketTraffic([sample(-1, 10, 10), sample(10_000, 10, 10)], 10_000, 5_000, 2);
+    expect(buckets.map((bucket) => bucket.bytesIn)).toEqual([0, 0]);
+  });
+});
+
+describe('barsPath', () => {
+  it('draws nothing for zeros', () => {
+    expect(barsPath([], 100, 10, 10, -1)).toBe('');
+    expect(barsPath([0, 0], 100, 10, 10, -1)).toBe('');
+  });
+
+  it('scales the largest value to the full height', () => {
+    expect(barsPath([0, 5, 10, 0], 100, 20, 20, -1)).toBe(
+      'M25.0,20.0V10.0H50.0V20.0Z' + 'M50.0,20.0V0.0H75.0V20.0Z',
+    );
+  });
+
+  it('grows downwards for direction 1', () => {
+    expect(barsPath([10], 10, 5, 5, 1)).toBe('M0.0,5.0V10.0H10.0V5.0Z');
+  });
+
+  it('keeps a tiny value visible', () => {
+    expect(barsPath([1, 1_000_000], 20, 10, 10, -1)).toBe(
+      'M0.0,10.0V8.5H10.0V10.0Z' + 'M10.0,10.0V0.0H20.0V10.0Z',
+    );
   });
 
   it('clamps values to a given maximum', () => {
-    expect(sparklinePath([0, 20], 10, 10, 10)).toBe('M0.0,10.0L10.0,0.0');
-    expect(sparklinePath([-5, 5], 10, 10, 10)).toBe('M0.0,10.0L10.0,5.0');
+    expect(barsPath([20], 10, 10, 10, -1, 10)).toBe('M0.0,10.0V0.0H10.0V10.0Z');
   });
 });

@@ -1,31 +1,56 @@
-import type { RateSample } from '../lib/traffic.js';
-import { formatRate } from '../lib/format.js';
-import { sparklinePath } from '../lib/traffic.js';
+import { formatBytes, formatRate } from '../lib/format.js';
+import { barsPath, bucketTraffic, type RateSample } from '../lib/traffic.js';
 
 const WIDTH = 160;
-const HEIGHT = 32;
+const HEIGHT = 36;
+/** Inbound bars grow up from this line, outbound bars down. */
+const BASELINE = HEIGHT / 2;
+/** The chart spans 60 buckets of 5 s, the five minutes that TrafficHistory keeps. */
+const BUCKET_MS = 5_000;
+const BUCKETS = 60;
 
-/** Draws the inbound and outbound rate of the last minutes as two SVG lines. */
-export function Sparkline({ samples }: { samples: readonly RateSample[] }) {
-  const inbound = samples.map((sample) => sample.inPerSecond);
-  const outbound = samples.map((sample) => sample.outPerSecond);
+interface SparklineProps {
+  samples: readonly RateSample[];
+  /** Epoch milliseconds at the chart's right edge. */
+  nowMs: number;
+}
+
+/**
+ * Draws the bytes of the last five minutes in 5 s buckets: inbound as bars above the middle line,
+ * outbound below it. The bytes of each direction in the window are also in data attributes.
+ */
+export function Sparkline({ samples, nowMs }: SparklineProps) {
+  // The clock ticks every few seconds, so a sample can be newer than `nowMs`.
+  const endMs = Math.max(nowMs, samples.at(-1)?.at ?? 0);
+  const buckets = bucketTraffic(samples, endMs, BUCKET_MS, BUCKETS);
+  const inbound = buckets.map((bucket) => bucket.bytesIn);
+  const outbound = buckets.map((bucket) => bucket.bytesOut);
+  // Both directions share one scale, so the busier one reaches its edge.
+  const max = Math.max(1, ...inbound, ...outbound);
+  const totalIn = inbound.reduce((sum, bytes) => sum + bytes, 0);
+  const totalOut = outbound.reduce((sum, bytes) => sum + bytes, 0);
   const latest = samples.at(-1);
   const summary = latest
-    ? `now ${formatRate(latest.inPerSecond)} in, ${formatRate(latest.outPerSecond)} out`
+    ? `now ${formatRate(latest.inPerSecond)} in, ${formatRate(latest.outPerSecond)} out; ` +
+      `${formatBytes(totalIn)} in, ${formatBytes(totalOut)} out in 5 min`
     : 'no traffic samples yet';
-  // Both lines share one scale, so the busier direction touches the top edge.
-  const max = Math.max(1, ...inbound, ...outbound);
   return (
-    <figure class="sparkline">
+    <figure
+      class="sparkline"
+      data-testid="traffic-chart"
+      data-total-in={totalIn}
+      data-total-out={totalOut}
+    >
       <svg
         width={WIDTH}
         height={HEIGHT}
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
         role="img"
-        aria-label={`Traffic of the last minutes: ${summary}`}
+        aria-label={`Traffic of the last 5 minutes: ${summary}`}
       >
-        <path class="spark-in" d={sparklinePath(inbound, WIDTH, HEIGHT, max)} />
-        <path class="spark-out" d={sparklinePath(outbound, WIDTH, HEIGHT, max)} />
+        <line class="spark-axis" x1={0} y1={BASELINE} x2={WIDTH} y2={BASELINE} />
+        <path class="spark-in" d={barsPath(inbound, WIDTH, BASELINE, BASELINE, -1, max)} />
+        <path class="spark-out" d={barsPath(outbound, WIDTH, BASELINE, BASELINE, 1, max)} />
       </svg>
       <figcaption>{summary}</figcaption>
     </figure>

@@ -1,6 +1,13 @@
 import { buildClientCommand } from '../lib/client-command.js';
 import { formatBytes, formatDuration, formatRtt, formatTime } from '../lib/format.js';
-import { describeState, isErrorBeforeOpen, isTunnelActive } from '../lib/state-words.js';
+import { retryCountdown, type NextAttempt } from '../lib/retry.js';
+import {
+  describeState,
+  isErrorBeforeOpen,
+  isTunnelActive,
+  rowAction,
+  UNKNOWN_STATE,
+} from '../lib/state-words.js';
 import type { RateSample } from '../lib/traffic.js';
 import type { TunnelStatus } from '../lib/types.js';
 import { CopyButton } from './copy-button.js';
@@ -19,20 +26,34 @@ function openFor(tunnel: TunnelStatus): string {
 }
 
 interface TunnelRowProps {
-  tunnel: TunnelStatus;
+  tunnel: TunnelStatus & NextAttempt;
   samples: readonly RateSample[];
+  /** Epoch milliseconds, for the traffic chart and the retry countdown. */
+  nowMs: number;
+  /**
+   * True while the daemon does not respond or rejects the token. The state shown would be a
+   * guess then, and the controls could not reach the daemon.
+   */
+  daemonLost: boolean;
   onAction: (action: 'start' | 'stop' | 'restart') => void;
 }
 
 /** Renders one tunnel: toggle, state in words, local address, client command, counters, error. */
-export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
-  const description = describeState(tunnel);
-  const active = isTunnelActive(tunnel.state);
+export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: TunnelRowProps) {
+  const description = daemonLost ? UNKNOWN_STATE : describeState(tunnel);
+  const active = !daemonLost && isTunnelActive(tunnel.state);
+  const button = rowAction(tunnel.state);
+  const countdown = daemonLost ? null : retryCountdown(tunnel, nowMs);
   const command = buildClientCommand(tunnel);
   const error = tunnel.lastError;
   const remote = `${tunnel.remoteHost ?? tunnel.target}:${tunnel.remotePort}`;
+  const sessions = tunnel.sessionIds.length > 0 ? tunnel.sessionIds.join(', ') : 'none';
   return (
-    <article class={`tunnel tone-${description.tone}`} data-tunnel={tunnel.name}>
+    <article
+      class={`tunnel tone-${description.tone}`}
+      data-tunnel={tunnel.name}
+      aria-disabled={daemonLost}
+    >
       <div class="tunnel-head">
         <button
           type="button"
@@ -40,6 +61,7 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
           class="switch"
           aria-checked={active}
           aria-label={`Tunnel ${tunnel.name}`}
+          disabled={daemonLost}
           onClick={() => onAction(active ? 'stop' : 'start')}
         >
           <span class="switch-knob" aria-hidden="true" />
@@ -48,12 +70,24 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
         <span class={`badge tone-${description.tone}`} data-testid="state">
           {description.label}
         </span>
-        <button type="button" class="small" onClick={() => onAction('restart')}>
-          Restart
+        <button
+          type="button"
+          class="small"
+          data-testid="row-action"
+          disabled={daemonLost}
+          onClick={() => onAction(button.action)}
+        >
+          {button.label}
         </button>
       </div>
       <p class="state-sentence" data-testid="state-sentence">
         {description.sentence}
+        {countdown && (
+          <>
+            {' '}
+            <strong data-testid="retry-countdown">{countdown}.</strong>
+          </>
+        )}
       </p>
       <dl class="facts">
         <div>
@@ -68,8 +102,11 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
           <dd>
             <code>{remote}</code>
             {tunnel.remoteHost && (
-              <span>
-                via <code>{tunnel.target}</code>
+              <span class="via">
+                via{' '}
+                <code class="long-id" title={tunnel.target} data-testid="via-target">
+                  {tunnel.target}
+                </code>
               </span>
             )}
           </dd>
@@ -98,16 +135,16 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
           </dd>
         </div>
         <div class="wide">
-          <dt>Last minutes</dt>
+          <dt>Last 5 minutes</dt>
           <dd>
-            <Sparkline samples={samples} />
+            <Sparkline samples={samples} nowMs={nowMs} />
           </dd>
         </div>
         <div>
           <dt>Session</dt>
           <dd>
-            <code data-testid="session-id">
-              {tunnel.sessionIds.length > 0 ? tunnel.sessionIds.join(', ') : 'none'}
+            <code class="long-id" title={sessions} data-testid="session-id">
+              {sessions}
             </code>
           </dd>
         </div>
@@ -124,20 +161,20 @@ export function TunnelRow({ tunnel, samples, onAction }: TunnelRowProps) {
         </div>
         <div>
           <dt>Open for</dt>
-          <dd>{openFor(tunnel)}</dd>
+          <dd>{daemonLost ? 'unknown' : openFor(tunnel)}</dd>
         </div>
         <div>
           <dt>Reconnects</dt>
           <dd>{tunnel.reconnects}</dd>
         </div>
       </dl>
-      {error && isErrorBeforeOpen(tunnel) && (
+      {error && !daemonLost && isErrorBeforeOpen(tunnel) && (
         <p class="past-error" data-testid="past-error">
           Earlier error at {formatTime(error.at)}, before the tunnel opened: {error.message}{' '}
           <code>{error.code}</code>
         </p>
       )}
-      {error && !isErrorBeforeOpen(tunnel) && (
+      {error && !daemonLost && !isErrorBeforeOpen(tunnel) && (
         <div class="last-error" role="status" data-testid="last-error">
           <p>
             <strong>Last error</strong> at {formatTime(error.at)}: {error.message}{' '}

@@ -2,13 +2,20 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import { groupTunnels, UNGROUPED } from '../lib/grouping.js';
 import { isActionErrorSettled, type ActionError } from '../lib/action-error.js';
+import { isDaemonLost } from '../lib/daemon-problem.js';
+import { retryCountdown } from '../lib/retry.js';
 import type { TunnelState } from '../lib/types.js';
+import { useClock } from '../use-clock.js';
 import type { DaemonConnection } from '../use-daemon.js';
 import { TunnelRow } from './tunnel-row.js';
 
 /** Lists all tunnels, one section per group, with Start all and Stop all per group. */
 export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
   const [actionError, setActionError] = useState<ActionError | null>(null);
+  const counting = daemon.tunnels.some((tunnel) => retryCountdown(tunnel, Date.now()) !== null);
+  // A countdown changes every second, but the traffic chart only moves by 5 s buckets.
+  const nowMs = useClock(counting ? 1_000 : 5_000);
+  const daemonLost = isDaemonLost(daemon.problem);
   const groups = groupTunnels(daemon.tunnels);
   const shownError =
     actionError && !isActionErrorSettled(actionError, daemon.tunnels) ? actionError : null;
@@ -70,10 +77,18 @@ export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
               <h2 id={`group-${title}`}>{title}</h2>
               {group.name !== null && (
                 <div class="group-actions">
-                  <button type="button" onClick={() => groupAction(group.name!, 'start')}>
+                  <button
+                    type="button"
+                    disabled={daemonLost}
+                    onClick={() => groupAction(group.name!, 'start')}
+                  >
                     Start all
                   </button>
-                  <button type="button" onClick={() => groupAction(group.name!, 'stop')}>
+                  <button
+                    type="button"
+                    disabled={daemonLost}
+                    onClick={() => groupAction(group.name!, 'stop')}
+                  >
                     Stop all
                   </button>
                 </div>
@@ -84,6 +99,8 @@ export function TunnelsView({ daemon }: { daemon: DaemonConnection }) {
                 key={`${title}/${tunnel.name}`}
                 tunnel={tunnel}
                 samples={daemon.history.samples(tunnel.name)}
+                nowMs={nowMs}
+                daemonLost={daemonLost}
                 onAction={(action) => tunnelAction(tunnel.name, action)}
               />
             ))}

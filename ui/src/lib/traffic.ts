@@ -1,8 +1,11 @@
-/** Rates of one time bucket, in bytes per second. */
+/** Traffic between two counter readings: rates in bytes per second, deltas in bytes. */
 export interface RateSample {
+  /** Epoch milliseconds of the later reading. */
   at: number;
   inPerSecond: number;
   outPerSecond: number;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 interface Series {
@@ -37,6 +40,8 @@ export class TrafficHistory {
       at: atMs,
       inPerSecond: (deltaIn * 1000) / elapsedMs,
       outPerSecond: (deltaOut * 1000) / elapsedMs,
+      bytesIn: deltaIn,
+      bytesOut: deltaOut,
     });
     entry.lastIn = bytesIn;
     entry.lastOut = bytesOut;
@@ -54,22 +59,70 @@ export class TrafficHistory {
   }
 }
 
+/** Bytes of one fixed time bucket of a traffic chart. */
+export interface TrafficBucket {
+  /** Epoch milliseconds at which the bucket begins. */
+  start: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /**
- * Builds an SVG path of a sparkline through `values`, scaled so `max` (by default the largest
- * value) touches the top edge; returns an empty string for fewer than two values.
+ * Sums `samples` into `count` buckets of `bucketMs` each, the last one ending at `nowMs`. Each
+ * sample counts in the bucket of its later reading, and buckets without samples stay at zero, so
+ * the chart's x axis is time and a transfer keeps its place as it ages.
  */
-export function sparklinePath(
+export function bucketTraffic(
+  samples: readonly RateSample[],
+  nowMs: number,
+  bucketMs: number,
+  count: number,
+): TrafficBucket[] {
+  const firstStart = nowMs - bucketMs * count;
+  const buckets: TrafficBucket[] = [];
+  for (let index = 0; index < count; index += 1) {
+    buckets.push({ start: firstStart + index * bucketMs, bytesIn: 0, bytesOut: 0 });
+  }
+  for (const sample of samples) {
+    const index = Math.floor((sample.at - firstStart) / bucketMs);
+    if (index < 0 || index >= count) continue;
+    buckets[index].bytesIn += sample.bytesIn;
+    buckets[index].bytesOut += sample.bytesOut;
+  }
+  return buckets;
+}
+
+/**
+ * Smallest height, in pixels, of a bar for a non-zero value, so a small transfer next to a
+ * large one still shows.
+ */
+const MIN_BAR_HEIGHT = 1.5;
+
+/**
+ * Builds an SVG path of one bar per value, `width / values.length` wide, growing from
+ * `baseline` up (`direction` -1) or down (1) to at most `height` for `max`. Zero values get no
+ * bar, so the path is empty when every value is zero.
+ */
+export function barsPath(
   values: readonly number[],
   width: number,
+  baseline: number,
   height: number,
+  direction: -1 | 1,
   max = Math.max(...values, 1),
 ): string {
-  if (values.length < 2) return '';
-  const step = width / (values.length - 1);
-  const points = values.map((value, index) => {
-    const x = index * step;
-    const y = height - (Math.min(Math.max(0, value), max) / max) * height;
-    return `${x.toFixed(1)},${y.toFixed(1)}`;
+  if (values.length === 0) return '';
+  const step = width / values.length;
+  const bars: string[] = [];
+  values.forEach((value, index) => {
+    if (!(value > 0)) return;
+    const barHeight = Math.max(MIN_BAR_HEIGHT, (Math.min(value, max) / max) * height);
+    const top = (baseline + direction * barHeight).toFixed(1);
+    const left = (index * step).toFixed(1);
+    const right = ((index + 1) * step).toFixed(1);
+    const base = baseline.toFixed(1);
+    // From the baseline to the bar's end, across, and back down to the baseline.
+    bars.push(`M${left},${base}V${top}H${right}V${base}Z`);
   });
-  return `M${points.join('L')}`;
+  return bars.join('');
 }
