@@ -26,10 +26,10 @@ describe('problemFromError', () => {
     const problem = problemFromError(
       new ApiError(0, ERR_DAEMON_UNREACHABLE, 'The daemon is unreachable: Failed to fetch.'),
     )!;
-    const shown = `${problem.title} ${problem.hint}`;
-    expect(shown.match(/not running/g)).toHaveLength(1);
-    expect(shown).not.toContain('unreachable');
-    expect(shown).not.toContain('Failed to fetch');
+    const bannerText = `${problem.title} ${problem.hint}`;
+    expect(bannerText.match(/not running/g)).toHaveLength(1);
+    expect(bannerText).not.toContain('unreachable');
+    expect(bannerText).not.toContain('Failed to fetch');
   });
 
   it('tells a rejected token to reopen the dashboard', () => {

@@ -34,7 +34,7 @@ let refusedRemotePort: number;
 const consoleErrors: string[] = [];
 let contentSecurityPolicy = '';
 let mfaLocalPort: number;
-/** The stopped daemon's token, which tells whether its successor kept it. */
+/** The stopped daemon's token, which the daemon started after it on the same home reuses. */
 let tokenBeforeStop = '';
 const savedAwsConfigFile = process.env.AWS_CONFIG_FILE;
 
@@ -337,7 +337,7 @@ describe('dashboard end to end', () => {
 
   it('shows a refused remote port with its fix', async () => {
     const refusedRow = row('refused');
-    // The row's button starts a stopped tunnel, as its label says.
+    // The row's button starts a stopped tunnel, which its label Start names.
     expect(await refusedRow.getByTestId('row-action').textContent()).toBe('Start');
     await refusedRow.getByTestId('row-action').click();
     await expect
@@ -476,7 +476,7 @@ describe('dashboard end to end', () => {
   });
 
   it('shows a failed start once', async () => {
-    // Another program holds the local port, so the start fails without a retry.
+    // Another server listens on the local port, so the start fails without a retry.
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const heldPort = (holder.address() as AddressInfo).port;
