@@ -65,21 +65,6 @@ export interface AwsClientSetOptions {
  * access. Most profiles need only SSM, and on Node 20 an idle daemon with 20 profiles took
  * about 170 MB of RSS with all four loaded against 90 MB without.
  */
-export interface AwsClientSetOptions {
-  region: string;
-  awsProfile?: string;
-  endpoints?: AwsEndpoints;
-  mfaCodeProvider?: MfaCodeProvider;
-  /** Shared credentials cache; created from `awsProfile` when absent. */
-  credentials?: CachingCredentialsProvider;
-}
-
-/**
- * The SDK clients of one profile. All of them sign with the same cached credentials. The
- * EC2, STS, RDS and ElastiCache clients are built, and their packages loaded, on first
- * access: loading all four costs the daemon about 120 MB of RSS, and most profiles need
- * only SSM.
- */
 export interface AwsClientSet {
   region: string;
   credentials: CachingCredentialsProvider;

@@ -12,7 +12,7 @@ import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
 import { describePortOwner } from '../tunnel/listeners.js';
-import { describeParseError } from './args.js';
+import { describeParseError, joinNegativeValues } from './args.js';
 import { ReconnectReporter, observeResumeFailures } from './connect-reconnect.js';
 
 const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-port N [options]
@@ -112,26 +112,28 @@ function checkUrl(name: string, value: string | undefined): string | undefined {
   return value;
 }
 
+const CONNECT_OPTIONS = {
+  target: { type: 'string' },
+  'remote-host': { type: 'string' },
+  host: { type: 'string' },
+  'remote-port': { type: 'string' },
+  'local-port': { type: 'string' },
+  bind: { type: 'string' },
+  region: { type: 'string' },
+  'aws-profile': { type: 'string' },
+  profile: { type: 'string' },
+  'endpoint-url': { type: 'string' },
+  'ssm-endpoint': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** Validates the command line; throws UsageError with the value and the fix. */
 export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv): ConnectOptions | null {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
-      args: argv,
-      options: {
-        target: { type: 'string' },
-        'remote-host': { type: 'string' },
-        host: { type: 'string' },
-        'remote-port': { type: 'string' },
-        'local-port': { type: 'string' },
-        bind: { type: 'string' },
-        region: { type: 'string' },
-        'aws-profile': { type: 'string' },
-        profile: { type: 'string' },
-        'endpoint-url': { type: 'string' },
-        'ssm-endpoint': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      args: joinNegativeValues(argv, CONNECT_OPTIONS),
+      options: CONNECT_OPTIONS,
       strict: true,
       allowPositionals: false,
     }));

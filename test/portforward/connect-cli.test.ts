@@ -200,6 +200,11 @@ describe('bastionless connect', () => {
       ['--target', TARGET, '--remote-port', '80', '--local-port', '70000'],
       'invalid --local-port "70000"',
     ],
+    [
+      'negative local port',
+      ['--target', TARGET, '--remote-port', '80', '--local-port', '-1'],
+      'invalid --local-port "-1"',
+    ],
     ['missing local port', ['--target', TARGET, '--remote-port', '80'], '--local-port is missing'],
     [
       'non-loopback bind',
