@@ -162,7 +162,8 @@ export const upCommand: Command = {
 
 Starts the tunnel called NAME, or every tunnel in GROUP when no tunnel has that name.
 A tunnel that fails or needs a login is printed with its error and the next step. Exits
-with 1 when a tunnel ends up failed.`,
+with 1 when a tunnel ends up failed. The daemon remembers the tunnels that are up, so a
+restart of the daemon, even after a crash, opens them again.`,
   run: (argv) => runUpDown('up', argv),
 };
 
@@ -171,7 +172,8 @@ export const downCommand: Command = {
   summary: 'stop a tunnel or every tunnel of a group',
   help: `Usage: bastionless down NAME|GROUP [--config FILE]
 
-Stops the tunnel called NAME, or every tunnel in GROUP, and terminates their sessions.`,
+Stops the tunnel called NAME, or every tunnel in GROUP, and terminates their sessions.
+The tunnel stays down when the daemon restarts, unless its profile has autoStart.`,
   run: (argv) => runUpDown('down', argv),
 };
 
