@@ -1,4 +1,4 @@
-// Routes that read tunnel state and start, stop or restart tunnels and groups.
+// Routes that read tunnel state and traffic, and start, stop or restart tunnels and groups.
 
 import type { FastifyInstance } from 'fastify';
 import type { TunnelStatus } from '../config/types.js';
@@ -9,14 +9,16 @@ type TunnelAction = 'start' | 'stop' | 'restart';
 type GroupAction = 'start' | 'stop';
 
 export function registerTunnelRoutes(app: FastifyInstance, manager: TunnelController): void {
+  const unknownTunnel = (name: string): ApiError =>
+    new ApiError(
+      404,
+      'ERR_UNKNOWN_TUNNEL',
+      `tunnel "${name}" not found; list tunnels with GET /v1/tunnels`,
+    );
   const requireTunnel = (name: string): TunnelStatus => {
     const status = manager.get(name);
     if (!status) {
-      throw new ApiError(
-        404,
-        'ERR_UNKNOWN_TUNNEL',
-        `tunnel "${name}" not found; list tunnels with GET /v1/tunnels`,
-      );
+      throw unknownTunnel(name);
     }
     return status;
   };
@@ -26,6 +28,14 @@ export function registerTunnelRoutes(app: FastifyInstance, manager: TunnelContro
   app.get<{ Params: { name: string } }>('/v1/tunnels/:name', async (request) =>
     requireTunnel(request.params.name),
   );
+
+  app.get<{ Params: { name: string } }>('/v1/tunnels/:name/traffic', async (request) => {
+    const snapshot = manager.traffic(request.params.name);
+    if (!snapshot) {
+      throw unknownTunnel(request.params.name);
+    }
+    return snapshot;
+  });
 
   app.post<{ Params: { name: string; action: string } }>(
     '/v1/tunnels/:name/:action',

@@ -3,6 +3,7 @@
 
 import type { Profile, TunnelStatus } from '../config/types.js';
 import type { ConfigError } from '../config/errors.js';
+import type { TrafficHistorySnapshot } from '../tunnel/traffic-history.js';
 
 export interface TrafficEvent {
   name: string;
@@ -16,6 +17,8 @@ export interface TrafficEvent {
 export interface TunnelController {
   list(): TunnelStatus[];
   get(name: string): TunnelStatus | undefined;
+  /** The tunnel's bytes of the last five minutes in 5 s buckets, or undefined without one. */
+  traffic(name: string): TrafficHistorySnapshot | undefined;
   start(name: string): Promise<TunnelStatus>;
   stop(name: string): Promise<TunnelStatus>;
   restart(name: string): Promise<TunnelStatus>;

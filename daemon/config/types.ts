@@ -49,6 +49,11 @@ export interface TunnelStatus {
   state: TunnelState;
   /** Plain-words reason for the state, e.g. "session ended by the service: idle timeout". */
   reason: string | null;
+  /**
+   * ISO 8601 time of the next session start attempt while a retry after a failed start waits
+   * for its backoff delay, or null while none is scheduled, a start runs or the tunnel is stopped.
+   */
+  nextAttemptAt: string | null;
   /** host:port the listener is bound to, e.g. 127.0.0.1:15432. */
   localAddress: string;
   target: string;

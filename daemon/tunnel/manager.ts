@@ -7,6 +7,7 @@ import type { Profile, TunnelStatus } from '../config/types.js';
 import { BastionlessError } from '../errors.js';
 import { tunnelLogger } from '../log.js';
 import { watchClockDrift } from './backoff.js';
+import type { TrafficHistorySnapshot } from './traffic-history.js';
 import { Tunnel, type TunnelDeps } from './tunnel.js';
 
 /** Dependencies of every tunnel. Each tunnel gets a child of `logger`. */
@@ -101,6 +102,11 @@ export class TunnelManager extends EventEmitter {
 
   get(name: string): TunnelStatus | undefined {
     return this.tunnels.get(name)?.status();
+  }
+
+  /** Returns the last five minutes of traffic of tunnel `name`, or undefined without one. */
+  traffic(name: string): TrafficHistorySnapshot | undefined {
+    return this.tunnels.get(name)?.traffic();
   }
 
   private require(name: string): Tunnel {

@@ -13,6 +13,8 @@ export interface StatusInput {
   profile: Profile;
   state: TunnelState;
   reason: string | null;
+  /** Epoch milliseconds of the scheduled retry of a failed session start, or null. */
+  nextAttemptAtMs: number | null;
   localAddress: string;
   target: string;
   sessions: readonly PortForwardSession[];
@@ -61,6 +63,8 @@ export function buildStatus(input: StatusInput): TunnelStatus {
     groups: [...profile.groups],
     state: input.state,
     reason: input.reason,
+    nextAttemptAt:
+      input.nextAttemptAtMs === null ? null : new Date(input.nextAttemptAtMs).toISOString(),
     localAddress: input.localAddress,
     target: input.target,
     remoteHost: profile.remoteHost ?? null,

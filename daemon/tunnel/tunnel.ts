@@ -21,6 +21,7 @@ import { SessionLauncher } from './session-launcher.js';
 import { poolSizeOf, SessionPool } from './session-pool.js';
 import { describeStartFailure } from './start-failure.js';
 import { buildStatus, describeTarget } from './status.js';
+import { TrafficHistory, type TrafficHistorySnapshot } from './traffic-history.js';
 
 export { DEFAULT_TIMINGS } from './options.js';
 export type { SessionStarter, TunnelDeps, TunnelTimings } from './options.js';
@@ -39,6 +40,7 @@ export class Tunnel extends EventEmitter {
   private readonly connections: ConnectionQueue;
   private readonly pool: SessionPool;
   private readonly health: SessionHealth;
+  private readonly trafficHistory = new TrafficHistory();
 
   private running = false;
   /** Incremented by every start and stop, so late results of an older run are discarded. */
@@ -117,11 +119,14 @@ export class Tunnel extends EventEmitter {
     return this.running;
   }
 
+  /** Builds the current status and adds the bytes counted since the last call to the history. */
   status(): TunnelStatus {
-    return buildStatus({
+    const nowMs = this.now();
+    const status = buildStatus({
       profile: this.profile,
       state: this.state,
       reason: this.reason,
+      nextAttemptAtMs: this.pool.nextAttemptAtMs,
       localAddress: this.localAddress(),
       target: this.launcher.target ?? describeTarget(this.profile),
       sessions: this.pool.slots.map((slot) => slot.session),
@@ -132,8 +137,16 @@ export class Tunnel extends EventEmitter {
       reconnects: this.pool.reconnects,
       lastError: this.lastError,
       openSinceMs: this.openSinceMs,
-      nowMs: this.now(),
+      nowMs,
     });
+    this.trafficHistory.record(nowMs, status.bytesIn, status.bytesOut);
+    return status;
+  }
+
+  /** Returns the traffic of the last five minutes in 5 s buckets, up to this moment. */
+  traffic(): TrafficHistorySnapshot {
+    this.status();
+    return this.trafficHistory.snapshot(this.profile.name, this.now());
   }
 
   private localAddress(): string {
@@ -322,6 +335,7 @@ export class Tunnel extends EventEmitter {
     const key = JSON.stringify([
       status.state,
       status.reason,
+      status.nextAttemptAt,
       status.sessionIds,
       status.activeConnections,
       status.totalConnections,

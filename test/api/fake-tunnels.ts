@@ -4,6 +4,10 @@
 import { EventEmitter } from 'node:events';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import type { TunnelController } from '../../daemon/api/types.js';
+import {
+  TrafficHistory,
+  type TrafficHistorySnapshot,
+} from '../../daemon/tunnel/traffic-history.js';
 
 export function makeStatus(name: string, overrides: Partial<TunnelStatus> = {}): TunnelStatus {
   return {
@@ -11,6 +15,7 @@ export function makeStatus(name: string, overrides: Partial<TunnelStatus> = {}):
     groups: [],
     state: 'stopped',
     reason: null,
+    nextAttemptAt: null,
     localAddress: '127.0.0.1:15432',
     target: 'i-0123456789abcdef0',
     remoteHost: null,
@@ -36,6 +41,7 @@ export function makeStatus(name: string, overrides: Partial<TunnelStatus> = {}):
 export class FakeTunnels extends EventEmitter implements TunnelController {
   readonly tunnels = new Map<string, TunnelStatus>();
   readonly calls: string[] = [];
+  private readonly histories = new Map<string, TrafficHistorySnapshot>();
 
   add(status: TunnelStatus): void {
     this.tunnels.set(status.name, status);
@@ -47,6 +53,19 @@ export class FakeTunnels extends EventEmitter implements TunnelController {
 
   get(name: string): TunnelStatus | undefined {
     return this.tunnels.get(name);
+  }
+
+  /** Returns the history set with `setTraffic`, or an empty one for a known tunnel. */
+  traffic(name: string): TrafficHistorySnapshot | undefined {
+    const status = this.tunnels.get(name);
+    if (!status) {
+      return undefined;
+    }
+    return this.histories.get(name) ?? new TrafficHistory().snapshot(name, Date.now());
+  }
+
+  setTraffic(snapshot: TrafficHistorySnapshot): void {
+    this.histories.set(snapshot.name, snapshot);
   }
 
   async start(name: string): Promise<TunnelStatus> {

@@ -216,6 +216,58 @@ describe('Tunnel failure streak', () => {
   });
 });
 
+describe('Tunnel next attempt time', () => {
+  it('reports the scheduled retry time', async () => {
+    const server = await echo();
+    const starter = new FakeStarter(() => server.port);
+    starter.failures = Array.from({ length: 1000 }, notConnected);
+    /** `nextAttemptAt` of the status at the moment each session start begins. */
+    const atStart: (string | null)[] = [];
+    const start: typeof starter.start = (options) => {
+      atStart.push(tunnel.status().nextAttemptAt);
+      return starter.start(options);
+    };
+    const tunnel = makeTunnel(makeProfile({ mode: 'always-on' }), starter, {
+      startSession: start,
+      timings: { backoffInitialMs: 1500, backoffMaxMs: 1500, connectionWaitMs: 5000 },
+    });
+    const events: TunnelStatus[] = [];
+    tunnel.on('state', (status: TunnelStatus) => events.push(status));
+    const before = Date.now();
+    await tunnel.start();
+    await waitFor(() => tunnel.status().nextAttemptAt !== null, 2000, 'a scheduled retry');
+    const scheduled = tunnel.status();
+    const atMs = Date.parse(scheduled.nextAttemptAt!);
+
+    expect(scheduled.state).toBe('connecting');
+    expect(scheduled.nextAttemptAt).toBe(new Date(atMs).toISOString());
+    // The backoff's jitter takes up to 30 % off the 1.5 s delay.
+    expect(atMs).toBeGreaterThanOrEqual(before + 1000);
+    expect(atMs).toBeLessThanOrEqual(Date.now() + 1500);
+    expect(scheduled.reason).toContain(`Next attempt at ${scheduled.nextAttemptAt}`);
+    expect(events.some((status) => status.nextAttemptAt === scheduled.nextAttemptAt)).toBe(true);
+
+    await waitFor(() => starter.calls.length >= 2, 4000, 'the retried start');
+
+    expect(atStart.slice(0, 2)).toEqual([null, null]);
+    await waitFor(() => tunnel.status().nextAttemptAt !== null, 2000, 'the next retry');
+    const stopped = await tunnel.stop();
+
+    expect(stopped.nextAttemptAt).toBeNull();
+    expect(events.at(-1)?.nextAttemptAt).toBeNull();
+  });
+
+  it('has no next attempt while open', async () => {
+    const server = await echo();
+    const starter = new FakeStarter(() => server.port);
+    const tunnel = makeTunnel(makeProfile({ mode: 'always-on' }), starter);
+    await tunnel.start();
+    await waitFor(() => tunnel.status().state === 'open', 2000, 'state open');
+
+    expect(tunnel.status().nextAttemptAt).toBeNull();
+  });
+});
+
 describe('Tunnel sessions', () => {
   it('starts a session at the first connection', async () => {
     const server = await echo();

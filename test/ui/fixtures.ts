@@ -7,6 +7,7 @@ export function tunnelStatus(overrides: Partial<TunnelStatus> = {}): TunnelStatu
     groups: [],
     state: 'stopped',
     reason: null,
+    nextAttemptAt: null,
     localAddress: '127.0.0.1:15432',
     target: 'i-0123456789abcdef0',
     remoteHost: 'db.internal',
