@@ -2,9 +2,10 @@
 // checks, so another web site cannot drive the daemon through the user's browser.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, constants as fsConstants } from 'node:fs';
+import { lstatSync, readFileSync, renameSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { writeFileAtomic } from '../config/atomic-write.js';
+import { readStateFile, StateFileError } from '../state-file.js';
 
 /** Subprotocol a browser offers next to `bearer.<token>`; the server selects it in reply. */
 export const EVENTS_SUBPROTOCOL = 'bastionless.v1';
@@ -28,6 +29,9 @@ export interface LoadedToken {
   replacedBecause?: string;
 }
 
+/** A token file is 44 bytes; anything much larger was not written by this module. */
+const MAX_TOKEN_FILE_BYTES = 1024;
+
 /**
  * Reads a token that an earlier daemon created, so an open dashboard keeps working across a
  * restart. Returns the reason it cannot be trusted instead: a file that others could read,
@@ -35,54 +39,54 @@ export interface LoadedToken {
  * to someone else. Throws only for read errors other than ENOENT.
  */
 function readReusableToken(file: string): { token: string } | { reason: string } | null {
-  let fd: number;
+  let read: ReturnType<typeof readStateFile>;
   try {
-    // O_NOFOLLOW: a symlink planted at the token path is not followed to another file.
-    fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0));
+    read = readStateFile(file, MAX_TOKEN_FILE_BYTES);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      return null;
+    if (error instanceof StateFileError) {
+      return { reason: error.reason };
     }
-    return { reason: `it cannot be opened (${code ?? (error as Error).message})` };
+    throw error;
   }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) {
-      return { reason: 'it is not a regular file' };
-    }
-    // Windows reports no POSIX owner or mode bits, so these checks apply elsewhere only.
-    if (process.platform !== 'win32') {
-      if ((stat.mode & 0o077) !== 0) {
-        return { reason: `its mode is ${(stat.mode & 0o777).toString(8)}, not 600` };
-      }
-      if (process.getuid && stat.uid !== process.getuid()) {
-        return { reason: `it belongs to uid ${stat.uid}` };
-      }
-    }
-    const token = readFileSync(fd, 'utf8').trim();
-    if (!TOKEN_FORMAT.test(token)) {
-      return { reason: 'its content is not a token this daemon created' };
-    }
-    return { token };
-  } finally {
-    closeSync(fd);
+  if (read === null) {
+    return null;
   }
+  // Windows reports no POSIX owner or mode bits, so these checks apply elsewhere only.
+  if (process.platform !== 'win32') {
+    if ((read.stat.mode & 0o077) !== 0) {
+      return { reason: `its mode is ${(read.stat.mode & 0o777).toString(8)}, not 600` };
+    }
+    if (process.getuid && read.stat.uid !== process.getuid()) {
+      return { reason: `it belongs to uid ${read.stat.uid}` };
+    }
+  }
+  const token = read.text.trim();
+  if (!TOKEN_FORMAT.test(token)) {
+    return { reason: 'its content is not a token this daemon created' };
+  }
+  return { token };
 }
 
 /**
  * Returns the token in `file` when it is safe to reuse, else creates a new one there. A
- * missing, unreadable or untrusted file gets a new token.
+ * missing, unreadable or untrusted file gets a new token. A directory in its place is moved
+ * aside, because a rename cannot replace a directory with a file.
  */
 export function loadOrCreateTokenFile(file: string): LoadedToken {
   const existing = readReusableToken(file);
   if (existing && 'token' in existing) {
     return { token: existing.token, reused: true };
   }
+  let reason = existing?.reason;
+  if (existing && lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    const aside = `${file}.${Date.now()}.moved`;
+    renameSync(file, aside);
+    reason = `${existing.reason}; the directory was moved to ${aside}`;
+  }
   const token = createTokenFile(file);
-  return existing
-    ? { token, reused: false, replacedBecause: existing.reason }
-    : { token, reused: false };
+  return reason === undefined
+    ? { token, reused: false }
+    : { token, reused: false, replacedBecause: reason };
 }
 
 export function readTokenFile(file: string): string {
