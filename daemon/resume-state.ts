@@ -2,11 +2,17 @@
 // open dashboard tab reconnects to the same address, and the tunnels that were running, so
 // `stop` then `start` (or a crash and a start) brings back the tunnels the user left up.
 
-import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './config/atomic-write.js';
+import { MAX_PROFILES } from './config/schema.js';
 import type { TunnelStatus } from './config/types.js';
+import { readStateFile } from './state-file.js';
 
 const RESUME_VERSION = 1;
+/**
+ * MAX_PROFILES names of at most 63 characters and a config file path fit in under 24 KiB, so
+ * a larger file was not written by a daemon.
+ */
+const MAX_RESUME_FILE_BYTES = 64 * 1024;
 
 export interface ResumeState {
   version: typeof RESUME_VERSION;
@@ -23,20 +29,23 @@ function isPort(value: unknown): value is number {
 }
 
 /**
- * Reads the resume file. Returns null when it does not exist; throws an Error naming the file
- * and the problem when it cannot be read or has another shape.
+ * Reads the resume file. Returns null when it does not exist. Throws an Error naming the file
+ * and the problem when it is not a regular file of at most MAX_RESUME_FILE_BYTES, cannot be
+ * read, or has another shape.
  */
 export function readResumeState(file: string): ResumeState | null {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return null;
-    }
-    throw error;
+  const read = readStateFile(file, MAX_RESUME_FILE_BYTES);
+  if (read === null) {
+    return null;
   }
-  const raw = JSON.parse(text) as Partial<ResumeState> | null;
+  let raw: Partial<ResumeState> | null;
+  try {
+    raw = JSON.parse(read.text) as Partial<ResumeState> | null;
+  } catch {
+    // JSON.parse quotes the start of the text in its message, and the error would carry it into
+    // the log, so a file that is a hard link to the token file would leak part of the token.
+    throw new Error(`${file} is not valid JSON`);
+  }
   if (
     typeof raw !== 'object' ||
     raw === null ||
@@ -47,6 +56,11 @@ export function readResumeState(file: string): ResumeState | null {
     !raw.runningTunnels.every((name) => typeof name === 'string')
   ) {
     throw new Error(`${file} is not a version ${RESUME_VERSION} resume file`);
+  }
+  if (raw.runningTunnels.length > MAX_PROFILES) {
+    throw new Error(
+      `${file} lists ${raw.runningTunnels.length} tunnels; a config file has at most ${MAX_PROFILES}`,
+    );
   }
   return raw as ResumeState;
 }

@@ -20,24 +20,18 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawRequest } from '../api/http.js';
 import {
   createTestHome,
-  startDaemonProcess,
   writeConfig,
-  type DaemonProcess,
   type TestHome,
 } from '../reliability/harness/daemon-process.js';
-
-/** A daemon that needs longer than this to answer is taken as hung, for example on a FIFO. */
-const START_TIMEOUT_MS = 15_000;
+import { readDaemonLog, startDaemonWithin } from './restart-helpers.js';
 
 let home: TestHome;
 let tokenFile: string;
-let logFile: string;
 
 beforeAll(() => {
   home = createTestHome('token-file');
   writeConfig(home, []);
   tokenFile = join(home.stateDir, 'token');
-  logFile = join(home.stateDir, 'daemon.log');
 });
 
 afterAll(() => {
@@ -49,29 +43,9 @@ beforeEach(() => {
   rmSync(tokenFile, { recursive: true, force: true });
 });
 
-/** Starts a daemon and waits for its API, killing it when it hangs in start-up. */
-async function startDaemon(): Promise<{ daemon: DaemonProcess; port: number; token: string }> {
-  const daemon = startDaemonProcess(home);
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`daemon did not start within ${START_TIMEOUT_MS} ms:\n${daemon.output()}`));
-    }, START_TIMEOUT_MS);
-  });
-  try {
-    const api = await Promise.race([daemon.api(), hung]);
-    return { daemon, ...api };
-  } catch (error) {
-    await daemon.kill();
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Runs a daemon once, so the token file contains a valid token, and returns that token. */
 async function runOnce(): Promise<string> {
-  const { daemon, token } = await startDaemon();
+  const { daemon, token } = await startDaemonWithin(home);
   expect(await daemon.stop()).toBe(0);
   return token;
 }
@@ -88,8 +62,8 @@ async function statusOf(port: number, token: string): Promise<number> {
  * rejects `oldToken` and logged `reason` without either token.
  */
 async function expectFreshToken(oldToken: string, reason: RegExp): Promise<void> {
-  const logStart = readLog().length;
-  const { daemon, port, token } = await startDaemon();
+  const logStart = readDaemonLog(home).length;
+  const { daemon, port, token } = await startDaemonWithin(home);
   try {
     const stat = lstatSync(tokenFile);
     expect(stat.isFile()).toBe(true);
@@ -101,25 +75,17 @@ async function expectFreshToken(oldToken: string, reason: RegExp): Promise<void>
   } finally {
     expect(await daemon.stop()).toBe(0);
   }
-  const log = readLog().slice(logStart);
+  const log = readDaemonLog(home).slice(logStart);
   expect(log).toContain('created a new API token file');
   expect(log).toMatch(reason);
   expect(log).not.toContain(oldToken);
   expect(log).not.toContain(token);
 }
 
-function readLog(): string {
-  try {
-    return readFileSync(logFile, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 describe('token file across restarts', () => {
   it('reuses a safe token file', async () => {
     const first = await runOnce();
-    const { daemon, port, token } = await startDaemon();
+    const { daemon, port, token } = await startDaemonWithin(home);
     try {
       expect(token).toBe(first);
       expect(await statusOf(port, first)).toBe(200);

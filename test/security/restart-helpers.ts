@@ -1,0 +1,51 @@
+// Daemon starts for the tests that tamper with state files between runs: a start that hangs
+// is killed and reported with the daemon's output, instead of hanging the test file.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  startDaemonProcess,
+  type DaemonProcess,
+  type TestHome,
+} from '../reliability/harness/daemon-process.js';
+
+/** A daemon that needs longer than this to answer is taken as hung, for example on a FIFO. */
+export const START_TIMEOUT_MS = 15_000;
+
+export interface StartedDaemon {
+  daemon: DaemonProcess;
+  port: number;
+  token: string;
+}
+
+/** Starts a daemon on `home` and waits for its API, killing it when start-up hangs. */
+export async function startDaemonWithin(
+  home: TestHome,
+  timeoutMs = START_TIMEOUT_MS,
+): Promise<StartedDaemon> {
+  const daemon = startDaemonProcess(home);
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`daemon did not start within ${timeoutMs} ms:\n${daemon.output()}`));
+    }, timeoutMs);
+  });
+  try {
+    const api = await Promise.race([daemon.api(), hung]);
+    return { daemon, ...api };
+  } catch (error) {
+    await daemon.kill();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Returns the daemon log of `home`, or '' before the first daemon wrote it. */
+export function readDaemonLog(home: TestHome): string {
+  try {
+    return readFileSync(join(home.stateDir, 'daemon.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
