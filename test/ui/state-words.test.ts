@@ -91,21 +91,36 @@ describe('describeState', () => {
     expect(description.sentence).not.toContain(lastError.message);
   });
 
+  const notConnected = {
+    code: 'ERR_TARGET_NOT_CONNECTED',
+    message: 'Target i-0aaaaaaaaaaaaaaa1 is not connected.',
+    at: '2026-01-05T10:00:00.000Z',
+  };
+
   it('moves the next attempt out of the sentence', () => {
-    const lastError = {
-      code: 'ERR_TARGET_NOT_CONNECTED',
-      message: 'Target i-0aaaaaaaaaaaaaaa1 is not connected.',
-      at: '2026-01-05T10:00:00.000Z',
-    };
     const description = describeState({
       state: 'connecting',
       reason:
         'Target i-0aaaaaaaaaaaaaaa1 is not connected. Next attempt at 2026-01-05T10:00:55.200Z; ' +
         'connections are closed at once until a session opens.',
-      lastError,
+      lastError: notConnected,
     });
     expect(description.sentence).toBe(
       'Connecting to Session Manager again after a failed attempt. ' +
+        'Connections are closed at once until a session opens.',
+    );
+  });
+
+  it('keeps retrying now in the sentence', () => {
+    const description = describeState({
+      state: 'connecting',
+      reason:
+        'Target i-0aaaaaaaaaaaaaaa1 is not connected. Retrying now; connections are closed at ' +
+        'once until a session opens.',
+      lastError: notConnected,
+    });
+    expect(description.sentence).toBe(
+      'Connecting to Session Manager again after a failed attempt. Retrying now. ' +
         'Connections are closed at once until a session opens.',
     );
   });

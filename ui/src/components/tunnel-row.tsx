@@ -1,6 +1,6 @@
 import { buildClientCommand } from '../lib/client-command.js';
 import { formatBytes, formatDuration, formatRtt, formatTime } from '../lib/format.js';
-import { retryCountdown, type NextAttempt } from '../lib/retry.js';
+import { retryCountdown } from '../lib/retry.js';
 import {
   describeState,
   isErrorBeforeOpen,
@@ -26,7 +26,7 @@ function openFor(tunnel: TunnelStatus): string {
 }
 
 interface TunnelRowProps {
-  tunnel: TunnelStatus & NextAttempt;
+  tunnel: TunnelStatus;
   samples: readonly RateSample[];
   /** Epoch milliseconds, for the traffic chart and the retry countdown. */
   nowMs: number;

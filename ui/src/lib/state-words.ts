@@ -71,10 +71,11 @@ export function describeState(
 const RETRY_SENTENCE = 'Connecting to Session Manager again after a failed attempt.';
 
 /**
- * Clauses of a retry reason that the row shows as a countdown instead, from the daemon's
- * "<message>. Next attempt at <ISO time>; connections are closed at once until a session opens."
+ * The clause of the daemon's retry reason "<message>. Next attempt at <ISO time>; connections are
+ * closed at once until a session opens." that the row shows as a countdown from `nextAttemptAt`.
+ * A "Retrying now" clause stays, because no countdown shows while a start runs.
  */
-const NEXT_ATTEMPT_CLAUSE = /^(next attempt at \S+|retrying now)$/i;
+const NEXT_ATTEMPT_CLAUSE = /^next attempt at \S+$/i;
 
 /** Strips the sentence end, so "Access denied." and "Access denied" compare equal. */
 function withoutFinalStop(text: string): string {
