@@ -62,6 +62,63 @@ function sample(at: number, bytesIn: number, bytesOut: number): RateSample {
   return { at, inPerSecond: bytesIn, outPerSecond: bytesOut, bytesIn, bytesOut };
 }
 
+describe('TrafficHistory.seed', () => {
+  const AT = Date.parse('2026-01-05T10:00:07.000Z');
+  const snapshot = {
+    name: 'db',
+    bucketMs: 5_000,
+    at: new Date(AT).toISOString(),
+    bytesIn: 3_000,
+    bytesOut: 300,
+    buckets: [
+      { start: '2026-01-05T09:59:55.000Z', bytesIn: 0, bytesOut: 0 },
+      { start: '2026-01-05T10:00:00.000Z', bytesIn: 1_000, bytesOut: 100 },
+      { start: '2026-01-05T10:00:05.000Z', bytesIn: 2_000, bytesOut: 200 },
+    ],
+  };
+
+  it('adds one sample per busy bucket', () => {
+    const history = new TrafficHistory();
+    history.seed(snapshot);
+    const samples = history.samples('db');
+
+    expect(samples.map((sample) => sample.at)).toEqual([AT - 2_000, AT]);
+    expect(samples.map((sample) => sample.bytesIn)).toEqual([1_000, 2_000]);
+    expect(samples.map((sample) => sample.bytesOut)).toEqual([100, 200]);
+    expect(samples[0]!.inPerSecond).toBe(200);
+    // The newest bucket had run for 2 s at the snapshot.
+    expect(samples[1]!.inPerSecond).toBe(1_000);
+  });
+
+  it('drops samples the snapshot contains', () => {
+    const history = new TrafficHistory();
+    history.record('db', 0, 0, AT - 3_000);
+    history.record('db', 2_500, 250, AT - 1_000);
+    history.seed(snapshot);
+
+    expect(history.samples('db').map((sample) => sample.bytesIn)).toEqual([1_000, 2_000]);
+  });
+
+  it('counts later readings from its totals', () => {
+    const history = new TrafficHistory();
+    history.seed(snapshot);
+    history.record('db', 2_900, 290, AT - 500);
+    history.record('db', 3_500, 350, AT + 1_000);
+    const samples = history.samples('db');
+
+    expect(samples).toHaveLength(3);
+    expect(samples[2]!.bytesIn).toBe(500);
+    expect(samples[2]!.bytesOut).toBe(50);
+  });
+
+  it('ignores a snapshot without a valid time', () => {
+    const history = new TrafficHistory();
+    history.seed({ ...snapshot, at: 'yesterday' });
+
+    expect(history.samples('db')).toEqual([]);
+  });
+});
+
 describe('bucketTraffic', () => {
   it('places samples by time, not by index', () => {
     const buckets = bucketTraffic([sample(95_500, 5_000_000, 4_000_000)], 100_000, 5_000, 4);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiClient } from './lib/api.js';
+import { ApiClient, ApiError } from './lib/api.js';
 import {
   listFailed,
   problemFromError,
@@ -48,6 +48,8 @@ export function useDaemon(token: string): DaemonConnection {
   const api = useMemo(() => new ApiClient({ baseUrl: '', token }), [token]);
   const history = useRef(new TrafficHistory()).current;
   const ledger = useRef(new EventLedger()).current;
+  /** Tunnels whose chart was seeded from the daemon's traffic history, or is being seeded. */
+  const seeded = useRef(new Set<string>()).current;
   /** Count of MFA events, so a pending list fetched before the latest one is not applied. */
   const mfaEvents = useRef(0);
   const [tunnels, setTunnels] = useState<Map<string, TunnelStatus>>(new Map());
@@ -83,6 +85,31 @@ export function useDaemon(token: string): DaemonConnection {
     if (found) setProblem(found);
   }, []);
 
+  /**
+   * Seeds the chart of each listed tunnel seen for the first time with the daemon's last five
+   * minutes, so traffic from before the page opened shows. A daemon without the history route
+   * returns 404, and that chart then starts empty. Other failures are retried at the next list.
+   */
+  const seedTraffic = useCallback(
+    (names: string[]) => {
+      for (const name of names) {
+        if (seeded.has(name)) continue;
+        seeded.add(name);
+        api
+          .tunnelTraffic(name)
+          .then((snapshot) => {
+            if (!seeded.has(name)) return;
+            history.seed(snapshot);
+            setTrafficVersion((version) => version + 1);
+          })
+          .catch((error: unknown) => {
+            if (!(error instanceof ApiError && error.status === 404)) seeded.delete(name);
+          });
+      }
+    },
+    [api, history, seeded],
+  );
+
   const refresh = useCallback(async () => {
     try {
       const mark = ledger.mark();
@@ -94,6 +121,7 @@ export function useDaemon(token: string): DaemonConnection {
         if (ledger.hadTrafficSince(mark, tunnel.name)) continue;
         history.record(tunnel.name, tunnel.bytesIn, tunnel.bytesOut, now);
       }
+      seedTraffic(list.map((tunnel) => tunnel.name));
       setProblem(null);
       const mfaEventsBefore = mfaEvents.current;
       // A daemon older than the MFA routes returns 404; the prompt then never shows.
@@ -104,7 +132,7 @@ export function useDaemon(token: string): DaemonConnection {
     } catch (error) {
       setProblem(problemFromError(error) ?? listFailed(error));
     }
-  }, [api, history, ledger]);
+  }, [api, history, ledger, seedTraffic]);
 
   const handleEvent = useCallback(
     (event: DaemonEvent) => {
@@ -116,6 +144,7 @@ export function useDaemon(token: string): DaemonConnection {
       if (event.type === 'removed') {
         ledger.noteRemoved(event.name);
         history.forget(event.name);
+        seeded.delete(event.name);
         setTunnels((current) => {
           if (!current.has(event.name)) return current;
           const updated = new Map(current);
@@ -145,7 +174,7 @@ export function useDaemon(token: string): DaemonConnection {
         return new Map(current).set(event.name, updated);
       });
     },
-    [history, ledger],
+    [history, ledger, seeded],
   );
 
   useEffect(() => {

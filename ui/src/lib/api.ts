@@ -4,6 +4,7 @@ import type {
   MfaRequest,
   Profile,
   TargetQuery,
+  TrafficHistorySnapshot,
   TunnelStatus,
 } from './types.js';
 
@@ -55,6 +56,11 @@ export class ApiClient {
 
   listTunnels(): Promise<TunnelStatus[]> {
     return this.request('GET', '/v1/tunnels');
+  }
+
+  /** Reads the tunnel's traffic of the last five minutes; a daemon without the route returns 404. */
+  tunnelTraffic(name: string): Promise<TrafficHistorySnapshot> {
+    return this.request('GET', `/v1/tunnels/${encodeURIComponent(name)}/traffic`);
   }
 
   tunnelAction(name: string, action: TunnelAction): Promise<TunnelStatus> {

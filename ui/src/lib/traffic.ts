@@ -1,3 +1,5 @@
+import type { TrafficHistorySnapshot } from './types.js';
+
 /** Traffic between two counter readings: rates in bytes per second, deltas in bytes. */
 export interface RateSample {
   /** Epoch milliseconds of the later reading. */
@@ -48,6 +50,38 @@ export class TrafficHistory {
     entry.lastAt = atMs;
     const oldest = atMs - this.windowMs;
     while (entry.samples.length > 0 && entry.samples[0].at < oldest) entry.samples.shift();
+  }
+
+  /**
+   * Replaces the samples of the snapshot's tunnel with one sample per daemon bucket that moved
+   * bytes, and takes the snapshot's counters as the baseline of later readings. Samples recorded
+   * before are dropped, because the daemon's buckets contain their bytes, and readings older than
+   * the snapshot are ignored afterwards, so no byte counts twice.
+   */
+  seed(snapshot: TrafficHistorySnapshot): void {
+    const atMs = Date.parse(snapshot.at);
+    if (Number.isNaN(atMs) || !Array.isArray(snapshot.buckets)) return;
+    const samples: RateSample[] = [];
+    for (const bucket of snapshot.buckets) {
+      const start = Date.parse(bucket.start);
+      if (Number.isNaN(start) || !(bucket.bytesIn > 0 || bucket.bytesOut > 0)) continue;
+      // The newest bucket is still filling, so it ends at the snapshot.
+      const end = Math.min(start + snapshot.bucketMs, atMs);
+      const elapsedMs = Math.max(end - start, 1);
+      samples.push({
+        at: end,
+        inPerSecond: (bucket.bytesIn * 1000) / elapsedMs,
+        outPerSecond: (bucket.bytesOut * 1000) / elapsedMs,
+        bytesIn: bucket.bytesIn,
+        bytesOut: bucket.bytesOut,
+      });
+    }
+    this.series.set(snapshot.name, {
+      lastIn: snapshot.bytesIn,
+      lastOut: snapshot.bytesOut,
+      lastAt: atMs,
+      samples: samples.filter((sample) => sample.at >= atMs - this.windowMs),
+    });
   }
 
   samples(name: string): readonly RateSample[] {

@@ -13,6 +13,9 @@ export type {
   TunnelStatus,
 } from '../../../daemon/config/types.js';
 
+/** A tunnel's bytes of the last five minutes in 5 s buckets, from `GET /v1/tunnels/:name/traffic`. */
+export type { TrafficHistorySnapshot } from '../../../daemon/tunnel/traffic-history.js';
+
 /** A pending request for an MFA code from `GET /v1/mfa`. */
 export type { MfaRequest } from '../../../daemon/api/mfa.js';
 
