@@ -335,6 +335,50 @@ describe('dashboard end to end', () => {
     expect(`${inbound}${outbound}`).toMatch(/V(0\.0|36\.0)H/);
   });
 
+  it('charts traffic from before the page opened', async () => {
+    const localPort = await freePort();
+    await createProfile({
+      name: 'history',
+      target: INSTANCE,
+      mode: 'always-on',
+      remoteHost: '127.0.0.1',
+      remotePort: (echo.address() as AddressInfo).port,
+      localPort,
+    });
+    const lateTab = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    try {
+      const started = await fetch(`${daemon!.url}/v1/tunnels/history/start`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${daemon!.token}` },
+      });
+      expect(started.status).toBe(200);
+      await expect.poll(async () => (await tunnelStatus('history')).state).toBe('open');
+      const socket = await connectLocal(localPort);
+      try {
+        const payload = randomBytes(2 * 1024 * 1024);
+        const echoed = await echoThrough(socket, payload);
+        expect(sha256(echoed)).toBe(sha256(payload));
+      } finally {
+        socket.destroy();
+      }
+      // Only once the bytes have moved does this page open, so live events alone show nothing.
+      await lateTab.goto(`${daemon!.url}/#token=${daemon!.token}`);
+      const chart = lateTab.locator('article[data-tunnel="history"]').getByTestId('traffic-chart');
+      const total = async (direction: 'in' | 'out') =>
+        Number(await chart.getAttribute(`data-total-${direction}`));
+      const twoMiB = 2 * 1024 * 1024;
+      await expect.poll(() => total('in'), { timeout: 15_000 }).toBeGreaterThanOrEqual(twoMiB);
+      await expect.poll(() => total('out'), { timeout: 15_000 }).toBeGreaterThanOrEqual(twoMiB);
+      // Bytes in both the daemon's history and a live event would count twice.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(await total('in')).toBe(twoMiB);
+      expect(await total('out')).toBe(twoMiB);
+    } finally {
+      await lateTab.close();
+      await deleteProfile('history');
+    }
+  });
+
   it('shows a refused remote port with its fix', async () => {
     const refusedRow = row('refused');
     // The row's button starts a stopped tunnel, which its label Start names.
@@ -710,6 +754,17 @@ describe('dashboard end to end', () => {
     expect(await page.getByTestId('stream-status').textContent()).toBe('Offline');
     await expectCardsUnknown();
     await page.screenshot({ path: join(SCREENSHOTS, 'daemon-stopped.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Profiles', exact: true }).click();
+    await expect.poll(() => page.getByTestId('profiles-unknown').count()).toBe(1);
+    expect(await banner.count()).toBe(1);
+    for (const name of ['New profile', 'Import…', 'Export']) {
+      expect(await page.getByRole('button', { name, exact: true }).isDisabled()).toBe(true);
+    }
+    expect(await page.locator('section.profiles').getAttribute('aria-disabled')).toBe('true');
+    expect(await page.locator('section.profiles [role="status"]').count()).toBe(0);
+    await page.getByRole('button', { name: 'Tunnels', exact: true }).click();
+    await expect.poll(() => row('echo').count()).toBe(1);
   });
 
   it('follows a daemon restarted on its port', async () => {

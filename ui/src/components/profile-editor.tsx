@@ -15,6 +15,8 @@ interface ProfileEditorProps {
   initial: ProfileForm;
   /** The stored profile being edited, or null to create a new one. */
   original: Profile | null;
+  /** True while the daemon does not respond or rejects the token, which disables Save. */
+  daemonLost: boolean;
   onSaved: (name: string) => void;
   onCancel: () => void;
 }
@@ -22,7 +24,14 @@ interface ProfileEditorProps {
 type Errors = Partial<Record<FormField, string[]>>;
 
 /** Edits one profile. The daemon validates it, and its field errors show next to each field. */
-export function ProfileEditor({ api, initial, original, onSaved, onCancel }: ProfileEditorProps) {
+export function ProfileEditor({
+  api,
+  initial,
+  original,
+  daemonLost,
+  onSaved,
+  onCancel,
+}: ProfileEditorProps) {
   const [form, setForm] = useState<ProfileForm>(initial);
   const [errors, setErrors] = useState<Errors>({});
   const [general, setGeneral] = useState<string[]>([]);
@@ -137,7 +146,7 @@ export function ProfileEditor({ api, initial, original, onSaved, onCancel }: Pro
         {text('sessionPool', 'Parallel sessions (1 to 8)', { inputMode: 'numeric' })}
       </fieldset>
       <div class="form-actions">
-        <button type="submit" class="primary" disabled={saving}>
+        <button type="submit" class="primary" disabled={saving || daemonLost}>
           {saving ? 'Saving…' : 'Save'}
         </button>
         <button type="button" onClick={onCancel}>

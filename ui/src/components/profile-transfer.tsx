@@ -6,12 +6,14 @@ import type { Profile } from '../lib/types.js';
 interface ProfileTransferProps {
   api: ApiClient;
   profiles: Profile[];
+  /** True while the daemon is lost, which disables both buttons. */
+  disabled: boolean;
   /** Called with a one-line summary once an import finished. */
   onImported: (summary: string, failed: boolean) => void;
 }
 
 /** Offers import (file picker) and export (download) of profiles as JSON. */
-export function ProfileTransfer({ api, profiles, onImported }: ProfileTransferProps) {
+export function ProfileTransfer({ api, profiles, disabled, onImported }: ProfileTransferProps) {
   const fileInput = useRef<HTMLInputElement>(null);
 
   const download = () => {
@@ -48,7 +50,7 @@ export function ProfileTransfer({ api, profiles, onImported }: ProfileTransferPr
 
   return (
     <>
-      <button type="button" onClick={() => fileInput.current?.click()}>
+      <button type="button" disabled={disabled} onClick={() => fileInput.current?.click()}>
         Import…
       </button>
       <input
@@ -65,7 +67,7 @@ export function ProfileTransfer({ api, profiles, onImported }: ProfileTransferPr
           if (file) void importFile(file);
         }}
       />
-      <button type="button" onClick={download} disabled={profiles.length === 0}>
+      <button type="button" onClick={download} disabled={disabled || profiles.length === 0}>
         Export
       </button>
     </>

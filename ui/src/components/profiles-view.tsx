@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
+import { isDaemonLost, problemFromError } from '../lib/daemon-problem.js';
 import { duplicateName, EMPTY_FORM, profileToForm, type ProfileForm } from '../lib/profile-form.js';
 import type { Profile } from '../lib/types.js';
 import { trayBridge } from '../tray-bridge.js';
@@ -20,6 +21,10 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const tray = trayBridge();
+  // Like the tunnel cards, no control that needs the daemon works while it is lost. The banner
+  // above the views names the problem, and the tray's config file button stays, because editing
+  // the file by hand is one way to fix a daemon that does not start.
+  const daemonLost = isDaemonLost(daemon.problem);
 
   const load = useCallback(async () => {
     try {
@@ -27,7 +32,10 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
       setProfiles([...list].sort((a, b) => a.name.localeCompare(b.name)));
     } catch (error) {
       daemon.reportError(error);
-      if (error instanceof ApiError) setMessage({ text: error.message, error: true });
+      // The banner already names an unreachable daemon or a rejected token.
+      if (error instanceof ApiError && !isDaemonLost(problemFromError(error))) {
+        setMessage({ text: error.message, error: true });
+      }
     }
   }, [daemon.api, daemon.reportError]);
 
@@ -65,6 +73,7 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
         api={daemon.api}
         initial={editing.form}
         original={editing.original}
+        daemonLost={daemonLost}
         onSaved={saved}
         onCancel={() => setEditing(null)}
       />
@@ -72,13 +81,14 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
   }
 
   return (
-    <section class="profiles">
+    <section class="profiles" aria-disabled={daemonLost}>
       <div class="group-head">
         <h2>Profiles</h2>
         <div class="group-actions">
           <button
             type="button"
             class="primary"
+            disabled={daemonLost}
             onClick={() => setEditing({ form: { ...EMPTY_FORM }, original: null })}
           >
             New profile
@@ -97,6 +107,7 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
           <ProfileTransfer
             api={daemon.api}
             profiles={profiles}
+            disabled={daemonLost}
             onImported={async (text, error) => {
               setMessage({ text, error });
               await load();
@@ -110,9 +121,15 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
           {message.text}
         </p>
       )}
-      {profiles.length === 0 ? (
+      {profiles.length === 0 && daemonLost && (
+        <p data-testid="profiles-unknown">
+          Profiles unknown: the dashboard cannot reach the daemon.
+        </p>
+      )}
+      {profiles.length === 0 && !daemonLost && (
         <p>No profiles yet. Create one with New profile or import a file.</p>
-      ) : (
+      )}
+      {profiles.length > 0 && (
         <table class="profile-table">
           <thead>
             <tr>
@@ -138,21 +155,33 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
                   <button
                     type="button"
                     class="small"
+                    disabled={daemonLost}
                     onClick={() => setEditing({ form: profileToForm(profile), original: profile })}
                   >
                     Edit
                   </button>
-                  <button type="button" class="small" onClick={() => duplicate(profile)}>
+                  <button
+                    type="button"
+                    class="small"
+                    disabled={daemonLost}
+                    onClick={() => duplicate(profile)}
+                  >
                     Duplicate
                   </button>
                   {confirmDelete === profile.name ? (
-                    <button type="button" class="small danger" onClick={() => remove(profile.name)}>
+                    <button
+                      type="button"
+                      class="small danger"
+                      disabled={daemonLost}
+                      onClick={() => remove(profile.name)}
+                    >
                       Confirm delete
                     </button>
                   ) : (
                     <button
                       type="button"
                       class="small"
+                      disabled={daemonLost}
                       onClick={() => setConfirmDelete(profile.name)}
                     >
                       Delete
