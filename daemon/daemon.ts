@@ -268,6 +268,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     foreground: options.foreground,
     level: options.logLevel,
   });
+  if (lock.replacedLock) {
+    log.logger.warn({ file: paths.pidFile, ...lock.replacedLock }, 'replaced a stale daemon lock');
+  }
   try {
     return await runDaemon(options, lock, log);
   } catch (error) {

@@ -1,17 +1,10 @@
 // One daemon per state directory: an exclusive lock file that names its owner's pid, and the
 // probe that tells whether that owner is a bastionless daemon by asking its control API.
 
-import {
-  closeSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, lstatSync, openSync, renameSync, rmSync, utimesSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processExists, type ApiFile, type BastionlessPaths } from './paths.js';
+import { readStateFile, StateFileError } from './state-file.js';
 
 /**
  * Time a daemon has from taking the lock until its control API answers. The `start` command
@@ -24,6 +17,10 @@ const PROBE_TIMEOUT_MS = 2000;
 /** A break lock older than this was left by a process that died while holding it. */
 const STALE_BREAK_LOCK_MS = 5000;
 const POLL_MS = 100;
+/** A lock contains a pid and a newline, and api.json a port, a pid, a URL and a file path. */
+const MAX_LOCK_FILE_BYTES = 64;
+const MAX_API_FILE_BYTES = 16 * 1024;
+const MAX_TOKEN_FILE_BYTES = 1024;
 
 export type DaemonProbe =
   /** The control API answered the token and reported the pid that owns the lock. */
@@ -69,31 +66,56 @@ interface LockContent {
   /** Raw text and mtime, so a breaker removes the lock only if nobody replaced it meanwhile. */
   text: string;
   mtimeMs: number;
+  /**
+   * Reason the lock is not a regular file a daemon wrote (a symlink, FIFO, directory or
+   * oversized file), or undefined when it is one. Such a lock names no owner and is stale at once.
+   */
+  invalidBecause?: string;
 }
 
 function readLock(lockFile: string): LockContent | null {
+  let read: ReturnType<typeof readStateFile>;
   try {
-    const text = readFileSync(lockFile, 'utf8');
-    const { mtimeMs } = statSync(lockFile);
-    return {
-      pid: Number.parseInt(text.trim(), 10),
-      ageMs: Date.now() - mtimeMs,
-      text,
-      mtimeMs,
-    };
+    read = readStateFile(lockFile, MAX_LOCK_FILE_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (!(error instanceof StateFileError)) {
+      throw error;
+    }
+    const stat = lstatSync(lockFile, { throwIfNoEntry: false });
+    if (!stat) {
       return null;
     }
-    throw error;
+    const ageMs = Date.now() - stat.mtimeMs;
+    return {
+      pid: Number.NaN,
+      ageMs,
+      text: '',
+      mtimeMs: stat.mtimeMs,
+      invalidBecause: error.reason,
+    };
   }
+  if (read === null) {
+    return null;
+  }
+  const { text, stat } = read;
+  return {
+    pid: Number.parseInt(text.trim(), 10),
+    ageMs: Date.now() - stat.mtimeMs,
+    text,
+    mtimeMs: stat.mtimeMs,
+  };
 }
 
+/** Reads api.json and the token bounded, so a FIFO or a huge file there cannot stall a probe. */
 function readApiFile(paths: BastionlessPaths): { api: ApiFile; token: string } | null {
   try {
-    const api = JSON.parse(readFileSync(paths.apiFile, 'utf8')) as ApiFile;
-    const token = readFileSync(paths.tokenFile, 'utf8').trim();
-    if (!Number.isInteger(api.port) || !Number.isInteger(api.pid) || token === '') {
+    const apiText = readStateFile(paths.apiFile, MAX_API_FILE_BYTES)?.text;
+    const token = readStateFile(paths.tokenFile, MAX_TOKEN_FILE_BYTES)?.text.trim();
+    if (apiText === undefined || !token) {
+      return null;
+    }
+    const api = JSON.parse(apiText) as ApiFile;
+    if (!Number.isInteger(api.port) || !Number.isInteger(api.pid)) {
       return null;
     }
     return { api, token };
@@ -148,7 +170,12 @@ export async function probeDaemon(paths: BastionlessPaths): Promise<DaemonProbe>
       return { state: 'unresponsive', pid, port: state.api.port };
     }
   }
-  if (lock && lock.ageMs < STARTUP_GRACE_MS && (alive || Number.isNaN(lock.pid))) {
+  if (
+    lock &&
+    lock.invalidBecause === undefined &&
+    lock.ageMs < STARTUP_GRACE_MS &&
+    (alive || Number.isNaN(lock.pid))
+  ) {
     return { state: 'transitioning', pid: lock.pid, lockAgeMs: lock.ageMs };
   }
   return { state: 'stopped', stalePid: alive ? pid : null };
@@ -179,7 +206,12 @@ function breakStaleLock(lockFile: string, stale: LockContent): boolean {
     writeSync(fd, `${process.pid}\n`);
     const current = readLock(lockFile);
     if (current && current.text === stale.text && current.mtimeMs === stale.mtimeMs) {
-      rmSync(lockFile, { force: true });
+      // rm cannot remove a directory without deleting what is in it, so it is moved aside.
+      if (lstatSync(lockFile, { throwIfNoEntry: false })?.isDirectory()) {
+        renameSync(lockFile, `${lockFile}.${Date.now()}.moved`);
+      } else {
+        rmSync(lockFile, { force: true });
+      }
       return true;
     }
     return false;
@@ -203,6 +235,19 @@ export interface DaemonLock {
    * before it announces itself, so two daemons never both run on one state directory.
    */
   isHeld(): boolean;
+  /**
+   * Stale lock that this daemon removed while taking the lock, so it can log what it ignored.
+   * Undefined when the lock file did not exist.
+   */
+  replacedLock?: StaleLock;
+}
+
+/** A lock file that was removed as stale. */
+export interface StaleLock {
+  /** Pid the lock named; null when it named none. */
+  stalePid: number | null;
+  /** Reason the file was no daemon's lock at all, e.g. "it is a symbolic link". */
+  invalidBecause?: string;
 }
 
 /**
@@ -218,6 +263,7 @@ export async function acquireDaemonLock(
 ): Promise<DaemonLock> {
   const lockFile = paths.pidFile;
   const deadline = Date.now() + waitMs;
+  let replacedLock: StaleLock | undefined;
   for (;;) {
     try {
       const fd = openSync(lockFile, 'wx', 0o644);
@@ -230,6 +276,7 @@ export async function acquireDaemonLock(
         touch: () => touchLock(lockFile),
         release: () => releaseLock(lockFile),
         isHeld: () => readLock(lockFile)?.pid === process.pid,
+        replacedLock,
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -248,6 +295,10 @@ export async function acquireDaemonLock(
     if (probe.state === 'stopped') {
       const stale = readLock(lockFile);
       if (stale && breakStaleLock(lockFile, stale)) {
+        replacedLock = { stalePid: Number.isNaN(stale.pid) ? null : stale.pid };
+        if (stale.invalidBecause !== undefined) {
+          replacedLock.invalidBecause = stale.invalidBecause;
+        }
         continue;
       }
     }
