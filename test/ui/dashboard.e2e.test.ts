@@ -542,8 +542,12 @@ describe('dashboard end to end', () => {
       expect(lastError?.code).toBe('ERR_PORT_IN_USE');
       expect(lastError?.hint).toBeTruthy();
       const text = await takenRow.innerText();
-      expect(occurrences(text, lastError!.message)).toBe(1);
-      expect(occurrences(text, lastError!.hint!)).toBe(1);
+      // Commands between backticks render as code, so the page shows them without backticks.
+      const shown = (message: string) => message.replaceAll('`', '');
+      expect(occurrences(text, shown(lastError!.message))).toBe(1);
+      expect(occurrences(text, shown(lastError!.hint!))).toBe(1);
+      expect(lastError!.hint).toContain('`');
+      expect(await takenRow.getByTestId('error-hint').locator('code').count()).toBeGreaterThan(0);
       expect(await takenRow.getByTestId('state-sentence').textContent()).toBe(
         'Failed: the daemon stopped retrying.',
       );
@@ -748,9 +752,14 @@ describe('dashboard end to end', () => {
     await expect.poll(() => banner.count(), { timeout: 20_000 }).toBe(1);
     expect(await banner.getAttribute('data-problem')).toBe('unreachable');
     expect(await banner.textContent()).toBe(
-      'The daemon is not running or not reachable. Start it with `bastionless start`, then ' +
-        'open the dashboard again at the address that `bastionless dashboard` prints.',
+      'The daemon is not running or not reachable. Start it with bastionless start and this ' +
+        'page reconnects on its own. If it does not, open the dashboard again at the address ' +
+        'that bastionless dashboard prints.',
     );
+    expect(await banner.locator('code').allTextContents()).toEqual([
+      'bastionless start',
+      'bastionless dashboard',
+    ]);
     expect(await page.getByTestId('stream-status').textContent()).toBe('Offline');
     await expectCardsUnknown();
     await page.screenshot({ path: join(SCREENSHOTS, 'daemon-stopped.png'), fullPage: true });
@@ -801,7 +810,7 @@ describe('dashboard end to end', () => {
       .toBe('token-rejected');
     expect(await banner.textContent()).toBe(
       "The daemon rejected this page's access token. The daemon now has another token, so " +
-        'open the dashboard again at the address that `bastionless dashboard` prints, or from ' +
+        'open the dashboard again at the address that bastionless dashboard prints, or from ' +
         'the tray menu.',
     );
     await expectCardsUnknown();

@@ -1,4 +1,5 @@
 import type { DaemonProblem } from '../lib/daemon-problem.js';
+import { MessageText } from './message-text.js';
 
 /**
  * Shows a full-width alert while the page has no live data from the daemon. It names the
@@ -13,7 +14,7 @@ export function Banner({ problem }: { problem: DaemonProblem }) {
       data-problem={problem.kind}
       title={problem.detail}
     >
-      <strong>{problem.title}</strong> {problem.hint}
+      <strong>{problem.title}</strong> <MessageText text={problem.hint} />
     </div>
   );
 }

@@ -12,6 +12,7 @@ import type { RateSample } from '../lib/traffic.js';
 import type { TunnelStatus } from '../lib/types.js';
 import { CopyButton } from './copy-button.js';
 import { Sparkline } from './sparkline.js';
+import { MessageText } from './message-text.js';
 
 const FORWARDING_WORDS = { mux: 'multiplexed', basic: 'one connection per session' } as const;
 
@@ -177,12 +178,12 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
       {error && !daemonLost && !isErrorBeforeOpen(tunnel) && (
         <div class="last-error" role="status" data-testid="last-error">
           <p>
-            <strong>Last error</strong> at {formatTime(error.at)}: {error.message}{' '}
-            <code>{error.code}</code>
+            <strong>Last error</strong> at {formatTime(error.at)}:{' '}
+            <MessageText text={error.message} /> <code>{error.code}</code>
           </p>
           {error.hint && (
             <p class="hint" data-testid="error-hint">
-              <strong>Suggested fix:</strong> {error.hint}
+              <strong>Suggested fix:</strong> <MessageText text={error.hint} />
             </p>
           )}
         </div>

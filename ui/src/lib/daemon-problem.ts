@@ -34,12 +34,12 @@ export function unreachable(detail: string): DaemonProblem {
     kind: 'unreachable',
     title: 'The daemon is not running or not reachable.',
     detail,
-    // The page keeps retrying its own address, but a restarted daemon may have another port
-    // (unless started with --port) or another token, so the hint names the command that prints
-    // the current address.
+    // The page keeps retrying its own address. A restarted daemon reuses its port and token,
+    // but takes another port when the old one is busy, so the hint also names the command
+    // that prints the current address.
     hint:
-      'Start it with `bastionless start`, then open the dashboard again at the address that ' +
-      '`bastionless dashboard` prints.',
+      'Start it with `bastionless start` and this page reconnects on its own. If it does not, ' +
+      'open the dashboard again at the address that `bastionless dashboard` prints.',
   };
 }
 
