@@ -2,7 +2,7 @@
 // checks, so another web site cannot drive the daemon through the user's browser.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { lstatSync, readFileSync, renameSync } from 'node:fs';
+import { lstatSync, renameSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { readStateFile, StateFileError } from '../state-file.js';
@@ -89,8 +89,16 @@ export function loadOrCreateTokenFile(file: string): LoadedToken {
     : { token, reused: false, replacedBecause: reason };
 }
 
+/**
+ * Reads the token of a running daemon for a client. Throws when the file is missing, is not a
+ * regular file or is larger than a token file, so a FIFO planted there cannot block the CLI.
+ */
 export function readTokenFile(file: string): string {
-  return readFileSync(file, 'utf8').trim();
+  const read = readStateFile(file, MAX_TOKEN_FILE_BYTES);
+  if (read === null) {
+    throw new StateFileError(file, 'it does not exist');
+  }
+  return read.text.trim();
 }
 
 /** Compares in constant time; hashing first makes the lengths equal, so length leaks nothing. */

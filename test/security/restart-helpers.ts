@@ -1,6 +1,7 @@
 // Daemon starts for the tests that tamper with state files between runs: a start that hangs
 // is killed and reported with the daemon's output, instead of hanging the test file.
 
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -48,4 +49,30 @@ export function readDaemonLog(home: TestHome): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Stops a daemon through `POST /v1/shutdown`, as `bastionless stop` does, and returns its exit
+ * code. A SIGTERM right after api.json appears can arrive before the daemon installs its signal
+ * handlers and end it with the default action, so the tests do not send one.
+ */
+export async function shutdownDaemon(
+  started: StartedDaemon,
+  timeoutMs = 10_000,
+): Promise<number | null> {
+  const { daemon } = started;
+  if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) {
+    return daemon.child.exitCode;
+  }
+  const exited = once(daemon.child, 'exit');
+  const response = await fetch(`http://127.0.0.1:${started.port}/v1/shutdown`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${started.token}` },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  await response.body?.cancel();
+  const timer = setTimeout(() => daemon.child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await exited) as [number | null];
+  clearTimeout(timer);
+  return code;
 }

@@ -25,7 +25,12 @@ import {
   writeConfig,
   type TestHome,
 } from '../reliability/harness/daemon-process.js';
-import { readDaemonLog, startDaemonWithin, type StartedDaemon } from './restart-helpers.js';
+import {
+  readDaemonLog,
+  shutdownDaemon,
+  startDaemonWithin,
+  type StartedDaemon,
+} from './restart-helpers.js';
 
 const PROFILE = 'db';
 
@@ -72,7 +77,9 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  await running?.daemon.stop();
+  if (running) {
+    await shutdownDaemon(running);
+  }
   running = undefined;
 });
 
@@ -168,8 +175,7 @@ describe('resume file', () => {
     ['a symlink', symlinkSync, 'is a symbolic link'],
     ['a hard link', linkSync, 'is not valid JSON'],
   ])('ignores %s to the token file', async (_label, link, reason) => {
-    const { daemon } = await startDaemonWithin(home);
-    await daemon.stop();
+    await shutdownDaemon(await startDaemonWithin(home));
     const tokenFile = join(home.stateDir, 'token');
     const token = readFileSync(tokenFile, 'utf8').trim();
     rmSync(resumeFile, { force: true });
@@ -226,7 +232,7 @@ describe('lock file', () => {
     const probe = await probeDaemon(resolvePaths({ env: { BASTIONLESS_HOME: home.dir } }));
     expect(probe).toEqual({ state: 'stopped', stalePid: other.pid });
     await expectLockTakenOver(new RegExp(`"stalePid":${other.pid},"msg":"replaced a stale`));
-    await running!.daemon.stop();
+    expect(await shutdownDaemon(running!)).toBe(0);
     running = undefined;
     expect(processExists(other.pid!)).toBe(true);
     expect(other.signalCode).toBeNull();

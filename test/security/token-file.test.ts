@@ -18,12 +18,14 @@ import {
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawRequest } from '../api/http.js';
+import { runCli } from '../cli/helpers.js';
 import {
   createTestHome,
+  daemonEnv,
   writeConfig,
   type TestHome,
 } from '../reliability/harness/daemon-process.js';
-import { readDaemonLog, startDaemonWithin } from './restart-helpers.js';
+import { readDaemonLog, shutdownDaemon, startDaemonWithin } from './restart-helpers.js';
 
 let home: TestHome;
 let tokenFile: string;
@@ -45,8 +47,9 @@ beforeEach(() => {
 
 /** Runs a daemon once, so the token file contains a valid token, and returns that token. */
 async function runOnce(): Promise<string> {
-  const { daemon, token } = await startDaemonWithin(home);
-  expect(await daemon.stop()).toBe(0);
+  const started = await startDaemonWithin(home);
+  expect(await shutdownDaemon(started)).toBe(0);
+  const token = started.token;
   return token;
 }
 
@@ -63,7 +66,8 @@ async function statusOf(port: number, token: string): Promise<number> {
  */
 async function expectFreshToken(oldToken: string, reason: RegExp): Promise<void> {
   const logStart = readDaemonLog(home).length;
-  const { daemon, port, token } = await startDaemonWithin(home);
+  const started = await startDaemonWithin(home);
+  const { port, token } = started;
   try {
     const stat = lstatSync(tokenFile);
     expect(stat.isFile()).toBe(true);
@@ -73,7 +77,7 @@ async function expectFreshToken(oldToken: string, reason: RegExp): Promise<void>
     expect(await statusOf(port, oldToken)).toBe(401);
     expect(await statusOf(port, token)).toBe(200);
   } finally {
-    expect(await daemon.stop()).toBe(0);
+    expect(await shutdownDaemon(started)).toBe(0);
   }
   const log = readDaemonLog(home).slice(logStart);
   expect(log).toContain('created a new API token file');
@@ -85,12 +89,12 @@ async function expectFreshToken(oldToken: string, reason: RegExp): Promise<void>
 describe('token file across restarts', () => {
   it('reuses a safe token file', async () => {
     const first = await runOnce();
-    const { daemon, port, token } = await startDaemonWithin(home);
+    const started = await startDaemonWithin(home);
     try {
-      expect(token).toBe(first);
-      expect(await statusOf(port, first)).toBe(200);
+      expect(started.token).toBe(first);
+      expect(await statusOf(started.port, first)).toBe(200);
     } finally {
-      await daemon.stop();
+      await shutdownDaemon(started);
     }
   });
 
@@ -150,6 +154,20 @@ describe('token file across restarts', () => {
     rmSync(tokenFile);
     execFileSync('mkfifo', ['-m', '600', tokenFile]);
     await expectFreshToken(old, /not a regular file/);
+  });
+
+  it('keeps the CLI from blocking on a FIFO', async () => {
+    const started = await startDaemonWithin(home);
+    try {
+      rmSync(tokenFile);
+      execFileSync('mkfifo', ['-m', '600', tokenFile]);
+      // Without a readable token the CLI reports that no daemon runs, instead of waiting.
+      const result = await runCli(['down', 'any-tunnel'], daemonEnv(home), 10_000);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain('not running');
+    } finally {
+      await shutdownDaemon(started);
+    }
   });
 
   it.skipIf(process.getuid?.() !== 0)('replaces a file owned by another user', async () => {
