@@ -19,9 +19,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import { probeDaemon } from '../../daemon/instance-lock.js';
 import { resolvePaths, processExists } from '../../daemon/paths.js';
-import { freePort } from '../cli/helpers.js';
+import { freePort, runCli } from '../cli/helpers.js';
 import {
   createTestHome,
+  daemonEnv,
   writeConfig,
   type TestHome,
 } from '../reliability/harness/daemon-process.js';
@@ -231,6 +232,11 @@ describe('lock file', () => {
     age(lockFile);
     const probe = await probeDaemon(resolvePaths({ env: { BASTIONLESS_HOME: home.dir } }));
     expect(probe).toEqual({ state: 'stopped', stalePid: other.pid });
+    const stop = await runCli(['stop'], daemonEnv(home), 20_000);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toContain(
+      `process ${other.pid} in ${lockFile} is not a bastionless daemon`,
+    );
     await expectLockTakenOver(new RegExp(`"stalePid":${other.pid},"msg":"replaced a stale`));
     expect(await shutdownDaemon(running!)).toBe(0);
     running = undefined;
