@@ -27,6 +27,8 @@ export interface PolicyOptions {
 }
 
 const DOCUMENTS = ['AWS-StartPortForwardingSession', 'AWS-StartPortForwardingSessionToRemoteHost'];
+// Resource tag that Session Manager sets on each session to the id of the caller that started it.
+export const OWN_SESSION_TAG_KEY = 'ssm:resourceTag/aws:ssmmessages:session-id';
 const ISO_TIME_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function timeCondition(options: PolicyOptions): PolicyStatement['Condition'] {
@@ -118,13 +120,19 @@ export function buildPolicy(profiles: Profile[], options: PolicyOptions = {}): I
       Condition: { StringEquals: tagCondition },
     });
   }
-  // NOTE: IAM defines aws:username only for IAM users. For SSO and assumed-role identities this
-  // statement matches no session, so they need a resource that fits their session ids.
+  // Session ids start with the IAM user name for IAM users but with the role session name for
+  // assumed-role and SSO identities, and IAM defines ${aws:username} only for IAM users. So the
+  // statement matches the `aws:ssmmessages:session-id` tag that Session Manager puts on every
+  // session instead: the caller's user id for IAM users and `ROLEID:session-name` for assumed
+  // roles, which is ${aws:userid} in both cases. Source: AWS Systems Manager User Guide,
+  // "Additional sample IAM policies for Session Manager", "Allow a user to end only sessions
+  // they started", method 2.
   statements.push({
     Sid: 'ManageOwnSessions',
     Effect: 'Allow',
     Action: ['ssm:ResumeSession', 'ssm:TerminateSession'],
-    Resource: ['arn:aws:ssm:*:*:session/${aws:username}-*'],
+    Resource: ['arn:aws:ssm:*:*:session/*'],
+    Condition: { StringLike: { [OWN_SESSION_TAG_KEY]: '${aws:userid}' } },
   });
   statements.push({
     Sid: 'Discovery',
