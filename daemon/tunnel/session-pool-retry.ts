@@ -44,6 +44,10 @@ export class SessionPoolRetry {
   private failure: BastionlessError | null = null;
   /** Reason shown while a start failed for want of a login; cleared once credentials work. */
   private loginNeededReason: string | null = null;
+  /** True once a session of this run has opened, so an unreachable endpoint may be a blip. */
+  private sessionOpened = false;
+  /** Session starts in a row that failed with ERR_ENDPOINT_UNREACHABLE. */
+  private endpointFailures = 0;
 
   constructor(options: SessionPoolRetryDependencies) {
     this.profile = options.profile;
@@ -84,6 +88,8 @@ export class SessionPoolRetry {
   reset(): void {
     this.loginNeededReason = null;
     this.failure = null;
+    this.sessionOpened = false;
+    this.endpointFailures = 0;
     this.backoff.reset();
   }
 
@@ -99,6 +105,8 @@ export class SessionPoolRetry {
 
   /** Ends a wait for a login and a failure streak, because a session start just succeeded. */
   onSessionStarted(): void {
+    this.sessionOpened = true;
+    this.endpointFailures = 0;
     if (this.loginNeededReason !== null) {
       this.log.info('credentials valid again, login no longer needed');
     }
@@ -158,8 +166,17 @@ export class SessionPoolRetry {
       this.host.failFatal(error);
       return;
     }
-    this.log.warn(context, 'session start failed, retrying with backoff');
-    if (isLastingStartFailure(error)) {
+    const history = {
+      sessionOpened: this.sessionOpened,
+      endpointFailuresBefore: this.endpointFailures,
+    };
+    this.endpointFailures =
+      error.code === 'ERR_ENDPOINT_UNREACHABLE' ? this.endpointFailures + 1 : 0;
+    this.log.warn(
+      { ...context, endpointFailures: this.endpointFailures },
+      'session start failed, retrying with backoff',
+    );
+    if (isLastingStartFailure(error, history)) {
       this.beginFailure(error);
     } else {
       this.endFailure('transient start error');

@@ -25,14 +25,63 @@ const LASTING_CODES: ReadonlySet<string> = new Set([
   'ERR_UNSUPPORTED_SESSION',
 ]);
 
+/** End of every fail-fast status reason; the CLI looks for it to print the reason as a hint. */
+export const FAST_CLOSE_NOTICE = 'connections are closed at once until a session opens';
+
+/** Depth limit of the cause chain walk, so a cyclic chain cannot loop. */
+const MAX_CAUSE_DEPTH = 8;
+
+/** What the pool has seen of earlier starts in this run of the tunnel. */
+export interface StartHistory {
+  /** True once any session of this run has opened. */
+  sessionOpened: boolean;
+  /** Endpoint failures in a row before this one, reset by any other outcome. */
+  endpointFailuresBefore: number;
+}
+
 /**
  * Returns true when `error` will not go away by itself within a connection's wait, so
- * waiting connections gain nothing by staying open. Timeouts, throttling, unreachable
- * endpoints, dropped websockets and unrecognised errors count as transient, because a
- * wrong lasting verdict would close connections that the next start could carry.
+ * waiting connections gain nothing by staying open. Timeouts, throttling and dropped
+ * websockets count as transient, because a wrong lasting verdict would close connections
+ * that the next start could carry. An unreachable endpoint is lasting when its host name does
+ * not resolve (ENOTFOUND), when no session of this run has opened yet, or from the second
+ * failure in a row. Only the first failure after a working session counts as a blip.
  */
-export function isLastingStartFailure(error: BastionlessError): boolean {
-  return LASTING_CODES.has(error.code);
+export function isLastingStartFailure(error: BastionlessError, history?: StartHistory): boolean {
+  if (LASTING_CODES.has(error.code)) {
+    return true;
+  }
+  if (error.code !== 'ERR_ENDPOINT_UNREACHABLE' || history === undefined) {
+    return false;
+  }
+  return (
+    hasSystemCode(error, 'ENOTFOUND') ||
+    !history.sessionOpened ||
+    history.endpointFailuresBefore >= 1
+  );
+}
+
+/**
+ * Returns true when `error` or an error in its cause chain (AggregateError members included)
+ * carries the Node.js system error `code`, e.g. ENOTFOUND from getaddrinfo.
+ */
+export function hasSystemCode(error: unknown, code: string): boolean {
+  const queue: unknown[] = [error];
+  for (let seen = 0; queue.length > 0 && seen < MAX_CAUSE_DEPTH; seen += 1) {
+    const next = queue.shift();
+    if (typeof next !== 'object' || next === null) {
+      continue;
+    }
+    const shape = next as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (shape.code === code) {
+      return true;
+    }
+    queue.push(shape.cause);
+    if (Array.isArray(shape.errors)) {
+      queue.push(...(shape.errors as unknown[]));
+    }
+  }
+  return false;
 }
 
 /**
@@ -51,5 +100,5 @@ export function describeStartFailure(
     next = `Next attempt at ${new Date(nextAttemptAtMs).toISOString()}`;
   }
   const message = error.message.replace(/\.$/, '');
-  return `${message}. ${next}; connections are closed at once until a session opens.`;
+  return `${message}. ${next}; ${FAST_CLOSE_NOTICE}.`;
 }

@@ -381,3 +381,62 @@ describe('SessionPoolRetry login', () => {
     expect(rig.retry.loginNeeded).toBeNull();
   });
 });
+
+const refused = () =>
+  new BastionlessError('ERR_ENDPOINT_UNREACHABLE', 'Cannot reach http://127.0.0.1:1', {
+    cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+    retryable: true,
+  });
+
+describe('SessionPoolRetry endpoint streak', () => {
+  it('closes at once before any session opened', () => {
+    const rig = startRetry({ mode: 'always-on' });
+
+    rig.retry.onStartFailed(refused());
+
+    expect(rig.calls).toEqual(['beginFailure']);
+    expect(rig.retry.lastingFailure?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
+  });
+
+  it('lets the first failure after a session wait', () => {
+    const rig = startRetry({ mode: 'always-on' });
+    rig.retry.onSessionStarted();
+
+    rig.retry.onStartFailed(refused());
+
+    expect(rig.calls).toEqual([]);
+    expect(rig.retry.lastingFailure).toBeNull();
+  });
+
+  it('closes at once from the second failure', () => {
+    const rig = startRetry({ mode: 'always-on' });
+    rig.retry.onSessionStarted();
+
+    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(refused());
+
+    expect(rig.calls).toEqual(['beginFailure']);
+    expect(rig.retry.lastingFailure?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
+  });
+
+  it('counts a new streak after another error', () => {
+    const rig = startRetry({ mode: 'always-on' });
+    rig.retry.onSessionStarted();
+
+    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(timeout());
+    rig.retry.onStartFailed(refused());
+
+    expect(rig.calls).toEqual([]);
+  });
+
+  it('forgets the opened session on reset', () => {
+    const rig = startRetry({ mode: 'always-on' });
+    rig.retry.onSessionStarted();
+    rig.retry.reset();
+
+    rig.retry.onStartFailed(refused());
+
+    expect(rig.calls).toEqual(['beginFailure']);
+  });
+});
