@@ -1,6 +1,7 @@
 // Local connections of one tunnel: places each accepted socket on a session, or keeps it
 // waiting until a session is ready, and closes it when none becomes ready in time. While the
-// last session start failed with a lasting error, it closes connections at once instead.
+// last session start failed with a lasting error and no session is resuming, it closes
+// connections at once instead.
 
 import type { Socket } from 'node:net';
 import type pino from 'pino';
@@ -80,7 +81,7 @@ export class ConnectionQueue {
     const slot = this.pickSlot(this.waiting.length + 1);
     if (slot) {
       this.handOver(slot, socket);
-    } else if (this.failure !== null) {
+    } else if (this.failure !== null && !this.resuming()) {
       this.closeAtOnce(socket);
       this.deps.onFastClose();
     } else {
@@ -164,11 +165,13 @@ export class ConnectionQueue {
    * can grow or a starting session can take it, else the least-loaded one. `queued` counts
    * the connections waiting for a session, the one being placed included. During a failure
    * streak no new session is likely, so an open one takes the connection however busy it is.
+   * A session that is resuming its websocket takes no new connection: if the service has
+   * ended it, its connections die with it, while a waiting one moves to the next session.
    */
   private pickSlot(queued: number): SessionSlot | undefined {
     const slots = this.deps.slots();
     const starting = this.deps.startingCount();
-    const best = leastLoaded(slots);
+    const best = leastLoaded(slots.filter((slot) => !slot.reconnecting));
     if (best && (best.load === 0 || this.failure !== null)) {
       return best;
     }
@@ -181,21 +184,29 @@ export class ConnectionQueue {
     return best;
   }
 
+  /** True while a session resumes its websocket, which may carry connections again soon. */
+  private resuming(): boolean {
+    return this.deps.slots().some((slot) => slot.reconnecting);
+  }
+
   /**
    * Moves the waiting connections to open sessions, or closes them without one, and returns
-   * the number closed. It requests no session, unlike `flush`, because the retry timer starts those.
+   * the number closed. Connections keep waiting while a session resumes its websocket. It
+   * requests no session, unlike `flush`, because the retry timer starts those.
    */
   private closeWaiting(): number {
     const entries = this.waiting;
+    const resuming = this.resuming();
     this.waiting = [];
     let closed = 0;
     for (const entry of entries) {
-      const socket = this.release(entry);
       const slot = this.pickSlot(1);
       if (slot) {
-        this.handOver(slot, socket);
+        this.handOver(slot, this.release(entry));
+      } else if (resuming) {
+        this.waiting.push(entry);
       } else {
-        this.closeAtOnce(socket);
+        this.closeAtOnce(this.release(entry));
         closed += 1;
       }
     }

@@ -240,6 +240,8 @@ export class SessionPool {
       },
       reconnected: () => {
         this.log.info({ sessionId: session.sessionId }, 'session resumed');
+        // Connections that arrived during the resume waited for it, not for a new session.
+        this.host.flushWaiting();
         this.host.refreshState();
       },
       dialFailed: (failed) => this.host.onDialFailed(failed),

@@ -431,3 +431,53 @@ describe('ConnectionQueue failure streak', () => {
     expect(logLines(rig, BEGIN_MESSAGE)[0]!.closedConnections).toBe(0);
   });
 });
+
+describe('ConnectionQueue with a resuming session', () => {
+  it('keeps a socket waiting during a resume', async () => {
+    const rig = await startQueue();
+    const resuming = addSession(rig);
+    resuming.reconnecting = true;
+
+    const client = await connectClient(rig);
+    await sleep(100);
+
+    expect(resuming.load).toBe(0);
+    expect(rig.queue.waitingCount).toBe(1);
+    expect(client.closed).toBe(false);
+  });
+
+  it('moves a waiting socket to the next session', async () => {
+    const rig = await startQueue();
+    const ended = addSession(rig);
+    ended.reconnecting = true;
+    const client = await connectClient(rig);
+    const payload = randomBytes(64 * 1024);
+    client.socket.write(payload);
+    await sleep(50);
+
+    // The service ended the resuming session, and the pool replaced it.
+    rig.slots = [];
+    const next = addSession(rig);
+    rig.queue.flush();
+    await waitFor(() => receivedBytes(client) >= payload.length, 10_000, 'the echo');
+
+    expect(ended.load).toBe(0);
+    expect(next.load).toBe(1);
+    expect(sha256(Buffer.concat(client.received))).toBe(sha256(payload));
+  });
+
+  it('keeps sockets waiting in a streak while resuming', async () => {
+    const rig = await startQueue();
+    addSession(rig).reconnecting = true;
+    const waiting = await connectClient(rig);
+
+    rig.queue.beginFailure(notConnected());
+    const later = await connectClient(rig);
+    await sleep(100);
+
+    expect(rig.queue.waitingCount).toBe(2);
+    expect(waiting.closed).toBe(false);
+    expect(later.closed).toBe(false);
+    expect(rig.fastCloses).toBe(0);
+  });
+});
