@@ -16,7 +16,7 @@ export interface RemoteHostSpec {
 
 export interface ResolvedRemoteHost {
   host: string;
-  /** Port the resource listens on; null for a plain host, whose port comes from the profile. */
+  /** Port the resource listens on; null only for a plain host, whose port comes from the profile. */
   port: number | null;
 }
 
@@ -123,7 +123,9 @@ export async function resolveRemoteHost(
     }
     throw classifyError(error);
   }
-  if (resolved.host === '') {
+  // A profile may leave remotePort out for these hosts, so an endpoint without a port is as
+  // unusable as one without an address.
+  if (resolved.host === '' || resolved.port === null) {
     throw notFound(spec);
   }
   return resolved;

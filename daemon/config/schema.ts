@@ -98,6 +98,23 @@ function checkPort(c: IssueCollector, field: string, value: unknown): number {
   return value;
 }
 
+/** Port of a profile whose remoteHost names an AWS resource when the lookup supplies it. */
+export const LOOKED_UP_REMOTE_PORT = 0;
+
+/**
+ * Checks remotePort. For an `rds:`, `rds-cluster:`, `rds-cluster-reader:` or `elasticache:`
+ * remote host it may be absent or 0, because the endpoint lookup returns the port the
+ * resource listens on and that port wins over the profile's. Plain hosts need a port.
+ */
+function checkRemotePort(c: IssueCollector, remoteHost: unknown, value: unknown): number {
+  const namesAwsResource =
+    typeof remoteHost === 'string' && AWS_RESOURCE_HOST_PATTERN.test(remoteHost);
+  if (namesAwsResource && (value === undefined || value === LOOKED_UP_REMOTE_PORT)) {
+    return LOOKED_UP_REMOTE_PORT;
+  }
+  return checkPort(c, 'remotePort', value);
+}
+
 function checkBoolean(c: IssueCollector, field: string, value: unknown, fallback: boolean) {
   if (value === undefined) {
     return fallback;
@@ -255,7 +272,7 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
       );
     }
   }
-  const remotePort = checkPort(c, 'remotePort', raw.remotePort);
+  const remotePort = checkRemotePort(c, raw.remoteHost, raw.remotePort);
   const localPort = checkPort(c, 'localPort', raw.localPort);
   const allowNonLoopback = checkBoolean(
     c,

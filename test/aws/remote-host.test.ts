@@ -5,6 +5,7 @@ import {
   parseRemoteHost,
   resolveRemoteHost,
 } from '../../daemon/aws/remote-host.js';
+import { LOOKED_UP_REMOTE_PORT, validateProfile } from '../../daemon/config/schema.js';
 import { BastionlessError } from '../../daemon/errors.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
 import { makeTestClients, rejection } from './helpers/fixtures.js';
@@ -101,6 +102,27 @@ describe('resolveRemoteHost', () => {
       const error = await rejection(resolveRemoteHost(remoteHost, clients));
       expect(error.code).toBe('ERR_REMOTE_HOST_NOT_FOUND');
       expect(error.message).toContain('missing');
+    }
+  });
+
+  it('supplies the port a profile leaves out', async () => {
+    const cases = [
+      ['rds:orders', 5432],
+      ['rds-cluster:billing', 3306],
+      ['elasticache:sessions', 6379],
+    ] as const;
+    for (const [remoteHost, port] of cases) {
+      const { profile, issues } = validateProfile({
+        name: 'db',
+        region: 'us-east-1',
+        target: 'i-0123456789abcdef0',
+        remoteHost,
+        localPort: 15432,
+      });
+      expect(issues).toEqual([]);
+      expect(profile!.remotePort).toBe(LOOKED_UP_REMOTE_PORT);
+      const resolved = await resolveRemoteHost(profile!.remoteHost!, clients);
+      expect(resolved.port).toBe(port);
     }
   });
 

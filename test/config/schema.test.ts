@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig, validateProfile } from '../../daemon/config/schema.js';
+import {
+  LOOKED_UP_REMOTE_PORT,
+  validateConfig,
+  validateProfile,
+} from '../../daemon/config/schema.js';
 
 const minimal = {
   name: 'db',
@@ -93,6 +97,31 @@ describe('validateProfile', () => {
       allowNonLoopback: true,
     });
     expect(issues).toEqual([]);
+  });
+
+  it('lets AWS resource hosts omit remotePort', () => {
+    const withoutPort: Record<string, unknown> = { ...minimal };
+    delete withoutPort.remotePort;
+    for (const remoteHost of ['rds:orders', 'rds-cluster:billing', 'elasticache:sessions']) {
+      const { profile, issues } = validateProfile({ ...withoutPort, remoteHost });
+      expect(issues).toEqual([]);
+      expect(profile?.remotePort).toBe(LOOKED_UP_REMOTE_PORT);
+      const saved = JSON.parse(JSON.stringify(profile)) as unknown;
+      expect(validateProfile(saved).issues).toEqual([]);
+    }
+  });
+
+  it('requires remotePort for plain hosts', () => {
+    const withoutPort: Record<string, unknown> = { ...minimal };
+    delete withoutPort.remotePort;
+    for (const remoteHost of [undefined, 'db.internal']) {
+      const { issues } = validateProfile({ ...withoutPort, remoteHost });
+      expect(issues.map((issue) => issue.path)).toEqual(['remotePort']);
+    }
+    const zero = validateProfile({ ...minimal, remoteHost: 'db.internal', remotePort: 0 });
+    expect(zero.issues.map((issue) => issue.message)).toEqual([
+      'profile "db": remotePort 0 is out of range; use 1-65535',
+    ]);
   });
 
   it('accepts a tag target', () => {
