@@ -21,7 +21,8 @@ import {
   type ManagedInstance,
 } from './targets.js';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
+/** `info` passes too, but its detail explains a result that looks like a problem and is not. */
+export type CheckStatus = 'pass' | 'info' | 'warn' | 'fail' | 'skip';
 
 export interface DoctorCheck {
   id: string;
@@ -133,13 +134,19 @@ function checkAgentVersion(instance: ManagedInstance): DoctorCheck {
   );
 }
 
+/** Host and port the agent dials: a looked-up endpoint, or null for the target itself. */
+interface RemoteEndpoint {
+  host: string;
+  port: number;
+}
+
 function startSessionInput(
   profile: Profile,
   instanceId: string,
-  remoteHost: string | null,
+  remote: RemoteEndpoint | null,
 ): StartSessionCommandInput & { DocumentName: string } {
-  const portNumber = [String(profile.remotePort)];
-  if (remoteHost === null) {
+  const portNumber = [String(remote?.port ?? profile.remotePort)];
+  if (remote === null) {
     return {
       Target: instanceId,
       DocumentName: 'AWS-StartPortForwardingSession',
@@ -149,7 +156,7 @@ function startSessionInput(
   return {
     Target: instanceId,
     DocumentName: 'AWS-StartPortForwardingSessionToRemoteHost',
-    Parameters: { host: [remoteHost], portNumber },
+    Parameters: { host: [remote.host], portNumber },
   };
 }
 
@@ -157,11 +164,11 @@ function startSessionInput(
 async function checkStartSession(
   profile: Profile,
   instanceId: string,
-  remoteHost: string | null,
+  remote: RemoteEndpoint | null,
   deps: DoctorDependencies,
 ): Promise<DoctorCheck> {
   const title = 'Session can start';
-  const input = startSessionInput(profile, instanceId, remoteHost);
+  const input = startSessionInput(profile, instanceId, remote);
   try {
     const output = await deps.clients.ssm.send(
       new StartSessionCommand({ ...input, Reason: 'bastionless doctor' }),
@@ -184,7 +191,7 @@ async function checkStartSession(
 async function checkRemoteHost(
   profile: Profile,
   deps: DoctorDependencies,
-): Promise<{ check: DoctorCheck; host: string | null }> {
+): Promise<{ check: DoctorCheck; remote: RemoteEndpoint | null }> {
   const title = 'Remote host resolves';
   if (!profile.remoteHost) {
     return {
@@ -194,26 +201,38 @@ async function checkRemoteHost(
         'pass',
         'no remoteHost: the agent connects to the target itself',
       ),
-      host: null,
+      remote: null,
     };
   }
-  let host: string;
+  const spec = parseRemoteHost(profile.remoteHost);
+  let remote: RemoteEndpoint;
   try {
-    host = (await resolveRemoteHost(profile.remoteHost, deps.clients)).host;
+    const resolved = await resolveRemoteHost(profile.remoteHost, deps.clients);
+    remote = { host: resolved.host, port: resolved.port ?? profile.remotePort };
   } catch (error) {
-    return { check: failure('remote-host', title, error, profile), host: null };
+    return { check: failure('remote-host', title, error, profile), remote: null };
   }
+  const host = remote.host;
   const lookup = deps.lookup ?? ((name: string) => dnsLookup(name));
   try {
     const { address } = await lookup(host);
-    return { check: check('remote-host', title, 'pass', `${host} is ${address}`), host };
+    return { check: check('remote-host', title, 'pass', `${host} is ${address}`), remote };
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    if (spec.kind !== 'host') {
+      // The endpoint names of private RDS and ElastiCache resources resolve only inside the
+      // VPC. The agent resolves the name there, so a failure on this machine is expected.
+      const detail =
+        `${host} is the address ${spec.kind === 'elasticache' ? 'ElastiCache' : 'RDS'} returned for ` +
+        `${profile.remoteHost}; it resolves only inside the VPC, where the agent resolves it (here: ${code})`;
+      return { check: check('remote-host', title, 'info', detail), remote };
+    }
     // The agent resolves the name inside the VPC, so a name in a private hosted zone still works.
-    const detail = `${host} does not resolve on this machine (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+    const detail = `${host} does not resolve on this machine (${code})`;
     const fix =
       'If the name lives in a private hosted zone this is expected; otherwise check its spelling ' +
       `and fix it with \`bastionless edit ${profile.name} --remote-host HOST\` (remoteHost).`;
-    return { check: check('remote-host', title, 'warn', detail, fix), host };
+    return { check: check('remote-host', title, 'warn', detail, fix), remote };
   }
 }
 
@@ -360,12 +379,12 @@ export async function runDoctor(profile: Profile, deps: DoctorDependencies): Pro
       ? await checkRemoteHost(profile, deps)
       : {
           check: skipped('remote-host', 'Remote host resolves', 'needs valid credentials'),
-          host: null,
+          remote: null,
         };
 
   if (instance) {
     checks.push(checkAgentVersion(instance));
-    checks.push(await checkStartSession(profile, instance.instanceId, remote.host, deps));
+    checks.push(await checkStartSession(profile, instance.instanceId, remote.remote, deps));
     checks.push(remote.check);
     checks.push(await checkNetworkPath(profile, instance, deps));
   } else {
@@ -382,6 +401,7 @@ export async function runDoctor(profile: Profile, deps: DoctorDependencies): Pro
 export function formatDoctorReport(report: DoctorReport): string {
   const marks: Record<CheckStatus, string> = {
     pass: 'ok  ',
+    info: 'info',
     warn: 'warn',
     fail: 'FAIL',
     skip: 'skip',

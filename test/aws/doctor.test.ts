@@ -9,6 +9,7 @@ import { createAwsClientSet } from '../../daemon/aws/clients.js';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
 import { formatDoctorReport, runDoctor, type DoctorReport } from '../../daemon/aws/doctor.js';
 import type { Profile } from '../../daemon/config/types.js';
+import { LOOKED_UP_REMOTE_PORT } from '../../daemon/config/schema.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
 import { freePort, makeProfile, makeTestClients } from './helpers/fixtures.js';
 
@@ -67,6 +68,11 @@ beforeAll(async () => {
         id: 'orders',
         engine: 'postgres',
         endpoint: { address: 'orders.example.internal', port: 5432 },
+      },
+      {
+        id: 'ledger',
+        engine: 'mysql',
+        endpoint: { address: 'ledger.c1a2b3c4d5e6.us-east-1.rds.invalid', port: 3306 },
       },
     ],
   });
@@ -273,6 +279,38 @@ describe('runDoctor', () => {
     const remote = statusOf(report, 'remote-host');
     expect(remote.status).toBe('warn');
     expect(remote.detail).toContain('ENOTFOUND');
+  });
+
+  it('explains a looked-up RDS name as informational', async () => {
+    const report = await doctor({
+      target: 'i-00000000000000a01',
+      remoteHost: 'rds:ledger',
+      remotePort: LOOKED_UP_REMOTE_PORT,
+    });
+    const remote = statusOf(report, 'remote-host');
+    expect(remote.status).toBe('info');
+    expect(remote.detail).toContain(
+      'ledger.c1a2b3c4d5e6.us-east-1.rds.invalid is the address RDS returned for rds:ledger',
+    );
+    expect(remote.detail).toContain('resolves only inside the VPC');
+    expect(remote.fix).toBeUndefined();
+    expect(report.ok).toBe(true);
+    expect(formatDoctorReport(report)).toContain('[info] Remote host resolves: ledger.');
+  });
+
+  it('starts the probe session on the looked-up port', async () => {
+    const before = server.state.calls.length;
+    await doctor({
+      target: 'i-00000000000000a01',
+      remoteHost: 'rds:ledger',
+      remotePort: LOOKED_UP_REMOTE_PORT,
+    });
+    const start = server.state.calls
+      .slice(before)
+      .find((call) => call.operation === 'AmazonSSM.StartSession');
+    const parameters = (start!.input as { Parameters: Record<string, string[]> }).Parameters;
+    expect(parameters.portNumber).toEqual(['3306']);
+    expect(parameters.host).toEqual(['ledger.c1a2b3c4d5e6.us-east-1.rds.invalid']);
   });
 
   it('reports an unknown RDS name', async () => {
