@@ -11,7 +11,7 @@ import {
   type RemoteHostResolver,
   type ResolvedRemoteHost,
 } from './remote-host.js';
-import { createTargetResolver, type TargetResolver } from './targets.js';
+import { createTargetResolver, type TargetChoice, type TargetResolver } from './targets.js';
 
 /** Asks the user for an MFA code on behalf of one bastionless profile. */
 export type ProfileMfaCodeProvider = (profile: Profile, mfaSerial: string) => Promise<string>;
@@ -22,6 +22,8 @@ export interface ProfileAwsOptions {
   remoteHostCacheMs?: number;
   /** Builds a client set; tests pass their own. Default: createAwsClientSet. */
   createClientSet?: typeof createAwsClientSet;
+  /** Hears when a tag target's pick among several Online instances changes. */
+  onTargetChoice?: (profile: Profile, choice: TargetChoice) => void;
 }
 
 interface ProfileEntry {
@@ -127,7 +129,9 @@ export class ProfileAwsRegistry {
    */
   async resolveTarget(profile: Profile): Promise<string> {
     const entry = this.entryFor(profile);
-    entry.target ??= createTargetResolver(profile.target, entry.set);
+    entry.target ??= createTargetResolver(profile.target, entry.set, (choice) =>
+      this.options.onTargetChoice?.(profile, choice),
+    );
     const resolver = entry.target;
     const chosen = await withCredentialRetry(entry.set, () => resolver.resolve());
     return chosen.instanceId;

@@ -25,6 +25,20 @@ export interface ManagedInstance {
   ipAddress: string | null;
   /** True when the agent multiplexes connections over one session (smux). */
   supportsMux: boolean;
+  /**
+   * Value of the EC2 `Name` tag, or the name given at activation for a hybrid (`mi-`) node;
+   * null when there is none or when listTargets could not read the tags.
+   */
+  name: string | null;
+}
+
+/** A pick among several Online instances that match one tag target. */
+export interface TargetChoice {
+  instanceId: string;
+  /** Every Online match, sorted by instance id. */
+  onlineIds: string[];
+  /** `previous` keeps the earlier choice while it is Online; else the lowest id wins. */
+  reason: 'lowest-id' | 'previous';
 }
 
 /** Agents newer than this version multiplex port-forwarding connections with smux. */
@@ -62,6 +76,7 @@ function toManagedInstance(info: InstanceInformation): ManagedInstance {
     platformName: info.PlatformName ?? null,
     ipAddress: info.IPAddress ?? null,
     supportsMux: agentSupportsMux(agentVersion),
+    name: info.Name || null,
   };
 }
 
@@ -84,10 +99,63 @@ async function describeInstanceInformation(
   return instances;
 }
 
-/** Lists the managed instances of the region, sorted by instance id. */
-export async function listTargets(ssm: SSMClient): Promise<ManagedInstance[]> {
+/**
+ * Lists the managed instances of the region, sorted by instance id. With `ec2`, EC2 instances
+ * also get their `Name` tag. A failure of that call leaves the names null and comes back as
+ * `namesError` instead of failing the listing.
+ */
+export async function listTargets(
+  ssm: SSMClient,
+  ec2?: EC2Client,
+): Promise<{ instances: ManagedInstance[]; namesError: unknown }> {
   const instances = await describeInstanceInformation(ssm, undefined);
-  return instances.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  instances.sort((a, b) => a.instanceId.localeCompare(b.instanceId));
+  let namesError: unknown = null;
+  if (ec2) {
+    try {
+      const names = await findNameTags(
+        ec2,
+        instances.map((instance) => instance.instanceId).filter((id) => id.startsWith('i-')),
+      );
+      for (const instance of instances) {
+        instance.name = names.get(instance.instanceId) ?? instance.name;
+      }
+    } catch (error) {
+      namesError = error;
+    }
+  }
+  return { instances, namesError };
+}
+
+/** Returns the `Name` tag of each of `instanceIds` that has one. */
+async function findNameTags(ec2: EC2Client, instanceIds: string[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+  for (let start = 0; start < instanceIds.length; start += INSTANCE_IDS_PER_FILTER) {
+    const chunk = instanceIds.slice(start, start + INSTANCE_IDS_PER_FILTER);
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const output = await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: 'instance-id', Values: chunk }],
+          NextToken: nextToken,
+        }),
+      );
+      for (const reservation of output.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          const name = instance.Tags?.find((tag) => tag.Key === 'Name')?.Value;
+          if (instance.InstanceId && name) {
+            names.set(instance.InstanceId, name);
+          }
+        }
+      }
+      nextToken = output.NextToken;
+      if (!nextToken) {
+        break;
+      }
+    }
+  }
+  return names;
 }
 
 /** Returns the managed-instance records of `instanceIds`; ids that are not managed are absent. */
@@ -168,12 +236,13 @@ function noOnlineTarget(spec: TargetSpec, candidates: ManagedInstance[]): Bastio
 /**
  * Resolves a target spec to one Online managed instance. Among several matches it keeps the
  * previous choice while that one is Online, and otherwise takes the lowest instance id, so
- * every daemon picks the same instance.
+ * every daemon picks the same instance. `onChoice` hears of every pick among several.
  */
 export async function resolveTarget(
   spec: TargetSpec,
   clients: TargetClients,
   previous?: string,
+  onChoice?: (choice: TargetChoice) => void,
 ): Promise<ManagedInstance> {
   const ids =
     typeof spec === 'string' ? [spec] : await findInstanceIdsByTags(clients.ec2, spec.tags);
@@ -186,6 +255,13 @@ export async function resolveTarget(
   if (!chosen) {
     throw noOnlineTarget(spec, candidates);
   }
+  if (online.length > 1) {
+    onChoice?.({
+      instanceId: chosen.instanceId,
+      onlineIds: online.map((instance) => instance.instanceId),
+      reason: previousChoice ? 'previous' : 'lowest-id',
+    });
+  }
   return chosen;
 }
 
@@ -196,16 +272,38 @@ export interface TargetResolver {
   readonly current: string | null;
 }
 
-export function createTargetResolver(spec: TargetSpec, clients: TargetClients): TargetResolver {
+/**
+ * Creates a resolver. `onChoice` hears of a pick among several Online matches only when the
+ * choice changes, because the tunnel resolves again on every health check.
+ */
+export function createTargetResolver(
+  spec: TargetSpec,
+  clients: TargetClients,
+  onChoice?: (choice: TargetChoice) => void,
+): TargetResolver {
   let current: string | null = null;
   return {
     get current() {
       return current;
     },
     async resolve() {
-      const chosen = await resolveTarget(spec, clients, current ?? undefined);
+      const chosen = await resolveTarget(spec, clients, current ?? undefined, (choice) => {
+        if (choice.instanceId !== current) {
+          onChoice?.(choice);
+        }
+      });
       current = chosen.instanceId;
       return chosen;
     },
   };
+}
+
+/** Formats a pick among several Online instances for the tunnel's log. */
+export function describeTargetChoice(spec: TargetSpec, choice: TargetChoice): string {
+  const rule =
+    choice.reason === 'previous' ? 'kept the previous choice' : 'picked the lowest instance id';
+  return (
+    `target ${describeTargetSpec(spec)} matches ${choice.onlineIds.length} Online instances ` +
+    `(${choice.onlineIds.join(', ')}); ${rule}, ${choice.instanceId}`
+  );
 }

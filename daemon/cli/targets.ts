@@ -31,8 +31,9 @@ export const targetsCommand: Command = {
   summary: 'list managed instances with ping status and agent version',
   help: `Usage: bastionless targets [--tunnel-profile NAME | --region R ...] [--json]
 
-Lists the managed instances of the region: instance id, ping status, agent version and
-whether the agent multiplexes connections (agents newer than 3.0.196.0).
+Lists the managed instances of the region: instance id, Name tag (the value to give
+\`--target-tag Name=VALUE\`), ping status, agent version and whether the agent multiplexes
+connections (agents newer than 3.0.196.0). The Name tag needs ec2:DescribeInstances.
 
   --tunnel-profile NAME
                        use the region, AWS profile and endpoints of this bastionless
@@ -52,11 +53,19 @@ ${AWS_OPTIONS_HELP}
         ? clientsFromOptions('targets', args)
         : clientsForProfile(findProfile(loadProfiles(args), profileName));
     try {
-      let targets;
+      let listing;
       try {
-        targets = await listTargets(clients.ssm);
+        listing = await listTargets(clients.ssm, clients.ec2);
       } catch (error) {
         throw unreachableEndpoint(error) ?? error;
+      }
+      const targets = listing.instances;
+      if (listing.namesError !== null && targets.length > 0) {
+        const reason = classifyError(listing.namesError).message;
+        process.stderr.write(
+          `warning: reading Name tags failed (${reason}); NAME is empty. ` +
+            'Allow ec2:DescribeInstances to see them.\n',
+        );
       }
       if (args.values.json) {
         print(JSON.stringify(targets, null, 2));
@@ -68,13 +77,14 @@ ${AWS_OPTIONS_HELP}
       }
       const rows = targets.map((target) => [
         target.instanceId,
+        target.name ?? '',
         target.pingStatus,
         target.agentVersion,
         target.supportsMux ? 'yes' : 'no',
         target.platformName ?? '',
         target.ipAddress ?? '',
       ]);
-      const header = ['INSTANCE', 'PING', 'AGENT', 'MUX', 'PLATFORM', 'IP'];
+      const header = ['INSTANCE', 'NAME', 'PING', 'AGENT', 'MUX', 'PLATFORM', 'IP'];
       const widths = header.map((title, column) =>
         Math.max(title.length, ...rows.map((row) => row[column]!.length)),
       );

@@ -17,7 +17,12 @@ let home: string;
 beforeAll(async () => {
   server = await startAwsApiServer({
     instances: [
-      { instanceId: 'i-00000000000000e01', vpcId: 'vpc-bare', subnetId: 'subnet-1' },
+      {
+        instanceId: 'i-00000000000000e01',
+        vpcId: 'vpc-bare',
+        subnetId: 'subnet-1',
+        tags: { Name: 'web-proxy' },
+      },
       {
         instanceId: 'i-00000000000000e02',
         agentVersion: '3.0.196.0',
@@ -127,11 +132,33 @@ describe('bastionless CLI AWS commands', () => {
   it('lists targets as JSON', async () => {
     const result = await cli('targets', '--endpoint-url', server.endpoint, '--json');
     expect(result.code).toBe(0);
-    const targets = JSON.parse(result.stdout) as { instanceId: string; supportsMux: boolean }[];
-    expect(targets.map((target) => [target.instanceId, target.supportsMux])).toEqual([
-      ['i-00000000000000e01', true],
-      ['i-00000000000000e02', false],
+    const targets = JSON.parse(result.stdout) as {
+      instanceId: string;
+      name: string | null;
+      supportsMux: boolean;
+    }[];
+    expect(targets.map((target) => [target.instanceId, target.name, target.supportsMux])).toEqual([
+      ['i-00000000000000e01', 'web-proxy', true],
+      ['i-00000000000000e02', null, false],
     ]);
+  });
+
+  it('lists targets with a NAME column', async () => {
+    const result = await cli('targets', '--endpoint-url', server.endpoint);
+    expect(result.code).toBe(0);
+    const [header, first, second] = result.stdout.trimEnd().split('\n');
+    expect(header!.split(/\s+/)).toEqual([
+      'INSTANCE',
+      'NAME',
+      'PING',
+      'AGENT',
+      'MUX',
+      'PLATFORM',
+      'IP',
+    ]);
+    expect(first!.split(/\s+/).slice(0, 3)).toEqual(['i-00000000000000e01', 'web-proxy', 'Online']);
+    expect(second!.split(/\s+/).slice(0, 2)).toEqual(['i-00000000000000e02', 'ConnectionLost']);
+    expect(result.stderr).toBe('');
   });
 
   it('exits 1 from doctor with the failing check', async () => {

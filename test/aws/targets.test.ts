@@ -4,8 +4,10 @@ import {
   agentSupportsMux,
   compareVersions,
   createTargetResolver,
+  describeTargetChoice,
   listTargets,
   resolveTarget,
+  type TargetChoice,
 } from '../../daemon/aws/targets.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
 import { makeTestClients, rejection } from './helpers/fixtures.js';
@@ -18,8 +20,16 @@ const PROXY_TAGS = { Role: 'db-proxy', Environment: 'prod' };
 beforeAll(async () => {
   server = await startAwsApiServer({
     instances: [
-      { instanceId: 'i-0000000000000b002', tags: PROXY_TAGS, agentVersion: '3.3.987.0' },
-      { instanceId: 'i-0000000000000b001', tags: PROXY_TAGS, agentVersion: '3.3.987.0' },
+      {
+        instanceId: 'i-0000000000000b002',
+        tags: { ...PROXY_TAGS, Name: 'proxy-b' },
+        agentVersion: '3.3.987.0',
+      },
+      {
+        instanceId: 'i-0000000000000b001',
+        tags: { ...PROXY_TAGS, Name: 'proxy-a' },
+        agentVersion: '3.3.987.0',
+      },
       { instanceId: 'i-0000000000000c001', tags: { Role: 'db-proxy', Environment: 'dev' } },
       { instanceId: 'i-00000000000000a01', tags: {}, agentVersion: '3.0.196.0' },
       {
@@ -60,7 +70,7 @@ describe('agent versions', () => {
 
 describe('listTargets', () => {
   it('lists instances sorted with mux support', async () => {
-    const targets = await listTargets(clients.ssm);
+    const { instances: targets } = await listTargets(clients.ssm);
     expect(targets.map((target) => target.instanceId)).toEqual([
       'i-00000000000000a01',
       'i-00000000000000d01',
@@ -76,6 +86,30 @@ describe('listTargets', () => {
     expect(targets.find((target) => target.instanceId === 'i-0000000000000b001')!.supportsMux).toBe(
       true,
     );
+  });
+
+  it('adds Name tags when given EC2', async () => {
+    const { instances, namesError } = await listTargets(clients.ssm, clients.ec2);
+    expect(namesError).toBeNull();
+    expect(instances.map((target) => [target.instanceId, target.name])).toEqual([
+      ['i-00000000000000a01', null],
+      ['i-00000000000000d01', null],
+      ['i-0000000000000b001', 'proxy-a'],
+      ['i-0000000000000b002', 'proxy-b'],
+      ['i-0000000000000c001', null],
+    ]);
+  });
+
+  it('keeps listing when Name tags fail', async () => {
+    const denied = makeTestClients('http://127.0.0.1:1', 'AKIATARGETS0000001');
+    try {
+      const { instances, namesError } = await listTargets(clients.ssm, denied.ec2);
+      expect(namesError).toBeInstanceOf(Error);
+      expect(instances).toHaveLength(5);
+      expect(instances.every((target) => target.name === null)).toBe(true);
+    } finally {
+      denied.destroy();
+    }
   });
 });
 
@@ -104,12 +138,48 @@ describe('resolveTarget', () => {
   });
 
   it('picks the lowest id among tag matches', async () => {
-    const target = await resolveTarget({ tags: PROXY_TAGS }, clients);
+    const choices: TargetChoice[] = [];
+    const target = await resolveTarget({ tags: PROXY_TAGS }, clients, undefined, (choice) =>
+      choices.push(choice),
+    );
     expect(target.instanceId).toBe('i-0000000000000b001');
+    expect(choices).toEqual([
+      {
+        instanceId: 'i-0000000000000b001',
+        onlineIds: ['i-0000000000000b001', 'i-0000000000000b002'],
+        reason: 'lowest-id',
+      },
+    ]);
+    expect(describeTargetChoice({ tags: PROXY_TAGS }, choices[0]!)).toBe(
+      'target tags Role=db-proxy,Environment=prod matches 2 Online instances ' +
+        '(i-0000000000000b001, i-0000000000000b002); picked the lowest instance id, ' +
+        'i-0000000000000b001',
+    );
+  });
+
+  it('reports no choice for a single match', async () => {
+    const choices: TargetChoice[] = [];
+    await resolveTarget(
+      { tags: { Role: 'db-proxy', Environment: 'dev' } },
+      clients,
+      undefined,
+      (c) => choices.push(c),
+    );
+    expect(choices).toEqual([]);
   });
 });
 
 describe('createTargetResolver', () => {
+  it('reports a pick among several once', async () => {
+    const choices: TargetChoice[] = [];
+    const resolver = createTargetResolver({ tags: PROXY_TAGS }, clients, (choice) =>
+      choices.push(choice),
+    );
+    await resolver.resolve();
+    await resolver.resolve();
+    expect(choices.map((choice) => choice.instanceId)).toEqual(['i-0000000000000b001']);
+  });
+
   it('fails over when the chosen instance goes offline', async () => {
     const resolver = createTargetResolver({ tags: PROXY_TAGS }, clients);
     expect((await resolver.resolve()).instanceId).toBe('i-0000000000000b001');
