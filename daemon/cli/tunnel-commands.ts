@@ -1,6 +1,7 @@
 // `status`, `up`, `down` and `dashboard`: commands that talk to the running daemon.
 
 import type { TunnelStatus } from '../config/types.js';
+import { FAST_CLOSE_NOTICE } from '../tunnel/start-failure.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
@@ -49,8 +50,54 @@ function tunnelHint(tunnel: TunnelStatus): string | null {
 }
 
 /**
+ * Returns true for a listening or connecting tunnel whose last start failed with a lasting
+ * error, so it closes connections at once. The daemon ends the reason with FAST_CLOSE_NOTICE then.
+ */
+function isClosingAtOnce(tunnel: TunnelStatus): boolean {
+  return (
+    (tunnel.state === 'listening' || tunnel.state === 'connecting') &&
+    tunnel.lastError !== null &&
+    (tunnel.reason ?? '').includes(FAST_CLOSE_NOTICE)
+  );
+}
+
+/** Returns the lines under the row of a tunnel that closes connections at once. */
+function closingAtOnceLines(tunnel: TunnelStatus): string[] {
+  let next = 'the next connection starts another attempt';
+  if (tunnel.nextAttemptAt !== null) {
+    next = `next attempt at ${tunnel.nextAttemptAt}`;
+  } else if (tunnel.state === 'connecting') {
+    next = 'retrying now';
+  }
+  const lines = tunnel.lastError?.hint ? [`  hint: ${tunnel.lastError.hint}`] : [];
+  lines.push(`  ${FAST_CLOSE_NOTICE}; ${next}`);
+  return lines;
+}
+
+/**
+ * Returns the LAST ERROR cell. An error from before the current open period is left out, as
+ * the dashboard does, because the sessions open since then replaced the one that failed.
+ * The JSON output keeps it in `lastError` with its time.
+ */
+function lastErrorCell(tunnel: TunnelStatus): string {
+  const error = tunnel.lastError;
+  if (!error) {
+    return '';
+  }
+  const openNow = tunnel.state === 'open' || tunnel.state === 'reconnecting';
+  if (openNow && tunnel.openSince !== null) {
+    const erredAt = Date.parse(error.at);
+    if (!Number.isNaN(erredAt) && erredAt < Date.parse(tunnel.openSince)) {
+      return '';
+    }
+  }
+  return `${error.code}: ${error.message}`;
+}
+
+/**
  * Renders the tunnels as a table. A failed or needs-login tunnel gets an indented `hint:` line
- * under its row, because the LAST ERROR column does not say what to do next.
+ * under its row, because the LAST ERROR column does not say what to do next. A listening or
+ * connecting tunnel that closes connections at once gets the hint and when it tries again.
  */
 export function statusTable(tunnels: TunnelStatus[]): string {
   const rows = [['NAME', 'STATE', 'LOCAL', 'TARGET', 'CONNS', 'IN', 'OUT', 'LAST ERROR']];
@@ -65,13 +112,17 @@ export function statusTable(tunnels: TunnelStatus[]): string {
       String(tunnel.activeConnections),
       formatBytes(tunnel.bytesIn),
       formatBytes(tunnel.bytesOut),
-      tunnel.lastError ? `${tunnel.lastError.code}: ${tunnel.lastError.message}` : '',
+      lastErrorCell(tunnel),
     ]);
   }
   const lines = formatTable(rows).split('\n');
   const output = [lines[0]!];
   tunnels.forEach((tunnel, index) => {
     output.push(lines[index + 1]!);
+    if (isClosingAtOnce(tunnel)) {
+      output.push(...closingAtOnceLines(tunnel));
+      return;
+    }
     const hint = tunnelHint(tunnel);
     if (hint) {
       output.push(`  hint: ${hint}`);
@@ -87,8 +138,9 @@ export const statusCommand: Command = {
 
 Prints one line per tunnel: state, local address, target, open connections, bytes in
 and out, and the last error. A failed or needs-login tunnel gets a second line with the
-next step, e.g. the login command to run. Exits with code 1 when the daemon is not
-running or the config file is invalid.
+next step, e.g. the login command to run. A tunnel that closes connections at once,
+because its sessions cannot start, gets the next step and the time of the next attempt.
+Exits with code 1 when the daemon is not running or the config file is invalid.
 
   --json  print the tunnels as a JSON array of TunnelStatus objects`,
   async run(argv) {

@@ -41,6 +41,28 @@ const recovered = tunnelStatus({
   lastError: { code: 'ERR_SESSION_CLOSED', message: 'closed', hint: 'It is retried.', at },
 });
 
+const endpointHint = 'Check the network connection, proxy and endpoint override.';
+const closingAtOnce = tunnelStatus({
+  name: 'rds',
+  state: 'connecting',
+  reason:
+    'Cannot reach http://127.0.0.1:1. Next attempt at 2025-01-01T00:00:05.000Z; ' +
+    'connections are closed at once until a session opens.',
+  nextAttemptAt: '2025-01-01T00:00:05.000Z',
+  lastError: {
+    code: 'ERR_ENDPOINT_UNREACHABLE',
+    message: 'Cannot reach http://127.0.0.1:1',
+    hint: endpointHint,
+    at,
+  },
+});
+const reopened = tunnelStatus({
+  name: 'redis',
+  state: 'open',
+  openSince: '2025-01-01T00:01:00.000Z',
+  lastError: { code: 'ERR_SESSION_NOT_FOUND', message: 'Session not found', at },
+});
+
 describe('statusTable', () => {
   it('puts the hint under a needs-login row', () => {
     const lines = statusTable([ssoExpired]).split('\n');
@@ -80,6 +102,62 @@ describe('statusTable', () => {
     for (const row of [lines[1]!, lines[3]!, lines[4]!]) {
       expect(row.slice(stateColumn)).toMatch(/^(needs-login|open|failed)\s/);
     }
+  });
+});
+
+describe('statusTable for fast closes', () => {
+  it('puts hint and next attempt under the row', () => {
+    const lines = statusTable([closingAtOnce]).split('\n');
+
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toContain('ERR_ENDPOINT_UNREACHABLE: Cannot reach http://127.0.0.1:1');
+    expect(lines[2]).toBe(`  hint: ${endpointHint}`);
+    expect(lines[3]).toBe(
+      '  connections are closed at once until a session opens; ' +
+        'next attempt at 2025-01-01T00:00:05.000Z',
+    );
+  });
+
+  it('says a listening tunnel waits for a connection', () => {
+    const listening = { ...closingAtOnce, state: 'listening' as const, nextAttemptAt: null };
+
+    const lines = statusTable([listening]).split('\n');
+
+    expect(lines[3]).toBe(
+      '  connections are closed at once until a session opens; ' +
+        'the next connection starts another attempt',
+    );
+  });
+
+  it('says a connecting tunnel retries now', () => {
+    const lines = statusTable([{ ...closingAtOnce, nextAttemptAt: null }]).split('\n');
+
+    expect(lines[3]).toMatch(/; retrying now$/);
+  });
+
+  it('adds no lines for a transient error', () => {
+    const retrying = { ...closingAtOnce, reason: 'Cannot reach http://127.0.0.1:1' };
+
+    const lines = statusTable([retrying]).split('\n');
+
+    expect(lines).toHaveLength(2);
+  });
+});
+
+describe('statusTable last error', () => {
+  it('leaves out an error from before the open period', () => {
+    const row = statusTable([reopened]).split('\n')[1]!;
+
+    expect(row).toMatch(/^redis\s+open/);
+    expect(row).not.toContain('ERR_SESSION_NOT_FOUND');
+  });
+
+  it('shows an error from the open period', () => {
+    const later = { ...reopened, openSince: '2024-12-31T23:59:00.000Z' };
+
+    const row = statusTable([later]).split('\n')[1]!;
+
+    expect(row).toContain('ERR_SESSION_NOT_FOUND: Session not found');
   });
 });
 
