@@ -1,11 +1,25 @@
 // A real daemon against the SSM emulator, with clients on real TCP sockets: a tunnel that
-// cannot start a session closes connections at once, forgets clients that give up, reports
-// the failure in its status, and carries connections again once the target is back.
+// cannot start a session (offline target, unreachable endpoint) closes connections at once,
+// forgets clients that give up, reports the failure in its status, and carries connections
+// again once the target is back. A client that waits while the emulator restarts moves to
+// the new session.
 
+import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { echoRoundTrip, startEchoServer, type EchoServer } from '../tunnel/helpers.js';
+import { statusTable } from '../../daemon/cli/tunnel-commands.js';
+import {
+  startEmulatorProcess,
+  type EmulatorProcess,
+} from '../reliability/harness/emulator-process.js';
+import {
+  echoRoundTrip,
+  freePort,
+  sha256,
+  startEchoServer,
+  type EchoServer,
+} from '../tunnel/helpers.js';
 import {
   cleanupAfterEach,
   createTestHome,
@@ -22,6 +36,8 @@ const STATIC_PROFILE =
 /** A connection to a tunnel that cannot start a session must close within this limit. */
 const FAST_CLOSE_MS = 1500;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+/** An endpoint host that never resolves: the .invalid top-level domain is reserved (RFC 6761). */
+const UNRESOLVABLE_ENDPOINT = 'https://ssm.bastionless-test.invalid';
 
 const addCleanup = cleanupAfterEach();
 
@@ -187,4 +203,109 @@ describe('fail-fast tunnel', () => {
 
     expect(after.totalConnections).toBe(1);
   });
+
+  it.each([
+    ['a closed port', 'on-demand'],
+    ['a closed port', 'always-on'],
+    ['an unresolvable host', 'on-demand'],
+  ] as const)('closes connections when the endpoint is %s (%s)', async (kind, mode) => {
+    const rig = await setup();
+    const endpoint =
+      kind === 'a closed port' ? `http://127.0.0.1:${await freePort()}` : UNRESOLVABLE_ENDPOINT;
+    const profile = emulatorProfile(rig.emulator, {
+      name: 'down',
+      awsProfile: 'static',
+      mode,
+      remotePort: rig.echo.port,
+      endpoints: { ssm: endpoint },
+    });
+    const daemon = await daemonWith(rig, profile);
+    const port = await daemon.localPort('down');
+
+    // No session has opened, so already the first failed start closes connections at once.
+    const results: ClientResult[] = [];
+    for (let index = 0; index < 3; index += 1) {
+      results.push(await requestUntilClosed(port));
+    }
+    const status = await daemon.tunnel('down');
+
+    for (const result of results) {
+      expect(result.closedAfterMs).toBeLessThan(FAST_CLOSE_MS);
+      expect(result.received).toBe(0);
+    }
+    expect(status.lastError?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
+    expect(status.state).not.toBe('open');
+    expect(status.reason).toContain('connections are closed at once until a session opens');
+    expect(status.activeConnections).toBe(0);
+  });
+
+  it('moves a waiting client to the next session', { timeout: 90_000 }, async () => {
+    const rig = await setup();
+    const emulatorPort = await freePort();
+    let emulator: EmulatorProcess = await startEmulatorProcess(emulatorPort);
+    addCleanup(() => emulator.kill());
+    const profile = emulatorProfile(rig.emulator, {
+      name: 'restart',
+      awsProfile: 'static',
+      remotePort: rig.echo.port,
+      endpoints: { ssm: emulator.url, ec2: emulator.url, sts: emulator.url },
+    });
+    const daemon = await daemonWith(rig, profile);
+    const port = await daemon.localPort('restart');
+    const first = await waitForTunnel(daemon, 'restart', (s) => s.state === 'open');
+    const before = await echoRoundTrip('127.0.0.1', port);
+    expect(before.received).toBe(before.sent);
+
+    await emulator.kill();
+    await waitForTunnel(daemon, 'restart', (s) => s.state === 'reconnecting');
+    // The client connects while the session resumes, and its bytes wait in the daemon.
+    const payload = randomBytes(256 * 1024);
+    const received: Buffer[] = [];
+    const client = connect({ host: '127.0.0.1', port }, () => client.write(payload));
+    client.on('error', () => {});
+    client.on('data', (chunk: Buffer) => received.push(chunk));
+    addCleanup(async () => {
+      client.destroy();
+    });
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await waitForTunnel(daemon, 'restart', (s) => s.activeConnections === 1);
+
+    // The new emulator does not know the old session, so ResumeSession fails for good.
+    emulator = await startEmulatorProcess(emulatorPort);
+    const reopened = await waitForTunnel(
+      daemon,
+      'restart',
+      (s) => s.state === 'open' && !s.sessionIds.includes(first.sessionIds[0]!),
+      30_000,
+    );
+    const echoed = await Promise.race([
+      waitForBytes(received, payload.length, 20_000),
+      closed.then(() => {
+        throw new Error(`client closed after ${Buffer.concat(received).length} echoed bytes`);
+      }),
+    ]);
+    const status = await daemon.tunnel('restart');
+    const row = statusTable([status]).split('\n')[1]!;
+
+    expect(sha256(echoed)).toBe(sha256(payload));
+    expect(reopened.sessionIds).toHaveLength(1);
+    // The dashboard reads lastError with its time, so the JSON keeps it and the table ages it.
+    expect(status.lastError).not.toBeNull();
+    expect(Date.parse(status.lastError!.at)).toBeLessThan(Date.parse(status.openSince!));
+    expect(row).not.toContain(status.lastError!.code);
+  });
 });
+
+/** Resolves with the bytes in `chunks` once they reach `length`, or rejects after `timeoutMs`. */
+async function waitForBytes(chunks: Buffer[], length: number, timeoutMs: number): Promise<Buffer> {
+  const deadline = Date.now() + timeoutMs;
+  while (Buffer.concat(chunks).length < length) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `received ${Buffer.concat(chunks).length} of ${length} bytes in ${timeoutMs} ms`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return Buffer.concat(chunks);
+}
