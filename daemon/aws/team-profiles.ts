@@ -62,7 +62,9 @@ function mergeFields(
       conflicts.push({
         profile: local.name,
         field,
-        detail: 'changed locally and in SSM; kept the local value',
+        detail:
+          `changed locally and in SSM; kept the local value ${JSON.stringify(localValue)}, ` +
+          `not ${JSON.stringify(remoteValue)} from SSM`,
       });
     }
     if (value !== undefined) {
@@ -241,9 +243,13 @@ export async function pullTeamProfiles(options: {
   path: string;
   local: Profile[];
   baseStore: MergeBaseStore;
-}): Promise<{ result: MergeResult; commit: () => Promise<void> }> {
+}): Promise<{ result: MergeResult; commit: () => Promise<void>; remoteCount: number }> {
   const remote = await fetchTeamProfiles(options.ssm, options.path);
   const base = await options.baseStore.read(options.path);
   const result = mergeProfiles(base, options.local, remote);
-  return { result, commit: () => options.baseStore.write(options.path, remote) };
+  return {
+    result,
+    commit: () => options.baseStore.write(options.path, remote),
+    remoteCount: remote.length,
+  };
 }

@@ -69,7 +69,20 @@ async function pull(args: ParsedArgs): Promise<number> {
   const clients = clientsFromOptions('profiles', args);
   try {
     const baseStore = createMergeBaseStore(stateDir);
-    const { result, commit } = await pullTeamProfiles({ ssm: clients.ssm, path, local, baseStore });
+    const { result, commit, remoteCount } = await pullTeamProfiles({
+      ssm: clients.ssm,
+      path,
+      local,
+      baseStore,
+    });
+    // An empty path is almost always a typo, and merging it would remove every unedited
+    // profile an earlier pull brought in, so the config stays as it is.
+    if (remoteCount === 0) {
+      throw new CliError(
+        `no shared profiles found under ${path}; check the path and the region, or run ` +
+          `\`bastionless profiles push --to-ssm ${path}\` first`,
+      );
+    }
     applyMerge(store, result);
     await commit();
     print(

@@ -231,4 +231,23 @@ describe('bastionless CLI AWS commands', () => {
     expect(merged!.localPort).toBe(19090);
     expect(merged!.remotePort).toBe(8443);
   });
+
+  it('rejects a pull from an empty path', async () => {
+    server.state.scenario.parameters = [];
+    const web = emulated({ name: 'web', target: 'i-00000000000000e01', localPort: 18080 });
+    await writeProfiles([web]);
+    const pulled = await cli(
+      'profiles',
+      'pull',
+      '--from-ssm',
+      '/team/tunnelz',
+      '--endpoint-url',
+      server.endpoint,
+    );
+    expect(pulled.code).toBe(1);
+    expect(pulled.stdout).not.toContain('pulled');
+    expect(pulled.stderr).toContain('no shared profiles found under /team/tunnelz;');
+    expect(pulled.stderr).toContain('`bastionless profiles push --to-ssm /team/tunnelz` first');
+    expect(await readProfiles()).toEqual([web]);
+  });
 });

@@ -43,7 +43,7 @@ describe('mergeProfiles', () => {
       {
         profile: 'orders-db',
         field: 'remotePort',
-        detail: 'changed locally and in SSM; kept the local value',
+        detail: 'changed locally and in SSM; kept the local value 6000, not 5433 from SSM',
       },
     ]);
   });
