@@ -1,7 +1,8 @@
 // The daemon process: config store → tunnel manager → control API, plus the pid, port,
 // token, open-session and resume files in the state directory, and an orderly shutdown.
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { readStateFile } from './state-file.js';
 import { fileURLToPath } from 'node:url';
 import { TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
@@ -197,18 +198,30 @@ function sessionRecordsOf(
   return records;
 }
 
+/** Bound on sessions.json: about 300 bytes per session, far more sessions than 256 profiles open. */
+const MAX_SESSIONS_FILE_BYTES = 1024 * 1024;
+
 /** Terminates sessions a previous daemon left open, e.g. after a crash; failures are logged. */
 async function terminateLeftoverSessions(file: string, logger: pino.Logger): Promise<void> {
   let records: SessionRecord[];
   try {
-    records = (JSON.parse(readFileSync(file, 'utf8')) as { sessions: SessionRecord[] }).sessions;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      logger.warn(
-        { err: error, file },
-        'reading the open-session record failed; leftover sessions stay open',
-      );
+    // Read without following links or blocking, because a FIFO here would hang start-up.
+    const content = readStateFile(file, MAX_SESSIONS_FILE_BYTES);
+    if (content === null) {
+      return;
     }
+    try {
+      records = (JSON.parse(content.text) as { sessions: SessionRecord[] }).sessions;
+    } catch {
+      // JSON.parse quotes the start of the text in its message, so it stays out of the log.
+      logger.warn({ file }, 'the open-session record is not JSON; leftover sessions stay open');
+      return;
+    }
+  } catch (error) {
+    logger.warn(
+      { err: error, file },
+      'reading the open-session record failed; leftover sessions stay open',
+    );
     return;
   }
   if (!Array.isArray(records)) {

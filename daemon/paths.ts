@@ -1,7 +1,7 @@
 // Locations of the config file and the runtime state (port, token, pid, logs), and readers
 // for the state files that the CLI uses without loading the daemon.
 
-import { readFileSync } from 'node:fs';
+import { readStateFile } from './state-file.js';
 import { homedir as osHomedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -124,7 +124,12 @@ export function processExists(pid: number): boolean {
 export function readLivePid(pidFile: string): number | null {
   let pid: number;
   try {
-    pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+    // The lock file is a few bytes. readStateFile neither follows a link nor blocks on a FIFO.
+    const content = readStateFile(pidFile, 4096);
+    if (content === null) {
+      return null;
+    }
+    pid = Number.parseInt(content.text.trim(), 10);
   } catch {
     return null;
   }

@@ -1,6 +1,6 @@
 // HTTP client the CLI uses to reach the running daemon, found through the state directory.
 
-import { readFileSync } from 'node:fs';
+import { readStateFile } from '../state-file.js';
 import type { BastionlessPaths } from '../paths.js';
 import { processExists, type ApiFile } from '../paths.js';
 import { readTokenFile } from '../api/auth.js';
@@ -17,6 +17,9 @@ interface ErrorReply {
   };
 }
 
+/** api.json holds a port, a pid and a path; anything larger is not one. */
+const MAX_API_FILE_BYTES = 64 * 1024;
+
 export class DaemonClient {
   constructor(
     readonly baseUrl: string,
@@ -28,7 +31,11 @@ export class DaemonClient {
     let api: ApiFile;
     let token: string;
     try {
-      api = JSON.parse(readFileSync(paths.apiFile, 'utf8')) as ApiFile;
+      const content = readStateFile(paths.apiFile, MAX_API_FILE_BYTES);
+      if (content === null) {
+        throw daemonNotRunning();
+      }
+      api = JSON.parse(content.text) as ApiFile;
       token = readTokenFile(paths.tokenFile);
     } catch {
       throw daemonNotRunning();

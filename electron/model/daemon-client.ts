@@ -2,7 +2,7 @@
 // tunnels current through the REST API and the events websocket.
 
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { readStateFile } from '../../daemon/state-file.js';
 import { ApiClient, type FetchFunction } from '../../ui/src/lib/api.js';
 import { EventStream, type WebSocketFactory } from '../../ui/src/lib/events.js';
 import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
@@ -24,13 +24,28 @@ export interface DaemonStateFiles {
   tokenFile: string;
 }
 
+/** Both files are a few bytes; the bound keeps a replaced file from being read whole. */
+const MAX_STATE_FILE_BYTES = 64 * 1024;
+
+/**
+ * Reads a state file without following a link or blocking on a FIFO, which would stall the
+ * tray's discovery loop. A missing file rejects with ENOENT, as fs.readFile does.
+ */
+async function readSmallStateFile(path: string): Promise<string> {
+  const content = readStateFile(path, MAX_STATE_FILE_BYTES);
+  if (content === null) {
+    throw Object.assign(new Error(`${path} does not exist`), { code: 'ENOENT' });
+  }
+  return content.text;
+}
+
 /**
  * Reads port and token from the state directory. Returns null when either file is missing or
  * malformed, which means no daemon has started yet or one is still starting.
  */
 export async function discoverDaemon(
   files: DaemonStateFiles,
-  read: (path: string) => Promise<string> = (path) => readFile(path, 'utf8'),
+  read: (path: string) => Promise<string> = readSmallStateFile,
 ): Promise<DaemonEndpoint | null> {
   let apiText: string;
   let token: string;

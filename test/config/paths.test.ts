@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolvePaths } from '../../daemon/paths.js';
+import { readLivePid, resolvePaths } from '../../daemon/paths.js';
 
 describe('resolvePaths', () => {
   it('puts everything under BASTIONLESS_HOME', () => {
@@ -31,5 +35,30 @@ describe('resolvePaths', () => {
     expect(resolvePaths({ env, platform: 'linux', configFile: '/tmp/flag.json' }).configFile).toBe(
       '/tmp/flag.json',
     );
+  });
+});
+
+describe('readLivePid', () => {
+  function withPidFile(write: (file: string) => void): number | null {
+    const dir = mkdtempSync(join(tmpdir(), 'bastionless-pid-'));
+    try {
+      const file = join(dir, 'daemon.pid');
+      write(file);
+      return readLivePid(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('returns a live pid', () => {
+    expect(withPidFile((file) => writeFileSync(file, `${process.pid}\n`))).toBe(process.pid);
+  });
+
+  it('returns null for a missing file', () => {
+    expect(withPidFile(() => undefined)).toBeNull();
+  });
+
+  it('returns null for a FIFO without blocking', () => {
+    expect(withPidFile((file) => execFileSync('mkfifo', [file]))).toBeNull();
   });
 });

@@ -188,6 +188,31 @@ describe('resume file', () => {
   });
 });
 
+describe('open-session record', () => {
+  const sessionsFile = () => join(home.stateDir, 'sessions.json');
+
+  afterEach(() => {
+    rmSync(sessionsFile(), { recursive: true, force: true });
+  });
+
+  it('ignores a FIFO without blocking', async () => {
+    execFileSync('mkfifo', ['-m', '600', sessionsFile()]);
+    const { started, log } = await startAndReadLog();
+    expect(await tunnelState(started)).toBe('stopped');
+    expect(log()).toContain('reading the open-session record failed');
+    expect(log()).toContain('not a regular file');
+  });
+
+  it('keeps a linked token out of the log', async () => {
+    await shutdownDaemon(await startDaemonWithin(home));
+    const token = readFileSync(join(home.stateDir, 'token'), 'utf8').trim();
+    linkSync(join(home.stateDir, 'token'), sessionsFile());
+    const { log } = await startAndReadLog();
+    expect(log()).toContain('the open-session record is not JSON');
+    expect(log()).not.toContain(token.slice(0, 8));
+  });
+});
+
 describe('lock file', () => {
   let unrelated: ChildProcess | undefined;
 

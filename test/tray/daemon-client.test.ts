@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,7 +68,19 @@ describe('discoverDaemon', () => {
   it('raises read errors other than a missing file', async () => {
     const dir = await tempStateDir();
     const files = { apiFile: dir, tokenFile: dir };
-    await expect(discoverDaemon(files)).rejects.toMatchObject({ code: 'EISDIR' });
+    await expect(discoverDaemon(files)).rejects.toMatchObject({
+      code: 'ERR_STATE_FILE_INVALID',
+      reason: 'it is not a regular file',
+    });
+  });
+
+  it('rejects a FIFO instead of waiting for a writer', async () => {
+    const dir = await tempStateDir();
+    execFileSync('mkfifo', [join(dir, 'api.json')]);
+    await writeFile(join(dir, 'token'), 'abc\n');
+    await expect(discoverDaemon(filesIn(dir))).rejects.toMatchObject({
+      code: 'ERR_STATE_FILE_INVALID',
+    });
   });
 });
 
