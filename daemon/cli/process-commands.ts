@@ -98,6 +98,11 @@ ${PORT_HELP}
       );
     };
     const onSignal = (signal: NodeJS.Signals): void => beginStop(`received ${signal}`);
+    // Installed before start-up, because api.json is written before startDaemon returns and
+    // `stop` may send SIGTERM from then on. A signal during start-up is kept in pendingStop
+    // and handled once the daemon runs, so the stop is orderly.
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       daemon = await startDaemon({
         paths,
@@ -107,6 +112,8 @@ ${PORT_HELP}
         onShutdownRequest: beginStop,
       });
     } catch (error) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       if (error instanceof DaemonAlreadyRunningError) {
         throw new CliError(
           `another daemon runs on this state directory (pid ${error.pid}, control API on ${apiAddress(error.url)}); stop it with \`bastionless stop\``,
@@ -118,8 +125,6 @@ ${PORT_HELP}
       }
       throw error;
     }
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
     if (pendingStop !== undefined) {
       beginStop(pendingStop);
     }

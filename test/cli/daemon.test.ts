@@ -196,6 +196,28 @@ describe('daemon process', () => {
     expect(names).toEqual(['cache', 'db']);
   });
 
+  it('stops in order on SIGTERM during start-up', { timeout: 60_000 }, async () => {
+    writeConfig(JSON.stringify({ version: 2, profiles: [] }));
+    daemon = startForeground();
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      daemon!.once('exit', (code, signal) => resolve([code, signal])),
+    );
+    // `stop` may signal as soon as api.json exists, which is before start-up has finished.
+    const apiFile = join(home, 'state', 'api.json');
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(apiFile) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(existsSync(apiFile)).toBe(true);
+    daemon.kill('SIGTERM');
+
+    const [code, signal] = await exited;
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+    expect(readFileSync(join(home, 'state', 'daemon.log'), 'utf8')).toContain('received SIGTERM');
+    expect(existsSync(apiFile)).toBe(false);
+  });
+
   it('rejects a second daemon on one state directory', { timeout: 60_000 }, async () => {
     writeConfig(JSON.stringify({ version: 2, profiles: [] }));
     daemon = startForeground();
