@@ -25,13 +25,13 @@ const LASTING_CODES: ReadonlySet<string> = new Set([
   'ERR_UNSUPPORTED_SESSION',
 ]);
 
-/** End of every fail-fast status reason; the CLI looks for it to print the reason as a hint. */
+/** Closing words of every fail-fast status reason. The CLI matches them to print a hint line. */
 export const FAST_CLOSE_NOTICE = 'connections are closed at once until a session opens';
 
 /** Depth limit of the cause chain walk, so a cyclic chain cannot loop. */
 const MAX_CAUSE_DEPTH = 8;
 
-/** What the pool has seen of earlier starts in this run of the tunnel. */
+/** Outcomes of the earlier session starts in this run of the tunnel. */
 export interface StartHistory {
   /** True once any session of this run has opened. */
   sessionOpened: boolean;

@@ -382,7 +382,7 @@ describe('SessionPoolRetry login', () => {
   });
 });
 
-const refused = () =>
+const connectionRefused = () =>
   new BastionlessError('ERR_ENDPOINT_UNREACHABLE', 'Cannot reach http://127.0.0.1:1', {
     cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
     retryable: true,
@@ -392,7 +392,7 @@ describe('SessionPoolRetry endpoint streak', () => {
   it('closes at once before any session opened', () => {
     const rig = startRetry({ mode: 'always-on' });
 
-    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(connectionRefused());
 
     expect(rig.calls).toEqual(['beginFailure']);
     expect(rig.retry.lastingFailure?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
@@ -402,7 +402,7 @@ describe('SessionPoolRetry endpoint streak', () => {
     const rig = startRetry({ mode: 'always-on' });
     rig.retry.onSessionStarted();
 
-    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(connectionRefused());
 
     expect(rig.calls).toEqual([]);
     expect(rig.retry.lastingFailure).toBeNull();
@@ -412,8 +412,8 @@ describe('SessionPoolRetry endpoint streak', () => {
     const rig = startRetry({ mode: 'always-on' });
     rig.retry.onSessionStarted();
 
-    rig.retry.onStartFailed(refused());
-    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(connectionRefused());
+    rig.retry.onStartFailed(connectionRefused());
 
     expect(rig.calls).toEqual(['beginFailure']);
     expect(rig.retry.lastingFailure?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
@@ -423,9 +423,9 @@ describe('SessionPoolRetry endpoint streak', () => {
     const rig = startRetry({ mode: 'always-on' });
     rig.retry.onSessionStarted();
 
-    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(connectionRefused());
     rig.retry.onStartFailed(timeout());
-    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(connectionRefused());
 
     expect(rig.calls).toEqual([]);
   });
@@ -435,7 +435,7 @@ describe('SessionPoolRetry endpoint streak', () => {
     rig.retry.onSessionStarted();
     rig.retry.reset();
 
-    rig.retry.onStartFailed(refused());
+    rig.retry.onStartFailed(connectionRefused());
 
     expect(rig.calls).toEqual(['beginFailure']);
   });
