@@ -1,6 +1,6 @@
-// Locations of the AWS shared config files, and a check whether they define a named
-// profile, so a missing profile is reported with the files that were read and the command
-// that creates it.
+// Locations of the AWS shared config files, a check whether they define a named profile, and
+// the settings of one config section, so a missing profile or region is reported with the
+// files that were read and the command or setting that fixes it.
 
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -60,4 +60,70 @@ export function awsProfileDefined(profile: string, files: AwsProfileFiles): bool
     return true;
   }
   return iniSectionNames(readText(files.credentialsFile)).includes(profile);
+}
+
+/** Returns the config-file section header of an AWS profile: `default` or `profile NAME`. */
+export function awsProfileSectionName(profile: string): string {
+  return profile === 'default' ? 'default' : `profile ${profile}`;
+}
+
+/**
+ * Returns the top-level `key = value` settings of section `[NAME]` of an INI text, with the
+ * section name spaced as `iniSectionNames` returns it. A key with an empty value opens
+ * sub-properties on the indented lines below it (e.g. `s3 =` then `  max_concurrent_requests
+ * = 20`), which are skipped, as the SDK's parser (@smithy/core 3.41) nests them under the key.
+ * A `#` or `;` that starts a line or follows a space starts a comment, as in that parser.
+ */
+export function iniSection(text: string, name: string): Map<string, string> {
+  const settings = new Map<string, string>();
+  let inSection = false;
+  let inSubProperties = false;
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.split(/(?:^|\s)[;#]/)[0]!.trim();
+    const header = /^\[\s*([^\]]+?)\s*\]$/.exec(line);
+    if (header) {
+      inSection = header[1]!.replace(/\s+/g, ' ') === name;
+      inSubProperties = false;
+      continue;
+    }
+    const equals = line.indexOf('=');
+    if (!inSection || equals <= 0) {
+      continue;
+    }
+    const key = line.slice(0, equals).trim();
+    const value = line.slice(equals + 1).trim();
+    if (value === '') {
+      inSubProperties = true;
+    } else if (!inSubProperties || !/^\s/.test(rawLine)) {
+      inSubProperties = false;
+      settings.set(key, value);
+    }
+  }
+  return settings;
+}
+
+/** Returns the settings of section `[NAME]` of the AWS config file, e.g. `sso-session corp`. */
+export function awsConfigSection(
+  name: string,
+  files: Pick<AwsProfileFiles, 'configFile'>,
+): Map<string, string> {
+  return iniSection(readText(files.configFile), name);
+}
+
+/**
+ * Returns the settings of AWS profile `profile` in the config file. For `default`, a
+ * `[profile default]` section replaces `[default]`, as in the SDK's loader (@smithy/core 3.41).
+ */
+export function awsConfigProfileSettings(
+  profile: string,
+  files: Pick<AwsProfileFiles, 'configFile'>,
+): Map<string, string> {
+  const text = readText(files.configFile);
+  if (profile === 'default') {
+    const header = iniSectionNames(text).includes('profile default')
+      ? 'profile default'
+      : 'default';
+    return iniSection(text, header);
+  }
+  return iniSection(text, awsProfileSectionName(profile));
 }

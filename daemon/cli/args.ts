@@ -1,6 +1,13 @@
 // Argument parsing shared by the commands, on top of node:util parseArgs.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import {
+  AWS_REGION_PATTERN,
+  missingRegionMessage,
+  resolveRegion,
+  type RegionRequest,
+  type ResolvedRegion,
+} from '../aws/region.js';
 import { CliError, EXIT_USAGE } from './errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -54,18 +61,47 @@ export function joinNegativeValues(argv: string[], options: OptionSpec): string[
   return joined;
 }
 
+/**
+ * Parses the options of `command` plus COMMON_OPTIONS. Values of the options that mean the
+ * same in every command (URLs, region, target id) are validated here, so each command
+ * rejects them with the same usage error.
+ */
 export function parseCommandArgs(command: string, argv: string[], options: OptionSpec): ParsedArgs {
-  const allOptions = { ...COMMON_OPTIONS, ...options };
+  return parseExactArgs(command, argv, { ...COMMON_OPTIONS, ...options });
+}
+
+/** Parses exactly `options`, for a command such as connect that takes no --config. */
+export function parseExactArgs(command: string, argv: string[], options: OptionSpec): ParsedArgs {
+  let args: ParsedArgs;
   try {
     const { values, positionals } = parseArgs({
-      args: joinNegativeValues(argv, allOptions),
-      options: allOptions,
+      args: joinNegativeValues(argv, options),
+      options,
       allowPositionals: true,
       strict: true,
     });
-    return { values: values as ParsedArgs['values'], positionals };
+    args = { values: values as ParsedArgs['values'], positionals };
   } catch (error) {
-    throw new CliError(describeParseError(command, error), EXIT_USAGE);
+    throw new CliError(describeParseError(command, error, options), EXIT_USAGE);
+  }
+  validateSharedOptions(command, args, options);
+  return args;
+}
+
+/** Options validated by name in every command that has them. */
+const SHARED_VALIDATORS: Record<string, (command: string, args: ParsedArgs, name: string) => void> =
+  {
+    'endpoint-url': urlOption,
+    'ssm-endpoint': urlOption,
+    region: regionOption,
+    target: targetIdOption,
+  };
+
+function validateSharedOptions(command: string, args: ParsedArgs, options: OptionSpec): void {
+  for (const [name, validate] of Object.entries(SHARED_VALIDATORS)) {
+    if (options[name]?.type === 'string') {
+      validate(command, args, name);
+    }
   }
 }
 
@@ -73,14 +109,23 @@ export function parseCommandArgs(command: string, argv: string[], options: Optio
  * Rewrites a node:util parseArgs error as one sentence that names the flag and the help
  * command. Node's own text spans several lines and suggests `--` quoting that rarely applies.
  */
-export function describeParseError(command: string, error: unknown): string {
-  const help = `see \`bastionless ${command} --help\``;
+export function describeParseError(
+  command: string,
+  error: unknown,
+  options: OptionSpec = {},
+): string {
+  const help = helpPointer(command);
   const code = (error as NodeJS.ErrnoException).code;
   const message = (error as Error).message ?? String(error);
   // Node quotes the offending flag first, e.g. "Option '-n, --lines <value>' argument missing".
   const quoted = /'([^']+)'/.exec(message)?.[1]?.replace(/ <value>$/, '');
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && quoted) {
-    return `unknown option ${quoted}; ${help}`;
+    const suggestion = quoted.startsWith('--')
+      ? closestMatch(quoted.slice(2), Object.keys(options))
+      : undefined;
+    return suggestion === undefined
+      ? `unknown option ${quoted}; ${help}`
+      : `unknown option ${quoted}; did you mean --${suggestion}? See \`bastionless ${command} --help\``;
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && quoted) {
     if (message.includes('does not take an argument')) {
@@ -110,11 +155,36 @@ export interface IntegerRange {
   noun?: string;
 }
 
-/** The port range of TCP, for --local-port and --remote-port. */
+/** The port range of TCP, for --remote-port and a --local-port that must be fixed. */
 export const PORT_RANGE: IntegerRange = { min: 1, max: 65535, noun: 'a port' };
+
+/** Ports of a listener, where 0 asks the system for a free port. */
+export const LISTEN_PORT_RANGE: IntegerRange = { min: 0, max: 65535, noun: 'a port' };
+
+const TARGET_ID_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
 
 function describeRange({ min = 0, max, noun = 'a whole number' }: IntegerRange): string {
   return max === undefined ? `${noun}, ${min} or more` : `${noun} ${min}-${max}`;
+}
+
+function helpPointer(command: string): string {
+  return `see \`bastionless ${command} --help\``;
+}
+
+/** Shows a value as typed when it is one plain token, and quoted when it has spaces or quotes. */
+function showValue(value: string): string {
+  return /^[\w.:/@+-]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+/**
+ * Returns the usage error of every invalid option value: `invalid --NAME VALUE: must be RULE;
+ * see \`bastionless COMMAND --help\``, with exit code 2.
+ */
+export function invalidOption(command: string, name: string, value: string, rule: string) {
+  return new CliError(
+    `invalid --${name} ${showValue(value)}: must be ${rule}; ${helpPointer(command)}`,
+    EXIT_USAGE,
+  );
 }
 
 /**
@@ -134,10 +204,7 @@ export function integerOption(
   const number = /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = range;
   if (!Number.isSafeInteger(number) || number < min || number > max) {
-    throw new CliError(
-      `invalid --${name} ${value}: must be ${describeRange(range)}; see \`bastionless ${command} --help\``,
-      EXIT_USAGE,
-    );
+    throw invalidOption(command, name, value, describeRange(range));
   }
   return number;
 }
@@ -158,13 +225,78 @@ export function urlOption(command: string, args: ParsedArgs, name: string): stri
     url = undefined;
   }
   if (url === undefined || !/^https?:$/.test(url.protocol) || url.hostname === '') {
-    throw new CliError(
-      `invalid --${name} ${JSON.stringify(value)}: expected an http:// or https:// URL such as ` +
-        `http://127.0.0.1:4566; see \`bastionless ${command} --help\``,
-      EXIT_USAGE,
+    throw invalidOption(
+      command,
+      name,
+      value,
+      'an http:// or https:// URL such as http://127.0.0.1:4566',
     );
   }
   return value;
+}
+
+/** Returns a string option that must match `pattern`, described by `rule` in the error. */
+function patternOption(
+  command: string,
+  args: ParsedArgs,
+  name: string,
+  pattern: RegExp,
+  rule: string,
+): string | undefined {
+  const value = stringOption(args, name);
+  if (value !== undefined && !pattern.test(value)) {
+    throw invalidOption(command, name, value, rule);
+  }
+  return value;
+}
+
+/** Parses a region option such as --region; absent gives undefined. */
+export function regionOption(command: string, args: ParsedArgs, name = 'region') {
+  return patternOption(command, args, name, AWS_REGION_PATTERN, 'an AWS region such as eu-west-1');
+}
+
+/** Parses a managed node id option such as --target; absent gives undefined. */
+export function targetIdOption(command: string, args: ParsedArgs, name = 'target') {
+  const rule = 'a managed node id such as i-0123456789abcdef0 or mi-0123456789abcdef0';
+  return patternOption(command, args, name, TARGET_ID_PATTERN, rule);
+}
+
+/**
+ * Resolves the region from --region, the AWS_* variables or the AWS config file. None found,
+ * or a value from the variables or the file that is not a region, is a usage error.
+ */
+export function requireRegion(command: string, request: RegionRequest): ResolvedRegion {
+  const resolved = resolveRegion(request);
+  if (resolved === undefined) {
+    throw new CliError(missingRegionMessage(request), EXIT_USAGE);
+  }
+  if (!AWS_REGION_PATTERN.test(resolved.region)) {
+    throw new CliError(
+      `invalid region ${showValue(resolved.region)} from ${resolved.source}: must be an AWS ` +
+        `region such as eu-west-1; ${helpPointer(command)}`,
+      EXIT_USAGE,
+    );
+  }
+  return resolved;
+}
+
+/** A required option: its flag and whether the parsed arguments contain it. */
+export type RequiredOption = [flag: string, present: (args: ParsedArgs) => boolean];
+
+/** Throws one usage error that lists every required option that is missing. */
+export function requireOptions(
+  command: string,
+  args: ParsedArgs,
+  required: readonly RequiredOption[],
+): void {
+  const missing = required.filter(([, present]) => !present(args)).map(([flag]) => flag);
+  if (missing.length > 0) {
+    throw new CliError(`missing ${joinWithAnd(missing)}; ${helpPointer(command)}`, EXIT_USAGE);
+  }
+}
+
+function joinWithAnd(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /**
@@ -222,13 +354,14 @@ export function closestMatch(input: string, candidates: readonly string[]): stri
 export function requirePositional(command: string, args: ParsedArgs, what: string): string {
   const value = args.positionals[0];
   if (value === undefined) {
-    throw new CliError(`missing ${what}; usage: see \`bastionless ${command} --help\``, EXIT_USAGE);
+    throw new CliError(`missing ${what}; ${helpPointer(command)}`, EXIT_USAGE);
   }
   if (args.positionals.length > 1) {
-    throw new CliError(
-      `unexpected argument "${args.positionals[1]}"; see \`bastionless ${command} --help\``,
-      EXIT_USAGE,
-    );
+    throw unexpectedArgument(command, args.positionals[1]!);
   }
   return value;
+}
+
+export function unexpectedArgument(command: string, value: string): CliError {
+  return new CliError(`unexpected argument "${value}"; ${helpPointer(command)}`, EXIT_USAGE);
 }

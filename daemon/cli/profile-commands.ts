@@ -8,12 +8,15 @@ import {
   integerOption,
   parseCommandArgs,
   PORT_RANGE,
+  requireOptions,
   requirePositional,
+  requireRegion,
   stringOption,
   urlOption,
   type IntegerRange,
   type OptionSpec,
   type ParsedArgs,
+  type RequiredOption,
 } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError, EXIT_USAGE } from './errors.js';
@@ -50,7 +53,8 @@ const PROFILE_OPTIONS_HELP = `  --target ID            instance id of the manage
                          (--host is an alias)
   --remote-port N        port on the remote host
   --local-port N         port on this machine
-  --region R             AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)
+  --region R             AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or region
+                         in the AWS profile's section of ~/.aws/config)
   --aws-profile NAME     named profile from ~/.aws/config
   --endpoint-url URL     endpoint for every AWS service (ssm, sts, ec2, rds, elasticache),
                          e.g. the local emulator or a proxy
@@ -145,8 +149,8 @@ function applyTargetTags(command: string, args: ParsedArgs, profile: Record<stri
   profile.target = { tags };
 }
 
-/** Flags `add` needs, each with the profile field it sets. */
-const REQUIRED_ADD_FLAGS: Array<[flag: string, present: (args: ParsedArgs) => boolean]> = [
+/** Flags `add` needs. */
+const REQUIRED_ADD_FLAGS: readonly RequiredOption[] = [
   [
     '--target',
     (args) => args.values.target !== undefined || args.values['target-tag'] !== undefined,
@@ -154,10 +158,6 @@ const REQUIRED_ADD_FLAGS: Array<[flag: string, present: (args: ParsedArgs) => bo
   ['--remote-port', (args) => args.values['remote-port'] !== undefined],
   ['--local-port', (args) => args.values['local-port'] !== undefined],
 ];
-
-function joinWithAnd(items: string[]): string {
-  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
-}
 
 /** Turns a store error into a CLI error that lists every invalid field by its flag. */
 function profileFailure(error: unknown): never {
@@ -173,7 +173,7 @@ function profileFailure(error: unknown): never {
  * Warns when --aws-profile names a profile that neither AWS file defines. It only warns, because
  * the files may be written after the profile, e.g. by `aws configure sso`.
  */
-function warnUnknownAwsProfile(args: ParsedArgs): void {
+function warnUnknownAwsProfile(args: ParsedArgs, profileName: string): void {
   const awsProfile = stringOption(args, 'aws-profile');
   if (awsProfile === undefined) {
     return;
@@ -184,7 +184,8 @@ function warnUnknownAwsProfile(args: ParsedArgs): void {
   }
   process.stderr.write(
     `warning: AWS profile "${awsProfile}" is not in ${files.configFile} or ${files.credentialsFile}; ` +
-      `create it with \`aws configure --profile ${awsProfile}\` or \`aws configure sso\`\n`,
+      `create it with \`aws configure --profile ${awsProfile}\` or \`aws configure sso\`, ` +
+      `or choose another with \`bastionless edit ${profileName} --aws-profile PROFILE\`\n`,
   );
 }
 
@@ -206,24 +207,11 @@ ${PROFILE_OPTIONS_HELP}
   async run(argv) {
     const args = parseCommandArgs('add', argv, PROFILE_OPTIONS);
     const name = requirePositional('add', args, 'profile name');
-    const missing = REQUIRED_ADD_FLAGS.filter(([, present]) => !present(args)).map(
-      ([flag]) => flag,
-    );
-    if (missing.length > 0) {
-      throw new CliError(
-        `missing ${joinWithAnd(missing)}; see \`bastionless add --help\``,
-        EXIT_USAGE,
-      );
-    }
-    const profile: Record<string, unknown> = { name };
-    const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-    if (region) {
-      profile.region = region;
-    }
+    requireOptions('add', args, REQUIRED_ADD_FLAGS);
+    const awsProfile = stringOption(args, 'aws-profile');
+    const region = requireRegion('add', { flag: stringOption(args, 'region'), awsProfile });
+    const profile: Record<string, unknown> = { name, region: region.region };
     applyFlags('add', args, profile);
-    if (profile.region === undefined) {
-      throw new CliError('missing --region; give --region or set AWS_REGION', 2);
-    }
     const store = openStore(args);
     let created;
     try {
@@ -234,7 +222,8 @@ ${PROFILE_OPTIONS_HELP}
     print(
       `added profile "${created.name}" on ${created.bindAddress}:${created.localPort} (${store.file})`,
     );
-    warnUnknownAwsProfile(args);
+    print(`region ${created.region} from ${region.source}`);
+    warnUnknownAwsProfile(args, created.name);
     return 0;
   },
 };
@@ -277,7 +266,7 @@ ${PROFILE_OPTIONS_HELP}
       profileFailure(error);
     }
     print(`updated profile "${name}"`);
-    warnUnknownAwsProfile(args);
+    warnUnknownAwsProfile(args, name);
     return 0;
   },
 };

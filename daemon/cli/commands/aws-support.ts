@@ -6,9 +6,9 @@ import { createAwsClientSet, type AwsClientSet } from '../../aws/clients.js';
 import type { MfaCodeProvider } from '../../aws/credentials.js';
 import { ConfigStore } from '../../config/store.js';
 import type { Profile } from '../../config/types.js';
-import { stringOption, type OptionSpec, type ParsedArgs } from '../args.js';
+import { requireRegion, stringOption, type OptionSpec, type ParsedArgs } from '../args.js';
 import { pathsFor } from '../command.js';
-import { CliError, EXIT_USAGE } from '../errors.js';
+import { CliError } from '../errors.js';
 
 /** Options of commands that reach AWS without a bastionless profile. */
 export const AWS_OPTIONS: OptionSpec = {
@@ -18,7 +18,8 @@ export const AWS_OPTIONS: OptionSpec = {
   'ssm-endpoint': { type: 'string' },
 };
 
-export const AWS_OPTIONS_HELP = `  --region R           AWS region (default: AWS_REGION or AWS_DEFAULT_REGION)
+export const AWS_OPTIONS_HELP = `  --region R           AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or region in
+                       the AWS profile's section of ~/.aws/config)
   --aws-profile NAME   named profile from ~/.aws/config (default: the default chain)
   --endpoint-url URL   endpoint for every AWS service, e.g. the local emulator or a proxy
   --ssm-endpoint URL   endpoint for SSM only, e.g. a VPC endpoint; wins over --endpoint-url`;
@@ -72,14 +73,8 @@ type AwsEndpointFlags = Profile['endpoints'];
 
 /** Clients from --region, --aws-profile and --endpoint-url. */
 export function clientsFromOptions(command: string, args: ParsedArgs): AwsClientSet {
-  const region =
-    stringOption(args, 'region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
-  if (!region) {
-    throw new CliError(
-      `missing --region; give --region or set AWS_REGION (see \`bastionless ${command} --help\`)`,
-      EXIT_USAGE,
-    );
-  }
+  const awsProfile = stringOption(args, 'aws-profile');
+  const { region } = requireRegion(command, { flag: stringOption(args, 'region'), awsProfile });
   const endpoint = stringOption(args, 'endpoint-url');
   const endpoints: AwsEndpointFlags = endpoint
     ? { ssm: endpoint, ec2: endpoint, sts: endpoint, rds: endpoint, elasticache: endpoint }
@@ -90,7 +85,7 @@ export function clientsFromOptions(command: string, args: ParsedArgs): AwsClient
   }
   return createAwsClientSet({
     region,
-    awsProfile: stringOption(args, 'aws-profile'),
+    awsProfile,
     endpoints,
     mfaCodeProvider: promptMfaCode,
   });
