@@ -3,7 +3,6 @@
 
 import { once, type EventEmitter } from 'node:events';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
-import { parseArgs } from 'node:util';
 
 import { createAuditLog } from '../audit/log.js';
 import { createSsmClient } from '../aws/clients.js';
@@ -12,8 +11,22 @@ import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
 import { describePortOwner } from '../tunnel/listeners.js';
-import { describeParseError, joinNegativeValues } from './args.js';
+import {
+  integerOption,
+  invalidOption,
+  LISTEN_PORT_RANGE,
+  parseExactArgs,
+  PORT_RANGE,
+  requireOptions,
+  requireRegion,
+  stringOption,
+  unexpectedArgument,
+  type OptionSpec,
+  type ParsedArgs,
+  type RequiredOption,
+} from './args.js';
 import { ReconnectReporter, observeResumeFailures } from './connect-reconnect.js';
+import { CliError, EXIT_USAGE } from './errors.js';
 
 const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-port N [options]
 
@@ -27,7 +40,8 @@ Options:
   --remote-port N      port on that host (1-65535)
   --local-port N       local port to listen on (0 picks a free port)
   --bind ADDRESS       loopback address to listen on; default 127.0.0.1
-  --region R           AWS region; default: AWS_REGION or AWS_DEFAULT_REGION
+  --region R           AWS region; default: AWS_REGION, AWS_DEFAULT_REGION, or region in
+                       the AWS profile's section of ~/.aws/config
   --aws-profile NAME   named profile from the AWS config files (--profile is an alias)
   --endpoint-url URL   endpoint for every AWS service, e.g. the local emulator or a proxy
   --ssm-endpoint URL   endpoint for SSM only, e.g. a VPC endpoint; wins over --endpoint-url
@@ -35,11 +49,8 @@ Options:
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
 /** Connections accepted before the session is ready wait this long, then are closed. */
 const PENDING_CONNECTION_TIMEOUT_MS = 60_000;
-const TARGET_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
-const URL_PATTERN = /^https?:\/\/[^\s/]+/;
 /** Profile name of `connect` sessions in the audit log, which has no profile of its own. */
 export const CONNECT_AUDIT_PROFILE = 'connect';
 
@@ -62,57 +73,24 @@ export interface ConnectIo {
   env: NodeJS.ProcessEnv;
 }
 
-class UsageError extends Error {}
-
-function parsePort(name: string, value: string | undefined, allowZero: boolean): number {
-  if (value === undefined) {
-    throw new UsageError(`--${name} is missing; pass a port number such as --${name} 5432`);
-  }
-  const port = Number(value);
-  const min = allowZero ? 0 : 1;
-  if (!/^\d+$/.test(value) || port < min || port > 65535) {
-    throw new UsageError(`invalid --${name} "${value}": expected an integer from ${min} to 65535`);
-  }
-  return port;
-}
-
-function stringValue(
-  values: Record<string, string | boolean | undefined>,
-  name: string,
-): string | undefined {
-  const value = values[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 function isLoopback(address: string): boolean {
   return (isIP(address) === 4 && address.startsWith('127.')) || address === '::1';
 }
 
 /** Returns the value of a flag that has an alias; both given with different values is an error. */
-function aliasedValue(
-  values: Record<string, string | boolean | undefined>,
-  name: string,
-  alias: string,
-): string | undefined {
-  const main = values[name];
-  const other = values[alias];
-  if (typeof main === 'string' && typeof other === 'string' && main !== other) {
-    throw new UsageError(`--${name} "${main}" and --${alias} "${other}" differ; give one of them`);
+function aliasedValue(args: ParsedArgs, name: string, alias: string): string | undefined {
+  const main = stringOption(args, name);
+  const other = stringOption(args, alias);
+  if (main !== undefined && other !== undefined && main !== other) {
+    throw new CliError(
+      `--${name} "${main}" and --${alias} "${other}" differ; give one of them`,
+      EXIT_USAGE,
+    );
   }
-  if (typeof main === 'string') {
-    return main;
-  }
-  return typeof other === 'string' ? other : undefined;
+  return main ?? other;
 }
 
-function checkUrl(name: string, value: string | undefined): string | undefined {
-  if (value !== undefined && !URL_PATTERN.test(value)) {
-    throw new UsageError(`invalid --${name} "${value}": expected an http:// or https:// URL`);
-  }
-  return value;
-}
-
-const CONNECT_OPTIONS = {
+const CONNECT_OPTIONS: OptionSpec = {
   target: { type: 'string' },
   'remote-host': { type: 'string' },
   host: { type: 'string' },
@@ -125,66 +103,58 @@ const CONNECT_OPTIONS = {
   'endpoint-url': { type: 'string' },
   'ssm-endpoint': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-} as const;
+};
 
-/** Validates the command line; throws UsageError with the value and the fix. */
+const REQUIRED_CONNECT_OPTIONS: readonly RequiredOption[] = [
+  ['--target', (args) => args.values.target !== undefined],
+  ['--remote-port', (args) => args.values['remote-port'] !== undefined],
+  ['--local-port', (args) => args.values['local-port'] !== undefined],
+];
+
+/**
+ * Validates the command line with the option validators every command uses; returns null for
+ * --help. Throws a CliError with exit code 2 that names the value and the fix.
+ */
 export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv): ConnectOptions | null {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: joinNegativeValues(argv, CONNECT_OPTIONS),
-      options: CONNECT_OPTIONS,
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError(describeParseError('connect', error));
-  }
-  if (values.help) {
+  // parseExactArgs also validates --target, --region and both endpoint URLs.
+  const args = parseExactArgs('connect', argv, CONNECT_OPTIONS);
+  if (args.values.help) {
     return null;
   }
-
-  const target = typeof values.target === 'string' ? values.target : undefined;
-  if (target === undefined) {
-    throw new UsageError('--target is missing; pass the managed node id, e.g. --target i-0abc…');
+  if (args.positionals.length > 0) {
+    throw unexpectedArgument('connect', args.positionals[0]!);
   }
-  if (!TARGET_PATTERN.test(target)) {
-    throw new UsageError(
-      `invalid --target "${target}": expected a managed node id such as i-0123456789abcdef0 or mi-…`,
-    );
-  }
+  requireOptions('connect', args, REQUIRED_CONNECT_OPTIONS);
 
-  const host = aliasedValue(values, 'remote-host', 'host');
+  const host = aliasedValue(args, 'remote-host', 'host');
   if (host !== undefined && (host === '' || /\s/.test(host))) {
-    throw new UsageError(`invalid --remote-host "${host}": expected a host name or IP address`);
+    throw invalidOption('connect', 'remote-host', host, 'a host name or IP address');
   }
-  const bind = typeof values.bind === 'string' ? values.bind : '127.0.0.1';
+  const bind = stringOption(args, 'bind') ?? '127.0.0.1';
   if (!isLoopback(bind)) {
-    throw new UsageError(
-      `invalid --bind "${bind}": connect listens on loopback only; use 127.0.0.1 or ::1`,
+    throw invalidOption(
+      'connect',
+      'bind',
+      bind,
+      'a loopback address such as 127.0.0.1 or ::1, because connect listens on loopback only',
     );
   }
-
-  const region =
-    (typeof values.region === 'string' ? values.region : undefined) ??
-    env.AWS_REGION ??
-    env.AWS_DEFAULT_REGION;
-  if (!region) {
-    throw new UsageError('--region is missing; pass --region us-east-1 or set AWS_REGION');
-  }
-  // connect calls SSM only, so both flags set the SSM endpoint and --ssm-endpoint wins.
-  const endpointUrl =
-    checkUrl('ssm-endpoint', stringValue(values, 'ssm-endpoint')) ??
-    checkUrl('endpoint-url', stringValue(values, 'endpoint-url'));
+  const profile = aliasedValue(args, 'aws-profile', 'profile');
+  const { region } = requireRegion('connect', {
+    flag: stringOption(args, 'region'),
+    awsProfile: profile,
+    env,
+  });
   return {
-    target,
+    target: stringOption(args, 'target')!,
     host,
-    remotePort: parsePort('remote-port', stringValue(values, 'remote-port'), false),
-    localPort: parsePort('local-port', stringValue(values, 'local-port'), true),
+    remotePort: integerOption('connect', args, 'remote-port', PORT_RANGE)!,
+    localPort: integerOption('connect', args, 'local-port', LISTEN_PORT_RANGE)!,
     bind,
     region,
-    profile: aliasedValue(values, 'aws-profile', 'profile'),
-    endpointUrl,
+    profile,
+    // connect calls SSM only, so both flags set the SSM endpoint and --ssm-endpoint wins.
+    endpointUrl: stringOption(args, 'ssm-endpoint') ?? stringOption(args, 'endpoint-url'),
   };
 }
 
@@ -235,8 +205,12 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
   try {
     options = parseConnectArgs(argv, io.env ?? process.env);
   } catch (error) {
-    stderr(`bastionless connect: ${(error as Error).message}\n${USAGE}\n`);
-    return EXIT_USAGE;
+    if (!(error instanceof CliError)) {
+      throw error;
+    }
+    // One line as every command prints it; the help text stays behind --help.
+    stderr(`bastionless: ${error.message}\n`);
+    return error.exitCode;
   }
   if (options === null) {
     stdout(`${USAGE}\n`);

@@ -114,7 +114,7 @@ describe('urlOption', () => {
     it(`rejects ${value}`, () => {
       const error = usageError(() => urlOption('add', parse(value), 'endpoint-url'));
       expect(error.message).toBe(
-        `invalid --endpoint-url "${value}": expected an http:// or https:// URL such as ` +
+        `invalid --endpoint-url ${value}: must be an http:// or https:// URL such as ` +
           'http://127.0.0.1:4566; see `bastionless add --help`',
       );
       expect(error.exitCode).toBe(EXIT_USAGE);

@@ -60,11 +60,10 @@ describe('bastionless CLI without daemon', () => {
 
   it('reports an invalid endpoint once', async () => {
     const result = await runCli(['targets', '--endpoint-url', 'not-a-url'], env);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toBe(
-      'bastionless: ERR_CONFIG_INVALID: Invalid endpoint URL "not-a-url" for ssm, ec2, sts, rds, ' +
-        'elasticache: expected an http:// or https:// URL such as http://127.0.0.1:4566\n' +
-        'Fix --endpoint-url or --ssm-endpoint, or the endpoints field of the profile.\n',
+      'bastionless: invalid --endpoint-url not-a-url: must be an http:// or https:// URL such ' +
+        'as http://127.0.0.1:4566; see `bastionless targets --help`\n',
     );
   });
 
@@ -178,7 +177,8 @@ describe('bastionless add and edit', () => {
     expect(result.stderr).toBe(
       `warning: AWS profile "dev" is not in ${awsEnv.AWS_CONFIG_FILE} or ` +
         `${awsEnv.AWS_SHARED_CREDENTIALS_FILE}; create it with \`aws configure --profile dev\` ` +
-        'or `aws configure sso`\n',
+        'or `aws configure sso`, or choose another with ' +
+        '`bastionless edit web --aws-profile PROFILE`\n',
     );
     expect(readProfile().awsProfile).toBe('dev');
   });
@@ -232,8 +232,30 @@ describe('bastionless usage errors', () => {
         '--endpoint-url',
         'not-a-url',
       ],
-      'invalid --endpoint-url "not-a-url": expected an http:// or https:// URL such as ' +
+      'invalid --endpoint-url not-a-url: must be an http:// or https:// URL such as ' +
         'http://127.0.0.1:4566; see `bastionless add --help`',
+    ],
+    [
+      ['targets', '--region', 'us-east-1', '--endpoint-url', 'not-a-url'],
+      'invalid --endpoint-url not-a-url: must be an http:// or https:// URL such as ' +
+        'http://127.0.0.1:4566; see `bastionless targets --help`',
+    ],
+    [
+      ['connect', '--target', 'i-0123456789abcdef0', '--remote-port', '80', '--local-port', '-1'],
+      'invalid --local-port -1: must be a port 0-65535; see `bastionless connect --help`',
+    ],
+    [
+      ['add', 'x', '--target', 'web-1', '--remote-port', '80', '--local-port', '18098'],
+      'invalid --target web-1: must be a managed node id such as i-0123456789abcdef0 or ' +
+        'mi-0123456789abcdef0; see `bastionless add --help`',
+    ],
+    [
+      ['edit', 'x', '--region', 'useast1'],
+      'invalid --region useast1: must be an AWS region such as eu-west-1; see `bastionless edit --help`',
+    ],
+    [
+      ['status', '--jsn'],
+      'unknown option --jsn; did you mean --json? See `bastionless status --help`',
     ],
     [
       ['stauts'],

@@ -183,47 +183,67 @@ describe('bastionless connect', () => {
     expect(stdout.join('')).toContain('ended');
   });
 
+  const help = 'see `bastionless connect --help`';
   const invalid: Array<[string, string[], string]> = [
-    ['missing target', ['--remote-port', '80', '--local-port', '0'], '--target is missing'],
+    ['missing target', ['--remote-port', '80', '--local-port', '0'], `missing --target; ${help}`],
     [
       'bad target',
       ['--target', 'web-1', '--remote-port', '80', '--local-port', '0'],
-      'invalid --target "web-1"',
+      'invalid --target web-1: must be a managed node id such as i-0123456789abcdef0 or ' +
+        `mi-0123456789abcdef0; ${help}`,
     ],
     [
       'port zero remote',
       ['--target', TARGET, '--remote-port', '0', '--local-port', '0'],
-      'invalid --remote-port "0"',
+      `invalid --remote-port 0: must be a port 1-65535; ${help}`,
     ],
     [
       'port too large',
       ['--target', TARGET, '--remote-port', '80', '--local-port', '70000'],
-      'invalid --local-port "70000"',
+      `invalid --local-port 70000: must be a port 0-65535; ${help}`,
     ],
     [
       'negative local port',
       ['--target', TARGET, '--remote-port', '80', '--local-port', '-1'],
-      'invalid --local-port "-1"',
+      `invalid --local-port -1: must be a port 0-65535; ${help}`,
     ],
-    ['missing local port', ['--target', TARGET, '--remote-port', '80'], '--local-port is missing'],
+    [
+      'missing local port',
+      ['--target', TARGET, '--remote-port', '80'],
+      `missing --local-port; ${help}`,
+    ],
     [
       'non-loopback bind',
       ['--target', TARGET, '--remote-port', '80', '--local-port', '0', '--bind', '0.0.0.0'],
-      'invalid --bind "0.0.0.0"',
+      'invalid --bind 0.0.0.0: must be a loopback address such as 127.0.0.1 or ::1, because ' +
+        `connect listens on loopback only; ${help}`,
     ],
     [
       'bad endpoint',
       ['--target', TARGET, '--remote-port', '80', '--local-port', '0', '--endpoint-url', 'ftp://x'],
-      'invalid --endpoint-url',
+      'invalid --endpoint-url ftp://x: must be an http:// or https:// URL such as ' +
+        `http://127.0.0.1:4566; ${help}`,
+    ],
+    [
+      'bad region',
+      ['--target', TARGET, '--remote-port', '80', '--local-port', '0', '--region', 'useast1'],
+      `invalid --region useast1: must be an AWS region such as eu-west-1; ${help}`,
+    ],
+    [
+      'misspelt option',
+      ['--target', TARGET, '--remote-port', '80', '--local-port', '0', '--bnd', '::1'],
+      `unknown option --bnd; did you mean --bind? See \`bastionless connect --help\``,
     ],
   ];
   for (const [name, args, message] of invalid) {
     it(`rejects ${name}`, async () => {
       const { stderr, io } = capture();
-      const exitCode = await runConnect([...args, '--region', 'us-east-1'], io);
+      const regionArgs = args.includes('--region') ? [] : ['--region', 'us-east-1'];
+      const exitCode = await runConnect([...args, ...regionArgs], io);
 
       expect(exitCode).toBe(2);
-      expect(stderr.join('')).toContain(message);
+      // One line without the help text, worded as in every other command.
+      expect(stderr.join('')).toBe(`bastionless: ${message}\n`);
     });
   }
 
@@ -231,10 +251,16 @@ describe('bastionless connect', () => {
     const { stderr, io } = capture();
     const exitCode = await runConnect(
       ['--target', TARGET, '--remote-port', '80', '--local-port', '0'],
-      io,
+      {
+        ...io,
+        env: { HOME: '/nonexistent', AWS_CONFIG_FILE: '/dev/null' },
+      },
     );
 
     expect(exitCode).toBe(2);
-    expect(stderr.join('')).toContain('--region is missing');
+    expect(stderr.join('')).toBe(
+      'bastionless: missing region: pass --region, set AWS_REGION, or set region in the ' +
+        '[default] section of /dev/null\n',
+    );
   });
 });
