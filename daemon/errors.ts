@@ -90,6 +90,21 @@ export interface ClassifyContext {
   settings?: 'profile' | 'flags';
   /** Environment that locates the AWS config files; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Name of the tunnel profile, put in `bastionless edit` hints in place of NAME. */
+  profileName?: string;
+}
+
+/** Returns a `bastionless edit` command for a hint, with the profile name when it is known. */
+function editCommand(context: ClassifyContext, options: string): string {
+  return `\`bastionless edit ${context.profileName ?? 'NAME'} ${options}\``;
+}
+
+/**
+ * Puts `profileName` into the `bastionless edit NAME` commands of a hint, for hints built
+ * where the profile was unknown, such as the listener errors of a tunnel.
+ */
+export function nameProfileInHint(hint: string, profileName: string): string {
+  return hint.replaceAll('`bastionless edit NAME ', `\`bastionless edit ${profileName} `);
 }
 
 interface ErrorShape {
@@ -199,7 +214,7 @@ function classifyAwsName(
     case 'InvalidInstanceId':
       return new BastionlessError('ERR_INVALID_TARGET', detail('Invalid target'), {
         hint:
-          'Check the instance id (`bastionless edit NAME --target ID`, the target field), and that ' +
+          `Check the instance id (${editCommand(context, '--target ID')}, the target field), and that ` +
           'the instance is a managed node in this region (`bastionless targets`).',
         cause,
       });
@@ -248,7 +263,7 @@ function classifyAwsName(
 function chooseProfileHint(context: ClassifyContext): string {
   return context.settings === 'flags'
     ? 'pass another --aws-profile'
-    : 'choose another with `bastionless edit NAME --aws-profile PROFILE` (awsProfile)';
+    : `choose another with ${editCommand(context, '--aws-profile PROFILE')} (awsProfile)`;
 }
 
 function noCredentialsHint(context: ClassifyContext): string {
@@ -262,7 +277,7 @@ function noCredentialsHint(context: ClassifyContext): string {
     );
   }
   return (
-    'Set an AWS profile with `bastionless edit NAME --aws-profile PROFILE` (awsProfile), ' +
+    `Set an AWS profile with ${editCommand(context, '--aws-profile PROFILE')} (awsProfile), ` +
     'or configure default credentials with `aws configure`.'
   );
 }
@@ -377,17 +392,17 @@ function classifySystemCode(
       );
     case 'EADDRINUSE':
       return new BastionlessError('ERR_PORT_IN_USE', message, {
-        hint: 'Stop the program that uses the port, or choose another port with `bastionless edit NAME --local-port N` (localPort).',
+        hint: `Stop the program that uses the port, or choose another port with ${editCommand(context, '--local-port N')} (localPort).`,
         cause,
       });
     case 'EACCES':
       return new BastionlessError('ERR_PORT_PERMISSION', message, {
-        hint: 'Choose a port above 1023 with `bastionless edit NAME --local-port N` (localPort), or grant the daemon permission to bind low ports.',
+        hint: `Choose a port above 1023 with ${editCommand(context, '--local-port N')} (localPort), or grant the daemon permission to bind low ports.`,
         cause,
       });
     case 'EADDRNOTAVAIL':
       return new BastionlessError('ERR_BIND_ADDRESS', message, {
-        hint: 'Listen on an address of this machine, e.g. `bastionless edit NAME --bind 127.0.0.1` (bindAddress).',
+        hint: `Listen on an address of this machine, e.g. ${editCommand(context, '--bind 127.0.0.1')} (bindAddress).`,
         cause,
       });
     default:
@@ -483,16 +498,24 @@ function unknownError(err: unknown): BastionlessError {
   });
 }
 
-/** Converts an error into the `lastError` shape of a tunnel status. */
-export function toTunnelError(err: unknown, at: Date = new Date()): TunnelError {
-  const classified = classifyError(err);
+/**
+ * Converts an error into the `lastError` shape of a tunnel status. With `profileName`, the
+ * hint's `bastionless edit` commands name that profile.
+ */
+export function toTunnelError(
+  err: unknown,
+  at: Date = new Date(),
+  profileName?: string,
+): TunnelError {
+  const classified = classifyError(err, { profileName });
   const result: TunnelError = {
     code: classified.code,
     message: classified.message,
     at: at.toISOString(),
   };
   if (classified.hint) {
-    result.hint = classified.hint;
+    result.hint =
+      profileName === undefined ? classified.hint : nameProfileInHint(classified.hint, profileName);
   }
   return result;
 }
