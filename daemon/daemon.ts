@@ -8,6 +8,7 @@ import { TerminateSessionCommand } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
 import { createSsmClient } from './aws/clients.js';
 import { ProfileAwsRegistry } from './aws/profile-clients.js';
+import { describeTargetChoice } from './aws/targets.js';
 import { createAuditLog } from './audit/log.js';
 import { writeFileAtomic } from './config/atomic-write.js';
 import { ConfigStore } from './config/store.js';
@@ -339,6 +340,11 @@ async function runDaemon(
         manager.endLoginWait(profile.name);
       }
     },
+    onTargetChoice: (profile, choice) =>
+      logger.info(
+        { tunnel: profile.name, instanceId: choice.instanceId, onlineIds: choice.onlineIds },
+        describeTargetChoice(profile.target, choice),
+      ),
   });
   mfa.on('mfa-settled', (request: { profile: string; mfaSerial: string }, outcome: string) => {
     logger.info(

@@ -332,6 +332,10 @@ describe('daemon resolving AWS names', () => {
     const open = await waitForTunnel(daemon, 'db', (status) => status.state === 'open');
     expect(open.target).toBe(first);
     await expectRoundTrip(daemon);
+    const log = await readFile(join(daemon.stateDir, 'daemon.log'), 'utf8');
+    expect(log).toContain(
+      `matches 2 Online instances (${first}, ${second}); picked the lowest instance id, ${first}`,
+    );
 
     const chosen = env.emulator.state.scenario.instances.find((i) => i.instanceId === first)!;
     chosen.pingStatus = 'ConnectionLost';
