@@ -14,6 +14,7 @@ export interface Profile {
   target: TargetSpec;
   /** Host the agent dials; absent means the target itself. */
   remoteHost?: string;
+  /** 0 for an `rds:`, `rds-cluster:` or `elasticache:` host means the port the lookup returns. */
   remotePort: number;
   localPort: number;
   /** Default 127.0.0.1; `localhost` listens on 127.0.0.1 and ::1. */

@@ -18,6 +18,8 @@ export interface StatusInput {
   localAddress: string;
   target: string;
   sessions: readonly PortForwardSession[];
+  /** Port the agent dials in the open session, or null without one. */
+  dialedPort: number | null;
   retired: RetiredTotals;
   /** Connections accepted on the listeners, keep-alive probes excluded. */
   acceptedConnections: number;
@@ -68,7 +70,9 @@ export function buildStatus(input: StatusInput): TunnelStatus {
     localAddress: input.localAddress,
     target: input.target,
     remoteHost: profile.remoteHost ?? null,
-    remotePort: profile.remotePort,
+    // A profile that leaves the port to an RDS or ElastiCache lookup stores 0, so the status
+    // shows the looked-up port once a session has it.
+    remotePort: profile.remotePort === 0 ? (input.dialedPort ?? 0) : profile.remotePort,
     mode: profile.mode,
     sessionIds: sessions.map((session) => session.sessionId),
     agentVersion: first?.agentVersion ?? null,

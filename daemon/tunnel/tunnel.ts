@@ -130,6 +130,7 @@ export class Tunnel extends EventEmitter {
       localAddress: this.localAddress(),
       target: this.launcher.target ?? describeTarget(this.profile),
       sessions: this.pool.slots.map((slot) => slot.session),
+      dialedPort: this.pool.slots[0]?.route.remotePort ?? null,
       retired: this.pool.retired,
       acceptedConnections: this.connections.acceptedConnections,
       waitingConnections: this.connections.waitingCount,

@@ -377,4 +377,30 @@ describe('daemon resolving AWS names', () => {
     expect(env.emulator.sessions[0]!.host).toBe(address);
     expect(Number(env.emulator.sessions[0]!.port)).toBe(5432);
   });
+
+  it('takes the port from the RDS lookup', async () => {
+    const address = 'ledger-db.abcdefghij.us-east-1.rds.amazonaws.com';
+    const env = await setup({ instances: [instance] });
+    env.emulator.state.scenario.dbInstances.push({
+      id: 'ledger-db',
+      endpoint: { address, port: 3306 },
+      engine: 'mysql',
+    });
+    env.emulator.state.scenario.dialOverrides = {
+      [`${address}:3306`]: `127.0.0.1:${env.echo.port}`,
+    };
+    await env.home.writeAwsConfig(STATIC_PROFILE);
+    const daemon = await daemonWith(
+      env,
+      emulatorProfile(env.emulator, {
+        awsProfile: 'static',
+        remoteHost: 'rds:ledger-db',
+        remotePort: 0,
+      }),
+    );
+    const open = await waitForTunnel(daemon, 'db', (status) => status.state === 'open');
+    expect(open.remotePort).toBe(3306);
+    await expectRoundTrip(daemon);
+    expect(Number(env.emulator.sessions[0]!.port)).toBe(3306);
+  });
 });
