@@ -78,7 +78,7 @@ export function ssoRegion(profile: string, files: AwsProfileFiles): string | und
 
 /**
  * Returns the one wording of a missing region for every command. When the profile has an
- * sso_region, the message says why that does not count.
+ * sso_region, the message explains why that does not count.
  */
 export function missingRegionMessage(request: RegionRequest): string {
   const env = request.env ?? process.env;

@@ -158,7 +158,7 @@ export interface IntegerRange {
 /** The port range of TCP, for --remote-port and a --local-port that must be fixed. */
 export const PORT_RANGE: IntegerRange = { min: 1, max: 65535, noun: 'a port' };
 
-/** Ports of a listener, where 0 asks the system for a free port. */
+/** Ports of a listener, where 0 lets the system pick a free port. */
 export const LISTEN_PORT_RANGE: IntegerRange = { min: 0, max: 65535, noun: 'a port' };
 
 const TARGET_ID_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
