@@ -78,11 +78,15 @@ function check(
 }
 
 function failure(id: string, title: string, error: unknown, profile: Profile): DoctorCheck {
-  const classified = classifyError(error, { awsProfile: profile.awsProfile });
+  const classified = classifyError(error, {
+    awsProfile: profile.awsProfile,
+    profileName: profile.name,
+  });
   // The shared hint states that the request is retried, which holds for tunnels but not for a check.
   const fix =
     classified.code === 'ERR_ENDPOINT_UNREACHABLE'
-      ? 'Check the network connection and proxy, or point the profile at a reachable endpoint with `bastionless edit NAME --endpoint-url URL`.'
+      ? 'Check the network connection and proxy, or point the profile at a reachable endpoint ' +
+        `with \`bastionless edit ${profile.name} --endpoint-url URL\`.`
       : classified.hint;
   return check(id, title, 'fail', `${classified.code}: ${classified.message}`, fix);
 }

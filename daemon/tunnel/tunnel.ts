@@ -64,7 +64,7 @@ export class Tunnel extends EventEmitter {
     this.now = deps.now ?? Date.now;
     this.launcher = new SessionLauncher(profile, deps, this.timings, this.log);
     const setLastError = (error: BastionlessError): void => {
-      this.lastError = toTunnelError(error, new Date(this.now()));
+      this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
     };
     this.connections = new ConnectionQueue({
       log: this.log,
@@ -248,7 +248,7 @@ export class Tunnel extends EventEmitter {
   }
 
   private fail(error: BastionlessError): void {
-    this.lastError = toTunnelError(error, new Date(this.now()));
+    this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
     this.setState('failed', error.hint ? `${error.message}. ${error.hint}` : error.message);
   }
 
@@ -261,7 +261,7 @@ export class Tunnel extends EventEmitter {
   beginLoginWait(reason: string, hint: string): void {
     this.loginWait = reason;
     const error = new BastionlessError('ERR_NEEDS_LOGIN', reason, { hint });
-    this.lastError = toTunnelError(error, new Date(this.now()));
+    this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
     this.refreshState();
     this.emitIfChanged();
   }

@@ -154,7 +154,7 @@ describe('doctor and up with a port held by another process', () => {
     );
     expect(lines[1]).toBe(
       `  hint: Stop the program that uses port ${port} or choose another port with ` +
-        '`bastionless edit NAME --local-port N` (localPort).',
+        '`bastionless edit busy --local-port N` (localPort).',
     );
   });
 

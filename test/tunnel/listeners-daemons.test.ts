@@ -85,7 +85,7 @@ describe('port held by another daemon', () => {
     );
     const stopCommand = `BASTIONLESS_HOME=${first} bastionless stop`;
     expect(blocked.lastError?.hint).toBe(
-      `Stop that daemon with \`${stopCommand}\`, or choose another port with \`bastionless edit NAME --local-port N\` (localPort).`,
+      `Stop that daemon with \`${stopCommand}\`, or choose another port with \`bastionless edit web --local-port N\` (localPort).`,
     );
 
     // The hint's command must stop the first daemon, which frees the port for the second.
@@ -125,7 +125,7 @@ describe('port held by another program', () => {
       `Port 127.0.0.1:${port} is already in use by node (pid ${holder.pid})`,
     );
     expect(blocked.lastError?.hint).toBe(
-      `Stop the program that uses port ${port} or choose another port with \`bastionless edit NAME --local-port N\` (localPort).`,
+      `Stop the program that uses port ${port} or choose another port with \`bastionless edit web --local-port N\` (localPort).`,
     );
   });
 });
