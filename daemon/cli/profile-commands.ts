@@ -4,6 +4,7 @@
 import { ConfigError } from '../config/errors.js';
 import { ConfigStore } from '../config/store.js';
 import { awsProfileDefined, awsProfileFiles } from '../aws/profile-files.js';
+import { parseRemoteHost } from '../aws/remote-host.js';
 import {
   integerOption,
   parseCommandArgs,
@@ -46,12 +47,14 @@ const PROFILE_OPTIONS: OptionSpec = {
 };
 
 const PROFILE_OPTIONS_HELP = `  --target ID            instance id of the managed node (i-… or mi-…)
-  --target-tag KEY=VALUE pick the one Online managed instance with this tag instead of
-                         --target; repeat for several tags, e.g. --target-tag Name=bastion
+  --target-tag KEY=VALUE pick an Online managed instance with this tag instead of
+                         --target; among several, the lowest instance id, kept while it
+                         stays Online; repeat for several tags, e.g. --target-tag Name=bastion
   --remote-host HOST     host the agent connects to (default: the target itself); a DNS
                          name, an IP address, rds:ID, rds-cluster:ID or elasticache:ID
                          (--host is an alias)
-  --remote-port N        port on the remote host
+  --remote-port N        port on the remote host; optional for rds:, rds-cluster: and
+                         elasticache: hosts, whose lookup returns the port
   --local-port N         port on this machine
   --region R             AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, or region
                          in the AWS profile's section of ~/.aws/config)
@@ -155,9 +158,18 @@ const REQUIRED_ADD_FLAGS: readonly RequiredOption[] = [
     '--target',
     (args) => args.values.target !== undefined || args.values['target-tag'] !== undefined,
   ],
-  ['--remote-port', (args) => args.values['remote-port'] !== undefined],
+  [
+    '--remote-port',
+    (args) => args.values['remote-port'] !== undefined || remoteHostIsLookedUp(args),
+  ],
   ['--local-port', (args) => args.values['local-port'] !== undefined],
 ];
+
+/** True for `rds:`, `rds-cluster:` and `elasticache:` hosts, whose lookup returns the port. */
+function remoteHostIsLookedUp(args: ParsedArgs): boolean {
+  const host = args.values['remote-host'] ?? args.values.host;
+  return typeof host === 'string' && parseRemoteHost(host).kind !== 'host';
+}
 
 /** Turns a store error into a CLI error that lists every invalid field by its flag. */
 function profileFailure(error: unknown): never {

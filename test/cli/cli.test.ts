@@ -314,6 +314,41 @@ describe('bastionless usage errors', () => {
     expect(after.endpoints.sts).toBe('http://127.0.0.1:4566');
   });
 
+  it('leaves the port of an RDS host to the lookup', async () => {
+    const added = await runCli(
+      [
+        'add',
+        'orders',
+        '--target',
+        'i-0123456789abcdef0',
+        '--remote-host',
+        'rds:orders',
+        '--local-port',
+        '18092',
+        '--region',
+        'us-east-1',
+        '--config',
+        configFile(),
+      ],
+      env,
+    );
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    const { profiles } = JSON.parse(readFileSync(configFile(), 'utf8')) as {
+      profiles: Array<{ name: string; remoteHost: string; remotePort: number }>;
+    };
+    const profile = profiles.find((candidate) => candidate.name === 'orders')!;
+    expect(profile.remoteHost).toBe('rds:orders');
+    expect(profile.remotePort).toBe(0);
+
+    const plain = await runCli(
+      ['add', 'web', '--target', 'i-0123456789abcdef0', '--host', 'web.internal'],
+      { ...env, BASTIONLESS_CONFIG: configFile() },
+    );
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toContain('missing --remote-port and --local-port');
+  });
+
   it('rejects an edit without fields', async () => {
     const result = await runCli(['edit', 'tagged', '--config', configFile()], env);
     expect(result.code).toBe(2);
