@@ -4,7 +4,7 @@
 
 import type pino from 'pino';
 import type { Profile } from '../config/types.js';
-import { needsLogin, type BastionlessError } from '../errors.js';
+import { nameProfileInHint, needsLogin, type BastionlessError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import { IntervalCheck } from './interval-check.js';
 import type { TunnelDeps, TunnelTimings } from './options.js';
@@ -151,7 +151,8 @@ export class SessionPoolRetry {
       this.log.warn(context, 'session start needs a login by the user');
       // The port stays bound, so after the login the next connection (or retry) starts a session.
       this.beginFailure(error);
-      this.loginNeededReason = `${error.message}. ${error.hint ?? ''}`.trim();
+      const hint = error.hint ? nameProfileInHint(error.hint, this.profile.name) : '';
+      this.loginNeededReason = `${error.message}. ${hint}`.trim();
       if (this.deps.checkCredentials) {
         this.loginPoll.start();
       }

@@ -248,8 +248,14 @@ export class Tunnel extends EventEmitter {
   }
 
   private fail(error: BastionlessError): void {
-    this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
-    this.setState('failed', error.hint ? `${error.message}. ${error.hint}` : error.message);
+    const lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
+    this.lastError = lastError;
+    // Built from lastError, whose hint names the profile, so the dashboard can see that the
+    // reason repeats the error and show it once.
+    this.setState(
+      'failed',
+      lastError.hint ? `${lastError.message}. ${lastError.hint}` : lastError.message,
+    );
   }
 
   // --- login ---------------------------------------------------------------------------
