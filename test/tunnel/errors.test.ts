@@ -10,6 +10,7 @@ import {
   BastionlessError,
   classifyError,
   mayNeedFreshCredentials,
+  nameProfileInHint,
   needsLogin,
   toTunnelError,
   withDetail,
@@ -273,6 +274,33 @@ describe('port and address hints', () => {
   it('names the flag for an invalid target', () => {
     const hint = classifyError(awsError('InvalidTarget', 'bad id')).hint;
     expect(hint).toContain('bastionless edit NAME --target ID');
+  });
+});
+
+describe('profile name in hints', () => {
+  it('names the profile when the caller knows it', () => {
+    const hint = classifyError(systemError('EADDRINUSE', 'listen failed'), {
+      profileName: 'orders-db',
+    }).hint;
+    expect(hint).toContain('bastionless edit orders-db --local-port N');
+    expect(hint).not.toContain('NAME');
+  });
+
+  it('names it in a tunnel error', () => {
+    const error = toTunnelError(awsError('InvalidTarget', 'bad id'), new Date(0), 'web');
+    expect(error.hint).toContain('bastionless edit web --target ID');
+  });
+
+  it('fills in hints built without it', () => {
+    const hint = 'Free the port or run `bastionless edit NAME --local-port N` (localPort).';
+    expect(nameProfileInHint(hint, 'cache')).toBe(
+      'Free the port or run `bastionless edit cache --local-port N` (localPort).',
+    );
+  });
+
+  it('leaves other NAME words alone', () => {
+    const hint = 'Set NAME in the AWS console, then run `bastionless up NAME`.';
+    expect(nameProfileInHint(hint, 'cache')).toBe(hint);
   });
 });
 
