@@ -4,6 +4,7 @@
 import { groupTunnels, UNGROUPED } from '../../ui/src/lib/grouping.js';
 import { describeState, isTunnelActive } from '../../ui/src/lib/state-words.js';
 import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
+import { retryLabel } from './retry-label.js';
 
 export type MenuAction =
   | { kind: 'start-tunnel'; name: string }
@@ -38,15 +39,18 @@ export interface MenuInput {
   loginItemSupported: boolean;
   /** Pending MFA requests; each gets an item that opens its prompt again. */
   mfaRequests?: readonly MfaRequest[];
+  /** Epoch milliseconds that retry countdowns count from; defaults to Date.now(). */
+  nowMs?: number;
 }
 
-function tunnelItem(tunnel: TunnelStatus, group: string): MenuItemModel {
+function tunnelItem(tunnel: TunnelStatus, group: string, nowMs: number): MenuItemModel {
   const active = isTunnelActive(tunnel.state);
   const { label } = describeState(tunnel);
+  const retry = retryLabel(tunnel, nowMs);
   return {
     type: 'checkbox',
     id: `tunnel:${group}:${tunnel.name}`,
-    label: `${tunnel.name} (${tunnel.localAddress}): ${label}`,
+    label: `${tunnel.name} (${tunnel.localAddress}): ${retry ? `${label}, ${retry}` : label}`,
     enabled: true,
     checked: active,
     action: active
@@ -67,10 +71,12 @@ export function summarize(tunnels: readonly TunnelStatus[], daemonReachable: boo
 }
 
 /**
- * Builds the tray menu: a summary, one item per pending MFA request, then per group a heading, one checkbox per tunnel with its
- * state in the label, and Start all / Stop all; then the app items.
+ * Builds the tray menu: a summary, then one item per pending MFA request, then the groups and
+ * the app items. Each group has a heading, one checkbox per tunnel and Start all / Stop all. A
+ * tunnel's label shows its state and any retry countdown.
  */
 export function buildTrayMenu(input: MenuInput): MenuItemModel[] {
+  const nowMs = input.nowMs ?? Date.now();
   const items: MenuItemModel[] = [
     {
       type: 'normal',
@@ -113,7 +119,7 @@ export function buildTrayMenu(input: MenuInput): MenuItemModel[] {
         label: group.name ?? UNGROUPED,
         enabled: false,
       });
-      for (const tunnel of group.tunnels) items.push(tunnelItem(tunnel, key));
+      for (const tunnel of group.tunnels) items.push(tunnelItem(tunnel, key, nowMs));
       if (group.name !== null) {
         const name = group.name;
         const anyStopped = group.tunnels.some((tunnel) => !isTunnelActive(tunnel.state));

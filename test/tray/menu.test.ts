@@ -127,6 +127,26 @@ describe('buildTrayMenu', () => {
     });
     expect(find(items, 'tunnel::db').label).toBe('db (127.0.0.1:15432): Needs login');
   });
+
+  it('adds the retry countdown to the label', () => {
+    const nowMs = Date.parse('2025-03-01T12:00:00.000Z');
+    const retrying = tunnelStatus({
+      name: 'db',
+      state: 'connecting',
+      lastError: {
+        code: 'ERR_ACCESS_DENIED',
+        message: 'Access denied',
+        at: '2025-03-01T11:59:58Z',
+      },
+      nextAttemptAt: '2025-03-01T12:00:07.500Z',
+    });
+    const items = buildTrayMenu({ ...base, tunnels: [retrying], nowMs });
+    expect(find(items, 'tunnel::db').label).toBe(
+      'db (127.0.0.1:15432): Connecting, retrying in 8 s',
+    );
+    const later = buildTrayMenu({ ...base, tunnels: [retrying], nowMs: nowMs + 7_500 });
+    expect(find(later, 'tunnel::db').label).toBe('db (127.0.0.1:15432): Connecting');
+  });
 });
 
 describe('summarize', () => {
