@@ -1,14 +1,20 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DaemonClient, discoverDaemon } from '../../electron/model/daemon-client.js';
+import { buildTrayMenu } from '../../electron/model/menu.js';
+import { ApiClient } from '../../ui/src/lib/api.js';
 import type { WebSocketLike } from '../../ui/src/lib/events.js';
 import type { MfaRequest, TunnelStatus } from '../../ui/src/lib/types.js';
+import { cliEnv, freePort, setupEmulatorAndEcho, spawnCli } from '../cli/helpers.js';
 import { tunnelStatus, waitFor } from '../ui/fixtures.js';
 import { startFakeDaemon, type FakeDaemon } from './fake-daemon.js';
+
+const fixture = setupEmulatorAndEcho();
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 
@@ -34,6 +40,17 @@ function mfaRequest(id: string, profile: string): MfaRequest {
 
 function filesIn(dir: string) {
   return { apiFile: join(dir, 'api.json'), tokenFile: join(dir, 'token') };
+}
+
+function menuLabels(client: DaemonClient, nowMs?: number): string[] {
+  const items = buildTrayMenu({
+    tunnels: client.list(),
+    daemonReachable: client.reachable,
+    startAtLogin: false,
+    loginItemSupported: false,
+    nowMs,
+  });
+  return items.flatMap((item) => (item.type === 'separator' ? [] : [item.label]));
 }
 
 describe('discoverDaemon', () => {
@@ -99,6 +116,84 @@ describe('DaemonClient', () => {
     cleanups.push(() => client.stop());
     return { client, reachable, states };
   }
+
+  /** Resolves once the events websocket is open, which the MFA list read after it marks. */
+  function subscribed(client: DaemonClient): Promise<unknown> {
+    return once(client, 'mfa-requests');
+  }
+
+  it('drops a tunnel on its removed event', async () => {
+    const dir = await tempStateDir();
+    const daemon = await startFakeDaemon(dir);
+    cleanups.push(() => daemon.close());
+    daemon.tunnels.push(tunnelStatus({ name: 'db' }), tunnelStatus({ name: 'web' }));
+    const { client } = startClient(dir);
+    await subscribed(client);
+    const listsBefore = daemon.requests.filter((line) => line === 'GET /v1/tunnels').length;
+    const removed: string[] = [];
+    client.on('removed', (name: string) => removed.push(name));
+
+    daemon.removeTunnel('db');
+    await waitFor(() => client.list().length === 1);
+    expect(removed).toEqual(['db']);
+    expect(client.list().map((tunnel) => tunnel.name)).toEqual(['web']);
+    expect(menuLabels(client).some((label) => label.startsWith('db '))).toBe(false);
+    const listsAfter = daemon.requests.filter((line) => line === 'GET /v1/tunnels').length;
+    expect(listsAfter).toBe(listsBefore);
+  });
+
+  it('ignores a removed event for an unknown tunnel', async () => {
+    const dir = await tempStateDir();
+    const daemon = await startFakeDaemon(dir);
+    cleanups.push(() => daemon.close());
+    daemon.tunnels.push(tunnelStatus({ name: 'web' }));
+    const { client } = startClient(dir);
+    await subscribed(client);
+    const removed: string[] = [];
+    client.on('removed', (name: string) => removed.push(name));
+
+    daemon.removeTunnel('ghost');
+    daemon.pushState(tunnelStatus({ name: 'web', state: 'open' }));
+    await waitFor(() => client.list()[0]?.state === 'open');
+    expect(removed).toEqual([]);
+    expect(client.list().map((tunnel) => tunnel.name)).toEqual(['web']);
+  });
+
+  it('emits the list as a retry countdown ticks', { timeout: 10_000 }, async () => {
+    const dir = await tempStateDir();
+    const daemon = await startFakeDaemon(dir);
+    cleanups.push(() => daemon.close());
+    const { client } = startClient(dir);
+    await subscribed(client);
+    const labels: string[] = [];
+    client.on('tunnels', () => {
+      const label = menuLabels(client).find((entry) => entry.startsWith('db '));
+      if (label) labels.push(label);
+    });
+
+    daemon.pushState(
+      tunnelStatus({
+        name: 'db',
+        state: 'connecting',
+        lastError: {
+          code: 'ERR_ACCESS_DENIED',
+          message: 'Access denied',
+          at: new Date().toISOString(),
+        },
+        nextAttemptAt: new Date(Date.now() + 2_800).toISOString(),
+      }),
+    );
+    await waitFor(() => labels.at(-1) === 'db (127.0.0.1:15432): Connecting', 5_000);
+    expect(labels).toEqual([
+      'db (127.0.0.1:15432): Connecting, retrying in 3 s',
+      'db (127.0.0.1:15432): Connecting, retrying in 2 s',
+      'db (127.0.0.1:15432): Connecting, retrying in 1 s',
+      'db (127.0.0.1:15432): Connecting',
+    ]);
+    // No countdown runs any more, so no further list arrives.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(labels).toHaveLength(4);
+  });
 
   it('waits for a daemon, then follows its events', async () => {
     const dir = await tempStateDir();
@@ -179,5 +274,57 @@ describe('DaemonClient', () => {
     const { client } = startClient(dir);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(client.reachable).toBe(false);
+  });
+});
+
+describe('DaemonClient with the real daemon', () => {
+  it('drops a deleted profile within 2 s', { timeout: 60_000 }, async () => {
+    const home = await tempStateDir();
+    const stateDir = join(home, 'state');
+    await mkdir(stateDir, { recursive: true });
+    const profiles = [
+      fixture.profile('db', await freePort()),
+      fixture.profile('web', await freePort()),
+    ];
+    await writeFile(join(home, 'config.json'), JSON.stringify({ version: 2, profiles }));
+    const daemon = spawnCli(['daemon'], cliEnv(home));
+    daemon.stdout!.resume();
+    daemon.stderr!.resume();
+    cleanups.push(async () => {
+      if (daemon.exitCode !== null || daemon.signalCode !== null) return;
+      daemon.kill('SIGTERM');
+      await once(daemon, 'exit');
+    });
+
+    const client = new DaemonClient({
+      discover: () => discoverDaemon(filesIn(stateDir)),
+      createSocket: (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike,
+      retryIntervalMs: 100,
+    });
+    const removed: string[] = [];
+    client.on('removed', (name: string) => removed.push(name));
+    const subscribed = once(client, 'mfa-requests');
+    client.start();
+    cleanups.push(() => client.stop());
+    await subscribed;
+    expect(
+      client
+        .list()
+        .map((tunnel) => tunnel.name)
+        .sort(),
+    ).toEqual(['db', 'web']);
+
+    const endpoint = client.endpoint!;
+    const api = new ApiClient({ baseUrl: endpoint.url, token: endpoint.token, timeoutMs: 2_000 });
+    const deletedAt = Date.now();
+    await api.deleteProfile('db');
+    await waitFor(() => !client.list().some((tunnel) => tunnel.name === 'db'), 2_000);
+    expect(Date.now() - deletedAt).toBeLessThan(2_000);
+    // Only the websocket event reports a removal; a list refresh would not emit `removed`.
+    expect(removed).toEqual(['db']);
+    expect(client.list().map((tunnel) => tunnel.name)).toEqual(['web']);
+    const labels = menuLabels(client);
+    expect(labels.some((label) => label.startsWith('db '))).toBe(false);
+    expect(labels.some((label) => label.startsWith('web '))).toBe(true);
   });
 });

@@ -26,6 +26,8 @@ export interface FakeDaemon {
   mfaRejectedCodes: string[];
   /** Sends a state event to every connected websocket and updates the list. */
   pushState(tunnel: TunnelStatus): void;
+  /** Drops a tunnel from the list and sends `removed`, as the daemon does for a deleted profile. */
+  removeTunnel(name: string): void;
   /** Adds a pending MFA request and sends `mfa-required` to every connected websocket. */
   requireMfa(request: MfaRequest): void;
   /** Removes a pending MFA request and sends `mfa-settled` with `outcome`. */
@@ -152,6 +154,11 @@ export async function startFakeDaemon(stateDir: string, token = 'fake-token'): P
       if (index >= 0) tunnels[index] = tunnel;
       else tunnels.push(tunnel);
       broadcast({ type: 'state', tunnel });
+    },
+    removeTunnel(name) {
+      const index = tunnels.findIndex((entry) => entry.name === name);
+      if (index >= 0) tunnels.splice(index, 1);
+      broadcast({ type: 'removed', name });
     },
     requireMfa(request) {
       mfaRequests.push(request);
