@@ -244,6 +244,8 @@ async function start(): Promise<void> {
   client.on('tunnels', refreshTray);
   client.on('reachable', refreshTray);
   client.on('state', onState);
+  // A profile deleted and later added again under its name starts with no notification history.
+  client.on('removed', (name: string) => notifications.forget(name));
   watchMfaRequests();
   refreshTray();
   try {
