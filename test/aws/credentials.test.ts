@@ -1,12 +1,15 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsClientSet } from '../../daemon/aws/clients.js';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
-import { processKey, writeCredentialProcess } from '../integration/helpers.js';
+import {
+  processKey,
+  writeCredentialProcess,
+  writeSsoSessionToken,
+} from '../integration/helpers.js';
 import { startAwsApiServer, type AwsApiServer } from './helpers/aws-api-server.js';
 import { rejection } from './helpers/fixtures.js';
 
@@ -169,19 +172,13 @@ describe('CachingCredentialsProvider', () => {
       ].join('\n'),
     );
 
-    // The SDK reads a legacy SSO token from ~/.aws/sso/cache/<SHA-1 of the start URL>.json.
-    const cacheDir = join(dir, '.aws', 'sso', 'cache');
-    await mkdir(cacheDir, { recursive: true });
-    const cacheName = createHash('sha1').update(startUrl).digest('hex');
-    await writeFile(
-      join(cacheDir, `${cacheName}.json`),
-      JSON.stringify({
-        startUrl,
-        region: 'us-east-1',
-        accessToken: 'expired-token',
-        expiresAt: new Date(Date.now() - 60_000).toISOString(),
-      }),
-    );
+    // A legacy SSO profile's token is cached under the SHA-1 of its start URL.
+    await writeSsoSessionToken(dir, startUrl, {
+      startUrl,
+      region: 'us-east-1',
+      accessToken: 'expired-token',
+      expiresAt: new Date(Date.now() - 60_000).toISOString(),
+    });
 
     const provider = new CachingCredentialsProvider({ region: REGION, awsProfile: 'sso-dev' });
     const error = await rejection(provider.provide());

@@ -2,8 +2,7 @@
 // and rejected credentials, SSO expiry, MFA through the control API, tag targets, RDS names
 // and the audit log. Every transfer is checked with SHA-256.
 
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import {
   waitForTunnel,
   waitUntil,
   writeCredentialProcess,
+  writeSsoSessionToken,
   type SsoPortal,
   type TestDaemon,
   type TestHome,
@@ -181,19 +181,13 @@ describe('daemon needing a login', () => {
   const startUrl = 'https://example-team.awsapps.com/start';
 
   async function writeSsoToken(home: string, expiresInMs: number, accessToken: string) {
-    // The SDK reads a legacy SSO token from ~/.aws/sso/cache/<SHA-1 of the start URL>.json.
-    const cacheDir = join(home, '.aws', 'sso', 'cache');
-    await mkdir(cacheDir, { recursive: true });
-    const name = createHash('sha1').update(startUrl).digest('hex');
-    await writeFile(
-      join(cacheDir, `${name}.json`),
-      JSON.stringify({
-        startUrl,
-        region: 'us-east-1',
-        accessToken,
-        expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
-      }),
-    );
+    // A legacy SSO profile's token is cached under the SHA-1 of its start URL.
+    await writeSsoSessionToken(home, startUrl, {
+      startUrl,
+      region: 'us-east-1',
+      accessToken,
+      expiresAt: new Date(Date.now() + expiresInMs).toISOString(),
+    });
   }
 
   it('shows needs-login on SSO expiry and recovers', async () => {

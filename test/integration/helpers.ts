@@ -397,19 +397,22 @@ export interface SsoSessionToken {
   registrationExpiresAt?: string;
 }
 
-/** Path of the token cache file of sso-session `sessionName`: the SHA-1 of the name, in hex. */
-export function ssoSessionCachePath(home: string, sessionName: string): string {
-  const name = createHash('sha1').update(sessionName).digest('hex');
+/**
+ * Path of an SSO token cache file: the SHA-1, in hex, of the sso-session name, or of the start
+ * URL for a legacy profile with `sso_start_url` in the profile itself.
+ */
+export function ssoSessionCachePath(home: string, cacheKey: string): string {
+  const name = createHash('sha1').update(cacheKey).digest('hex');
   return join(home, '.aws', 'sso', 'cache', `${name}.json`);
 }
 
-/** Writes the token cache file of sso-session `sessionName` under `home` and returns its path. */
+/** Writes the SSO token cache file for `cacheKey` (see ssoSessionCachePath) and returns its path. */
 export async function writeSsoSessionToken(
   home: string,
-  sessionName: string,
+  cacheKey: string,
   token: SsoSessionToken,
 ): Promise<string> {
-  const path = ssoSessionCachePath(home, sessionName);
+  const path = ssoSessionCachePath(home, cacheKey);
   await mkdir(join(home, '.aws', 'sso', 'cache'), { recursive: true });
   await writeFile(path, JSON.stringify(token, null, 2));
   return path;
