@@ -1,5 +1,5 @@
 // One daemon per state directory: an exclusive lock file that names its owner's pid, and the
-// probe that tells whether that owner is a bastionless daemon by asking its control API.
+// probe that checks whether that owner is a bastionless daemon by calling its control API.
 
 import { closeSync, lstatSync, openSync, renameSync, rmSync, utimesSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,9 +7,9 @@ import { processExists, type ApiFile, type BastionlessPaths } from './paths.js';
 import { readStateFile, StateFileError } from './state-file.js';
 
 /**
- * Time a daemon has from taking the lock until its control API answers. The `start` command
+ * Time a daemon has from taking the lock until its control API responds. The `start` command
  * gives up on a new daemon after the same time, so a lock that is older than this and whose
- * owner does not answer on the API belongs to a crashed daemon, or its pid was reused.
+ * owner does not respond on the API belongs to a crashed daemon, or its pid was reused.
  */
 export const STARTUP_GRACE_MS = 15_000;
 /** Time the probe waits for `GET /v1/status`, in milliseconds. */
@@ -23,7 +23,7 @@ const MAX_API_FILE_BYTES = 16 * 1024;
 const MAX_TOKEN_FILE_BYTES = 1024;
 
 export type DaemonProbe =
-  /** The control API answered the token and reported the pid that owns the lock. */
+  /** The control API accepted the token and reported the pid that owns the lock. */
   | {
       state: 'running';
       pid: number;
@@ -35,7 +35,7 @@ export type DaemonProbe =
     }
   /**
    * A live process took or refreshed the lock less than STARTUP_GRACE_MS ago and its API does
-   * not answer: a daemon that is starting, or stopping after it closed its API.
+   * not respond. This is a daemon that is starting, or stopping after it closed its API.
    */
   | { state: 'transitioning'; pid: number; lockAgeMs: number }
   /** The API port accepted the request but sent no reply within PROBE_TIMEOUT_MS. */
@@ -63,7 +63,7 @@ interface LockContent {
   /** NaN while the owner has created the file but not yet written its pid. */
   pid: number;
   ageMs: number;
-  /** Raw text and mtime, so a breaker removes the lock only if nobody replaced it meanwhile. */
+  /** Raw text and mtime, so a breaker removes the lock only if no other process replaced it. */
   text: string;
   mtimeMs: number;
   /**
@@ -195,7 +195,7 @@ function breakStaleLock(lockFile: string, stale: LockContent): boolean {
       throw error;
     }
     const breaker = readLock(breakFile);
-    // NOTE: two processes that find the same abandoned break lock can both remove it; the
+    // NOTE: two processes that find the same abandoned break lock can both remove it. The
     // window is the few microseconds between this check and the removal.
     if (breaker && breaker.ageMs > STALE_BREAK_LOCK_MS) {
       rmSync(breakFile, { force: true });

@@ -1,6 +1,6 @@
-// What a daemon leaves in the state directory for the next one: its control API port, so an
-// open dashboard tab reconnects to the same address, and the tunnels that were running, so
-// `stop` then `start` (or a crash and a start) brings back the tunnels the user left up.
+// What a daemon leaves in the state directory for the next one. Its control API port lets an
+// open dashboard tab reconnect to the same address. The tunnels that were running let `stop`
+// then `start` (or a crash and a start) bring back the tunnels the user left up.
 
 import { writeFileAtomic } from './config/atomic-write.js';
 import { MAX_PROFILES } from './config/schema.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs `npm audit --omit=dev` and fails when a package that users install has a high or
 // critical advisory. Where the registry's advisory service returns no report (some mirrors and
-// proxies reply 405 to its POST requests), the script says so and exits 0, because no result
+// proxies reply 405 to its POST requests), the script prints that and exits 0, because no result
 // exists to judge; BASTIONLESS_AUDIT_REQUIRED=1 turns that case into a failure.
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';

@@ -25,7 +25,7 @@ export interface LoadedToken {
   token: string;
   /** True when the token came from the existing file, false when a new one was created. */
   reused: boolean;
-  /** Why the existing file was not reused; undefined when it was reused or did not exist. */
+  /** Reason the existing file was not reused; undefined when it was reused or did not exist. */
   replacedBecause?: string;
 }
 

@@ -1,6 +1,6 @@
 // Locations of the AWS shared config files, a check whether they define a named profile, and
-// the settings of one config section, so a missing profile or region is reported with the
-// files that were read and the command or setting that fixes it.
+// the settings of one config section. With them, a missing profile or region is reported with
+// the files that were read and the command or setting that fixes it.
 
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -26,8 +26,8 @@ export interface ManagedInstance {
   /** True when the agent multiplexes connections over one session (smux). */
   supportsMux: boolean;
   /**
-   * Value of the EC2 `Name` tag, or the name given at activation for a hybrid (`mi-`) node;
-   * null when there is none or when listTargets could not read the tags.
+   * Value of the EC2 `Name` tag, or the name given at activation for a hybrid (`mi-`) node.
+   * Null when there is none, or when listTargets could not read the tags.
    */
   name: string | null;
 }

@@ -331,7 +331,7 @@ export function editDistance(left: string, right: string): number {
 }
 
 /**
- * Returns the candidate closest to `input` by edit distance, or undefined when even the
+ * Returns the candidate closest to `input` by edit distance. Returns undefined when even the
  * closest one needs more edits than a third of its length (at least 1), so a typo gets a
  * suggestion and an unrelated word such as `ls` does not. Ties go to the earlier candidate.
  */

@@ -17,7 +17,7 @@ interface ErrorReply {
   };
 }
 
-/** api.json holds a port, a pid and a path; anything larger is not one. */
+/** api.json contains a port, a pid and a path, so anything larger is not one. */
 const MAX_API_FILE_BYTES = 64 * 1024;
 
 export class DaemonClient {

@@ -182,7 +182,7 @@ const PINO_WARN = 40;
 const PINO_ERROR = 50;
 
 /**
- * Describes why a detached daemon exited during start-up and names the file that holds the
+ * Describes why a detached daemon exited during start-up and names the file that contains the
  * error: daemon.log when the daemon logged its failure there, else its stderr file, which
  * also catches failures before the logger exists, e.g. a module that does not load.
  */

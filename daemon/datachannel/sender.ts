@@ -94,7 +94,7 @@ export class ChannelSender {
       return;
     }
     const entry = this.window.acknowledge(parsed.value.AcknowledgedMessageSequenceNumber);
-    // Karn's algorithm: an ack of a retransmitted message may answer any of its copies.
+    // Karn's algorithm: an ack of a retransmitted message may acknowledge any of its copies.
     if (entry !== undefined && entry.retransmits === 0) {
       this.rto.addSample(performance.now() - entry.lastSentMs);
     }

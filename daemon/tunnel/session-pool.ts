@@ -23,7 +23,7 @@ export interface SessionPoolHost {
   flushWaiting(): void;
   /** Closes waiting and new connections at once, after a start failed with a lasting error. */
   beginFailure(error: BastionlessError): void;
-  /** Lets connections wait for sessions again; `reason` says why, for the log. */
+  /** Lets connections wait for sessions again. `reason` is the cause, for the log. */
   endFailure(reason: string): void;
   /** Returns true while the credential provider waits for the user, e.g. for an MFA code. */
   isLoginWaiting(): boolean;

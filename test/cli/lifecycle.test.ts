@@ -61,7 +61,7 @@ function spawnSleep(): ChildProcess {
 
 /**
  * Pids of `bastionless daemon` processes whose environment has this test's BASTIONLESS_HOME,
- * read from /proc. The command line tells daemons from helpers that inherit the environment,
+ * read from /proc. The command line separates daemons from helpers that inherit the environment,
  * such as the esbuild service that tsx starts in each process on a transform-cache miss.
  */
 function daemonPidsOfHome(): number[] {

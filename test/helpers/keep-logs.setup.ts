@@ -15,7 +15,7 @@ import {
   suiteDir,
 } from './suite-secrets.js';
 
-/** Test trees are shallow; this bounds the walk if a tree holds a deep unrelated folder. */
+/** Test trees are shallow, so this bound only stops a walk into a deep unrelated folder. */
 const MAX_DEPTH = 8;
 
 const originalRmSync = fs.rmSync;

@@ -70,8 +70,8 @@ export function readRecordedSecrets(dir: string): RecordedSecret[] {
 }
 
 /**
- * Prefix of the folders where the scan's own test plants leaks on purpose; their removal
- * keeps nothing, or the real scan would report the planted leaks.
+ * Prefix of the folders where the scan's own test plants leaks on purpose. Removing them keeps
+ * nothing, because the real scan would otherwise report the planted leaks.
  */
 export const PLANTED_PREFIX = 'bastionless-planted-';
 
@@ -80,7 +80,7 @@ export function isScannedLogFile(name: string): boolean {
   return /^(daemon\.log|audit\.jsonl)(\.\d+)?$/.test(name);
 }
 
-/** The control API token file: a secret by design, so the scan reads it as one. */
+/** Returns true for the control API token file, a secret by design that the scan reads as one. */
 export function isTokenFile(name: string): boolean {
   return name === 'token';
 }

@@ -1,6 +1,6 @@
 // A real daemon against the SSM emulator, with clients on real TCP sockets: a tunnel that
 // cannot start a session (offline target, unreachable endpoint) closes connections at once,
-// forgets clients that give up, reports the failure in its status, and carries connections
+// drops clients that give up, reports the failure in its status, and carries connections
 // again once the target is back. A client that waits while the emulator restarts moves to
 // the new session.
 

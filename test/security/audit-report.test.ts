@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ES module script without type declarations.
 import { summarizeAudit } from '../../scripts/audit.mjs';
 
-/** A report in the shape that npm 10 prints for `npm audit --json` (auditReportVersion 2). */
+/** Builds a report in the shape that npm 10 prints for `npm audit --json` (auditReportVersion 2). */
 function report(vulnerabilities: Record<string, unknown>, counts: Record<string, number>) {
   return JSON.stringify({
     auditReportVersion: 2,

@@ -2,7 +2,7 @@
 // handed out. These are the emulator's secret access keys and session tokens (scenario
 // credentials, AssumeRole results, StartSession and ResumeSession TokenValues), the SSO
 // portal's tokens, MFA codes sent to AssumeRole, and every control API token. scripts/run-tests.mjs runs this
-// file after all the others; test/helpers/suite-secrets.ts says where the files come from.
+// file after all the others; test/helpers/suite-secrets.ts explains where the files come from.
 // The file also runs a daemon of its own, so something is scanned even when it runs alone.
 
 import {

@@ -169,7 +169,7 @@ describe('Tunnel failure streak', () => {
     expect(status.reason).toContain('connections are closed at once until a session opens');
     expect(status.activeConnections).toBe(0);
 
-    // Each connection is closed at once and asks for another start after the backoff.
+    // Each connection is closed at once and requests another start after the backoff.
     await expectClosed('127.0.0.1', port, FAST_CLOSE_MS);
     await waitFor(() => starter.calls.length === 2, 2000, 'the second start');
     await expectClosed('127.0.0.1', port, FAST_CLOSE_MS);
