@@ -42,7 +42,8 @@ function runVitest(name, args, extraEnv = {}) {
       passed: json.numPassedTests,
       failed: json.numFailedTests,
       skipped: json.numPendingTests + json.numTodoTests,
-      failedFiles: json.numFailedTestSuites,
+      // numFailedTestSuites counts describe blocks as well as files, so count the files here.
+      failedFiles: json.testResults.filter((file) => file.status === 'failed').length,
     };
   } catch (error) {
     console.error(`could not read the vitest JSON report at ${report}: ${error.message}`);
@@ -76,7 +77,7 @@ const total = runs.reduce(
   { passed: 0, failed: 0, skipped: 0, failedFiles: 0 },
 );
 if (total.failedFiles > 0) {
-  console.log(`${total.failedFiles} test files failed`);
+  console.log(`${total.failedFiles} test file${total.failedFiles === 1 ? '' : 's'} failed`);
 }
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(allPassed ? 0 : 1);

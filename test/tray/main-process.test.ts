@@ -155,6 +155,9 @@ describe('electron main process', () => {
         sandbox: true,
         webSecurity: true,
       });
+      // The stand-in writes the loadURL line before the navigation guard lines, so wait for the
+      // last line of that sequence.
+      await waitFor(() => callsNamed('permission')[0]);
       const navigations = callsNamed('will-navigate');
       expect(navigations[0]).toMatchObject({ url: 'https://example.com/', blocked: true });
       expect(navigations[1]).toMatchObject({ blocked: false });
@@ -210,7 +213,8 @@ describe('electron main process', () => {
         nodeIntegration: false,
         sandbox: true,
       });
-      expect(callsNamed('will-navigate')[0]).toMatchObject({ blocked: true });
+      const navigation = await waitFor(() => callsNamed('will-navigate')[0]);
+      expect(navigation).toMatchObject({ blocked: true });
       const menu = await waitFor(() =>
         callsNamed('tray.setContextMenu').find((entry) =>
           (entry.items as { id?: string }[]).some((item) => item.id === 'mfa:mfa-1'),
