@@ -5,6 +5,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsClientSet } from '../../daemon/aws/clients.js';
 import { CachingCredentialsProvider } from '../../daemon/aws/credentials.js';
+import { clearEnv } from '../helpers/env.js';
 import {
   processKey,
   writeCredentialProcess,
@@ -38,7 +39,7 @@ const MFA_ROLE_CONFIG = [
 
 let server: AwsApiServer;
 let dir: string;
-const savedEnv = new Map<string, string | undefined>();
+let restoreEnv: () => void;
 
 beforeAll(async () => {
   server = await startAwsApiServer({
@@ -55,10 +56,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bastionless-credentials-'));
-  for (const key of ENV_KEYS) {
-    savedEnv.set(key, process.env[key]);
-    delete process.env[key];
-  }
+  restoreEnv = clearEnv(ENV_KEYS);
   process.env.HOME = dir;
   process.env.AWS_CONFIG_FILE = join(dir, 'config');
   process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
@@ -66,13 +64,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const [key, value] of savedEnv) {
-    if (value === undefined) {
-      delete process.env[key];
-    } else {
-      process.env[key] = value;
-    }
-  }
+  restoreEnv();
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -14,6 +14,7 @@ import { resolvePaths } from '../../daemon/paths.js';
 import type { TunnelTimings } from '../../daemon/tunnel/tunnel.js';
 import type { Emulator } from '../emulator/index.js';
 import { freePort, makeProfile } from '../tunnel/helpers.js';
+import { clearEnv } from '../helpers/env.js';
 import { recordSecret } from '../helpers/suite-secrets.js';
 
 /**
@@ -32,7 +33,7 @@ export function cleanupAfterEach(): (cleanup: () => Promise<void>) => void {
   };
 }
 
-/** Environment variables the tests replace, restored by `restoreEnv`. */
+/** Environment variables that `createTestHome` replaces and its cleanup restores. */
 const AWS_ENV_KEYS = [
   'HOME',
   'AWS_CONFIG_FILE',
@@ -59,10 +60,7 @@ export interface TestHome {
  */
 export async function createTestHome(): Promise<TestHome> {
   const dir = await mkdtemp(join(tmpdir(), 'bastionless-integration-'));
-  const saved = new Map(AWS_ENV_KEYS.map((key) => [key, process.env[key]]));
-  for (const key of AWS_ENV_KEYS) {
-    delete process.env[key];
-  }
+  const restoreEnv = clearEnv(AWS_ENV_KEYS);
   process.env.HOME = dir;
   process.env.AWS_CONFIG_FILE = join(dir, 'aws-config');
   process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'aws-credentials');
@@ -73,13 +71,7 @@ export async function createTestHome(): Promise<TestHome> {
     dir,
     writeAwsConfig: (text) => writeFile(join(dir, 'aws-config'), text),
     async cleanup() {
-      for (const [key, value] of saved) {
-        if (value === undefined) {
-          delete process.env[key];
-        } else {
-          process.env[key] = value;
-        }
-      }
+      restoreEnv();
       await rm(dir, { recursive: true, force: true });
     },
   };
