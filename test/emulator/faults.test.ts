@@ -198,10 +198,18 @@ describe('emulator faults', () => {
       'pause_publication',
     );
     sendOnStream3(client, Buffer.from('held'));
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(echoedOnStream3(client).length).toBe(0);
     await client.waitFor(() => echoedOnStream3(client).length >= 4, 5000, 'echo after start');
     expect(echoedOnStream3(client).toString()).toBe('held');
+    // Frame order rather than a sleep shows the hold, because a slow machine can use up the
+    // whole pause before the test looks.
+    const startIndex = client.frames.findIndex(
+      (f) => f.messageType === MessageType.StartPublication,
+    );
+    const echoIndex = client.frames.findIndex(
+      (f) => f.payloadType === PayloadType.Output && f.payload.includes('held'),
+    );
+    expect(startIndex).toBeGreaterThan(-1);
+    expect(echoIndex).toBeGreaterThan(startIndex);
   });
 
   it('ResumeSession rejected N times', async () => {
@@ -249,7 +257,7 @@ describe('emulator faults', () => {
     let pongs = 0;
     client.websocket.on('pong', () => pongs++);
     client.websocket.ping('before');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.waitFor(() => pongs === 1, 5000, 'the pong before the fault');
     expect(pongs).toBe(1);
     emulator.setFaults(sessionId, { silent: true });
     client.websocket.ping('during');
