@@ -16,6 +16,7 @@ import {
 } from '../reliability/harness/forward-session.js';
 import { runEcho } from '../reliability/harness/workload.js';
 import { WorkloadServer } from '../reliability/harness/workload-server.js';
+import { waitFor } from '../tunnel/helpers.js';
 
 /** Offsets of the ClientMessage header fields, from the frame layout. */
 const DIGEST_OFFSET = 80;
@@ -66,6 +67,10 @@ async function echoWorks(): Promise<boolean> {
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+// Checks of what must happen wait for it, because a loaded machine can take longer than
+// `settle` to pass a frame through the emulator.
+const waitForEnd = () => waitFor(() => ended !== undefined, 15_000, 'the session to end');
 
 beforeAll(async () => {
   emulator = await startEmulator({ pacing: false, scenario: reliabilityScenario() });
@@ -171,7 +176,7 @@ describe('broken frames from the service', () => {
     serviceSocket().send(
       encodeMessage({ messageType: MessageType.ChannelClosed, payload: Buffer.from(payload) }),
     );
-    await settle();
+    await waitForEnd();
     // channel_closed means the service is done with the session, so ending is correct even
     // when its text is unreadable, as long as the end carries a reason.
     expect(ended?.by).toBe('service');
@@ -199,6 +204,7 @@ describe('bad payloads in sequence from the agent', () => {
   it('reports a garbage flag payload', { timeout: 30_000 }, async () => {
     await startSession();
     agent().sendStreamData(PayloadType.Flag, Buffer.from('not a flag'));
+    await waitFor(() => protocolErrors.length > 0, 15_000, 'a protocol error');
     await settle();
     expect(protocolErrors.length).toBeGreaterThan(0);
     expect(ended).toBeUndefined();
@@ -229,7 +235,7 @@ describe('bad payloads in sequence from the agent', () => {
     const frame = encodeSmuxFrame(SmuxCommand.Psh, 1, Buffer.from('bad version'));
     frame[0] = 9;
     agent().sendStreamData(PayloadType.Output, frame);
-    await settle();
+    await waitForEnd();
     expect(ended?.by).toBe('error');
     expect(ended?.reason).toMatch(/smux/i);
   });
@@ -239,7 +245,7 @@ describe('bad payloads in sequence from the agent', () => {
     const frame = encodeSmuxFrame(SmuxCommand.Nop, 0);
     frame[1] = 77;
     agent().sendStreamData(PayloadType.Output, frame);
-    await settle();
+    await waitForEnd();
     expect(ended?.by).toBe('error');
     expect(ended?.reason).toMatch(/smux/i);
   });
