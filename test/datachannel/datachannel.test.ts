@@ -328,8 +328,6 @@ describe('sending', () => {
     // Resending all 64 messages on every 100 ms tick would reach about 800 copies in 1.5 s.
     // With timeouts doubling from about 200 ms, each message goes out at most four times.
     const retransmitted = channel.stats.retransmits;
-    expect(retransmitted).toBeGreaterThanOrEqual(64);
-    expect(retransmitted).toBeLessThanOrEqual(3 * 64);
     let previous = -1n;
     let rounds = 0;
     for (const message of inputData(peer).slice(64)) {
@@ -338,7 +336,11 @@ describe('sending', () => {
       }
       previous = message.sequenceNumber;
     }
+    expect(retransmitted).toBeLessThanOrEqual(3 * 64);
     expect(rounds).toBeLessThanOrEqual(2);
+    // A loaded machine runs timers late, so the first full round may come after the 1.5 s.
+    await waitFor(() => channel.stats.retransmits >= 64, 10_000, 'one retransmission each');
+    expect(channel.stats.retransmits).toBeGreaterThanOrEqual(64);
     acking = true;
     await waitFor(() => channel.stats.unackedBytes === 0, 5_000, 'acks after the outage');
     expect(sha256(peer.clientBytes)).toBe(sha256(data));
@@ -394,9 +396,11 @@ describe('sending', () => {
     await channel.open();
     const data = randomBytes(10_000);
     expect(channel.send(data)).toBe(false);
+    const sentSequences = () => new Set(inputData(peer).map((message) => message.sequenceNumber));
+    await waitFor(() => sentSequences().size >= 4, 5_000, 'a full window');
+    // Gives a sender that ignores the window time to send a fifth message.
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const sentSequences = new Set(inputData(peer).map((message) => message.sequenceNumber));
-    expect(sentSequences.size).toBe(4);
+    expect(sentSequences().size).toBe(4);
     expect(channel.stats.unackedBytes).toBe(4096);
     const drained = new Promise<void>((resolve) => channel.once('drain', resolve));
     acking = true;
@@ -411,7 +415,9 @@ describe('sending', () => {
     await channel.open();
     await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
     peer.sendControl(MessageType.PausePublication);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The pong follows pause_publication on the same socket, so once it is back the channel
+    // has handled the pause, however slow the machine.
+    await channel.ping(5_000);
     channel.send(Buffer.from('held back'));
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(inputData(peer)).toHaveLength(0);
