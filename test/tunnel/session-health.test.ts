@@ -121,6 +121,11 @@ function addSlot(
   return slot;
 }
 
+/** Returns the keep-alive prober's chain of queued probes, a private field read only here. */
+function probeQueue(health: SessionHealth): Promise<void> {
+  return (health as unknown as { prober: { chain: Promise<void> } }).prober.chain;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -250,11 +255,16 @@ describe('SessionHealth timers', () => {
     await waitFor(() => session.stats.totalConnections >= 1, 5_000, 'a probe');
 
     rig.health.stopTimers();
-    // A probe already accepted may still reach the session.
-    await sleep(100);
+    // Probes queued before the stop still run, each holding its connection for 1 s, and a
+    // slow machine queues more of them, so wait for the queue rather than a fixed time.
+    const queue = probeQueue(rig.health);
+    let drained = false;
+    void queue.then(() => (drained = true));
+    await waitFor(() => drained, 30_000, 'the probes queued before the stop');
     const probes = session.stats.totalConnections;
     await sleep(200);
 
+    expect(probeQueue(rig.health), 'a probe queued after stopTimers').toBe(queue);
     expect(session.stats.totalConnections).toBe(probes);
   });
 });
