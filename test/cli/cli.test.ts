@@ -372,14 +372,20 @@ describe('bastionless logs', () => {
   });
 
   it('follows appended lines', async () => {
+    mkdirSync(join(home, 'state'), { recursive: true });
     const child = spawnCli(['logs', '-f', '-n', '0'], env);
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      appendFileSync(join(home, 'state', 'daemon.log'), line('appended later'));
-      await waitFor('the appended line', async () =>
-        output.includes('appended later') ? true : undefined,
+      // With -n 0 the child skips whatever the file contains once it has started, which can take
+      // seconds on a loaded machine, so a line is appended at every poll until one is shown.
+      await waitFor(
+        'an appended line',
+        async () => {
+          appendFileSync(join(home, 'state', 'daemon.log'), line('appended later'));
+          return output.includes('appended later') ? true : undefined;
+        },
+        30_000,
       );
       expect(output).not.toContain('second');
     } finally {
