@@ -66,14 +66,7 @@ export function runCli(
   });
 }
 
-/** Returns a port that was free a moment ago; a test binds it right after. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/ports.js';
 
 /** Resolves true when nothing listens on the port, i.e. a new listener can bind it. */
 export async function portIsFree(port: number): Promise<boolean> {

@@ -101,13 +101,7 @@ export function expectClosed(host: string, port: number, timeoutMs = 5000): Prom
   });
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen({ host, port: 0 }, resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../helpers/ports.js';
 
 /** Resolves when a new listener can bind host:port, which proves the port is free. */
 export async function canBind(host: string, port: number): Promise<boolean> {

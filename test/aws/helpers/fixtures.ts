@@ -1,6 +1,5 @@
 // Shared fixtures of the AWS integration tests.
 
-import { createServer, type AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import {
   createAwsClientSet,
@@ -60,11 +59,4 @@ export async function rejection(promise: Promise<unknown>): Promise<BastionlessE
   return error as BastionlessError;
 }
 
-/** Returns a loopback port that was free a moment ago, by binding and releasing it. */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+export { freePort } from '../../helpers/ports.js';
