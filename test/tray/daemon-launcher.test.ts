@@ -41,7 +41,7 @@ async function tempStateDir(): Promise<string> {
 }
 
 async function probe(endpoint: DaemonEndpoint): Promise<boolean> {
-  const api = new ApiClient({ baseUrl: endpoint.url, token: endpoint.token, timeoutMs: 1_000 });
+  const api = new ApiClient({ baseUrl: endpoint.url, token: endpoint.token, timeoutMs: 10_000 });
   try {
     await api.listTunnels();
     return true;
@@ -214,7 +214,7 @@ describe('DaemonLauncher with the real daemon', () => {
 
     const socket = await openHeldConnection(localPort);
     cleanups.push(() => void socket.destroy());
-    const api = new ApiClient({ baseUrl: endpoint.url, token: endpoint.token, timeoutMs: 2_000 });
+    const api = new ApiClient({ baseUrl: endpoint.url, token: endpoint.token, timeoutMs: 10_000 });
     const sessionIds = await waitFor('the tunnel to open a session', async () => {
       const tunnels: TunnelStatus[] = await api.listTunnels();
       const ids = tunnels.flatMap((tunnel) => tunnel.sessionIds);
