@@ -15,6 +15,7 @@ import type { TunnelStatus } from '../../daemon/config/types.js';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
 import { resolvePaths } from '../../daemon/paths.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
+import { freePort } from '../helpers/ports.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -39,14 +40,6 @@ let tokenBeforeStop = '';
 const savedAwsConfigFile = process.env.AWS_CONFIG_FILE;
 
 /** Returns a port that was free a moment ago, by listening on port 0 and closing again. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
