@@ -13,6 +13,7 @@ import {
   emulatorProfile,
   startTestDaemon,
   waitForTunnel,
+  waitUntil,
   type TestDaemon,
   type TestHome,
 } from '../integration/helpers.js';
@@ -131,10 +132,13 @@ describe('daemon tunnels with real clients', () => {
       const firstSessions = emulator.sessions.length;
       expect(firstSessions).toBe(1);
 
-      // Idle for longer than the service's idle timeout: the service ends the session.
-      await new Promise((resolve) => setTimeout(resolve, 5000));
+      // Idle for longer than the service's 2 s idle timeout: the service ends the session. The
+      // wait is for the end itself, because a loaded machine can run the idle timer late.
       const ended = emulator.sessions[0]!;
+      await waitUntil('the idle session to end', () => ended.state === 'terminated');
       expect(ended.state).toBe('terminated');
+      // The next psql must find the daemon back to listening, as after a long idle time.
+      await waitForTunnel(daemon, 'pg', (status) => status.state === 'listening');
 
       expect(await psql(viaTunnel.toString(), "SELECT 'still here'")).toBe('still here');
       expect(emulator.sessions.length).toBe(2);
