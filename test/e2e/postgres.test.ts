@@ -4,11 +4,11 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { spawnCli, type CliProcess } from '../helpers/cli.js';
+import { freePort } from '../helpers/ports.js';
 
 const execFileAsync = promisify(execFile);
 const pgUrl = process.env.BASTIONLESS_TEST_PG;
@@ -29,17 +29,6 @@ function pgBinary(name: string): string {
     }
   }
   return name;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function psqlChecksum(url: string): Promise<{ sha256: string; bytes: number }> {
