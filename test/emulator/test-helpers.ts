@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { SSMClient, StartSessionCommand } from '@aws-sdk/client-ssm';
 import { SmuxFrameDecoder, type SmuxFrame } from '../../daemon/smux/frame.js';
+import { freePort } from '../helpers/ports.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from './index.js';
 import { RawClient, type RawClientOptions } from './raw-client.js';
 
@@ -27,13 +28,12 @@ export function portOf(server: Server): number {
   return (server.address() as AddressInfo).port;
 }
 
-/** Returns a port on 127.0.0.1 where nothing listens. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = portOf(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/**
+ * Returns a port on 127.0.0.1 where nothing listens. It comes from below the ephemeral range,
+ * so no listen(0) elsewhere can start listening on it while the test expects a refused dial.
+ */
+export function closedPort(): Promise<number> {
+  return freePort();
 }
 
 export function ssmClient(emulator: Emulator, accessKeyId = 'AKIATEST'): SSMClient {
