@@ -13,7 +13,7 @@ import { readStateFile, StateFileError } from './state-file.js';
  */
 export const STARTUP_GRACE_MS = 15_000;
 /** Time the probe waits for `GET /v1/status`, in milliseconds. */
-const PROBE_TIMEOUT_MS = 2000;
+export const PROBE_TIMEOUT_MS = 2000;
 /** A break lock older than this was left by a process that died while holding it. */
 const STALE_BREAK_LOCK_MS = 5000;
 const POLL_MS = 100;
@@ -289,7 +289,7 @@ export async function acquireDaemonLock(
     }
     if (probe.state === 'unresponsive') {
       throw new Error(
-        `a daemon (pid ${probe.pid}) holds ${lockFile} but its control API on port ${probe.port} does not respond; stop it with \`kill ${probe.pid}\` if it is hung`,
+        `a daemon (pid ${probe.pid}) holds ${lockFile} but its control API on port ${probe.port} does not respond; run \`bastionless status\` to see whether it is suspended or hung and what to do`,
       );
     }
     if (probe.state === 'stopped') {

@@ -80,3 +80,44 @@ export async function stopDaemon(
   options.kill('SIGTERM');
   return { via: 'signal', reason, exited: await options.waitForExit(stopTimeoutMs) };
 }
+
+/** Time a process has to disappear after SIGKILL, which it cannot catch, in milliseconds. */
+const DEFAULT_KILL_TIMEOUT_MS = 2000;
+
+export interface EndProcessOptions {
+  /** Resolves true once the daemon's process has exited, false when `timeoutMs` passed first. */
+  waitForExit: (timeoutMs: number) => Promise<boolean>;
+  /** Sends `signal` to the daemon's process. */
+  kill: (signal: NodeJS.Signals) => void;
+  /** Whether to send SIGCONT; false on Windows, which has no SIGCONT. */
+  canContinue: boolean;
+  /** Time the daemon has to exit after SIGTERM before it gets SIGKILL. */
+  stopTimeoutMs?: number;
+  /** Time the process has to disappear after SIGKILL. */
+  killTimeoutMs?: number;
+}
+
+/** How a daemon that did not respond on its API was ended, and whether its process is gone. */
+export interface EndOutcome {
+  signal: 'SIGTERM' | 'SIGKILL';
+  exited: boolean;
+}
+
+/**
+ * Ends a daemon whose control API does not respond, so no shutdown request can reach it. A
+ * stopped process keeps SIGTERM pending, so SIGCONT follows it and the resumed daemon runs its
+ * orderly shutdown. A daemon whose event loop is blocked never runs its SIGTERM handler, so
+ * SIGKILL follows after stopTimeoutMs. SIGKILL also ends a process that a debugger holds.
+ */
+export async function endUnresponsiveDaemon(options: EndProcessOptions): Promise<EndOutcome> {
+  options.kill('SIGTERM');
+  if (options.canContinue) {
+    options.kill('SIGCONT');
+  }
+  if (await options.waitForExit(options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)) {
+    return { signal: 'SIGTERM', exited: true };
+  }
+  options.kill('SIGKILL');
+  const exited = await options.waitForExit(options.killTimeoutMs ?? DEFAULT_KILL_TIMEOUT_MS);
+  return { signal: 'SIGKILL', exited };
+}

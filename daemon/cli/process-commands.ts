@@ -12,10 +12,15 @@ import {
   type DaemonProbe,
 } from '../instance-lock.js';
 import { processExists, type BastionlessPaths } from '../paths.js';
-import { DEFAULT_STOP_TIMEOUT_MS, stopDaemon } from '../stop-daemon.js';
+import { DEFAULT_STOP_TIMEOUT_MS, endUnresponsiveDaemon, stopDaemon } from '../stop-daemon.js';
 import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError, EXIT_USAGE } from './errors.js';
+import {
+  ownsListeningSocket,
+  unresponsiveDaemonError,
+  type UnresponsiveDaemon,
+} from './unresponsive.js';
 
 /**
  * Shutdown frees every port within 2 s, so a shutdown still running after this is stuck and the
@@ -230,12 +235,6 @@ export async function settledProbe(paths: BastionlessPaths): Promise<DaemonProbe
   }
 }
 
-function unresponsiveError(probe: { pid: number; port: number }): CliError {
-  return new CliError(
-    `bastionless (pid ${probe.pid}) holds the state directory, but its control API on 127.0.0.1:${probe.port} did not respond, so it was left alone; if it is hung, end it with \`kill ${probe.pid}\``,
-  );
-}
-
 function transitioningError(probe: { pid: number }, paths: BastionlessPaths): CliError {
   return new CliError(
     `process ${probe.pid} holds ${paths.pidFile} but did not become a ready daemon; run \`bastionless status\` again in a few seconds`,
@@ -302,8 +301,10 @@ export const startCommand: Command = {
 
 Starts the daemon as a detached background process and waits until its control API
 responds (up to ${START_TIMEOUT_MS / 1000} s). When a daemon already runs on the same state
-directory, prints its pid and API address and exits with code 0. When it fails to start,
-prints the reason and the file that holds the details.
+directory, prints its pid and API address and exits with code 0. When a daemon holds the
+state directory but its control API does not respond, says whether it is suspended or may be
+hung, names the command that fixes it and exits with code 1. When it fails to start, prints
+the reason and the file that holds the details.
 ${RESTORE_HELP}
 
 ${PORT_HELP}
@@ -318,7 +319,7 @@ ${PORT_HELP}
       return 0;
     }
     if (before.state === 'unresponsive') {
-      throw unresponsiveError(before);
+      throw unresponsiveDaemonError(before);
     }
     if (before.state === 'transitioning') {
       throw transitioningError(before, paths);
@@ -358,6 +359,53 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** Sends `signal` to `pid`, ignoring a process that has exited meanwhile. */
+function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') {
+      throw error;
+    }
+  }
+}
+
+/**
+ * Ends a daemon whose control API accepts connections but does not respond. On Linux the pid
+ * must own the API's listening socket, so a reused pid is never signalled.
+ */
+async function stopUnresponsive(daemon: UnresponsiveDaemon): Promise<number> {
+  const { pid, port } = daemon;
+  // NOTE: outside Linux nothing checks that the pid still belongs to the daemon. The lock
+  // and api.json both name it and the port accepts connections, which a reused pid and a
+  // reused port would both have to match.
+  if (ownsListeningSocket(pid, port) === false) {
+    const error = unresponsiveDaemonError(daemon);
+    throw new CliError(
+      `${error.message}; process ${pid} does not own the listening socket of port ${port}, so it was left alone`,
+      1,
+      error.details,
+    );
+  }
+  const outcome = await endUnresponsiveDaemon({
+    waitForExit: (timeoutMs) => waitForExit(pid, timeoutMs),
+    kill: (signal) => signalProcess(pid, signal),
+    canContinue: process.platform !== 'win32',
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+  });
+  if (!outcome.exited) {
+    throw new CliError(
+      `the daemon (pid ${pid}) did not respond on 127.0.0.1:${port} and was still running after SIGKILL; check it with \`ps -p ${pid}\``,
+    );
+  }
+  print(
+    outcome.signal === 'SIGTERM'
+      ? `the daemon (pid ${pid}) did not respond on its control API and stopped after SIGTERM`
+      : `the daemon (pid ${pid}) did not respond on its control API or exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM, so it was killed with SIGKILL; its SSM sessions stay open until the service's idle timeout or the next daemon start terminates them`,
+  );
+  return 0;
+}
+
 export const stopCommand: Command = {
   name: 'stop',
   summary: 'stop the background daemon',
@@ -365,8 +413,10 @@ export const stopCommand: Command = {
 
 Asks the daemon through its control API to close every tunnel, terminate their SSM sessions
 and exit, and waits up to ${STOP_TIMEOUT_MS / 1000} s. When the API request fails, sends SIGTERM
-instead. A process that the pid file names but that does not answer as this daemon on the
-control API is never signalled.`,
+instead. When the control API accepts connections but does not respond, because the daemon is
+suspended or hung, sends SIGTERM and SIGCONT, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s; on Linux only
+after /proc shows that the process owns the API's listening socket. Any other process that
+the pid file names is never signalled.`,
   async run(argv) {
     const args = parseCommandArgs('stop', argv, {});
     const paths = pathsFor(args);
@@ -380,7 +430,7 @@ control API is never signalled.`,
       return 0;
     }
     if (probe.state === 'unresponsive') {
-      throw unresponsiveError(probe);
+      return stopUnresponsive(probe);
     }
     if (probe.state === 'transitioning') {
       throw transitioningError(probe, paths);
