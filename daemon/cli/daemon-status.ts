@@ -1,7 +1,7 @@
 // The checks `bastionless status` makes before it lists tunnels: whether the config file is
 // valid, and whether the process the state files name is this daemon.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ConfigStore } from '../config/store.js';
 import type { TunnelStatus } from '../config/types.js';
 import type { ConfigError } from '../config/errors.js';
@@ -15,11 +15,7 @@ import { CliError, daemonNotRunning, EXIT_FAILURE } from './errors.js';
  * Extracts the reason from a ConfigError without the file name and fix its message carries,
  * so the status line names both once. Field issues after the first become detail lines.
  */
-function configProblem(error: ConfigError, text: string): { reason: string; details: string[] } {
-  if (error.code === 'ERR_CONFIG_PARSE') {
-    const cause = error.cause instanceof Error ? error.cause.message : 'parse error';
-    return { reason: `not valid JSON (${jsonErrorWithLine(cause, text)})`, details: [] };
-  }
+function configProblem(error: ConfigError): { reason: string; details: string[] } {
   if (error.code === 'ERR_CONFIG_INVALID' && error.fields.length > 0) {
     const [first, ...rest] = error.fields;
     return {
@@ -27,31 +23,22 @@ function configProblem(error: ConfigError, text: string): { reason: string; deta
       details: rest.map((field) => `  ${field.path}: ${field.message}`),
     };
   }
-  return { reason: error.message, details: [] };
+  return { reason: error.reason, details: [] };
 }
 
 /**
- * Rewrites the offset in a JSON.parse message as line and column, both from 1, because an
- * editor jumps to a line. Node 20 reports "at position N", Node 22 adds "(line L column C)",
- * and "Unexpected end of JSON input" names no offset, so it gets the end of the text.
+ * Returns the lines `status` prints for a config file it cannot use. A file that cannot be read
+ * gets its own message, because an editor would not repair its owner, mode or type.
  */
-export function jsonErrorWithLine(message: string, text: string): string {
-  const match = / (?:in JSON )?at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
-  const offset = match ? Number(match[1]) : /end of JSON input/.test(message) ? text.length : -1;
-  if (offset < 0) {
-    return message;
+function configErrorLines(error: ConfigError, file: string): string[] {
+  if (error.code === 'ERR_CONFIG_READ') {
+    return [`bastionless: ${error.message}`];
   }
-  const before = text.slice(0, offset).split('\n');
-  const where = `line ${before.length}, column ${before.at(-1)!.length + 1}`;
-  return match ? message.replace(match[0], ` at ${where}`) : `${message} at ${where}`;
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
+  const { reason, details } = configProblem(error);
+  return [
+    `bastionless: config file ${file} is invalid: ${reason}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\``,
+    ...details,
+  ];
 }
 
 function daemonLine(probe: DaemonProbe): string {
@@ -93,11 +80,7 @@ export async function checkDaemonAndConfig(
     );
   }
   if (store.error) {
-    const { reason, details } = configProblem(store.error, readText(paths.configFile));
-    process.stderr.write(
-      `bastionless: config file ${paths.configFile} is invalid: ${reason}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\`\n`,
-    );
-    for (const line of details) {
+    for (const line of configErrorLines(store.error, paths.configFile)) {
       process.stderr.write(`${line}\n`);
     }
     print(daemonLine(probe));

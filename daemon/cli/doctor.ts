@@ -60,8 +60,7 @@ function ownTunnelChecker(paths: BastionlessPaths): (profile: Profile) => Promis
  */
 export function configFailure(error: ConfigError, file: string): CliError {
   if (error.code === 'ERR_CONFIG_PARSE') {
-    const reason = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    return new CliError(`config file ${file} is not valid JSON${reason}; fix the file`);
+    return new CliError(`config file ${file} is invalid: ${error.reason}; fix the file`);
   }
   if (error.fields.length === 0) {
     return new CliError(error.message);

@@ -20,14 +20,20 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly code: ConfigErrorCode;
   readonly fields: FieldIssue[];
+  /**
+   * The problem without the file name and the fix, e.g. `permission denied`, so a caller can
+   * put it into a sentence of its own. Defaults to the message.
+   */
+  readonly reason: string;
 
   constructor(
     code: ConfigErrorCode,
     message: string,
-    options: { fields?: FieldIssue[]; cause?: unknown } = {},
+    options: { fields?: FieldIssue[]; cause?: unknown; reason?: string } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.fields = options.fields ?? [];
+    this.reason = options.reason ?? message;
   }
 }

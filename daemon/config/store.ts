@@ -11,6 +11,7 @@ import { readFileSync, watch, mkdirSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Profile } from './types.js';
 import { ConfigError } from './errors.js';
+import { invalidFailure, parseFailure, readFailure } from './file-errors.js';
 import { migrateConfig } from './migrations.js';
 import {
   CONFIG_VERSION,
@@ -32,22 +33,12 @@ export function parseConfigText(text: string, file: string): Profile[] {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(
-      'ERR_CONFIG_PARSE',
-      `config file ${file} is not valid JSON (${(error as Error).message}); fix the file, it was left unchanged`,
-      { cause: error },
-    );
+    throw parseFailure(file, text, error);
   }
   const { document } = migrateConfig(raw);
   const { config, issues } = validateConfig(document);
   if (!config) {
-    const first = issues[0]?.message ?? 'invalid';
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-    throw new ConfigError(
-      'ERR_CONFIG_INVALID',
-      `config file ${file} is invalid: ${first}${more}; fix the file, it was left unchanged`,
-      { fields: issues },
-    );
+    throw invalidFailure(file, issues);
   }
   return config.profiles;
 }
@@ -212,13 +203,7 @@ export class ConfigStore extends EventEmitter {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         return null;
       }
-      throw new ConfigError(
-        'ERR_CONFIG_READ',
-        `reading ${this.file} failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
+      throw readFailure(this.file, error);
     }
   }
 

@@ -62,10 +62,13 @@ describe('configFailure', () => {
 
   it('keeps the JSON error', () => {
     const cause = new SyntaxError('Unexpected token ]');
-    const error = new ConfigError('ERR_CONFIG_PARSE', 'store text', { cause });
+    const error = new ConfigError('ERR_CONFIG_PARSE', 'store text, it was left unchanged', {
+      cause,
+      reason: 'not valid JSON (Unexpected token ] at line 3, column 7)',
+    });
     const failure = configFailure(error, '/home/u/config.json');
     expect(failure.message).toBe(
-      'config file /home/u/config.json is not valid JSON (Unexpected token ]); fix the file',
+      'config file /home/u/config.json is invalid: not valid JSON (Unexpected token ] at line 3, column 7); fix the file',
     );
     expect(failure.message).not.toContain('left unchanged');
   });
