@@ -126,7 +126,15 @@ function checkBoolean(c: IssueCollector, field: string, value: unknown, fallback
   return value;
 }
 
+/** The two target forms, as a user gives them in the CLI, the dashboard and the config file. */
+const TARGET_FORMS =
+  'use an instance id (i-… or mi-…) or tags as Key=Value, e.g. Name=db, which the config file stores as {"tags": {"Name": "db"}}';
+
 function checkTarget(c: IssueCollector, value: unknown): TargetSpec {
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+    c.add('target', `target is required; ${TARGET_FORMS}`);
+    return '';
+  }
   if (typeof value === 'string') {
     if (!INSTANCE_ID_PATTERN.test(value)) {
       c.add('target', `target ${describe(value)} is not an instance id; use i-… or mi-…`);
@@ -148,10 +156,7 @@ function checkTarget(c: IssueCollector, value: unknown): TargetSpec {
     }
     return { tags };
   }
-  c.add(
-    'target',
-    `target ${describe(value)} is missing or invalid; use an instance id or {"tags": {...}}`,
-  );
+  c.add('target', `target ${describe(value)} is invalid; ${TARGET_FORMS}`);
   return '';
 }
 
@@ -268,7 +273,7 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
     ) {
       c.add(
         'remoteHost',
-        `remoteHost ${describe(raw.remoteHost)} is not a host name, IP address or rds:/rds-cluster:/elasticache: name`,
+        `remoteHost ${describe(raw.remoteHost)} is invalid; use a DNS name such as db.internal, an IPv4 address such as 10.0.1.5, or an AWS resource such as rds:orders-db, rds-cluster:orders, rds-cluster-reader:orders or elasticache:sessions`,
       );
     }
   }
