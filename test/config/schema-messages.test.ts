@@ -32,7 +32,8 @@ describe('target messages', () => {
   });
 
   it('calls an absent target missing', () => {
-    const { target: _omitted, ...withoutTarget } = valid;
+    const withoutTarget: Record<string, unknown> = { ...valid };
+    delete withoutTarget.target;
     expect(messagesFor(withoutTarget, 'target')).toEqual([required]);
   });
 
@@ -55,6 +56,7 @@ describe('remoteHost messages', () => {
     '10.0.1.5',
     'rds:orders-db',
     'rds-cluster:orders',
+    'rds-cluster-reader:orders',
     'elasticache:sessions',
   ])('accepts the example %s', (remoteHost) => {
     expect(validateProfile({ ...valid, remoteHost }).issues).toEqual([]);
