@@ -41,10 +41,12 @@ import { validateOptions, type DataChannelOptions, type ResolvedOptions } from '
 export type { DataChannelOptions } from './options.js';
 export type { HandshakeResult } from './handshake.js';
 export type { DataChannelStats } from './stats.js';
+export type { ReconnectAttemptFailure } from './reconnect.js';
 
 /**
  * Events: `data` (Buffer, PayloadType 1 in sequence order), `flag` (number), `drain`,
- * `reconnecting` (Error), `reconnected`, `closed` (SessionEnd), `protocol-error`
+ * `reconnecting` (Error), `reconnect-failed` (ReconnectAttemptFailure) after each failed
+ * attempt, `reconnected`, `closed` (SessionEnd), `protocol-error`
  * (MessageDecodeError | PayloadError) for each dropped frame or payload.
  */
 export class DataChannel extends EventEmitter {
@@ -269,6 +271,7 @@ export class DataChannel extends EventEmitter {
         maxDelayMs: this.options.reconnectMaxDelayMs,
         signal: this.reconnectAbort.signal,
         resume: this.options.resume,
+        onAttemptFailed: (failure) => this.emit('reconnect-failed', failure),
       },
       (tokenValue) => this.connect(tokenValue),
       error,

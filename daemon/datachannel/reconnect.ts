@@ -25,16 +25,38 @@ export function backoffDelayMs(
   return base / 2 + (random() * base) / 2;
 }
 
+/** One failed reconnect attempt, reported before the wait for the next attempt. */
+export interface ReconnectAttemptFailure {
+  /** Number of the attempt since the websocket was lost, starting at 1. */
+  attempt: number;
+  /** Step that failed: the ResumeSession call, or opening the websocket with its token. */
+  stage: 'resume' | 'connect';
+  error: unknown;
+  /**
+   * Delay before the next attempt, in milliseconds, or null when no attempt follows because
+   * the error is final or the time allowed for recovery has run out.
+   */
+  nextDelayMs: number | null;
+}
+
 export interface ReconnectPlan extends BackoffPolicy {
   /** Total time allowed for recovery, in milliseconds. */
   reconnectForMs: number;
   signal: AbortSignal;
   /** Returns a fresh token from ResumeSession; an empty token means the session is over. */
   resume: () => Promise<{ tokenValue: string }>;
+  /** Called after every failed attempt, unless the signal aborted meanwhile. */
+  onAttemptFailed?: (failure: ReconnectAttemptFailure) => void;
 }
 
 export type ReconnectOutcome<T> =
   { kind: 'connected'; connection: T } | { kind: 'ended'; end: SessionEnd } | { kind: 'aborted' };
+
+type AttemptResult<T> =
+  | { kind: 'connected'; connection: T }
+  | { kind: 'no-token' }
+  | { kind: 'aborted' }
+  | { kind: 'failed'; stage: 'resume' | 'connect'; error: unknown };
 
 function isNonRetryable(error: unknown): boolean {
   return (
@@ -48,9 +70,34 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Runs one resume-then-connect attempt and reports which step failed, if any. */
+async function attemptOnce<T>(
+  plan: ReconnectPlan,
+  connect: (tokenValue: string) => Promise<T>,
+): Promise<AttemptResult<T>> {
+  let tokenValue: string;
+  try {
+    ({ tokenValue } = await plan.resume());
+  } catch (error) {
+    return { kind: 'failed', stage: 'resume', error };
+  }
+  if (plan.signal.aborted) {
+    return { kind: 'aborted' };
+  }
+  if (!tokenValue) {
+    return { kind: 'no-token' };
+  }
+  try {
+    return { kind: 'connected', connection: await connect(tokenValue) };
+  } catch (error) {
+    return { kind: 'failed', stage: 'connect', error };
+  }
+}
+
 /**
  * Runs resume-then-connect attempts until one connects, the plan's time runs out, resume
- * reports a final error (`retryable: false`) or an empty token, or the signal aborts.
+ * reports a final error (`retryable: false`) or an empty token, or the signal aborts. Each
+ * failed attempt goes to `plan.onAttemptFailed` with the delay before the next one.
  */
 export async function reconnect<T>(
   plan: ReconnectPlan,
@@ -59,8 +106,8 @@ export async function reconnect<T>(
 ): Promise<ReconnectOutcome<T>> {
   const deadline = Date.now() + plan.reconnectForMs;
   let lastError: unknown = cause;
-  for (let attempt = 0; ; attempt++) {
-    const delay = backoffDelayMs(attempt, plan);
+  let delay = backoffDelayMs(0, plan);
+  for (let attempt = 1; ; attempt++) {
     if (Date.now() + delay > deadline) {
       const error = new DataChannelError(
         'ERR_RECONNECT_TIMEOUT',
@@ -74,25 +121,16 @@ export async function reconnect<T>(
     } catch {
       return { kind: 'aborted' };
     }
-    let tokenValue: string;
-    try {
-      ({ tokenValue } = await plan.resume());
-    } catch (error) {
-      if (isNonRetryable(error)) {
-        const final = new DataChannelError(
-          'ERR_RESUME_FAILED',
-          `ResumeSession failed and cannot be retried: ${describe(error)}`,
-          { cause: error },
-        );
-        return { kind: 'ended', end: { by: 'error', reason: final.message, error: final } };
-      }
-      lastError = error;
-      continue;
-    }
+    const result = await attemptOnce(plan, connect);
     if (plan.signal.aborted) {
-      return { kind: 'aborted' };
+      // The channel closed during the attempt; a connection that opened meanwhile is the
+      // caller's to close, so it is still returned.
+      return result.kind === 'connected' ? result : { kind: 'aborted' };
     }
-    if (!tokenValue) {
+    if (result.kind === 'connected' || result.kind === 'aborted') {
+      return result;
+    }
+    if (result.kind === 'no-token') {
       return {
         kind: 'ended',
         end: {
@@ -101,10 +139,18 @@ export async function reconnect<T>(
         },
       };
     }
-    try {
-      return { kind: 'connected', connection: await connect(tokenValue) };
-    } catch (error) {
-      lastError = error;
+    lastError = result.error;
+    const final = result.stage === 'resume' && isNonRetryable(result.error);
+    delay = backoffDelayMs(attempt, plan);
+    const nextDelayMs = final || Date.now() + delay > deadline ? null : delay;
+    plan.onAttemptFailed?.({ attempt, stage: result.stage, error: result.error, nextDelayMs });
+    if (final) {
+      const error = new DataChannelError(
+        'ERR_RESUME_FAILED',
+        `ResumeSession failed and cannot be retried: ${describe(result.error)}`,
+        { cause: result.error },
+      );
+      return { kind: 'ended', end: { by: 'error', reason: error.message, error } };
     }
   }
 }

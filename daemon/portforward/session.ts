@@ -63,6 +63,9 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
       this.forwarder = new BasicForwarder(this.channel, this.counters);
     }
     this.channel.on('reconnecting', (error: Error) => this.emit('reconnecting', error));
+    this.channel.on('reconnect-failed', (failure: unknown) =>
+      this.emit('reconnect-failed', failure),
+    );
     this.channel.on('reconnected', () => this.emit('reconnected'));
     this.channel.once('closed', (end: SessionEnd) => {
       // A channel that died on an error may leave the session open on the service side.

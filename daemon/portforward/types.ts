@@ -47,6 +47,8 @@ export interface SessionStats {
 /**
  * One SSM port-forwarding session. Events:
  * - `reconnecting` (error: Error): the websocket dropped; resume is under way.
+ * - `reconnect-failed` (failure: ReconnectAttemptFailure): one resume attempt failed; the
+ *   failure names the attempt, the failed step, the error and the delay before the next one.
  * - `reconnected` (): the data channel is back with every sequence number intact.
  * - `dial-failed` (): the agent could not reach the remote host for one connection.
  * - `ended` (end: SessionEnd): the session is over; no more connections are accepted.
