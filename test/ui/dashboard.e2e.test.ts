@@ -746,15 +746,16 @@ describe('dashboard end to end', () => {
     await expect.poll(() => banner.count(), { timeout: 20_000 }).toBe(1);
     expect(await banner.getAttribute('data-problem')).toBe('unreachable');
     expect(await banner.textContent()).toBe(
-      'The daemon is not running or not reachable. Start it with bastionless start and this ' +
-        'page reconnects on its own. If it does not, open the dashboard again at the address ' +
-        'that bastionless dashboard prints.',
+      'The daemon does not respond. It may not be running, or it may be suspended or hung: ' +
+        'bastionless status says which and what to do. This page reconnects on its own once ' +
+        'the daemon responds. If it does not, open the dashboard again at the address that ' +
+        'bastionless dashboard prints.',
     );
     expect(await banner.locator('code').allTextContents()).toEqual([
-      'bastionless start',
+      'bastionless status',
       'bastionless dashboard',
     ]);
-    expect(await page.getByTestId('stream-status').textContent()).toBe('Offline');
+    expect(await page.getByTestId('stream-status').textContent()).toBe('Unreachable');
     await expectCardsUnknown();
     await page.screenshot({ path: join(SCREENSHOTS, 'daemon-stopped.png'), fullPage: true });
 
@@ -807,6 +808,7 @@ describe('dashboard end to end', () => {
         'open the dashboard again at the address that bastionless dashboard prints, or from ' +
         'the tray menu.',
     );
+    expect(await page.getByTestId('stream-status').textContent()).toBe('Token rejected');
     await expectCardsUnknown();
 
     await page.goto(`${daemon.url}/#token=${daemon.token}`);
@@ -829,7 +831,12 @@ async function expectCardsUnknown(): Promise<void> {
     );
     expect(await card.getByRole('switch').isDisabled()).toBe(true);
     expect(await card.getByRole('switch').getAttribute('aria-checked')).toBe('false');
+    expect(await card.getByRole('switch').getAttribute('class')).toContain('switch-unknown');
     expect(await card.getByTestId('row-action').isDisabled()).toBe(true);
+    expect(await card.getByTestId('active-connections').textContent()).toBe('unknown');
+    const chart = card.getByTestId('traffic-chart');
+    expect(await chart.getAttribute('data-stale')).toBe('true');
+    expect(await chart.locator('figcaption').textContent()).toMatch(/^current rate unknown/);
     expect(await card.innerText()).not.toMatch(/\bOpen\b/);
   }
   for (const button of await page.getByRole('button', { name: /^(Start|Stop) all$/ }).all()) {

@@ -3,6 +3,7 @@ import { Banner } from './components/banner.js';
 import { MfaPrompt } from './components/mfa-prompt.js';
 import { ProfilesView } from './components/profiles-view.js';
 import { TunnelsView } from './components/tunnels-view.js';
+import { connectionIndicator } from './lib/daemon-problem.js';
 import { takeToken } from './lib/token.js';
 import { useDaemon } from './use-daemon.js';
 
@@ -40,6 +41,7 @@ export function App() {
 function Dashboard({ token }: { token: string }) {
   const daemon = useDaemon(token);
   const [view, setView] = useState<View>('tunnels');
+  const indicator = connectionIndicator(daemon.streamStatus, daemon.problem);
   return (
     <div class="page">
       <header class="topbar">
@@ -57,8 +59,8 @@ function Dashboard({ token }: { token: string }) {
             </button>
           ))}
         </nav>
-        <span class={`live live-${daemon.streamStatus}`} data-testid="stream-status">
-          {daemon.streamStatus === 'open' ? 'Live' : 'Offline'}
+        <span class={`live live-${indicator.tone}`} data-testid="stream-status">
+          {indicator.label}
         </span>
       </header>
       {daemon.problem && <Banner problem={daemon.problem} />}

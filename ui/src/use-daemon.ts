@@ -12,7 +12,11 @@ import { addMfaRequest, removeMfaRequest, sortOldestFirst } from './lib/mfa.js';
 import { TrafficHistory } from './lib/traffic.js';
 import type { DaemonEvent, MfaRequest, TunnelStatus } from './lib/types.js';
 
-/** How often the tunnel list is reloaded while the events websocket is down. */
+/**
+ * How often the tunnel list is reloaded while the events websocket is down or the daemon does
+ * not respond. A suspended daemon keeps the websocket open, and a list request sent while it is
+ * suspended gets its reply as soon as it resumes, so the page recovers within this time.
+ */
 const POLL_WHILE_DISCONNECTED_MS = 5_000;
 /**
  * How often the list is reloaded while events arrive. Events carry every change of the state and
@@ -205,12 +209,13 @@ export function useDaemon(token: string): DaemonConnection {
     return () => stream.stop();
   }, [api, token, refresh, handleEvent]);
 
+  const unreachableNow = problem?.kind === 'unreachable';
   useEffect(() => {
-    const interval =
-      streamStatus === 'open' ? RESYNC_WHILE_CONNECTED_MS : POLL_WHILE_DISCONNECTED_MS;
+    const live = streamStatus === 'open' && !unreachableNow;
+    const interval = live ? RESYNC_WHILE_CONNECTED_MS : POLL_WHILE_DISCONNECTED_MS;
     const timer = setInterval(() => void refresh(), interval);
     return () => clearInterval(timer);
-  }, [streamStatus, refresh]);
+  }, [streamStatus, unreachableNow, refresh]);
 
   const list = useMemo(() => [...tunnels.values()], [tunnels]);
   return {

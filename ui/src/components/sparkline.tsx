@@ -13,13 +13,15 @@ interface SparklineProps {
   samples: readonly RateSample[];
   /** Epoch milliseconds at the chart's right edge. */
   nowMs: number;
+  /** True while the daemon does not respond, so the latest rate is no longer current. */
+  stale?: boolean;
 }
 
 /**
  * Draws the bytes of the last five minutes in 5 s buckets: inbound as bars above the middle line,
  * outbound below it. The bytes of each direction in the window are also in data attributes.
  */
-export function Sparkline({ samples, nowMs }: SparklineProps) {
+export function Sparkline({ samples, nowMs, stale = false }: SparklineProps) {
   // The clock ticks every few seconds, so a sample can be newer than `nowMs`.
   const endMs = Math.max(nowMs, samples.at(-1)?.at ?? 0);
   const buckets = bucketTraffic(samples, endMs, BUCKET_MS, BUCKETS);
@@ -30,16 +32,23 @@ export function Sparkline({ samples, nowMs }: SparklineProps) {
   const totalIn = inbound.reduce((sum, bytes) => sum + bytes, 0);
   const totalOut = outbound.reduce((sum, bytes) => sum + bytes, 0);
   const latest = samples.at(-1);
-  const summary = latest
-    ? `now ${formatRate(latest.inPerSecond)} in, ${formatRate(latest.outPerSecond)} out; ` +
-      `${formatBytes(totalIn)} in, ${formatBytes(totalOut)} out in 5 min`
-    : 'no traffic samples yet';
+  const totals = `${formatBytes(totalIn)} in, ${formatBytes(totalOut)} out in 5 min`;
+  let summary: string;
+  if (stale) {
+    summary = `current rate unknown while the daemon does not respond; ${totals}`;
+  } else if (latest) {
+    summary =
+      `now ${formatRate(latest.inPerSecond)} in, ${formatRate(latest.outPerSecond)} out; ` + totals;
+  } else {
+    summary = 'no traffic samples yet';
+  }
   return (
     <figure
       class="sparkline"
       data-testid="traffic-chart"
       data-total-in={totalIn}
       data-total-out={totalOut}
+      data-stale={stale}
     >
       <svg
         width={WIDTH}

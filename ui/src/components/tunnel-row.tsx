@@ -59,9 +59,10 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
         <button
           type="button"
           role="switch"
-          class="switch"
+          class={daemonLost ? 'switch switch-unknown' : 'switch'}
           aria-checked={active}
-          aria-label={`Tunnel ${tunnel.name}`}
+          aria-label={daemonLost ? `Tunnel ${tunnel.name}, state unknown` : `Tunnel ${tunnel.name}`}
+          title={daemonLost ? 'State unknown while the daemon does not respond' : undefined}
           disabled={daemonLost}
           onClick={() => onAction(active ? 'stop' : 'start')}
         >
@@ -124,8 +125,10 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
         <div>
           <dt>Connections</dt>
           <dd data-testid="connections">
-            <span data-testid="active-connections">{tunnel.activeConnections}</span> active,{' '}
-            {tunnel.totalConnections} total
+            <span data-testid="active-connections">
+              {daemonLost ? 'unknown' : tunnel.activeConnections}
+            </span>{' '}
+            active, {tunnel.totalConnections} total
             {tunnel.dialFailures > 0 && `, ${tunnel.dialFailures} failed to dial`}
           </dd>
         </div>
@@ -138,7 +141,7 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
         <div class="wide">
           <dt>Last 5 minutes</dt>
           <dd>
-            <Sparkline samples={samples} nowMs={nowMs} />
+            <Sparkline samples={samples} nowMs={nowMs} stale={daemonLost} />
           </dd>
         </div>
         <div>
@@ -158,7 +161,7 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
         </div>
         <div>
           <dt>Round trip</dt>
-          <dd>{formatRtt(tunnel.rttMs)}</dd>
+          <dd>{daemonLost ? 'unknown' : formatRtt(tunnel.rttMs)}</dd>
         </div>
         <div>
           <dt>Open for</dt>

@@ -1,4 +1,5 @@
 import { ApiError, ERR_DAEMON_UNREACHABLE } from './api.js';
+import type { StreamStatus } from './events.js';
 
 /** Why the page cannot show live data, as the banner words it. */
 export interface DaemonProblem {
@@ -32,14 +33,16 @@ export function problemFromError(error: unknown): DaemonProblem | null {
 export function unreachable(detail: string): DaemonProblem {
   return {
     kind: 'unreachable',
-    title: 'The daemon is not running or not reachable.',
+    title: 'The daemon does not respond.',
     detail,
-    // The page keeps retrying its own address. A restarted daemon reuses its port and token,
-    // but takes another port when the old one is busy, so the hint also names the command
-    // that prints the current address.
+    // A daemon that is suspended (SIGSTOP, a sleeping laptop) or hung keeps its port open, so
+    // the page cannot tell it from one that is not running; `status` tells them apart and
+    // names the fix. A restarted daemon reuses its port and token, but takes another port when
+    // the old one is busy, so the hint also names the command that prints the current address.
     hint:
-      'Start it with `bastionless start` and this page reconnects on its own. If it does not, ' +
-      'open the dashboard again at the address that `bastionless dashboard` prints.',
+      'It may not be running, or it may be suspended or hung: `bastionless status` says which ' +
+      'and what to do. This page reconnects on its own once the daemon responds. If it does ' +
+      'not, open the dashboard again at the address that `bastionless dashboard` prints.',
   };
 }
 
@@ -62,4 +65,27 @@ export function listFailed(error: unknown): DaemonProblem {
  */
 export function isDaemonLost(problem: DaemonProblem | null): boolean {
   return problem?.kind === 'unreachable' || problem?.kind === 'token-rejected';
+}
+
+/** Label and style of the connection dot in the page header. */
+export interface ConnectionIndicator {
+  /** CSS suffix: `open` is the green dot, the others the hollow one. */
+  tone: 'open' | 'connecting' | 'lost';
+  label: 'Live' | 'Connecting' | 'Offline' | 'Unreachable' | 'Token rejected';
+}
+
+/**
+ * Chooses the header dot. A suspended daemon keeps the events websocket open without sending
+ * anything, so an open stream counts as live only while the daemon also answers requests.
+ */
+export function connectionIndicator(
+  streamStatus: StreamStatus,
+  problem: DaemonProblem | null,
+): ConnectionIndicator {
+  if (problem?.kind === 'unreachable') return { tone: 'lost', label: 'Unreachable' };
+  if (problem?.kind === 'token-rejected') return { tone: 'lost', label: 'Token rejected' };
+  if (streamStatus === 'open') return { tone: 'open', label: 'Live' };
+  return streamStatus === 'connecting'
+    ? { tone: 'connecting', label: 'Connecting' }
+    : { tone: 'lost', label: 'Offline' };
 }
