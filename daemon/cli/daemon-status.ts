@@ -30,15 +30,34 @@ function configProblem(error: ConfigError): { reason: string; details: string[] 
  * Returns the lines `status` prints for a config file it cannot use. A file that cannot be read
  * gets its own message, because an editor would not repair its owner, mode or type.
  */
-function configErrorLines(error: ConfigError, file: string): string[] {
+function configErrorLines(error: ConfigError, file: string, prefix: string): string[] {
   if (error.code === 'ERR_CONFIG_READ') {
-    return [`bastionless: ${error.message}`];
+    return [`${prefix}: ${error.message}`];
   }
   const { reason, details } = configProblem(error);
   return [
-    `bastionless: config file ${file} is invalid: ${reason}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\``,
+    `${prefix}: config file ${file} is invalid: ${reason}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\``,
     ...details,
   ];
+}
+
+/**
+ * Prints a warning on stderr when the config file cannot be used. `start` calls it after the
+ * daemon is up, because the daemon runs without the file's profiles and loads the file again
+ * when it changes, so the user learns why a profile is missing before `up` fails.
+ */
+export function warnIfConfigUnusable(file: string): void {
+  const store = new ConfigStore({ file });
+  store.load();
+  if (!store.error) {
+    return;
+  }
+  for (const line of configErrorLines(store.error, file, 'warning')) {
+    process.stderr.write(`${line}\n`);
+  }
+  process.stderr.write(
+    'the daemon loads the file again when it changes, so no restart is needed\n',
+  );
 }
 
 function daemonLine(probe: DaemonProbe): string {
@@ -80,7 +99,7 @@ export async function checkDaemonAndConfig(
     );
   }
   if (store.error) {
-    for (const line of configErrorLines(store.error, paths.configFile)) {
+    for (const line of configErrorLines(store.error, paths.configFile, 'bastionless')) {
       process.stderr.write(`${line}\n`);
     }
     print(daemonLine(probe));

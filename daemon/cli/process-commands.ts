@@ -15,6 +15,7 @@ import { processExists, type BastionlessPaths } from '../paths.js';
 import { DEFAULT_STOP_TIMEOUT_MS, endUnresponsiveDaemon, stopDaemon } from '../stop-daemon.js';
 import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
+import { warnIfConfigUnusable } from './daemon-status.js';
 import { CliError, EXIT_USAGE } from './errors.js';
 import {
   ownsListeningSocket,
@@ -333,6 +334,7 @@ ${PORT_HELP}
         ? `bastionless started (pid ${probe.pid}, control API on ${apiAddress(probe.url)})`
         : new DaemonAlreadyRunningError(probe.pid, probe.url).message,
     );
+    warnIfConfigUnusable(paths.configFile);
     return 0;
   },
 };
