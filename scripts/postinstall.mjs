@@ -28,8 +28,8 @@ function electronProblem() {
 try {
   const problem = electronProblem();
   if (problem !== null) {
-    // npm 7 and later show a script's stdout only with --foreground-scripts, but its stderr
-    // reaches the terminal.
+    // stderr, because it is a warning. npm 11 shows both streams of the root package's own
+    // scripts, as `npm ci` in a fresh clone showed.
     process.stderr.write(
       `bastionless: ${problem}, which the tray app (\`npm run tray\`) needs; install it with ` +
         '`npm install electron@40` on a machine that can download it. The dashboard ' +
