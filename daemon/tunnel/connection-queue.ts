@@ -1,7 +1,8 @@
 // Local connections of one tunnel: places each accepted socket on a session, or keeps it
-// waiting until a session is ready, and closes it when none becomes ready in time. While the
-// last session start failed with a lasting error and no session is resuming, it closes
-// connections at once instead.
+// waiting until a session is ready, and closes it when none becomes ready in time. It closes
+// new connections at once instead while the last session start failed with a lasting error
+// and no session is resuming, or while every session resumes and the latest attempt of each
+// failed with a lasting error.
 
 import type { Socket } from 'node:net';
 import type pino from 'pino';
@@ -84,6 +85,10 @@ export class ConnectionQueue {
     } else if (this.failure !== null && !this.resuming()) {
       this.closeAtOnce(socket);
       this.deps.onFastClose();
+    } else if (this.resumesStalled()) {
+      // No new session is needed: the stalled ones keep retrying, and when the service has
+      // ended one, its end starts the next session.
+      this.closeAtOnce(socket);
     } else {
       this.enqueue(socket);
       this.deps.requestSessions();
@@ -184,9 +189,25 @@ export class ConnectionQueue {
     return best;
   }
 
-  /** True while a session resumes its websocket, which may carry connections again soon. */
+  /**
+   * True while a session resumes its websocket and may carry connections again soon, because
+   * its latest attempt failed with a transient error or none has failed yet.
+   */
   private resuming(): boolean {
-    return this.deps.slots().some((slot) => slot.reconnecting);
+    return this.deps.slots().some((slot) => slot.reconnecting && !slot.resumeStalled);
+  }
+
+  /**
+   * True while every session resumes, the latest attempt of each failed with a lasting error,
+   * and no session is starting, so a new connection would wait for nothing likely to come.
+   */
+  private resumesStalled(): boolean {
+    const slots = this.deps.slots();
+    return (
+      slots.length > 0 &&
+      slots.every((slot) => slot.resumeStalled) &&
+      this.deps.startingCount() === 0
+    );
   }
 
   /**
@@ -215,7 +236,10 @@ export class ConnectionQueue {
 
   /** Resets the connection, so the client sees a failure rather than an empty reply. */
   private closeAtOnce(socket: Socket): void {
-    this.fastClosed += 1;
+    // Only the closes of a failure streak are counted, because endFailure logs that count.
+    if (this.failure !== null) {
+      this.fastClosed += 1;
+    }
     socket.resetAndDestroy();
   }
 

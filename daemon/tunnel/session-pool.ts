@@ -5,8 +5,14 @@ import type pino from 'pino';
 import type { Profile } from '../config/types.js';
 import { BastionlessError, classifyError, mayNeedFreshCredentials } from '../errors.js';
 import { auditEntryFor } from '../audit/log.js';
+import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
 import type { SessionEnd } from '../portforward/types.js';
 import type { TunnelDeps, TunnelTimings } from './options.js';
+import {
+  classifyReconnectFailure,
+  nextResumeAttemptAtMs,
+  ReconnectFailureLog,
+} from './reconnect-failure.js';
 import { withTimeout, type LaunchedSession, type SessionLauncher } from './session-launcher.js';
 import { SessionPoolRetry } from './session-pool-retry.js';
 import { SessionSlot } from './session-slot.js';
@@ -63,6 +69,7 @@ export class SessionPool {
   private starting = new Set<AbortController>();
   private reconnectCount = 0;
   private retiredTotals: RetiredTotals = { bytesIn: 0, bytesOut: 0 };
+  private readonly reconnectLog: ReconnectFailureLog;
 
   constructor(options: SessionPoolDependencies) {
     this.profile = options.profile;
@@ -80,6 +87,7 @@ export class SessionPool {
       host: this.host,
       starts: this,
     });
+    this.reconnectLog = new ReconnectFailureLog(this.log, this.now);
   }
 
   get slots(): readonly SessionSlot[] {
@@ -107,6 +115,11 @@ export class SessionPool {
   /** The lasting error of the last session start, or null once a start succeeded. */
   get lastingFailure(): BastionlessError | null {
     return this.retry.lastingFailure;
+  }
+
+  /** Epoch milliseconds of the earliest next resume attempt of a session, or null. */
+  get nextResumeAttemptAtMs(): number | null {
+    return nextResumeAttemptAtMs(this.slotList);
   }
 
   /** Websocket losses of the sessions, each counted when resuming began. */
@@ -236,10 +249,17 @@ export class SessionPool {
           { sessionId: session.sessionId, err: error },
           'websocket lost, resuming session',
         );
+        // The loss is the cause of the new state, so an error of an earlier session or
+        // resume must not stay in the status as if it were.
+        this.host.setLastError(classifyError(error, { awsProfile: this.profile.awsProfile }));
         this.host.refreshState();
       },
-      reconnected: () => {
-        this.log.info({ sessionId: session.sessionId }, 'session resumed');
+      reconnectFailed: (failed, report) => this.onReconnectFailed(failed, report),
+      reconnected: (resumed) => {
+        this.log.info(
+          { sessionId: session.sessionId, failedAttempts: resumed.reconnectFailure?.attempt ?? 0 },
+          'session resumed',
+        );
         // Connections that arrived during the resume waited for it, not for a new session.
         this.host.flushWaiting();
         this.host.refreshState();
@@ -260,6 +280,26 @@ export class SessionPool {
       'session open',
     );
     this.host.flushWaiting();
+    this.host.refreshState();
+  }
+
+  /**
+   * Shows the cause of a failed resume attempt as the tunnel's last error, logs it with a rate
+   * limit, and marks the session stalled when the error is lasting, so the connection queue
+   * closes new connections at once.
+   */
+  private onReconnectFailed(slot: SessionSlot, report: ReconnectAttemptFailure): void {
+    const context = {
+      awsProfile: this.profile.awsProfile,
+      endpoint:
+        report.stage === 'resume'
+          ? this.profile.endpoints.ssm
+          : 'the Session Manager websocket endpoint',
+    };
+    const failure = classifyReconnectFailure(report, slot.reconnectFailure, context, this.now());
+    slot.reconnectFailure = failure;
+    this.host.setLastError(failure.error);
+    this.reconnectLog.record(slot.sessionId, failure);
     this.host.refreshState();
   }
 

@@ -1,10 +1,14 @@
 // One session of a tunnel's pool, with the connection count used to place new connections.
 
+import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
+import type { ReconnectFailure } from './reconnect-failure.js';
 import type { SessionRoute } from './session-launcher.js';
 
 export interface SessionSlotEvents {
   reconnecting(slot: SessionSlot, error: Error): void;
+  /** Called after each failed resume attempt; optional, so listeners without it keep working. */
+  reconnectFailed?(slot: SessionSlot, failure: ReconnectAttemptFailure): void;
   reconnected(slot: SessionSlot): void;
   dialFailed(slot: SessionSlot): void;
   ended(slot: SessionSlot, end: SessionEnd): void;
@@ -23,6 +27,11 @@ export class SessionSlot {
    */
   load = 0;
   reconnecting = false;
+  /**
+   * The latest failed attempt of the current resume, set by the pool. It is cleared when the
+   * websocket is lost again, and after the `reconnected` handlers ran.
+   */
+  reconnectFailure: ReconnectFailure | null = null;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -36,11 +45,16 @@ export class SessionSlot {
     this.startedAt = startedAt;
     const onReconnecting = (error: Error): void => {
       this.reconnecting = true;
+      this.reconnectFailure = null;
       events.reconnecting(this, error);
+    };
+    const onReconnectFailed = (failure: ReconnectAttemptFailure): void => {
+      events.reconnectFailed?.(this, failure);
     };
     const onReconnected = (): void => {
       this.reconnecting = false;
       events.reconnected(this);
+      this.reconnectFailure = null;
     };
     const onDialFailed = (): void => events.dialFailed(this);
     const onEnded = (end: SessionEnd): void => {
@@ -48,11 +62,13 @@ export class SessionSlot {
       events.ended(this, end);
     };
     session.on('reconnecting', onReconnecting);
+    session.on('reconnect-failed', onReconnectFailed);
     session.on('reconnected', onReconnected);
     session.on('dial-failed', onDialFailed);
     session.once('ended', onEnded);
     this.unsubscribe = () => {
       session.off('reconnecting', onReconnecting);
+      session.off('reconnect-failed', onReconnectFailed);
       session.off('reconnected', onReconnected);
       session.off('dial-failed', onDialFailed);
       session.off('ended', onEnded);
@@ -61,6 +77,11 @@ export class SessionSlot {
 
   get sessionId(): string {
     return this.session.sessionId;
+  }
+
+  /** True while the session resumes and its latest attempt failed with a lasting error. */
+  get resumeStalled(): boolean {
+    return this.reconnecting && this.reconnectFailure?.lasting === true;
   }
 
   /** Stops forwarding the session's events, for example before the tunnel closes it. */

@@ -18,6 +18,7 @@ import {
 import { DEFAULT_TIMINGS, type TunnelDeps, type TunnelTimings } from './options.js';
 import { SessionHealth } from './session-health.js';
 import { SessionLauncher } from './session-launcher.js';
+import { describeReconnectFailure, latestReconnectFailure } from './reconnect-failure.js';
 import { poolSizeOf, SessionPool } from './session-pool.js';
 import { describeStartFailure } from './start-failure.js';
 import { buildStatus, describeTarget } from './status.js';
@@ -126,7 +127,9 @@ export class Tunnel extends EventEmitter {
       profile: this.profile,
       state: this.state,
       reason: this.reason,
-      nextAttemptAtMs: this.pool.nextAttemptAtMs,
+      nextAttemptAtMs:
+        this.pool.nextAttemptAtMs ??
+        (this.state === 'reconnecting' ? this.pool.nextResumeAttemptAtMs : null),
       localAddress: this.localAddress(),
       target: this.launcher.target ?? describeTarget(this.profile),
       sessions: this.pool.slots.map((slot) => slot.session),
@@ -302,11 +305,11 @@ export class Tunnel extends EventEmitter {
     }
     const slots = this.pool.slots;
     if (slots.length > 0) {
-      const allReconnecting = slots.every((slot) => slot.reconnecting);
-      this.setState(
-        allReconnecting ? 'reconnecting' : 'open',
-        allReconnecting ? 'websocket lost, resuming' : null,
-      );
+      if (slots.every((slot) => slot.reconnecting)) {
+        this.setState('reconnecting', describeReconnectFailure(latestReconnectFailure(slots)));
+      } else {
+        this.setState('open', null);
+      }
       return;
     }
     const loginReason = this.loginWait ?? this.pool.loginNeeded;

@@ -1,0 +1,157 @@
+// Failed reconnect attempts of a session, turned into what the tunnel shows and does: the
+// classified error, whether it lasts, the status reason, and the rate-limited log line.
+
+import type pino from 'pino';
+import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
+import { classifyError, type BastionlessError, type ClassifyContext } from '../errors.js';
+import { isLastingStartFailure } from './start-failure.js';
+
+/** Minimum time between two log lines about failed reconnect attempts of one tunnel, in ms. */
+export const RECONNECT_LOG_INTERVAL_MS = 30_000;
+
+/** Status reason of a reconnecting tunnel before its first attempt has failed. */
+export const RECONNECTING_REASON = 'websocket lost, resuming';
+
+/** Closing words of the reason while a resume fails with a lasting error. */
+export const RESUME_FAST_CLOSE_NOTICE =
+  'new connections are closed at once until the session resumes';
+
+/** The latest failed reconnect attempt of one session, classified for the tunnel. */
+export interface ReconnectFailure {
+  error: BastionlessError;
+  attempt: number;
+  stage: ReconnectAttemptFailure['stage'];
+  /** Epoch milliseconds of the failure. */
+  failedAtMs: number;
+  /** Epoch milliseconds of the next attempt, or null when the session ends instead. */
+  nextAttemptAtMs: number | null;
+  /** Attempts in a row, this one included, that failed with ERR_ENDPOINT_UNREACHABLE. */
+  endpointFailures: number;
+  /** True when the error will not clear within a connection's wait, see isLastingStartFailure. */
+  lasting: boolean;
+}
+
+/**
+ * Classifies a failed attempt as a failed session start would be. A session of this run has
+ * opened, so an unreachable endpoint counts as lasting from its second failure in a row, or
+ * at once when its host name does not resolve. `previous` is the session's earlier failure
+ * of the same websocket loss, or null for the first one.
+ */
+export function classifyReconnectFailure(
+  report: ReconnectAttemptFailure,
+  previous: ReconnectFailure | null,
+  context: ClassifyContext,
+  nowMs: number,
+): ReconnectFailure {
+  const error = classifyError(report.error, context);
+  const endpointFailuresBefore = previous?.endpointFailures ?? 0;
+  const unreachable = error.code === 'ERR_ENDPOINT_UNREACHABLE';
+  return {
+    error,
+    attempt: report.attempt,
+    stage: report.stage,
+    failedAtMs: nowMs,
+    nextAttemptAtMs: report.nextDelayMs === null ? null : nowMs + report.nextDelayMs,
+    endpointFailures: unreachable ? endpointFailuresBefore + 1 : 0,
+    lasting: isLastingStartFailure(error, { sessionOpened: true, endpointFailuresBefore }),
+  };
+}
+
+function stageLabel(stage: ReconnectFailure['stage']): string {
+  return stage === 'resume' ? 'ResumeSession' : 'websocket open';
+}
+
+/**
+ * Builds the status reason of a reconnecting tunnel: that it reconnects, why the latest
+ * attempt failed, when the next one runs, and what happens to new connections meanwhile.
+ */
+export function describeReconnectFailure(failure: ReconnectFailure | null): string {
+  if (failure === null) {
+    return RECONNECTING_REASON;
+  }
+  const message = failure.error.message.replace(/\.$/, '');
+  const next =
+    failure.nextAttemptAtMs === null
+      ? 'No further attempt'
+      : `Next attempt at ${new Date(failure.nextAttemptAtMs).toISOString()}`;
+  const connections = failure.lasting
+    ? RESUME_FAST_CLOSE_NOTICE
+    : 'new connections wait for the resume';
+  return (
+    `Reconnecting: ${stageLabel(failure.stage)} attempt ${failure.attempt} failed: ` +
+    `${message}. ${next}; ${connections}.`
+  );
+}
+
+/**
+ * Logs failed reconnect attempts of one tunnel as warnings, at most one line per
+ * `intervalMs`. Each line counts the failed attempts since the previous line.
+ */
+export class ReconnectFailureLog {
+  private lastLineAtMs: number | null = null;
+  private failuresSinceLine = 0;
+
+  constructor(
+    private readonly log: pino.Logger,
+    private readonly now: () => number,
+    private readonly intervalMs = RECONNECT_LOG_INTERVAL_MS,
+  ) {}
+
+  record(sessionId: string, failure: ReconnectFailure): void {
+    this.failuresSinceLine += 1;
+    const nowMs = this.now();
+    if (this.lastLineAtMs !== null && nowMs - this.lastLineAtMs < this.intervalMs) {
+      return;
+    }
+    // Only the classified code and message are logged, never the raw error object with the
+    // request and response fields an SDK error may carry.
+    this.log.warn(
+      {
+        sessionId,
+        attempt: failure.attempt,
+        stage: failure.stage,
+        code: failure.error.code,
+        error: failure.error.message,
+        lasting: failure.lasting,
+        nextAttemptAt:
+          failure.nextAttemptAtMs === null ? null : new Date(failure.nextAttemptAtMs).toISOString(),
+        failedAttemptsSinceLastLine: this.failuresSinceLine,
+      },
+      'reconnect attempt failed',
+    );
+    this.lastLineAtMs = nowMs;
+    this.failuresSinceLine = 0;
+  }
+}
+
+/** The resume state of a session that the status reads. */
+export interface ResumingSession {
+  readonly reconnecting: boolean;
+  readonly reconnectFailure: ReconnectFailure | null;
+}
+
+/** Returns the most recent failed attempt among the sessions that resume, or null. */
+export function latestReconnectFailure(
+  sessions: readonly ResumingSession[],
+): ReconnectFailure | null {
+  let latest: ReconnectFailure | null = null;
+  for (const session of sessions) {
+    const failure = session.reconnecting ? session.reconnectFailure : null;
+    if (failure !== null && (latest === null || failure.failedAtMs >= latest.failedAtMs)) {
+      latest = failure;
+    }
+  }
+  return latest;
+}
+
+/** Returns the epoch milliseconds of the earliest next resume attempt, or null without one. */
+export function nextResumeAttemptAtMs(sessions: readonly ResumingSession[]): number | null {
+  let earliest: number | null = null;
+  for (const session of sessions) {
+    const next = session.reconnecting ? (session.reconnectFailure?.nextAttemptAtMs ?? null) : null;
+    if (next !== null && (earliest === null || next < earliest)) {
+      earliest = next;
+    }
+  }
+  return earliest;
+}

@@ -1,0 +1,183 @@
+// A tunnel whose session resumes its websocket, driven by a fake session's events on real
+// listeners. The status shows the cause of the latest failed attempt. New connections are
+// closed at once only while that cause lasts, and open ones stay.
+
+import { connect, type Socket } from 'node:net';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TunnelStatus } from '../../daemon/config/types.js';
+import type { ReconnectAttemptFailure } from '../../daemon/datachannel/reconnect.js';
+import { DataChannelError } from '../../daemon/datachannel/errors.js';
+import { RECONNECTING_REASON } from '../../daemon/tunnel/reconnect-failure.js';
+import { Tunnel } from '../../daemon/tunnel/tunnel.js';
+import { FakeStarter, type FakeSession } from './fake-session.js';
+import {
+  captureLogger,
+  echoRoundTrip,
+  expectClosed,
+  makeProfile,
+  startEchoServer,
+  waitFor,
+} from './helpers.js';
+
+const ENDPOINT = 'http://127.0.0.1:4566';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) {
+    await cleanups.pop()?.();
+  }
+});
+
+interface Rig {
+  tunnel: Tunnel;
+  starter: FakeStarter;
+  session: FakeSession;
+  port: number;
+  states: TunnelStatus[];
+  logLines: string[];
+}
+
+async function openTunnel(): Promise<Rig> {
+  const echo = await startEchoServer();
+  cleanups.push(() => echo.close());
+  const starter = new FakeStarter(() => echo.port);
+  const { logger, lines } = captureLogger();
+  const tunnel = new Tunnel(makeProfile({ mode: 'always-on', endpoints: { ssm: ENDPOINT } }), {
+    logger,
+    startSession: starter.start,
+    ssmClientFor: () => new SSMClient({ region: 'us-east-1' }),
+    timings: { backoffInitialMs: 50, backoffMaxMs: 200, connectionWaitMs: 5000 },
+  });
+  cleanups.push(() => tunnel.stop());
+  const states: TunnelStatus[] = [];
+  tunnel.on('state', (status: TunnelStatus) => states.push(status));
+  await tunnel.start();
+  await waitFor(() => tunnel.status().state === 'open', 5000, 'the tunnel to open');
+  const port = Number(tunnel.status().localAddress.split(':').pop());
+  return { tunnel, starter, session: starter.sessions[0]!, port, states, logLines: lines };
+}
+
+function connectionRefusedAttempt(attempt: number, nextDelayMs: number | null = 400) {
+  const error = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), {
+    code: 'ECONNREFUSED',
+  });
+  return { attempt, stage: 'resume', error, nextDelayMs } satisfies ReconnectAttemptFailure;
+}
+
+function loseWebsocket(session: FakeSession): void {
+  session.emit(
+    'reconnecting',
+    new DataChannelError('ERR_CONNECTION_LOST', 'websocket closed with code 1006'),
+  );
+}
+
+function connectClient(port: number): Promise<Socket> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.on('error', () => {});
+    cleanups.push(() => {
+      socket.destroy();
+    });
+  });
+}
+
+describe('Tunnel while reconnecting', () => {
+  it('hides an earlier session error', async () => {
+    const rig = await openTunnel();
+    const notFound = Object.assign(new Error('Session fake-session-1 does not exist.'), {
+      name: 'DoesNotExistException',
+    });
+    rig.session.emit('ended', { by: 'error', reason: notFound.message, error: notFound });
+    await waitFor(() => rig.starter.sessions.length === 2, 2000, 'the second session');
+    await waitFor(() => rig.tunnel.status().state === 'open', 2000, 'the tunnel to reopen');
+    expect(rig.tunnel.status().lastError?.code).toBe('ERR_SESSION_NOT_FOUND');
+
+    loseWebsocket(rig.starter.sessions[1]!);
+    const status = rig.tunnel.status();
+
+    expect(status.state).toBe('reconnecting');
+    expect(status.reason).toBe(RECONNECTING_REASON);
+    expect(status.lastError?.code).toBe('ERR_CONNECTION_LOST');
+    expect(status.lastError?.message).toContain('1006');
+  });
+
+  it('shows each failed attempt', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    const emittedBefore = rig.states.length;
+
+    const failedAt = Date.now();
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1, 400));
+    const first = rig.tunnel.status();
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2, 800));
+    const second = rig.tunnel.status();
+
+    expect(first.lastError?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
+    expect(first.lastError?.message).toContain(ENDPOINT);
+    expect(first.reason).toMatch(/^Reconnecting: ResumeSession attempt 1 failed: Cannot reach /);
+    expect(first.reason).toContain('new connections wait for the resume');
+    expect(Date.parse(first.nextAttemptAt!)).toBeGreaterThanOrEqual(failedAt + 400);
+    expect(second.reason).toMatch(/attempt 2 failed/);
+    expect(second.reason).toContain('new connections are closed at once');
+    expect(Date.parse(second.nextAttemptAt!)).toBeGreaterThanOrEqual(failedAt + 800);
+    expect(rig.states.length - emittedBefore).toBe(2);
+    expect(rig.states.at(-1)!.reason).toBe(second.reason);
+  });
+
+  it('logs failed attempts with a rate limit', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      rig.session.emit('reconnect-failed', connectionRefusedAttempt(attempt));
+    }
+    const attemptLines = rig.logLines.filter((line) => line.includes('reconnect attempt failed'));
+
+    expect(attemptLines).toHaveLength(1);
+    expect(JSON.parse(attemptLines[0]!).attempt).toBe(1);
+  });
+
+  it('lets new clients wait after a transient failure', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+
+    await connectClient(rig.port);
+    await waitFor(() => rig.tunnel.status().activeConnections === 1, 2000, 'a waiting client');
+
+    expect(rig.tunnel.status().activeConnections).toBe(1);
+  });
+
+  it('closes new clients while the failure lasts', async () => {
+    const rig = await openTunnel();
+    const before = await connectClient(rig.port);
+    await waitFor(() => rig.tunnel.status().activeConnections === 1, 2000, 'the open client');
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2));
+
+    const began = Date.now();
+    await expectClosed('127.0.0.1', rig.port, 2000);
+
+    expect(Date.now() - began).toBeLessThan(1000);
+    expect(before.destroyed).toBe(false);
+  });
+
+  it('carries new clients again after the resume', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2));
+
+    rig.session.emit('reconnected');
+    const status = rig.tunnel.status();
+    const { sent, received } = await echoRoundTrip('127.0.0.1', rig.port);
+
+    expect(status.state).toBe('open');
+    expect(status.reason).toBeNull();
+    expect(status.nextAttemptAt).toBeNull();
+    expect(received).toBe(sent);
+  });
+});
