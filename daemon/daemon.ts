@@ -271,7 +271,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     // because `bastionless start` points the user to daemon.log for them.
     if (!(error instanceof DaemonAlreadyRunningError)) {
       const log = createLogger({ stateDir: paths.stateDir, level: options.logLevel });
-      log.logger.error({ err: error, pid: process.pid }, 'daemon start failed');
+      log.logger.error({ err: error }, 'daemon start failed');
       log.close();
     }
     throw error;
@@ -303,15 +303,21 @@ async function runDaemon(
 ): Promise<RunningDaemon> {
   const { paths } = options;
   const logger = log.logger;
-  logger.info(
-    { pid: process.pid, configFile: paths.configFile, stateDir: paths.stateDir },
-    'daemon starting',
-  );
+  logger.info({ configFile: paths.configFile, stateDir: paths.stateDir }, 'daemon starting');
   const store = new ConfigStore({ file: paths.configFile });
   store.on('invalid', (error: ConfigError) => {
+    const keptProfiles = store.profiles.map((profile) => profile.name);
     logger.error(
-      { code: error.code, reason: error.message, fields: error.fields, file: store.file },
-      'config file rejected; keeping the last good profiles',
+      {
+        code: error.code,
+        reason: error.message,
+        fields: error.fields,
+        file: store.file,
+        keptProfiles,
+      },
+      keptProfiles.length === 0
+        ? 'config file rejected; no profiles are loaded until it is fixed'
+        : 'config file rejected; keeping the last good profiles',
     );
   });
   store.load();
