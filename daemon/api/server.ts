@@ -271,7 +271,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       : null,
     tunnels: options.manager.list().length,
   }));
-  registerTunnelRoutes(app, options.manager);
+  registerTunnelRoutes(app, options.manager, () => options.store.error);
   registerProfileRoutes(app, options.store);
   registerEventRoutes(app, options.manager, options.mfa);
   if (options.mfa) {

@@ -1,6 +1,8 @@
 // Routes that read tunnel state and traffic, and start, stop or restart tunnels and groups.
 
 import type { FastifyInstance } from 'fastify';
+import type { ConfigError } from '../config/errors.js';
+import { rejectedConfigClause } from '../config/file-errors.js';
 import type { TunnelStatus } from '../config/types.js';
 import { ApiError } from './errors.js';
 import type { TunnelController } from './types.js';
@@ -8,12 +10,24 @@ import type { TunnelController } from './types.js';
 type TunnelAction = 'start' | 'stop' | 'restart';
 type GroupAction = 'start' | 'stop';
 
-export function registerTunnelRoutes(app: FastifyInstance, manager: TunnelController): void {
+/**
+ * Registers the tunnel and group routes. `configError` returns why the daemon rejected its
+ * config file, or null, so a 404 for a name can point at the file that may define it.
+ */
+export function registerTunnelRoutes(
+  app: FastifyInstance,
+  manager: TunnelController,
+  configError: () => ConfigError | null = () => null,
+): void {
+  const notFoundReason = (fallback: string): string => {
+    const error = configError();
+    return error ? rejectedConfigClause(error.message) : fallback;
+  };
   const unknownTunnel = (name: string): ApiError =>
     new ApiError(
       404,
       'ERR_UNKNOWN_TUNNEL',
-      `tunnel "${name}" not found; list tunnels with GET /v1/tunnels`,
+      `tunnel "${name}" not found; ${notFoundReason('list tunnels with GET /v1/tunnels')}`,
     );
   const requireTunnel = (name: string): TunnelStatus => {
     const status = manager.get(name);
@@ -68,7 +82,7 @@ export function registerTunnelRoutes(app: FastifyInstance, manager: TunnelContro
         throw new ApiError(
           404,
           'ERR_UNKNOWN_GROUP',
-          `group "${name}" not found; add a profile with --group ${name}`,
+          `group "${name}" not found; ${notFoundReason(`add a profile with --group ${name}`)}`,
         );
       }
       const method = action === 'start' ? 'startGroup' : 'stopGroup';

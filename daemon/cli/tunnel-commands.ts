@@ -1,5 +1,6 @@
 // `status`, `up`, `down` and `dashboard`: commands that talk to the running daemon.
 
+import { rejectedConfigClause } from '../config/file-errors.js';
 import type { TunnelStatus } from '../config/types.js';
 import { FAST_CLOSE_NOTICE } from '../tunnel/start-failure.js';
 import { parseCommandArgs, requirePositional } from './args.js';
@@ -168,6 +169,21 @@ export function upDownResult(tunnel: TunnelStatus): string {
   return lines.join('\n');
 }
 
+/**
+ * Returns the error for a name that no tunnel or group has. While the daemon rejects its config
+ * file, the error says so, because the name may be a profile in that file.
+ */
+async function unknownNameError(client: DaemonClient, name: string): Promise<CliError> {
+  const status = await client.request<{ configError: { message: string } | null }>(
+    'GET',
+    '/v1/status',
+  );
+  const next = status.configError
+    ? rejectedConfigClause(status.configError.message)
+    : 'list them with `bastionless status`';
+  return new CliError(`no tunnel or group is named "${name}"; ${next}`);
+}
+
 /** Starts or stops a tunnel by name, or every tunnel of a group when no tunnel has the name. */
 async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number> {
   const args = parseCommandArgs(command, argv, {});
@@ -189,9 +205,7 @@ async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number
       `/v1/groups/${encodeURIComponent(name)}/${action}`,
     );
   } else {
-    throw new CliError(
-      `no tunnel or group is named "${name}"; list them with \`bastionless status\``,
-    );
+    throw await unknownNameError(client, name);
   }
   if (command === 'up' && process.stdin.isTTY) {
     // An assume-role profile with mfa_serial requests its code while the session starts.

@@ -69,3 +69,11 @@ export function invalidFailure(file: string, issues: FieldIssue[]): ConfigError 
     { fields: issues, reason },
   );
 }
+
+/**
+ * Returns the clause that explains a name the daemon does not know while it rejects the config
+ * file, because the profile may be in the file it could not load.
+ */
+export function rejectedConfigClause(errorMessage: string): string {
+  return `the daemon rejected the current config file, so profiles added to it are not loaded: ${errorMessage}`;
+}
