@@ -97,7 +97,7 @@ export interface EndProcessOptions {
   killTimeoutMs?: number;
 }
 
-/** How a daemon that did not respond on its API was ended, and whether its process is gone. */
+/** Last signal sent to a daemon whose API did not respond, and whether its process is gone. */
 export interface EndOutcome {
   signal: 'SIGTERM' | 'SIGKILL';
   exited: boolean;

@@ -1,4 +1,4 @@
-// What the CLI says about a daemon that holds the state directory but whose control API does
+// The CLI message for a daemon that holds the state directory but whose control API does
 // not respond: whether the process is suspended or may be hung, and the command that fixes it.
 // `start`, `stop` and `status` share this text.
 
@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { PROBE_TIMEOUT_MS } from '../instance-lock.js';
 import { CliError } from './errors.js';
 
-/** The pid that holds the lock and the control API port that accepted but did not answer. */
+/** The pid in the lock file, and the control API port that accepted a request but sent no reply. */
 export interface UnresponsiveDaemon {
   pid: number;
   port: number;
@@ -14,7 +14,7 @@ export interface UnresponsiveDaemon {
 
 /**
  * Scheduling state of a process: `suspended` after SIGSTOP, SIGTSTP (Ctrl-Z) or a laptop's
- * freeze of the process; `traced` while a debugger or tracer holds it stopped; `other` for any
+ * freeze of the process; `traced` while a debugger or tracer keeps it stopped; `other` for any
  * state that runs or waits; `unknown` where the OS does not expose /proc or the read failed.
  */
 export type ProcessCondition = 'suspended' | 'traced' | 'other' | 'unknown';
@@ -105,8 +105,8 @@ export function describeUnresponsiveDaemon(
 }
 
 /**
- * Builds the CLI error for an unresponsive daemon after reading its process state. `status`,
- * `start` and `stop` exit with it, so a frozen daemon is never reported as running.
+ * Builds the CLI error for an unresponsive daemon after reading its process state. `start` and
+ * `stop` exit with it, so they never report a frozen daemon as running.
  */
 export function unresponsiveDaemonError(
   daemon: UnresponsiveDaemon,
@@ -137,7 +137,7 @@ export function listeningSocketInode(procNetTcp: string, port: number): string |
 
 /**
  * Returns whether `pid` owns the socket listening on 127.0.0.1:`port`, read from /proc on
- * Linux. This proves the pid is the daemon even though its API does not answer, so `stop` may
+ * Linux. This proves the pid is the daemon even though its API does not respond, so `stop` may
  * signal it. Returns null on other platforms, where the check is not available.
  */
 export function ownsListeningSocket(

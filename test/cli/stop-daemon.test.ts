@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { endUnresponsiveDaemon } from '../../daemon/stop-daemon.js';
 
-/** Records the signals sent and answers waitForExit from a list of outcomes. */
+/** Records the signals sent, and resolves each waitForExit call with the next outcome. */
 function fakeProcess(exits: boolean[]) {
   const signals: string[] = [];
   const waits: number[] = [];

@@ -1,5 +1,5 @@
 // The dashboard in Debian's Chromium, driven by playwright-core, while a real daemon process is
-// frozen with SIGSTOP: the header dot and the tunnel card must not claim live data, and the
+// frozen with SIGSTOP. The header dot and the tunnel card must not claim live data then. The
 // page must be Live again within 5 s of SIGCONT. Everything runs on 127.0.0.1.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';

@@ -35,8 +35,8 @@ export function unreachable(detail: string): DaemonProblem {
     kind: 'unreachable',
     title: 'The daemon does not respond.',
     detail,
-    // A daemon that is suspended (SIGSTOP, a sleeping laptop) or hung keeps its port open, so
-    // the page cannot tell it from one that is not running; `status` tells them apart and
+    // Requests to a suspended (SIGSTOP, a sleeping laptop) or hung daemon time out, and the
+    // page reports that like a daemon that is not running. `status` distinguishes them and
     // names the fix. A restarted daemon reuses its port and token, but takes another port when
     // the old one is busy, so the hint also names the command that prints the current address.
     hint:
@@ -76,7 +76,7 @@ export interface ConnectionIndicator {
 
 /**
  * Chooses the header dot. A suspended daemon keeps the events websocket open without sending
- * anything, so an open stream counts as live only while the daemon also answers requests.
+ * anything, so an open stream counts as live only while the daemon also responds to requests.
  */
 export function connectionIndicator(
   streamStatus: StreamStatus,
