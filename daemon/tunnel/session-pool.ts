@@ -251,7 +251,7 @@ export class SessionPool {
         );
         // The loss is the cause of the new state, so an error of an earlier session or
         // resume must not stay in the status as if it were.
-        this.host.setLastError(classifyError(error, { awsProfile: this.profile.awsProfile }));
+        this.setResumeError(classifyError(error, { awsProfile: this.profile.awsProfile }));
         this.host.refreshState();
       },
       reconnectFailed: (failed, report) => this.onReconnectFailed(failed, report),
@@ -298,9 +298,19 @@ export class SessionPool {
     };
     const failure = classifyReconnectFailure(report, slot.reconnectFailure, context, this.now());
     slot.reconnectFailure = failure;
-    this.host.setLastError(failure.error);
+    this.setResumeError(failure.error);
     this.reconnectLog.record(slot.sessionId, failure);
     this.host.refreshState();
+  }
+
+  /**
+   * Sets the tunnel's last error to a resume error, unless the credential provider waits for
+   * the user: that request stays the error to show, as it does for failed starts.
+   */
+  private setResumeError(error: BastionlessError): void {
+    if (!this.host.isLoginWaiting()) {
+      this.host.setLastError(error);
+    }
   }
 
   /** Appends the audit entry of an ended session; a failed write is logged, not raised. */

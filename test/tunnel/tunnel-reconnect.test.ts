@@ -126,6 +126,18 @@ describe('Tunnel while reconnecting', () => {
     expect(rig.states.at(-1)!.reason).toBe(second.reason);
   });
 
+  it('keeps a pending login request', async () => {
+    const rig = await openTunnel();
+    rig.tunnel.beginLoginWait('MFA code required for AWS profile "dev"', 'Run `bastionless mfa`.');
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    const status = rig.tunnel.status();
+
+    expect(status.state).toBe('reconnecting');
+    expect(status.reason).toMatch(/attempt 1 failed/);
+    expect(status.lastError?.code).toBe('ERR_NEEDS_LOGIN');
+  });
+
   it('logs failed attempts with a rate limit', async () => {
     const rig = await openTunnel();
     loseWebsocket(rig.session);
