@@ -284,9 +284,9 @@ export class SessionPool {
   }
 
   /**
-   * Shows the cause of a failed resume attempt as the tunnel's last error, logs it with a rate
-   * limit, and marks the session stalled when the error is lasting, so the connection queue
-   * closes new connections at once.
+   * Stores the classified failed attempt on the slot, where a lasting error makes the
+   * connection queue close new connections at once. It also becomes the tunnel's last error
+   * and is logged with a rate limit.
    */
   private onReconnectFailed(slot: SessionSlot, report: ReconnectAttemptFailure): void {
     const context = {
