@@ -127,6 +127,8 @@ export class Tunnel extends EventEmitter {
       profile: this.profile,
       state: this.state,
       reason: this.reason,
+      // NOTE: while a resume attempt runs, its scheduled time stays here, now in the past,
+      // because the data channel reports failed attempts but not their start.
       nextAttemptAtMs:
         this.pool.nextAttemptAtMs ??
         (this.state === 'reconnecting' ? this.pool.nextResumeAttemptAtMs : null),
