@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import type { TunnelStatus } from '../../daemon/config/types.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { statusTable } from '../../daemon/cli/tunnel-commands.js';
 import {
@@ -256,8 +257,19 @@ describe('fail-fast tunnel', () => {
     const before = await echoRoundTrip('127.0.0.1', port);
     expect(before.received).toBe(before.sent);
 
+    // The client connects as soon as the session begins to resume, because from the second
+    // refused attempt on, the tunnel closes new connections at once.
+    const resuming = new Promise<void>((resolve) => {
+      const onState = (status: TunnelStatus): void => {
+        if (status.name === 'restart' && status.state === 'reconnecting') {
+          daemon.daemon.manager.off('state', onState);
+          resolve();
+        }
+      };
+      daemon.daemon.manager.on('state', onState);
+    });
     await emulator.kill();
-    await waitForTunnel(daemon, 'restart', (s) => s.state === 'reconnecting');
+    await resuming;
     // The client connects while the session resumes, and its bytes wait in the daemon.
     const payload = randomBytes(256 * 1024);
     const received: Buffer[] = [];
