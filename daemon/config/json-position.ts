@@ -1,6 +1,6 @@
 // Line and column of a JSON syntax error, for messages about a hand-edited config file. V8's
-// JSON.parse names an offset for some errors only: "Unexpected token" messages on Node 20, 22
-// and 24 quote a snippet of the text instead, so a scanner finds the offset of those.
+// JSON.parse names an offset for some errors only. Its "Unexpected token" messages quote a
+// snippet of the text instead (checked on Node 20.20), so a scanner finds their offset.
 
 type ScanState = 'value' | 'value-or-close' | 'key' | 'key-or-close' | 'colon' | 'comma' | 'end';
 
