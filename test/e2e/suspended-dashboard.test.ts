@@ -3,10 +3,11 @@
 // page must be Live again within 5 s of SIGCONT. Everything runs on 127.0.0.1.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cliEnv,
@@ -17,7 +18,6 @@ import {
   setupEmulatorAndEcho,
 } from '../cli/helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const fixture = setupEmulatorAndEcho();
 const home = mkdtempSync(join(tmpdir(), 'bastionless-suspended-ui-'));
 const uiDir = join(home, 'ui-dist');
@@ -64,9 +64,6 @@ const caption = () => card().getByTestId('traffic-chart').locator('figcaption').
 const dot = () => page.getByTestId('stream-status').textContent();
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
-  }
   const build = spawnSync(
     process.execPath,
     [
@@ -86,19 +83,7 @@ beforeAll(async () => {
   const started = await callApi('POST', '/v1/tunnels/echo/start');
   expect(started.status, await started.text()).toBe(200);
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   await page.goto(`${daemon.url}/#token=${daemon.token}`);
 }, 120_000);

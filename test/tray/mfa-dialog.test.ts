@@ -3,15 +3,15 @@
 // that records calls, so the CSP, the layout of the request and the code checks run for real.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 const outDir = mkdtempSync(join(tmpdir(), 'bastionless-mfa-dialog-'));
 let browser: Browser;
 
@@ -62,19 +62,13 @@ function submittedCodes(page: Page): Promise<[string, string][]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
-  }
   const bundle = spawnSync(
     process.execPath,
     [join(ROOT, 'electron', 'launch.mjs'), '--bundle-only', '--out-dir', outDir],
     { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
   );
   expect(bundle.status, bundle.stderr).toBe(0);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 90_000);
 
 afterAll(async () => {

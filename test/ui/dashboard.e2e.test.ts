@@ -5,11 +5,12 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
@@ -18,7 +19,6 @@ import { startEmulator, type Emulator } from '../emulator/index.js';
 import { freePort } from '../helpers/ports.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
 const INSTANCE = 'i-0123456789abcdef0';
 
@@ -127,9 +127,6 @@ function row(name: string) {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
-  }
   // The daemon's SDK clients read these; the emulator accepts any key, and disabling the
   // metadata lookup keeps the credential chain from leaving the machine.
   process.env.AWS_ACCESS_KEY_ID = 'AKIAEMULATOREXAMPLE';
@@ -215,19 +212,7 @@ beforeAll(async () => {
   writeFileSync(join(home, 'config.json'), JSON.stringify({ version: 2, profiles }, null, 2));
   daemon = await startHomeDaemon();
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 }, colorScheme: 'light' });
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());
