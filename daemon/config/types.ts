@@ -51,8 +51,9 @@ export interface TunnelStatus {
   /** Plain-words reason for the state, e.g. "session ended by the service: idle timeout". */
   reason: string | null;
   /**
-   * ISO 8601 time of the next session start attempt while a retry after a failed start waits
-   * for its backoff delay, or null while none is scheduled, a start runs or the tunnel is stopped.
+   * ISO 8601 time of the next attempt that waits for its backoff delay: a session start after a
+   * failed start, or while `reconnecting` the earliest resume attempt after a failed one. Null
+   * while no attempt waits, for example while one runs or the tunnel is stopped.
    */
   nextAttemptAt: string | null;
   /** host:port the listener is bound to, e.g. 127.0.0.1:15432. */
