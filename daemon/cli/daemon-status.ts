@@ -8,6 +8,11 @@ import type { ConfigError } from '../config/errors.js';
 import { probeDaemon, type DaemonProbe } from '../instance-lock.js';
 import type { BastionlessPaths } from '../paths.js';
 import { DaemonClient } from './client.js';
+import {
+  describeUnresponsiveDaemon,
+  processCondition,
+  unresponsiveDaemonError,
+} from './unresponsive.js';
 import { print } from './command.js';
 import { CliError, daemonNotRunning, EXIT_FAILURE } from './errors.js';
 
@@ -66,8 +71,10 @@ function daemonLine(probe: DaemonProbe): string {
       return `bastionless is running (pid ${probe.pid}, control API on 127.0.0.1:${probe.port}); it keeps the profiles it last read and reloads the file when it changes`;
     case 'transitioning':
       return `bastionless (pid ${probe.pid}) is starting or stopping`;
-    case 'unresponsive':
-      return `bastionless (pid ${probe.pid}) holds the state directory, but its control API on 127.0.0.1:${probe.port} does not respond`;
+    case 'unresponsive': {
+      const { problem, nextStep } = describeUnresponsiveDaemon(probe, processCondition(probe.pid));
+      return `${problem}; ${nextStep}`;
+    }
     case 'stopped':
       return 'bastionless is not running';
   }
@@ -116,6 +123,9 @@ export async function checkDaemonAndConfig(
     throw new CliError(daemonNotRunning().message, EXIT_FAILURE, [
       `process ${probe.stalePid} in ${paths.pidFile} is not a bastionless daemon`,
     ]);
+  }
+  if (probe.state === 'unresponsive') {
+    throw unresponsiveDaemonError(probe);
   }
   throw new CliError(daemonLine(probe));
 }

@@ -211,7 +211,7 @@ describe.runIf(IS_LINUX)('unresponsive daemon processes', () => {
     writeFileSync(join(stateDir, 'token'), 'test-token-0123456789\n', { mode: 0o600 });
   }
 
-  it('start names kill -CONT for a stopped daemon', async () => {
+  it('start and status name kill -CONT', async () => {
     const daemon = await startDaemonProcess();
     process.kill(daemon.pid, 'SIGSTOP');
     stopped.push(daemon.pid);
@@ -224,6 +224,11 @@ describe.runIf(IS_LINUX)('unresponsive daemon processes', () => {
       expect(start.stderr).toContain(`127.0.0.1:${daemon.port} does not respond`);
       expect(start.stderr).toContain(`\`kill -CONT ${daemon.pid}\``);
       expect(start.stderr).not.toContain('already running');
+
+      const status = await runCli(['status'], env);
+      expect(status.code).toBe(1);
+      expect(status.stderr).toContain('is suspended (process state T');
+      expect(status.stderr).toContain(`\`kill -CONT ${daemon.pid}\``);
 
       const error = unresponsiveDaemonError(daemon);
       expect(error.message).toContain('is suspended');
