@@ -45,8 +45,9 @@ export type { ReconnectAttemptFailure } from './reconnect.js';
 
 /**
  * Events: `data` (Buffer, PayloadType 1 in sequence order), `flag` (number), `drain`,
- * `reconnecting` (Error), `reconnect-failed` (ReconnectAttemptFailure) after each failed
- * attempt, `reconnected`, `closed` (SessionEnd), `protocol-error`
+ * `reconnecting` (Error), `reconnect-attempt` (attempt number) as each attempt begins,
+ * `reconnect-failed` (ReconnectAttemptFailure) after each failed attempt, `reconnected`,
+ * `closed` (SessionEnd), `protocol-error`
  * (MessageDecodeError | PayloadError) for each dropped frame or payload.
  */
 export class DataChannel extends EventEmitter {
@@ -271,6 +272,7 @@ export class DataChannel extends EventEmitter {
         maxDelayMs: this.options.reconnectMaxDelayMs,
         signal: this.reconnectAbort.signal,
         resume: this.options.resume,
+        onAttemptStarted: (attempt) => this.emit('reconnect-attempt', attempt),
         onAttemptFailed: (failure) => this.emit('reconnect-failed', failure),
       },
       (tokenValue) => this.connect(tokenValue),

@@ -45,6 +45,8 @@ export interface ReconnectPlan extends BackoffPolicy {
   signal: AbortSignal;
   /** Returns a fresh token from ResumeSession; an empty token means the session is over. */
   resume: () => Promise<{ tokenValue: string }>;
+  /** Called when an attempt begins after its backoff delay, with its number from 1. */
+  onAttemptStarted?: (attempt: number) => void;
   /** Called after every failed attempt, unless the signal aborted meanwhile. */
   onAttemptFailed?: (failure: ReconnectAttemptFailure) => void;
 }
@@ -97,7 +99,8 @@ async function attemptOnce<T>(
 /**
  * Runs resume-then-connect attempts until one connects, the plan's time runs out, resume
  * reports a final error (`retryable: false`) or an empty token, or the signal aborts. Each
- * failed attempt goes to `plan.onAttemptFailed` with the delay before the next one.
+ * attempt is announced to `plan.onAttemptStarted` as it begins, and each failed one goes to
+ * `plan.onAttemptFailed` with the delay before the next one.
  */
 export async function reconnect<T>(
   plan: ReconnectPlan,
@@ -121,6 +124,7 @@ export async function reconnect<T>(
     } catch {
       return { kind: 'aborted' };
     }
+    plan.onAttemptStarted?.(attempt);
     const result = await attemptOnce(plan, connect);
     if (plan.signal.aborted) {
       // The channel closed during the attempt; a connection that opened meanwhile is the

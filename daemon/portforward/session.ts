@@ -63,6 +63,9 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
       this.forwarder = new BasicForwarder(this.channel, this.counters);
     }
     this.channel.on('reconnecting', (error: Error) => this.emit('reconnecting', error));
+    this.channel.on('reconnect-attempt', (attempt: number) =>
+      this.emit('reconnect-attempt', attempt),
+    );
     this.channel.on('reconnect-failed', (failure: unknown) =>
       this.emit('reconnect-failed', failure),
     );

@@ -47,6 +47,7 @@ export interface SessionStats {
 /**
  * One SSM port-forwarding session. Events:
  * - `reconnecting` (error: Error): the websocket dropped; resume is under way.
+ * - `reconnect-attempt` (attempt: number): a resume attempt begins, numbered from 1.
  * - `reconnect-failed` (failure: ReconnectAttemptFailure): one resume attempt failed; the
  *   failure names the attempt, the failed step, the error and the delay before the next one.
  * - `reconnected` (): the data channel is back with every sequence number intact.

@@ -64,16 +64,22 @@ function stageLabel(stage: ReconnectFailure['stage']): string {
 /**
  * Builds the status reason of a reconnecting tunnel: that it reconnects, why the latest
  * attempt failed, when the next one runs, and what happens to new connections meanwhile.
+ * `retrying` is true while the next attempt of the same session runs.
  */
-export function describeReconnectFailure(failure: ReconnectFailure | null): string {
+export function describeReconnectFailure(
+  failure: ReconnectFailure | null,
+  retrying = false,
+): string {
   if (failure === null) {
     return RECONNECTING_REASON;
   }
   const message = failure.error.message.replace(/\.$/, '');
-  const next =
-    failure.nextAttemptAtMs === null
-      ? 'No further attempt'
-      : `Next attempt at ${new Date(failure.nextAttemptAtMs).toISOString()}`;
+  let next = 'No further attempt';
+  if (retrying) {
+    next = 'Retrying now';
+  } else if (failure.nextAttemptAtMs !== null) {
+    next = `Next attempt at ${new Date(failure.nextAttemptAtMs).toISOString()}`;
+  }
   const connections = failure.lasting
     ? RESUME_FAST_CLOSE_NOTICE
     : 'new connections wait for the resume';
@@ -128,27 +134,52 @@ export class ReconnectFailureLog {
 export interface ResumingSession {
   readonly reconnecting: boolean;
   readonly reconnectFailure: ReconnectFailure | null;
+  readonly resumeAttemptRunning: boolean;
+}
+
+/** Returns the resuming session whose latest attempt failed most recently, or null. */
+export function latestFailedResume<T extends ResumingSession>(sessions: readonly T[]): T | null {
+  let latest: T | null = null;
+  for (const session of sessions) {
+    const failure = session.reconnecting ? session.reconnectFailure : null;
+    if (
+      failure !== null &&
+      (latest === null || failure.failedAtMs >= latest.reconnectFailure!.failedAtMs)
+    ) {
+      latest = session;
+    }
+  }
+  return latest;
 }
 
 /** Returns the most recent failed attempt among the sessions that resume, or null. */
 export function latestReconnectFailure(
   sessions: readonly ResumingSession[],
 ): ReconnectFailure | null {
-  let latest: ReconnectFailure | null = null;
-  for (const session of sessions) {
-    const failure = session.reconnecting ? session.reconnectFailure : null;
-    if (failure !== null && (latest === null || failure.failedAtMs >= latest.failedAtMs)) {
-      latest = failure;
-    }
-  }
-  return latest;
+  return latestFailedResume(sessions)?.reconnectFailure ?? null;
 }
 
-/** Returns the epoch milliseconds of the earliest next resume attempt, or null without one. */
+/**
+ * Returns the status reason of a reconnecting tunnel, built from the session whose latest
+ * attempt failed most recently.
+ */
+export function describeResume(sessions: readonly ResumingSession[]): string {
+  const latest = latestFailedResume(sessions);
+  return describeReconnectFailure(
+    latest?.reconnectFailure ?? null,
+    latest?.resumeAttemptRunning ?? false,
+  );
+}
+
+/**
+ * Returns the epoch milliseconds of the earliest next resume attempt that waits for its delay,
+ * or null without one. A session whose attempt runs has no such time until that attempt fails.
+ */
 export function nextResumeAttemptAtMs(sessions: readonly ResumingSession[]): number | null {
   let earliest: number | null = null;
   for (const session of sessions) {
-    const next = session.reconnecting ? (session.reconnectFailure?.nextAttemptAtMs ?? null) : null;
+    const waiting = session.reconnecting && !session.resumeAttemptRunning;
+    const next = waiting ? (session.reconnectFailure?.nextAttemptAtMs ?? null) : null;
     if (next !== null && (earliest === null || next < earliest)) {
       earliest = next;
     }

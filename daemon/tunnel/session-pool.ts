@@ -254,6 +254,8 @@ export class SessionPool {
         this.setResumeError(classifyError(error, { awsProfile: this.profile.awsProfile }));
         this.host.refreshState();
       },
+      // The scheduled time of a running attempt has passed, so the status shows none.
+      reconnectAttempt: () => this.host.refreshState(),
       reconnectFailed: (failed, report) => this.onReconnectFailed(failed, report),
       reconnected: (resumed) => {
         this.log.info(
@@ -285,8 +287,8 @@ export class SessionPool {
 
   /**
    * Stores the classified failed attempt on the slot, where a lasting error makes the
-   * connection queue close new connections at once. It also becomes the tunnel's last error
-   * and is logged with a rate limit.
+   * connection queue close new connections at once. It also becomes the tunnel's
+   * last error and is logged with a rate limit.
    */
   private onReconnectFailed(slot: SessionSlot, report: ReconnectAttemptFailure): void {
     const context = {

@@ -7,6 +7,8 @@ import type { SessionRoute } from './session-launcher.js';
 
 export interface SessionSlotEvents {
   reconnecting(slot: SessionSlot, error: Error): void;
+  /** Called as each resume attempt begins; optional, so listeners without it keep working. */
+  reconnectAttempt?(slot: SessionSlot, attempt: number): void;
   /** Called after each failed resume attempt; optional, so listeners without it keep working. */
   reconnectFailed?(slot: SessionSlot, failure: ReconnectAttemptFailure): void;
   reconnected(slot: SessionSlot): void;
@@ -32,6 +34,8 @@ export class SessionSlot {
    * websocket is lost again, and after the `reconnected` handlers ran.
    */
   reconnectFailure: ReconnectFailure | null = null;
+  /** True from the start of a resume attempt until it fails or the session resumes or ends. */
+  resumeAttemptRunning = false;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -46,28 +50,38 @@ export class SessionSlot {
     const onReconnecting = (error: Error): void => {
       this.reconnecting = true;
       this.reconnectFailure = null;
+      this.resumeAttemptRunning = false;
       events.reconnecting(this, error);
     };
+    const onReconnectAttempt = (attempt: number): void => {
+      this.resumeAttemptRunning = true;
+      events.reconnectAttempt?.(this, attempt);
+    };
     const onReconnectFailed = (failure: ReconnectAttemptFailure): void => {
+      this.resumeAttemptRunning = false;
       events.reconnectFailed?.(this, failure);
     };
     const onReconnected = (): void => {
       this.reconnecting = false;
+      this.resumeAttemptRunning = false;
       events.reconnected(this);
       this.reconnectFailure = null;
     };
     const onDialFailed = (): void => events.dialFailed(this);
     const onEnded = (end: SessionEnd): void => {
+      this.resumeAttemptRunning = false;
       this.detach();
       events.ended(this, end);
     };
     session.on('reconnecting', onReconnecting);
+    session.on('reconnect-attempt', onReconnectAttempt);
     session.on('reconnect-failed', onReconnectFailed);
     session.on('reconnected', onReconnected);
     session.on('dial-failed', onDialFailed);
     session.once('ended', onEnded);
     this.unsubscribe = () => {
       session.off('reconnecting', onReconnecting);
+      session.off('reconnect-attempt', onReconnectAttempt);
       session.off('reconnect-failed', onReconnectFailed);
       session.off('reconnected', onReconnected);
       session.off('dial-failed', onDialFailed);

@@ -18,7 +18,7 @@ import {
 import { DEFAULT_TIMINGS, type TunnelDeps, type TunnelTimings } from './options.js';
 import { SessionHealth } from './session-health.js';
 import { SessionLauncher } from './session-launcher.js';
-import { describeReconnectFailure, latestReconnectFailure } from './reconnect-failure.js';
+import { describeResume } from './reconnect-failure.js';
 import { poolSizeOf, SessionPool } from './session-pool.js';
 import { describeStartFailure } from './start-failure.js';
 import { buildStatus, describeTarget } from './status.js';
@@ -127,8 +127,6 @@ export class Tunnel extends EventEmitter {
       profile: this.profile,
       state: this.state,
       reason: this.reason,
-      // NOTE: while a resume attempt runs, its scheduled time stays here, now in the past,
-      // because the data channel reports failed attempts but not their start.
       nextAttemptAtMs:
         this.pool.nextAttemptAtMs ??
         (this.state === 'reconnecting' ? this.pool.nextResumeAttemptAtMs : null),
@@ -308,7 +306,7 @@ export class Tunnel extends EventEmitter {
     const slots = this.pool.slots;
     if (slots.length > 0) {
       if (slots.every((slot) => slot.reconnecting)) {
-        this.setState('reconnecting', describeReconnectFailure(latestReconnectFailure(slots)));
+        this.setState('reconnecting', describeResume(slots));
       } else {
         this.setState('open', null);
       }

@@ -1,6 +1,6 @@
 // The data channel's `reconnect-failed` event on a real websocket: each failed attempt after
 // a lost websocket is announced with its number and the delay before the next one, and the
-// channel still resumes once an attempt succeeds.
+// channel still resumes once an attempt succeeds. `reconnect-attempt` announces every start.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { DataChannel } from '../../daemon/datachannel/datachannel.js';
@@ -38,6 +38,8 @@ describe('DataChannel reconnect-failed', () => {
     cleanups.push(() => channel.close());
     const reports: ReconnectAttemptFailure[] = [];
     channel.on('reconnect-failed', (report: ReconnectAttemptFailure) => reports.push(report));
+    const started: number[] = [];
+    channel.on('reconnect-attempt', (attempt: number) => started.push(attempt));
     let reconnected = false;
     channel.on('reconnected', () => {
       reconnected = true;
@@ -48,6 +50,7 @@ describe('DataChannel reconnect-failed', () => {
     await waitFor(() => reconnected, 5_000, 'the resume');
 
     expect(reports.map((report) => report.attempt)).toEqual([1, 2, 3]);
+    expect(started).toEqual([1, 2, 3, 4]);
     expect(reports.map((report) => (report.error as Error).message)).toEqual([
       'InternalServerError 1',
       'InternalServerError 2',

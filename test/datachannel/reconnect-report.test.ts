@@ -171,6 +171,62 @@ describe('reconnect attempt reports', () => {
     expect(reports).toEqual([]);
   });
 
+  it('announces each attempt before it runs', async () => {
+    const events: string[] = [];
+    let resumes = 0;
+    await reconnect(
+      {
+        ...fast,
+        signal: new AbortController().signal,
+        resume: async () => {
+          resumes += 1;
+          events.push(`resume ${resumes}`);
+          if (resumes <= 2) {
+            throw connectionRefusedError();
+          }
+          return { tokenValue: 'token' };
+        },
+        onAttemptStarted: (attempt) => events.push(`start ${attempt}`),
+        onAttemptFailed: (failure) => events.push(`failed ${failure.attempt}`),
+      },
+      async (token) => token,
+      new Error('lost'),
+    );
+
+    expect(events).toEqual([
+      'start 1',
+      'resume 1',
+      'failed 1',
+      'start 2',
+      'resume 2',
+      'failed 2',
+      'start 3',
+      'resume 3',
+    ]);
+  });
+
+  it('announces no attempt after an abort', async () => {
+    const controller = new AbortController();
+    const started: number[] = [];
+    const pending = reconnect(
+      {
+        initialDelayMs: 200,
+        maxDelayMs: 200,
+        reconnectForMs: 5_000,
+        signal: controller.signal,
+        resume: async () => ({ tokenValue: 'token' }),
+        onAttemptStarted: (attempt) => started.push(attempt),
+      },
+      async (token) => token,
+      new Error('lost'),
+    );
+    controller.abort();
+    const outcome = await pending;
+
+    expect(outcome.kind).toBe('aborted');
+    expect(started).toEqual([]);
+  });
+
   it('skips connect when aborted during resume', async () => {
     const controller = new AbortController();
     let connects = 0;

@@ -6,6 +6,7 @@ import { DataChannelError } from '../../daemon/datachannel/errors.js';
 import {
   classifyReconnectFailure,
   describeReconnectFailure,
+  describeResume,
   latestReconnectFailure,
   nextResumeAttemptAtMs,
   ReconnectFailureLog,
@@ -179,9 +180,13 @@ describe('latest and next resume attempt', () => {
 
   it('picks the newest failure of resuming sessions', () => {
     const sessions = [
-      { reconnecting: true, reconnectFailure: older },
-      { reconnecting: true, reconnectFailure: newer },
-      { reconnecting: false, reconnectFailure: { ...newer, failedAtMs: newer.failedAtMs + 1 } },
+      { reconnecting: true, reconnectFailure: older, resumeAttemptRunning: false },
+      { reconnecting: true, reconnectFailure: newer, resumeAttemptRunning: false },
+      {
+        reconnecting: false,
+        reconnectFailure: { ...newer, failedAtMs: newer.failedAtMs + 1 },
+        resumeAttemptRunning: false,
+      },
     ];
 
     expect(latestReconnectFailure(sessions)).toBe(newer);
@@ -189,10 +194,36 @@ describe('latest and next resume attempt', () => {
   });
 
   it('returns null without failures', () => {
-    const sessions = [{ reconnecting: true, reconnectFailure: null }];
+    const sessions = [{ reconnecting: true, reconnectFailure: null, resumeAttemptRunning: false }];
 
     expect(latestReconnectFailure(sessions)).toBeNull();
     expect(nextResumeAttemptAtMs(sessions)).toBeNull();
+    expect(describeResume(sessions)).toBe(RECONNECTING_REASON);
+  });
+
+  it('skips a session whose attempt runs', () => {
+    const sessions = [
+      { reconnecting: true, reconnectFailure: older, resumeAttemptRunning: false },
+      { reconnecting: true, reconnectFailure: newer, resumeAttemptRunning: true },
+    ];
+
+    expect(nextResumeAttemptAtMs(sessions)).toBe(5_000);
+    expect(latestReconnectFailure(sessions)).toBe(newer);
+  });
+
+  it('returns null while every attempt runs', () => {
+    const sessions = [{ reconnecting: true, reconnectFailure: newer, resumeAttemptRunning: true }];
+
+    expect(nextResumeAttemptAtMs(sessions)).toBeNull();
+  });
+
+  it('says retrying while the attempt runs', () => {
+    const sessions = [{ reconnecting: true, reconnectFailure: newer, resumeAttemptRunning: true }];
+    const reason = describeResume(sessions);
+
+    expect(reason).toMatch(/^Reconnecting: ResumeSession attempt 7 failed: /);
+    expect(reason).toContain('Retrying now;');
+    expect(reason).not.toContain('Next attempt at');
   });
 });
 

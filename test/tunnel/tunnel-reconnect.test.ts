@@ -1,6 +1,7 @@
 // A tunnel whose session resumes its websocket, driven by a fake session's events on real
-// listeners. The status shows the cause of the latest failed attempt. New connections are
-// closed at once only while that cause lasts, and open ones stay.
+// listeners. The status shows the cause of the latest failed attempt, and no next attempt time
+// while one runs. New connections are closed at once only while that cause lasts, and open
+// ones stay.
 
 import { connect, type Socket } from 'node:net';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -175,6 +176,41 @@ describe('Tunnel while reconnecting', () => {
 
     expect(Date.now() - began).toBeLessThan(1000);
     expect(before.destroyed).toBe(false);
+  });
+
+  it('clears nextAttemptAt while an attempt runs', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1, 400));
+    const scheduled = rig.tunnel.status();
+    const emittedBefore = rig.states.length;
+
+    rig.session.emit('reconnect-attempt', 2);
+    const running = rig.tunnel.status();
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2, 800));
+    const failedAgain = rig.tunnel.status();
+
+    expect(scheduled.nextAttemptAt).not.toBeNull();
+    expect(running.state).toBe('reconnecting');
+    expect(running.nextAttemptAt).toBeNull();
+    expect(running.reason).toMatch(/^Reconnecting: ResumeSession attempt 1 failed: /);
+    expect(running.reason).toContain('Retrying now;');
+    expect(rig.states[emittedBefore]!.nextAttemptAt).toBeNull();
+    expect(failedAgain.nextAttemptAt).not.toBeNull();
+    expect(failedAgain.reason).toContain('Next attempt at');
+  });
+
+  it('keeps closing new clients while an attempt runs', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2));
+    rig.session.emit('reconnect-attempt', 3);
+
+    const began = Date.now();
+    await expectClosed('127.0.0.1', rig.port, 2000);
+
+    expect(Date.now() - began).toBeLessThan(1000);
   });
 
   it('carries new clients again after the resume', async () => {
