@@ -2,7 +2,7 @@
 // waiting until a session is ready, and closes it when none becomes ready in time. It closes
 // new connections at once instead while the last session start failed with a lasting error
 // and no session is resuming, or while every session resumes and the latest attempt of each
-// failed with a lasting error.
+// failed with a lasting error. Either verdict also closes the connections already waiting.
 
 import type { Socket } from 'node:net';
 import type pino from 'pino';
@@ -148,6 +148,25 @@ export class ConnectionQueue {
       );
     }
     if (closed > 0) {
+      this.deps.onChange();
+    }
+  }
+
+  /**
+   * Closes the waiting connections at once when every session resumes and the latest attempt
+   * of each failed with a lasting error, as `beginFailure` does after a lasting start failure.
+   * Connections already handed to a session stay. `error` is the latest cause, for the log.
+   */
+  closeWaitingIfResumesStalled(error: BastionlessError): void {
+    if (this.waiting.length === 0 || !this.resumesStalled()) {
+      return;
+    }
+    const closed = this.closeWaiting();
+    if (closed > 0) {
+      this.deps.log.warn(
+        { code: error.code, reason: error.message, closedConnections: closed },
+        'resume failed with a lasting error, closed the waiting connections',
+      );
       this.deps.onChange();
     }
   }

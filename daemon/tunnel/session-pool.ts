@@ -31,6 +31,8 @@ export interface SessionPoolHost {
   beginFailure(error: BastionlessError): void;
   /** Lets connections wait for sessions again. `reason` is the cause, for the log. */
   endFailure(reason: string): void;
+  /** Closes waiting connections at once if every session's resume failed with a lasting error. */
+  closeWaitingIfResumesStalled(error: BastionlessError): void;
   /** Returns true while the credential provider waits for the user, e.g. for an MFA code. */
   isLoginWaiting(): boolean;
   setLastError(error: BastionlessError): void;
@@ -287,7 +289,7 @@ export class SessionPool {
 
   /**
    * Stores the classified failed attempt on the slot, where a lasting error makes the
-   * connection queue close new connections at once. It also becomes the tunnel's
+   * connection queue close new and waiting connections at once. It also becomes the tunnel's
    * last error and is logged with a rate limit.
    */
   private onReconnectFailed(slot: SessionSlot, report: ReconnectAttemptFailure): void {
@@ -303,6 +305,9 @@ export class SessionPool {
     this.setResumeError(failure.error);
     this.reconnectLog.record(slot.sessionId, failure);
     this.host.refreshState();
+    if (failure.lasting) {
+      this.host.closeWaitingIfResumesStalled(failure.error);
+    }
   }
 
   /**

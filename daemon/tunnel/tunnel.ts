@@ -93,6 +93,8 @@ export class Tunnel extends EventEmitter {
         flushWaiting: () => this.connections.flush(),
         beginFailure: (error) => this.connections.beginFailure(error),
         endFailure: (reason) => this.connections.endFailure(reason),
+        closeWaitingIfResumesStalled: (error) =>
+          this.connections.closeWaitingIfResumesStalled(error),
         isLoginWaiting: () => this.loginWait !== null,
         setLastError,
         setReason: (reason) => {

@@ -61,6 +61,7 @@ function startRetry(
     flushWaiting: () => rig.calls.push('flushWaiting'),
     beginFailure: () => rig.calls.push('beginFailure'),
     endFailure: () => rig.calls.push('endFailure'),
+    closeWaitingIfResumesStalled: () => rig.calls.push('closeWaitingIfResumesStalled'),
     isLoginWaiting: () => rig.loginWaiting,
     setLastError: (error) => rig.lastErrors.push(error),
     setReason: (reason) => rig.reasons.push(reason),

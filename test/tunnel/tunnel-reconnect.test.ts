@@ -1,7 +1,7 @@
 // A tunnel whose session resumes its websocket, driven by a fake session's events on real
 // listeners. The status shows the cause of the latest failed attempt, and no next attempt time
-// while one runs. New connections are closed at once only while that cause lasts, and open
-// ones stay.
+// while one runs. New and waiting connections are closed at once only while that cause lasts,
+// and open ones stay.
 
 import { connect, type Socket } from 'node:net';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -211,6 +211,45 @@ describe('Tunnel while reconnecting', () => {
     await expectClosed('127.0.0.1', rig.port, 2000);
 
     expect(Date.now() - began).toBeLessThan(1000);
+  });
+
+  it('closes waiting clients once the failure lasts', async () => {
+    const rig = await openTunnel();
+    const handedOver = await connectClient(rig.port);
+    await waitFor(() => rig.tunnel.status().activeConnections === 1, 2000, 'the open client');
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    const waiting = await connectClient(rig.port);
+    // Active connections count the waiting ones too.
+    await waitFor(() => rig.tunnel.status().activeConnections === 2, 2000, 'a waiting client');
+    const closed = new Promise<number>((resolve) =>
+      waiting.once('close', () => resolve(Date.now())),
+    );
+
+    const lastingAt = Date.now();
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2));
+    const closedAt = await Promise.race([
+      closed,
+      new Promise<number>((resolve) => setTimeout(() => resolve(Number.NaN), 3000)),
+    ]);
+
+    expect(closedAt - lastingAt).toBeLessThan(1000);
+    expect(rig.tunnel.status().activeConnections).toBe(1);
+    expect(handedOver.destroyed).toBe(false);
+    expect(rig.logLines.some((line) => line.includes('closed the waiting connections'))).toBe(true);
+  });
+
+  it('keeps waiting clients after a transient failure', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    const waiting = await connectClient(rig.port);
+    await waitFor(() => rig.tunnel.status().activeConnections === 1, 2000, 'a waiting client');
+
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    expect(waiting.destroyed).toBe(false);
+    expect(rig.tunnel.status().activeConnections).toBe(1);
   });
 
   it('carries new clients again after the resume', async () => {
