@@ -1,9 +1,10 @@
-// Progress lines of `bastionless connect` while a session reconnects. The data channel emits
-// only `reconnecting` and `reconnected`, so the cause of each failed attempt is taken from the
-// ResumeSession call, which every attempt makes first through the SSM client of connect.
+// Progress lines of `bastionless connect` while a session reconnects, driven by the session's
+// `reconnecting`, `reconnect-failed` and `reconnected` events.
 
-import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { EventEmitter } from 'node:events';
 import { DATA_CHANNEL_DEFAULTS } from '../datachannel/options.js';
+import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
+import { reconnectStageLabel } from '../tunnel/reconnect-failure.js';
 
 /** Minimum time between two progress lines while reconnecting, in milliseconds. */
 export const RECONNECT_REPORT_INTERVAL_MS = 30_000;
@@ -33,6 +34,23 @@ export function describeAttemptError(error: unknown): string {
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
+}
+
+/**
+ * Describes when the attempt after failed attempt `failures` runs: the delay the data channel
+ * reported, or without one the upper bound of the default backoff.
+ */
+function describeNextAttempt(
+  failures: number,
+  details: Pick<ReconnectAttemptFailure, 'nextDelayMs'> | undefined,
+): string {
+  if (details === undefined) {
+    return `next attempt within ${(maxDelayBeforeAttempt(failures) / 1000).toFixed(1)} s`;
+  }
+  if (details.nextDelayMs === null) {
+    return 'no further attempt';
+  }
+  return `next attempt in ${(details.nextDelayMs / 1000).toFixed(1)} s`;
 }
 
 /**
@@ -90,8 +108,15 @@ export class ReconnectReporter {
     this.#timer.unref();
   }
 
-  /** Records one failed attempt; prints it unless a line went out less than the interval ago. */
-  attemptFailed(error: unknown): void {
+  /**
+   * Records one failed attempt and prints it, unless a line went out less than the interval
+   * ago. `details` names the failed step and the delay the data channel waits before the next
+   * attempt. Without it, the line gives the upper bound of the default backoff instead.
+   */
+  attemptFailed(
+    error: unknown,
+    details?: Pick<ReconnectAttemptFailure, 'stage' | 'nextDelayMs'>,
+  ): void {
     if (this.#since === null) {
       return;
     }
@@ -103,9 +128,10 @@ export class ReconnectReporter {
     }
     const hidden = this.#unreported > 0 ? ` (${this.#unreported} earlier failures not shown)` : '';
     this.#unreported = 0;
+    const stage = details ? ` (${reconnectStageLabel(details.stage)})` : '';
     this.#emit(
-      `reconnect attempt ${this.#failures} failed: ${this.#lastError}; next attempt within ` +
-        `${(maxDelayBeforeAttempt(this.#failures) / 1000).toFixed(1)} s${hidden}`,
+      `reconnect attempt ${this.#failures} failed${stage}: ${this.#lastError}; ` +
+        `${describeNextAttempt(this.#failures, details)}${hidden}`,
     );
   }
 
@@ -145,21 +171,21 @@ export class ReconnectReporter {
 }
 
 /**
- * Calls `onFailure` with the error of every failed ResumeSession request made through
- * `client`, after the SDK's own retries. The error still reaches the caller unchanged.
+ * Passes the reconnect events of `session` to `reporter` and returns a function that removes
+ * the listeners. Each failed attempt arrives with its step and its real next delay, whether
+ * ResumeSession or the websocket open failed.
  */
-export function observeResumeFailures(client: SSMClient, onFailure: (error: unknown) => void) {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      try {
-        return await next(args);
-      } catch (error) {
-        if (context.commandName === 'ResumeSessionCommand') {
-          onFailure(error);
-        }
-        throw error;
-      }
-    },
-    { step: 'initialize', name: 'bastionlessObserveResumeFailures' },
-  );
+export function followReconnects(session: EventEmitter, reporter: ReconnectReporter): () => void {
+  const onReconnecting = (error: Error): void => reporter.lost(error);
+  const onReconnectFailed = (failure: ReconnectAttemptFailure): void =>
+    reporter.attemptFailed(failure.error, failure);
+  const onReconnected = (): void => reporter.recovered();
+  session.on('reconnecting', onReconnecting);
+  session.on('reconnect-failed', onReconnectFailed);
+  session.on('reconnected', onReconnected);
+  return () => {
+    session.off('reconnecting', onReconnecting);
+    session.off('reconnect-failed', onReconnectFailed);
+    session.off('reconnected', onReconnected);
+  };
 }

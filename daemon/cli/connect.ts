@@ -25,7 +25,7 @@ import {
   type ParsedArgs,
   type RequiredOption,
 } from './args.js';
-import { ReconnectReporter, observeResumeFailures } from './connect-reconnect.js';
+import { followReconnects, ReconnectReporter } from './connect-reconnect.js';
 import { CliError, EXIT_USAGE } from './errors.js';
 
 const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-port N [options]
@@ -287,8 +287,7 @@ function reportSessionEvents(
         'and that security groups let the managed node reach it\n',
     );
   });
-  session.on('reconnecting', (error: Error) => reporter.lost(error));
-  session.on('reconnected', () => reporter.recovered());
+  followReconnects(session, reporter);
 }
 
 /** Appends the ended session to the audit log; a failed write is reported, not fatal. */
@@ -360,7 +359,6 @@ async function forward(server: Server, options: ConnectOptions, io: ConnectIo): 
     endpoint: options.endpointUrl,
   });
   const reporter = new ReconnectReporter({ print: (line) => io.stderr(`${line}\n`) });
-  observeResumeFailures(ssm, (error) => reporter.attemptFailed(error));
   const startedAt = new Date();
   try {
     session = await startPortForwardSession({

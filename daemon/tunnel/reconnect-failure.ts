@@ -57,7 +57,8 @@ export function classifyReconnectFailure(
   };
 }
 
-function stageLabel(stage: ReconnectFailure['stage']): string {
+/** Returns the name of the step a reconnect attempt failed at, as status and CLI lines show it. */
+export function reconnectStageLabel(stage: ReconnectAttemptFailure['stage']): string {
   return stage === 'resume' ? 'ResumeSession' : 'websocket open';
 }
 
@@ -84,7 +85,7 @@ export function describeReconnectFailure(
     ? RESUME_FAST_CLOSE_NOTICE
     : 'new connections wait for the resume';
   return (
-    `Reconnecting: ${stageLabel(failure.stage)} attempt ${failure.attempt} failed: ` +
+    `Reconnecting: ${reconnectStageLabel(failure.stage)} attempt ${failure.attempt} failed: ` +
     `${message}. ${next}; ${connections}.`
   );
 }

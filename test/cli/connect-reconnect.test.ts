@@ -1,5 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { ReconnectReporter, describeAttemptError } from '../../daemon/cli/connect-reconnect.js';
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ReconnectReporter,
+  describeAttemptError,
+  followReconnects,
+} from '../../daemon/cli/connect-reconnect.js';
+import { DataChannel } from '../../daemon/datachannel/datachannel.js';
+import { AgentPeer, waitFor } from '../datachannel/agent-peer.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) {
+    await cleanups.pop()!();
+  }
+});
 
 function reporterWithClock(): {
   reporter: ReconnectReporter;
@@ -65,6 +80,47 @@ describe('ReconnectReporter', () => {
     expect(reporter.reconnecting).toBe(false);
   });
 
+  it('prints the reported step and delay', () => {
+    const { reporter, lines } = reporterWithClock();
+    reporter.lost(new Error('lost'));
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 2_345 });
+    reporter.stop();
+
+    expect(lines[1]).toBe(
+      'reconnect attempt 1 failed (ResumeSession): connect ECONNREFUSED 127.0.0.1:4579; ' +
+        'next attempt in 2.3 s',
+    );
+  });
+
+  it('says when no attempt follows', () => {
+    const { reporter, lines } = reporterWithClock();
+    reporter.lost(new Error('lost'));
+    reporter.attemptFailed(refused, { stage: 'connect', nextDelayMs: null });
+    reporter.stop();
+
+    expect(lines[1]).toBe(
+      'reconnect attempt 1 failed (websocket open): connect ECONNREFUSED 127.0.0.1:4579; ' +
+        'no further attempt',
+    );
+  });
+
+  it('rate-limits reported attempts', () => {
+    const { reporter, lines, clock } = reporterWithClock();
+    reporter.lost(new Error('lost'));
+    for (let attempt = 1; attempt <= 5; attempt += 1) {
+      reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 5_000 });
+      clock.now += 5_000;
+    }
+    clock.now += 10_000;
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 5_000 });
+    reporter.stop();
+
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toContain('reconnect attempt 1 failed');
+    expect(lines[2]).toContain('reconnect attempt 6 failed');
+    expect(lines[2]).toContain('(4 earlier failures not shown)');
+  });
+
   it('ignores attempts outside a reconnect', () => {
     const { reporter, lines } = reporterWithClock();
     reporter.attemptFailed(refused);
@@ -83,5 +139,49 @@ describe('describeAttemptError', () => {
     expect(describeAttemptError(new AggregateError([refused], ''))).toBe(
       'connect ECONNREFUSED 127.0.0.1:4579',
     );
+  });
+});
+
+describe('followReconnects', () => {
+  it('prints a failed websocket open', async () => {
+    const peer = new AgentPeer();
+    await peer.start();
+    cleanups.push(() => peer.stop());
+    const channel = new DataChannel({
+      streamUrl: peer.url,
+      tokenValue: 'start-token',
+      sessionId: 'session-1',
+      reconnectInitialDelayMs: 20,
+      reconnectMaxDelayMs: 40,
+      // ResumeSession succeeds, so only the websocket open can fail.
+      resume: async () => ({ tokenValue: 'resumed-token' }),
+    });
+    cleanups.push(() => channel.close());
+    await channel.open();
+    const lines: string[] = [];
+    const reporter = new ReconnectReporter({ print: (line) => lines.push(line) });
+    cleanups.push(() => reporter.stop());
+    const unfollow = followReconnects(channel, reporter);
+    cleanups.push(unfollow);
+
+    await peer.stop();
+    await waitFor(() => lines.length >= 2, 5_000, 'an attempt line');
+
+    expect(lines[0]).toContain('websocket lost');
+    expect(lines[1]).toMatch(/^reconnect attempt 1 failed \(websocket open\): /);
+    expect(lines[1]).toContain('ECONNREFUSED');
+    expect(lines[1]).toMatch(/next attempt in \d+\.\d s$/);
+  });
+
+  it('stops printing after unfollow', () => {
+    const session = new EventEmitter();
+    const lines: string[] = [];
+    const reporter = new ReconnectReporter({ print: (line) => lines.push(line) });
+    cleanups.push(() => reporter.stop());
+
+    followReconnects(session, reporter)();
+    session.emit('reconnecting', new Error('lost'));
+
+    expect(lines).toEqual([]);
   });
 });

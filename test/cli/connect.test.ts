@@ -206,7 +206,8 @@ describe('bastionless connect process', () => {
     expect(run.stderr()).toContain('websocket lost');
     expect(run.stderr()).toContain('giving up at');
     expect(run.stderr()).toContain(`ECONNREFUSED 127.0.0.1:${port}`);
-    expect(run.stderr()).toMatch(/next attempt within \d+\.\d s/);
+    expect(run.stderr()).toMatch(/reconnect attempt 1 failed \(ResumeSession\): /);
+    expect(run.stderr()).toMatch(/next attempt in \d+\.\d s/);
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
   });
