@@ -19,3 +19,34 @@ export class CliError extends Error {
 export function daemonNotRunning(): CliError {
   return new CliError('the daemon is not running; start it with `bastionless start`');
 }
+
+function permissionFix(path: string): string {
+  return `check the owner and mode of ${path} and of the folders above it (\`ls -ld ${path}\`), or set BASTIONLESS_HOME to a folder you own`;
+}
+
+/** Fixes for file system errors that the user can act on, by Node.js error code. */
+const FILE_SYSTEM_FIXES: Readonly<Record<string, (path: string) => string>> = {
+  EACCES: permissionFix,
+  EPERM: permissionFix,
+  ENOSPC: () => 'free some disk space and run the command again',
+  EROFS: () => 'set BASTIONLESS_HOME to a folder on a writable file system',
+};
+
+/**
+ * Formats a Node.js file system error (one with `syscall` and `path`) as one sentence with the
+ * path and, for permission and disk problems, the fix. Returns null for any other error.
+ */
+export function describeFileSystemError(error: unknown): string | null {
+  if (typeof error !== 'object' || error === null) {
+    return null;
+  }
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof syscall !== 'string' || typeof path !== 'string') {
+    return null;
+  }
+  // Node's message reads "EACCES: permission denied, lstat '/path'"; keep the middle part.
+  const reason = /^[A-Z]+: ([^,]+),/.exec((error as Error).message)?.[1] ?? code;
+  const fix = FILE_SYSTEM_FIXES[code];
+  const sentence = `${syscall} ${path} failed: ${reason}`;
+  return fix ? `${sentence}; ${fix(path)}` : sentence;
+}

@@ -3,7 +3,7 @@
 
 import { closestMatch } from './args.js';
 import type { Command } from './command.js';
-import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
+import { CliError, describeFileSystemError, EXIT_FAILURE, EXIT_USAGE } from './errors.js';
 import { readVersion } from './process-commands.js';
 
 // The AWS SDK warns on Node.js 20 that releases after January 2027 will need Node.js 22. The
@@ -116,6 +116,12 @@ main(process.argv.slice(2)).then(
         process.stderr.write(`${line}\n`);
       }
       process.exitCode = error.exitCode;
+      return;
+    }
+    const fileSystemProblem = describeFileSystemError(error);
+    if (fileSystemProblem !== null) {
+      process.stderr.write(`bastionless: ${fileSystemProblem}\n`);
+      process.exitCode = EXIT_FAILURE;
       return;
     }
     const { code, hint } = error as { code?: unknown; hint?: unknown };

@@ -266,6 +266,15 @@ function runCliAsNobody(argv: string[]): Promise<CliResult> {
 const runsAsRoot = process.getuid?.() === 0 && existsSync('/usr/sbin/runuser');
 
 describe.runIf(runsAsRoot)('commands as another user', () => {
+  // The test run's temporary folder may sit inside a folder of mode 700, which nobody cannot
+  // enter, so these homes go directly under /tmp.
+  beforeEach(() => {
+    rmSync(home, { recursive: true, force: true });
+    home = mkdtempSync('/tmp/bastionless-config-errors-');
+    env = cliEnv(home);
+    file = join(home, 'config.json');
+  });
+
   it.each(FILE_COMMANDS)('%s names permission denied', { timeout: 60_000 }, async (...argv) => {
     writeFileSync(file, configText([profile('pg', 15432)]), { mode: 0o600 });
     chmodSync(home, 0o755);
@@ -276,5 +285,16 @@ describe.runIf(runsAsRoot)('commands as another user', () => {
       `permission denied; check its owner and mode (for example \`chmod 600 ${file}\`)`,
     );
     expect(fingerprint(file)).toBe(before);
+  });
+
+  it('status names a home it cannot enter', { timeout: 60_000 }, async () => {
+    writeFileSync(file, configText([profile('pg', 15432)]), { mode: 0o600 });
+    chmodSync(home, 0o700);
+    const result = await runCliAsNobody(['status']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^bastionless: \S+ \S+ failed: permission denied; /);
+    expect(result.stderr).toContain(`check the owner and mode of ${home}/`);
+    expect(result.stderr).toContain('or set BASTIONLESS_HOME to a folder you own');
+    expect(result.stderr).not.toContain('EACCES');
   });
 });
