@@ -36,32 +36,12 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
-/**
- * Describes when the attempt after failed attempt `failures` runs: the delay the data channel
- * reported, or without one the upper bound of the default backoff.
- */
-function describeNextAttempt(
-  failures: number,
-  details: Pick<ReconnectAttemptFailure, 'nextDelayMs'> | undefined,
-): string {
-  if (details === undefined) {
-    return `next attempt within ${(maxDelayBeforeAttempt(failures) / 1000).toFixed(1)} s`;
-  }
-  if (details.nextDelayMs === null) {
+/** Describes when the next attempt runs, from the delay the data channel reported. */
+function describeNextAttempt(nextDelayMs: number | null): string {
+  if (nextDelayMs === null) {
     return 'no further attempt';
   }
-  return `next attempt in ${(details.nextDelayMs / 1000).toFixed(1)} s`;
-}
-
-/**
- * Upper bound of the delay before retry `attempt` (0-based) under the data channel's default
- * backoff, which draws each delay between half this bound and the bound.
- */
-function maxDelayBeforeAttempt(attempt: number): number {
-  return Math.min(
-    DATA_CHANNEL_DEFAULTS.reconnectMaxDelayMs,
-    DATA_CHANNEL_DEFAULTS.reconnectInitialDelayMs * 2 ** Math.min(attempt, 30),
-  );
+  return `next attempt in ${(nextDelayMs / 1000).toFixed(1)} s`;
 }
 
 /**
@@ -111,11 +91,11 @@ export class ReconnectReporter {
   /**
    * Records one failed attempt and prints it, unless a line went out less than the interval
    * ago. `details` names the failed step and the delay the data channel waits before the next
-   * attempt. Without it, the line gives the upper bound of the default backoff instead.
+   * attempt.
    */
   attemptFailed(
     error: unknown,
-    details?: Pick<ReconnectAttemptFailure, 'stage' | 'nextDelayMs'>,
+    details: Pick<ReconnectAttemptFailure, 'stage' | 'nextDelayMs'>,
   ): void {
     if (this.#since === null) {
       return;
@@ -128,10 +108,9 @@ export class ReconnectReporter {
     }
     const hidden = this.#unreported > 0 ? ` (${this.#unreported} earlier failures not shown)` : '';
     this.#unreported = 0;
-    const stage = details ? ` (${reconnectStageLabel(details.stage)})` : '';
     this.#emit(
-      `reconnect attempt ${this.#failures} failed${stage}: ${this.#lastError}; ` +
-        `${describeNextAttempt(this.#failures, details)}${hidden}`,
+      `reconnect attempt ${this.#failures} failed (${reconnectStageLabel(details.stage)}): ` +
+        `${this.#lastError}; ${describeNextAttempt(details.nextDelayMs)}${hidden}`,
     );
   }
 

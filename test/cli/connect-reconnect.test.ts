@@ -50,27 +50,30 @@ describe('ReconnectReporter', () => {
   it('rate-limits failed attempts', () => {
     const { reporter, lines, clock } = reporterWithClock();
     reporter.lost(new Error('lost'));
-    reporter.attemptFailed(refused);
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 400 });
     clock.now += 1000;
-    reporter.attemptFailed(refused);
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 400 });
     clock.now += 1000;
-    reporter.attemptFailed(refused);
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 400 });
     clock.now += 30_000;
-    reporter.attemptFailed(refused);
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 400 });
     reporter.stop();
 
     expect(lines).toHaveLength(3);
     expect(lines[1]).toBe(
-      'reconnect attempt 1 failed: connect ECONNREFUSED 127.0.0.1:4579; next attempt within 0.4 s',
+      'reconnect attempt 1 failed (ResumeSession): connect ECONNREFUSED 127.0.0.1:4579; ' +
+        'next attempt in 0.4 s',
     );
-    expect(lines[2]).toContain('reconnect attempt 4 failed: connect ECONNREFUSED 127.0.0.1:4579');
+    expect(lines[2]).toContain(
+      'reconnect attempt 4 failed (ResumeSession): connect ECONNREFUSED 127.0.0.1:4579',
+    );
     expect(lines[2]).toContain('(2 earlier failures not shown)');
   });
 
   it('prints recovery once', () => {
     const { reporter, lines, clock } = reporterWithClock();
     reporter.lost(new Error('lost'));
-    reporter.attemptFailed(refused);
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 400 });
     clock.now += 12_000;
     reporter.recovered();
     reporter.recovered();
@@ -123,7 +126,7 @@ describe('ReconnectReporter', () => {
 
   it('ignores attempts outside a reconnect', () => {
     const { reporter, lines } = reporterWithClock();
-    reporter.attemptFailed(refused);
+    reporter.attemptFailed(refused, { stage: 'resume', nextDelayMs: 400 });
 
     expect(lines).toEqual([]);
   });
