@@ -10,6 +10,7 @@ import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
 import { EXIT_FAILURE, EXIT_USAGE, CliError } from './errors.js';
 import { clientsForProfile, findProfile } from './commands/aws-support.js';
+import { UnresponsiveDaemonError } from './unresponsive.js';
 
 /**
  * States in which a tunnel's listeners are bound. A failed tunnel has closed them (or never
@@ -35,14 +36,18 @@ export function holdsLocalPort(tunnel: TunnelStatus | undefined, profile: Profil
 
 /**
  * Returns a check that queries the running daemon's API whether the profile's tunnel holds its local
- * port. Without a running daemon the check resolves false.
+ * port. Without a running daemon the check resolves false. A daemon that holds the state
+ * directory but does not respond fails the check with the suspended or hung message.
  */
 function ownTunnelChecker(paths: BastionlessPaths): (profile: Profile) => Promise<boolean> {
   return async (profile) => {
     let client: DaemonClient;
     try {
-      client = DaemonClient.fromState(paths);
-    } catch {
+      client = await DaemonClient.connect(paths);
+    } catch (error) {
+      if (error instanceof UnresponsiveDaemonError) {
+        throw error;
+      }
       return false;
     }
     const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');

@@ -61,7 +61,7 @@ Sends CODE, the 6 digits of the MFA device, to the oldest pending MFA request of
 Without CODE it lists the pending requests and, on a terminal, prompts for the code.`,
   async run(argv) {
     const args = parseCommandArgs('mfa', argv, {});
-    const client = DaemonClient.fromState(pathsFor(args));
+    const client = await DaemonClient.connect(pathsFor(args));
     const pending = await client.request<MfaRequest[]>('GET', '/v1/mfa');
     const oldest = pending[0];
     if (!oldest) {

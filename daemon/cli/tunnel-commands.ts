@@ -188,7 +188,7 @@ async function unknownNameError(client: DaemonClient, name: string): Promise<Cli
 async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number> {
   const args = parseCommandArgs(command, argv, {});
   const name = requirePositional(command, args, 'tunnel or group name');
-  const client = DaemonClient.fromState(pathsFor(args));
+  const client = await DaemonClient.connect(pathsFor(args));
   const action = command === 'up' ? 'start' : 'stop';
   const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
   let results: TunnelStatus[];
@@ -252,8 +252,7 @@ Prints the dashboard URL. The URL carries the API token after "#", which browser
 send to servers, so treat the URL like a password.`,
   async run(argv) {
     const args = parseCommandArgs('dashboard', argv, {});
-    const client = DaemonClient.fromState(pathsFor(args));
-    await client.request('GET', '/v1/status');
+    const client = await DaemonClient.connect(pathsFor(args));
     print(`${client.baseUrl}/#token=${client.token}`);
     return 0;
   },

@@ -1,6 +1,6 @@
 // The CLI message for a daemon that holds the state directory but whose control API does
 // not respond: whether the process is suspended or may be hung, and the command that fixes it.
-// `start`, `stop` and `status` share this text.
+// `start`, `stop`, `status` and every command that sends requests to the daemon share this text.
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { PROBE_TIMEOUT_MS } from '../instance-lock.js';
@@ -104,19 +104,27 @@ export function describeUnresponsiveDaemon(
   };
 }
 
+/** CLI error for a daemon that holds the state directory but does not respond. */
+export class UnresponsiveDaemonError extends CliError {
+  constructor(
+    readonly daemon: UnresponsiveDaemon,
+    text: UnresponsiveText,
+  ) {
+    super(text.problem, 1, [text.nextStep]);
+  }
+}
+
 /**
  * Builds the CLI error for an unresponsive daemon after reading its process state. `start` and
- * `stop` exit with it, so they never report a frozen daemon as running.
+ * `stop` exit with it, so they never report a frozen daemon as running, and every command that
+ * sends requests to the daemon exits with it instead of waiting for a reply.
  */
 export function unresponsiveDaemonError(
   daemon: UnresponsiveDaemon,
   inspector: ProcessInspector = SYSTEM_INSPECTOR,
-): CliError {
-  const { problem, nextStep } = describeUnresponsiveDaemon(
-    daemon,
-    processCondition(daemon.pid, inspector),
-  );
-  return new CliError(problem, 1, [nextStep]);
+): UnresponsiveDaemonError {
+  const text = describeUnresponsiveDaemon(daemon, processCondition(daemon.pid, inspector));
+  return new UnresponsiveDaemonError(daemon, text);
 }
 
 /**
