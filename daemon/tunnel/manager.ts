@@ -72,7 +72,8 @@ export class TunnelManager extends EventEmitter {
     if (existing && JSON.stringify(existing.profile) === JSON.stringify(profile)) {
       return;
     }
-    const wasRunning = existing?.isRunning ?? false;
+    // A failed tunnel counts as running, because the edit may have fixed its cause.
+    const wasRunning = existing?.shouldRun ?? false;
     const tunnel = this.createTunnel(profile);
     this.tunnels.set(profile.name, tunnel);
     if (existing) {

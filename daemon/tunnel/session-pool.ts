@@ -36,6 +36,8 @@ export interface SessionPoolHost {
   /** Returns true while the credential provider waits for the user, e.g. for an MFA code. */
   isLoginWaiting(): boolean;
   setLastError(error: BastionlessError): void;
+  /** Clears the tunnel's last error if `error` is still the one it shows. */
+  clearLastError(error: BastionlessError): void;
   setReason(reason: string): void;
   refreshState(): void;
   /** Stops the tunnel and marks it failed, after an error that retrying cannot fix. */
@@ -245,7 +247,7 @@ export class SessionPool {
   private attach({ session, route }: LaunchedSession): void {
     this.retry.onSessionStarted();
     const slot = new SessionSlot(session, route, this.now(), {
-      reconnecting: (_slot, error) => {
+      reconnecting: (lost, error) => {
         this.reconnectCount += 1;
         this.log.warn(
           { sessionId: session.sessionId, err: error },
@@ -253,7 +255,7 @@ export class SessionPool {
         );
         // The loss is the cause of the new state, so an error of an earlier session or
         // resume must not stay in the status as if it were.
-        this.setResumeError(classifyError(error, { awsProfile: this.profile.awsProfile }));
+        this.setResumeError(lost, classifyError(error, { awsProfile: this.profile.awsProfile }));
         this.host.refreshState();
       },
       // The scheduled time of a running attempt has passed, so the status shows none.
@@ -302,7 +304,7 @@ export class SessionPool {
     };
     const failure = classifyReconnectFailure(report, slot.reconnectFailure, context, this.now());
     slot.reconnectFailure = failure;
-    this.setResumeError(failure.error);
+    this.setResumeError(slot, failure.error);
     this.reconnectLog.record(slot.sessionId, failure);
     this.host.refreshState();
     if (failure.lasting) {
@@ -314,7 +316,8 @@ export class SessionPool {
    * Sets the tunnel's last error to a resume error, unless the credential provider waits for
    * the user: that request stays the error to show, as it does for failed starts.
    */
-  private setResumeError(error: BastionlessError): void {
+  private setResumeError(slot: SessionSlot, error: BastionlessError): void {
+    slot.resumeError = error;
     if (!this.host.isLoginWaiting()) {
       this.host.setLastError(error);
     }
@@ -355,6 +358,10 @@ export class SessionPool {
       const error = classifyError(end.error ?? new Error(end.reason), {
         awsProfile: this.profile.awsProfile,
       });
+      if (error.code === 'ERR_SESSION_NOT_FOUND') {
+        this.onSessionForgotten(slot, end, lived);
+        return;
+      }
       this.log.warn(
         { sessionId, err: end.error, code: error.code, livedMs: lived },
         'session ended by an error',
@@ -372,6 +379,23 @@ export class SessionPool {
       this.retry.resetBackoff();
     }
     this.restartAfterEnd(lived);
+  }
+
+  /**
+   * Ends a session that the service reports as not found (DoesNotExistException), which a
+   * resume meets after a long outage. The service answered, so the errors of this session's
+   * resume no longer apply, and the end becomes the reason of the next state, not an error.
+   */
+  private onSessionForgotten(slot: SessionSlot, end: SessionEnd, livedMs: number): void {
+    this.log.info(
+      { sessionId: slot.sessionId, code: 'ERR_SESSION_NOT_FOUND', reason: end.reason, livedMs },
+      'session ended, not found by the service',
+    );
+    if (slot.resumeError !== null) {
+      this.host.clearLastError(slot.resumeError);
+    }
+    this.host.setReason(`session ended by the service: ${end.reason}`);
+    this.restartAfterEnd(0);
   }
 
   private onSessionError(error: BastionlessError): void {

@@ -1,6 +1,7 @@
 // One session of a tunnel's pool, with the connection count used to place new connections.
 
 import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
+import type { BastionlessError } from '../errors.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
 import type { ReconnectFailure } from './reconnect-failure.js';
 import type { SessionRoute } from './session-launcher.js';
@@ -34,6 +35,8 @@ export class SessionSlot {
    * websocket is lost again, and after the `reconnected` handlers ran.
    */
   reconnectFailure: ReconnectFailure | null = null;
+  /** The latest error a resume of this session made the tunnel's last error, or null. */
+  resumeError: BastionlessError | null = null;
   /** True from the start of a resume attempt until it fails or the session resumes or ends. */
   resumeAttemptRunning = false;
   private readonly unsubscribe: () => void;

@@ -53,6 +53,8 @@ export class Tunnel extends EventEmitter {
   private state: TunnelState = 'stopped';
   private reason: string | null = null;
   private lastError: TunnelError | null = null;
+  /** The error lastError was built from, so a pool can clear only an error it set. */
+  private lastErrorSource: BastionlessError | null = null;
   private openSinceMs: number | null = null;
   private lastEmitted = '';
 
@@ -66,6 +68,7 @@ export class Tunnel extends EventEmitter {
     this.launcher = new SessionLauncher(profile, deps, this.timings, this.log);
     const setLastError = (error: BastionlessError): void => {
       this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
+      this.lastErrorSource = error;
     };
     this.connections = new ConnectionQueue({
       log: this.log,
@@ -97,6 +100,12 @@ export class Tunnel extends EventEmitter {
           this.connections.closeWaitingIfResumesStalled(error),
         isLoginWaiting: () => this.loginWait !== null,
         setLastError,
+        clearLastError: (error) => {
+          if (this.lastErrorSource === error) {
+            this.lastError = null;
+            this.lastErrorSource = null;
+          }
+        },
         setReason: (reason) => {
           this.reason = reason;
         },
@@ -120,6 +129,14 @@ export class Tunnel extends EventEmitter {
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  /**
+   * True while the tunnel runs or after it failed. Only a start or a running tunnel can fail,
+   * and a stop sets `stopped`, so a failed tunnel is one the user meant to run.
+   */
+  get shouldRun(): boolean {
+    return this.running || this.state === 'failed';
   }
 
   /** Builds the current status and adds the bytes counted since the last call to the history. */
@@ -174,6 +191,7 @@ export class Tunnel extends EventEmitter {
     this.running = true;
     this.generation += 1;
     this.lastError = null;
+    this.lastErrorSource = null;
     this.pool.reset();
     try {
       await this.bind();
@@ -255,6 +273,7 @@ export class Tunnel extends EventEmitter {
   private fail(error: BastionlessError): void {
     const lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
     this.lastError = lastError;
+    this.lastErrorSource = error;
     // Built from lastError, whose hint names the profile, so the dashboard can see that the
     // reason repeats the error and show it once.
     this.setState(
@@ -273,6 +292,7 @@ export class Tunnel extends EventEmitter {
     this.loginWait = reason;
     const error = new BastionlessError('ERR_NEEDS_LOGIN', reason, { hint });
     this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
+    this.lastErrorSource = error;
     this.refreshState();
     this.emitIfChanged();
   }
@@ -284,6 +304,7 @@ export class Tunnel extends EventEmitter {
     this.loginWait = null;
     if (this.lastError?.code === 'ERR_NEEDS_LOGIN') {
       this.lastError = null;
+      this.lastErrorSource = null;
     }
     this.refreshState();
     this.emitIfChanged();

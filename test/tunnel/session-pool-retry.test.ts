@@ -64,6 +64,7 @@ function startRetry(
     closeWaitingIfResumesStalled: () => rig.calls.push('closeWaitingIfResumesStalled'),
     isLoginWaiting: () => rig.loginWaiting,
     setLastError: (error) => rig.lastErrors.push(error),
+    clearLastError: () => {},
     setReason: (reason) => rig.reasons.push(reason),
     refreshState: () => {},
     failFatal: (error) => rig.fatal.push(error),

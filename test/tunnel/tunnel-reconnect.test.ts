@@ -87,13 +87,13 @@ function connectClient(port: number): Promise<Socket> {
 describe('Tunnel while reconnecting', () => {
   it('hides an earlier session error', async () => {
     const rig = await openTunnel();
-    const notFound = Object.assign(new Error('Session fake-session-1 does not exist.'), {
-      name: 'DoesNotExistException',
+    const unavailable = Object.assign(new Error('We encountered an internal error.'), {
+      name: 'InternalServerError',
     });
-    rig.session.emit('ended', { by: 'error', reason: notFound.message, error: notFound });
+    rig.session.emit('ended', { by: 'error', reason: unavailable.message, error: unavailable });
     await waitFor(() => rig.starter.sessions.length === 2, 2000, 'the second session');
     await waitFor(() => rig.tunnel.status().state === 'open', 2000, 'the tunnel to reopen');
-    expect(rig.tunnel.status().lastError?.code).toBe('ERR_SESSION_NOT_FOUND');
+    expect(rig.tunnel.status().lastError?.code).toBe('ERR_AWS_UNAVAILABLE');
 
     loseWebsocket(rig.starter.sessions[1]!);
     const status = rig.tunnel.status();
@@ -266,5 +266,41 @@ describe('Tunnel while reconnecting', () => {
     expect(status.reason).toBeNull();
     expect(status.nextAttemptAt).toBeNull();
     expect(received).toBe(sent);
+  });
+
+  it('turns a forgotten session into a reason', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    const notFound = Object.assign(new Error('Session fake-session-1 does not exist.'), {
+      name: 'DoesNotExistException',
+    });
+
+    rig.session.emit('ended', { by: 'error', reason: notFound.message, error: notFound });
+    const ended = rig.tunnel.status();
+
+    expect(ended.lastError).toBeNull();
+    expect(ended.reason).toBe(
+      'session ended by the service: Session fake-session-1 does not exist.',
+    );
+    expect(rig.logLines.join('\n')).toContain('session ended, not found by the service');
+    await waitFor(() => rig.tunnel.status().state === 'open', 2000, 'the tunnel to reopen');
+    const { sent, received } = await echoRoundTrip('127.0.0.1', rig.port);
+
+    expect(rig.tunnel.status().lastError).toBeNull();
+    expect(received).toBe(sent);
+  });
+
+  it('keeps a login request when a session is forgotten', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.tunnel.beginLoginWait('Enter the MFA code', 'Run `bastionless login`.');
+    const notFound = Object.assign(new Error('Session fake-session-1 does not exist.'), {
+      name: 'DoesNotExistException',
+    });
+
+    rig.session.emit('ended', { by: 'error', reason: notFound.message, error: notFound });
+
+    expect(rig.tunnel.status().lastError?.code).toBe('ERR_NEEDS_LOGIN');
   });
 });
