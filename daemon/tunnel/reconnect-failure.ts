@@ -111,14 +111,15 @@ export class ReconnectFailureLog {
       return;
     }
     // Only the classified code and message are logged, never the raw error object with the
-    // request and response fields an SDK error may carry.
+    // request and response fields an SDK error may carry. The message goes in `err`, the field
+    // every other error line uses.
     this.log.warn(
       {
         sessionId,
         attempt: failure.attempt,
         stage: failure.stage,
         code: failure.error.code,
-        error: failure.error.message,
+        err: failure.error.message,
         lasting: failure.lasting,
         nextAttemptAt:
           failure.nextAttemptAtMs === null ? null : new Date(failure.nextAttemptAtMs).toISOString(),

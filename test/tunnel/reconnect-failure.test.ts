@@ -250,6 +250,8 @@ describe('ReconnectFailureLog', () => {
     expect(parsed.map((line) => line.attempt)).toEqual([1, 7]);
     expect(parsed[0]!.level).toBe(40);
     expect(parsed[0]!.code).toBe('ERR_ENDPOINT_UNREACHABLE');
+    expect(parsed[0]!.err).toContain('ECONNREFUSED');
+    expect(parsed[0]!.error).toBeUndefined();
     expect(parsed[0]!.sessionId).toBe('s-1');
     expect(parsed[1]!.lasting).toBe(true);
   });
