@@ -4,7 +4,13 @@
 import type { EventEmitter } from 'node:events';
 import { DATA_CHANNEL_DEFAULTS } from '../datachannel/options.js';
 import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
-import { reconnectStageLabel } from '../tunnel/reconnect-failure.js';
+import type { ClassifyContext } from '../errors.js';
+import {
+  classifyReconnectFailure,
+  reconnectStageLabel,
+  RESUME_FAST_CLOSE_NOTICE,
+  type ReconnectFailure,
+} from '../tunnel/reconnect-failure.js';
 
 /** Minimum time between two progress lines while reconnecting, in milliseconds. */
 export const RECONNECT_REPORT_INTERVAL_MS = 30_000;
@@ -30,6 +36,11 @@ export function describeAttemptError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   const label = typeof code === 'string' ? code : error.name;
   return error.message.includes(label) ? error.message : `${label}: ${error.message}`;
+}
+
+/** Removes the closing period of an error message, so a `;` or `.` can follow it. */
+export function withoutFinalPeriod(text: string): string {
+  return text.replace(/\.+$/, '');
 }
 
 function seconds(ms: number): string {
@@ -91,7 +102,8 @@ export class ReconnectReporter {
   /**
    * Records one failed attempt and prints it, unless a line went out less than the interval
    * ago. `details` names the failed step and the delay the data channel waits before the next
-   * attempt.
+   * attempt. The last attempt (no next delay) is always printed, because its error ends the
+   * session.
    */
   attemptFailed(
     error: unknown,
@@ -101,8 +113,9 @@ export class ReconnectReporter {
       return;
     }
     this.#failures += 1;
-    this.#lastError = describeAttemptError(error);
-    if (this.#now() - this.#lastPrintAt < this.#intervalMs && this.#failures > 1) {
+    this.#lastError = withoutFinalPeriod(describeAttemptError(error));
+    const last = details.nextDelayMs === null;
+    if (!last && this.#now() - this.#lastPrintAt < this.#intervalMs && this.#failures > 1) {
       this.#unreported += 1;
       return;
     }
@@ -167,4 +180,57 @@ export function followReconnects(session: EventEmitter, reporter: ReconnectRepor
     session.off('reconnect-failed', onReconnectFailed);
     session.off('reconnected', onReconnected);
   };
+}
+
+export interface ResumeFailureTrackerOptions {
+  /** Settings named in the hints of classified errors. */
+  context: ClassifyContext;
+  print: (line: string) => void;
+  now?: () => number;
+}
+
+/**
+ * The latest failed resume attempt of connect's session, classified by the daemon's rule
+ * (`classifyReconnectFailure`). While it is lasting, connect closes new connections at once
+ * instead of holding them for a resume that will not come soon. Prints one line each time
+ * that verdict changes.
+ */
+export class ResumeFailureTracker {
+  readonly #context: ClassifyContext;
+  readonly #print: (line: string) => void;
+  readonly #now: () => number;
+  #latest: ReconnectFailure | null = null;
+
+  constructor(options: ResumeFailureTrackerOptions) {
+    this.#context = options.context;
+    this.#print = options.print;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** True while the latest attempt of the current websocket loss failed with a lasting error. */
+  get closesNewConnections(): boolean {
+    return this.#latest?.lasting === true;
+  }
+
+  /** Forgets the attempts of the previous websocket loss, on `reconnecting` and `reconnected`. */
+  reset(): void {
+    this.#latest = null;
+  }
+
+  /** Classifies one failed attempt and returns true when it starts the fast-close verdict. */
+  record(report: ReconnectAttemptFailure): boolean {
+    const before = this.closesNewConnections;
+    this.#latest = classifyReconnectFailure(report, this.#latest, this.#context, this.#now());
+    const after = this.closesNewConnections;
+    if (after && !before) {
+      const { code, message } = this.#latest.error;
+      this.#print(`${code}: ${withoutFinalPeriod(message)}; ${RESUME_FAST_CLOSE_NOTICE}`);
+    } else if (before && !after && report.nextDelayMs !== null) {
+      // Without a next attempt the session ends and connect prints what follows instead.
+      this.#print(
+        'the last resume attempt failed with a transient error; new connections wait again',
+      );
+    }
+    return after && !before;
+  }
 }

@@ -6,7 +6,8 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 
 import { createAuditLog } from '../audit/log.js';
 import { createSsmClient } from '../aws/clients.js';
-import { BastionlessError, classifyError } from '../errors.js';
+import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
+import { BastionlessError, classifyError, type ClassifyContext } from '../errors.js';
 import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
@@ -25,7 +26,13 @@ import {
   type ParsedArgs,
   type RequiredOption,
 } from './args.js';
-import { followReconnects, ReconnectReporter } from './connect-reconnect.js';
+import {
+  followReconnects,
+  ReconnectReporter,
+  ResumeFailureTracker,
+  withoutFinalPeriod,
+} from './connect-reconnect.js';
+import { startReplacementSession } from './connect-restart.js';
 import { CliError, EXIT_USAGE } from './errors.js';
 
 const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-port N [options]
@@ -235,7 +242,7 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
     : `${options.bind}:${localPort}`;
   stdout(`Listening on ${local}, forwarding to ${describeRemote(options)} via ${options.target}\n`);
 
-  return forward(server, options, { stdout, stderr, signals, env: io.env ?? process.env });
+  return forward(server, options, local, { stdout, stderr, signals, env: io.env ?? process.env });
 }
 
 /** Connections accepted while the session starts, each closed if it waits too long. */
@@ -317,16 +324,87 @@ async function recordAudit(
   }
 }
 
-async function forward(server: Server, options: ConnectOptions, io: ConnectIo): Promise<number> {
-  const pending = new PendingConnections();
-  let session: PortForwardSession | null = null;
-  server.on('connection', (socket: Socket) => {
-    if (session !== null) {
-      session.handleConnection(socket);
+/** Prints a failed session start with its code and hint, as the CLI prints every error. */
+function printStartFailure(error: BastionlessError, io: Pick<ConnectIo, 'stderr'>): void {
+  io.stderr(`bastionless connect: ${error.code}: ${error.message}\n`);
+  if (error.hint) {
+    io.stderr(`${error.hint}\n`);
+  }
+}
+
+/**
+ * Routes each accepted connection to the open session. While no session can carry it
+ * (starting or resuming), the connection waits, unless the latest attempt failed for a lasting
+ * reason: then it is closed at once, the rule the daemon applies to its tunnels.
+ */
+class ConnectionRouter {
+  readonly pending = new PendingConnections();
+  private session: PortForwardSession | null = null;
+  private resuming = false;
+  private closeNewConnections = false;
+
+  accept(socket: Socket): void {
+    if (this.session !== null && !this.resuming) {
+      this.session.handleConnection(socket);
+    } else if (this.closeNewConnections) {
+      socket.destroy();
     } else {
-      pending.add(socket);
+      this.pending.add(socket);
     }
-  });
+  }
+
+  /** Sets the fast-close verdict. Turning it on also closes the connections waiting so far. */
+  setCloseNewConnections(close: boolean): void {
+    this.closeNewConnections = close;
+    if (close) {
+      this.pending.destroyAll();
+    }
+  }
+
+  /**
+   * Routes connections to `session` and follows its resumes. Returns a function that stops
+   * routing to it, for when it has ended.
+   */
+  open(session: PortForwardSession, resumeFailures: ResumeFailureTracker): () => void {
+    const carry = (): void => {
+      this.resuming = false;
+      this.setCloseNewConnections(false);
+      resumeFailures.reset();
+      this.pending.handOver(session);
+    };
+    const onReconnecting = (): void => {
+      this.resuming = true;
+      resumeFailures.reset();
+    };
+    const onReconnectFailed = (failure: ReconnectAttemptFailure): void => {
+      resumeFailures.record(failure);
+      this.setCloseNewConnections(resumeFailures.closesNewConnections);
+    };
+    this.session = session;
+    carry();
+    session.on('reconnecting', onReconnecting);
+    session.on('reconnect-failed', onReconnectFailed);
+    session.on('reconnected', carry);
+    return () => {
+      session.off('reconnecting', onReconnecting);
+      session.off('reconnect-failed', onReconnectFailed);
+      session.off('reconnected', carry);
+      this.session = null;
+      this.resuming = false;
+      this.setCloseNewConnections(false);
+      resumeFailures.reset();
+    };
+  }
+}
+
+async function forward(
+  server: Server,
+  options: ConnectOptions,
+  local: string,
+  io: ConnectIo,
+): Promise<number> {
+  const router = new ConnectionRouter();
+  server.on('connection', (socket: Socket) => router.accept(socket));
 
   const controller = new AbortController();
   let stopRequested = false;
@@ -346,22 +424,29 @@ async function forward(server: Server, options: ConnectOptions, io: ConnectIo): 
   };
   io.signals.on('SIGINT', onSignal);
   io.signals.on('SIGTERM', onSignal);
-  const cleanup = (): void => {
-    io.signals.off('SIGINT', onSignal);
-    io.signals.off('SIGTERM', onSignal);
-    pending.destroyAll();
-    server.close();
-  };
 
   const ssm = createSsmClient({
     region: options.region,
     awsProfile: options.profile,
     endpoint: options.endpointUrl,
   });
-  const reporter = new ReconnectReporter({ print: (line) => io.stderr(`${line}\n`) });
-  const startedAt = new Date();
-  try {
-    session = await startPortForwardSession({
+  const cleanup = (): void => {
+    io.signals.off('SIGINT', onSignal);
+    io.signals.off('SIGTERM', onSignal);
+    router.pending.destroyAll();
+    server.close();
+    ssm.destroy();
+  };
+  const context: ClassifyContext = {
+    awsProfile: options.profile,
+    endpoint: options.endpointUrl,
+    settings: 'flags',
+  };
+  const print = (line: string): void => io.stderr(`${line}\n`);
+  const reporter = new ReconnectReporter({ print });
+  const resumeFailures = new ResumeFailureTracker({ context, print });
+  const start = (): Promise<PortForwardSession> =>
+    startPortForwardSession({
       getSsmClient: () => ssm,
       target: options.target,
       remoteHost: options.host,
@@ -369,61 +454,83 @@ async function forward(server: Server, options: ConnectOptions, io: ConnectIo): 
       localPort: options.localPort,
       signal: controller.signal,
     });
-  } catch (error) {
-    cleanup();
-    ssm.destroy();
-    if (stopRequested) {
-      const signal = await stopped;
-      io.stdout(
-        `${signal} received during start-up; the session start was cancelled and any session ` +
-          'it created was terminated\n',
-      );
-      return EXIT_OK;
-    }
-    const classified = classifyError(error, {
-      awsProfile: options.profile,
-      endpoint: options.endpointUrl,
-      settings: 'flags',
-    });
-    io.stderr(`bastionless connect: ${classified.code}: ${classified.message}\n`);
-    if (classified.hint) {
-      io.stderr(`${classified.hint}\n`);
-    }
-    return EXIT_FAILURE;
-  }
-
-  const active = session;
-  reportSessionEvents(active, options, io, reporter);
-  pending.handOver(active);
-
-  const ended = new Promise<SessionEnd>((resolve) => active.once('ended', resolve));
-  const outcome = await Promise.race([
-    stopped.then((signal) => ({ signal })),
-    ended.then((end) => ({ end })),
-  ]);
-  reporter.stop();
-  if ('signal' in outcome) {
-    io.stdout(`${outcome.signal} received; ending session ${active.sessionId}\n`);
-    await active.close(`${outcome.signal} received`);
-    cleanup();
-    ssm.destroy();
-    await recordAudit(
-      active,
-      options,
-      startedAt,
-      { by: 'client', reason: `${outcome.signal} received` },
-      io,
+  const reportCancelledStart = async (): Promise<number> => {
+    const signal = await stopped;
+    io.stdout(
+      `${signal} received during start-up; the session start was cancelled and any session ` +
+        'it created was terminated\n',
     );
     return EXIT_OK;
-  }
-  cleanup();
-  ssm.destroy();
-  const { end } = outcome;
-  await recordAudit(active, options, startedAt, end, io);
-  if (end.by === 'error') {
-    io.stderr(`bastionless connect: session ${active.sessionId} failed: ${end.reason}\n`);
+  };
+
+  let startedAt = new Date();
+  let session: PortForwardSession;
+  try {
+    session = await start();
+  } catch (error) {
+    cleanup();
+    if (stopRequested) {
+      return reportCancelledStart();
+    }
+    printStartFailure(classifyError(error, context), io);
     return EXIT_FAILURE;
   }
-  io.stdout(`Session ${active.sessionId} ended: ${end.reason}\n`);
-  return EXIT_OK;
+
+  for (;;) {
+    const active = session;
+    reportSessionEvents(active, options, io, reporter);
+    const stopRouting = router.open(active, resumeFailures);
+    const ended = new Promise<SessionEnd>((resolve) => active.once('ended', resolve));
+    const outcome = await Promise.race([
+      stopped.then((signal) => ({ signal })),
+      ended.then((end) => ({ end })),
+    ]);
+    reporter.stop();
+    if ('signal' in outcome) {
+      io.stdout(`${outcome.signal} received; ending session ${active.sessionId}\n`);
+      await active.close(`${outcome.signal} received`);
+      stopRouting();
+      cleanup();
+      const end: SessionEnd = { by: 'client', reason: `${outcome.signal} received` };
+      await recordAudit(active, options, startedAt, end, io);
+      return EXIT_OK;
+    }
+    stopRouting();
+    const { end } = outcome;
+    await recordAudit(active, options, startedAt, end, io);
+    // The daemon's rule: a session that ended with a retryable error, such as a resume the
+    // service rejects because it no longer has the session, is replaced by a new one.
+    const cause = end.by === 'error' ? classifyError(end.error ?? end.reason, context) : null;
+    if (cause === null || !cause.retryable || stopRequested) {
+      cleanup();
+      if (end.by === 'error') {
+        io.stderr(`bastionless connect: session ${active.sessionId} failed: ${end.reason}\n`);
+        return EXIT_FAILURE;
+      }
+      io.stdout(`Session ${active.sessionId} ended: ${end.reason}\n`);
+      return EXIT_OK;
+    }
+    print(
+      `session ${active.sessionId} ended (${cause.code}: ${withoutFinalPeriod(cause.message)}); ` +
+        `starting a new session to ${describeRemote(options)} via ${options.target}, still ` +
+        `listening on ${local}. Connections open on the old session were closed.`,
+    );
+    startedAt = new Date();
+    const restarted = await startReplacementSession({
+      start,
+      signal: controller.signal,
+      context,
+      print,
+      onVerdict: (close) => router.setCloseNewConnections(close),
+    });
+    if (restarted.kind !== 'started') {
+      cleanup();
+      if (restarted.kind === 'aborted') {
+        return reportCancelledStart();
+      }
+      printStartFailure(restarted.error, io);
+      return EXIT_FAILURE;
+    }
+    session = restarted.session;
+  }
 }
