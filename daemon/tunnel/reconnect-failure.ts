@@ -63,9 +63,10 @@ export function reconnectStageLabel(stage: ReconnectAttemptFailure['stage']): st
 }
 
 /**
- * Builds the status reason of a reconnecting tunnel: that it reconnects, why the latest
- * attempt failed, when the next one runs, and what happens to new connections meanwhile.
- * `retrying` is true while the next attempt of the same session runs.
+ * Builds the status reason of a reconnecting tunnel: why the latest resume attempt failed, when
+ * the next one runs, and what happens to new connections meanwhile. The state already says that
+ * the tunnel reconnects, so the reason does not repeat it. `retrying` is true while the next
+ * attempt of the same session runs.
  */
 export function describeReconnectFailure(
   failure: ReconnectFailure | null,
@@ -85,7 +86,7 @@ export function describeReconnectFailure(
     ? RESUME_FAST_CLOSE_NOTICE
     : 'new connections wait for the resume';
   return (
-    `Reconnecting: ${reconnectStageLabel(failure.stage)} attempt ${failure.attempt} failed: ` +
+    `Resume attempt ${failure.attempt} failed at ${reconnectStageLabel(failure.stage)}: ` +
     `${message}. ${next}; ${connections}.`
   );
 }

@@ -89,7 +89,7 @@ describe('reconnect while the endpoint is down', () => {
     expect(Date.now() - stoppedAt).toBeLessThan(CAUSE_SHOWN_MS);
     expect(failing.lastError!.message).toContain('ECONNREFUSED');
     expect(failing.lastError!.message).toContain(emulator.url);
-    expect(failing.reason).toMatch(/^Reconnecting: ResumeSession attempt \d+ failed: /);
+    expect(failing.reason).toMatch(/^Resume attempt \d+ failed at ResumeSession: /);
     expect(failing.nextAttemptAt).not.toBeNull();
 
     // From the second refused attempt in a row the cause counts as lasting.

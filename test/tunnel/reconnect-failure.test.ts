@@ -143,10 +143,17 @@ describe('describeReconnectFailure', () => {
     const [, failure] = classifyRun([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')]);
     const reason = describeReconnectFailure(failure!);
 
-    expect(reason).toMatch(/^Reconnecting: ResumeSession attempt 2 failed: Cannot reach /);
+    expect(reason).toMatch(/^Resume attempt 2 failed at ResumeSession: Cannot reach /);
     expect(reason).toContain('ECONNREFUSED');
     expect(reason).toContain(`Next attempt at ${new Date(NOW_MS + 400).toISOString()}`);
     expect(reason).toContain(RESUME_FAST_CLOSE_NOTICE);
+  });
+
+  it('leaves the state word to the state', () => {
+    const [failure] = classifyRun([systemError('ECONNREFUSED')]);
+
+    expect(describeReconnectFailure(failure!)).not.toMatch(/reconnecting/i);
+    expect(describeReconnectFailure(failure!, true)).not.toMatch(/reconnecting/i);
   });
 
   it('lets connections wait after a transient error', () => {
@@ -165,7 +172,7 @@ describe('describeReconnectFailure', () => {
       NOW_MS,
     );
 
-    expect(describeReconnectFailure(failure)).toMatch(/^Reconnecting: websocket open attempt 4/);
+    expect(describeReconnectFailure(failure)).toMatch(/^Resume attempt 4 failed at websocket open/);
   });
 });
 
@@ -221,7 +228,7 @@ describe('latest and next resume attempt', () => {
     const sessions = [{ reconnecting: true, reconnectFailure: newer, resumeAttemptRunning: true }];
     const reason = describeResume(sessions);
 
-    expect(reason).toMatch(/^Reconnecting: ResumeSession attempt 7 failed: /);
+    expect(reason).toMatch(/^Resume attempt 7 failed at ResumeSession: /);
     expect(reason).toContain('Retrying now;');
     expect(reason).not.toContain('Next attempt at');
   });

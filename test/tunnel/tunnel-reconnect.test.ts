@@ -117,7 +117,7 @@ describe('Tunnel while reconnecting', () => {
 
     expect(first.lastError?.code).toBe('ERR_ENDPOINT_UNREACHABLE');
     expect(first.lastError?.message).toContain(ENDPOINT);
-    expect(first.reason).toMatch(/^Reconnecting: ResumeSession attempt 1 failed: Cannot reach /);
+    expect(first.reason).toMatch(/^Resume attempt 1 failed at ResumeSession: Cannot reach /);
     expect(first.reason).toContain('new connections wait for the resume');
     expect(Date.parse(first.nextAttemptAt!)).toBeGreaterThanOrEqual(failedAt + 400);
     expect(second.reason).toMatch(/attempt 2 failed/);
@@ -193,7 +193,7 @@ describe('Tunnel while reconnecting', () => {
     expect(scheduled.nextAttemptAt).not.toBeNull();
     expect(running.state).toBe('reconnecting');
     expect(running.nextAttemptAt).toBeNull();
-    expect(running.reason).toMatch(/^Reconnecting: ResumeSession attempt 1 failed: /);
+    expect(running.reason).toMatch(/^Resume attempt 1 failed at ResumeSession: /);
     expect(running.reason).toContain('Retrying now;');
     expect(rig.states[emittedBefore]!.nextAttemptAt).toBeNull();
     expect(failedAgain.nextAttemptAt).not.toBeNull();
