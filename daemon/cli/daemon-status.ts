@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { ConfigStore } from '../config/store.js';
 import type { TunnelStatus } from '../config/types.js';
 import type { ConfigError } from '../config/errors.js';
+import { configErrorText } from '../config/file-errors.js';
 import { probeDaemon, type DaemonProbe } from '../instance-lock.js';
 import type { BastionlessPaths } from '../paths.js';
 import { DaemonClient } from './client.js';
@@ -17,33 +18,12 @@ import { print } from './command.js';
 import { CliError, daemonNotRunning, EXIT_FAILURE } from './errors.js';
 
 /**
- * Extracts the reason from a ConfigError without the file name and fix its message carries,
- * so the status line names both once. Field issues after the first become detail lines.
+ * Returns the lines `status` and `start` print for a config file they cannot use: the shared
+ * message for the problem, and one line per further problem of an invalid file.
  */
-function configProblem(error: ConfigError): { reason: string; details: string[] } {
-  if (error.code === 'ERR_CONFIG_INVALID' && error.fields.length > 0) {
-    const [first, ...rest] = error.fields;
-    return {
-      reason: first!.message,
-      details: rest.map((field) => `  ${field.path}: ${field.message}`),
-    };
-  }
-  return { reason: error.reason, details: [] };
-}
-
-/**
- * Returns the lines `status` prints for a config file it cannot use. A file that cannot be read
- * gets its own message, because an editor would not repair its owner, mode or type.
- */
-function configErrorLines(error: ConfigError, file: string, prefix: string): string[] {
-  if (error.code === 'ERR_CONFIG_READ') {
-    return [`${prefix}: ${error.message}`];
-  }
-  const { reason, details } = configProblem(error);
-  return [
-    `${prefix}: config file ${file} is invalid: ${reason}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\``,
-    ...details,
-  ];
+function configErrorLines(error: ConfigError, prefix: string): string[] {
+  const { message, details } = configErrorText(error);
+  return [`${prefix}: ${message}`, ...details];
 }
 
 /**
@@ -57,7 +37,7 @@ export function warnIfConfigUnusable(file: string): void {
   if (!store.error) {
     return;
   }
-  for (const line of configErrorLines(store.error, file, 'warning')) {
+  for (const line of configErrorLines(store.error, 'warning')) {
     process.stderr.write(`${line}\n`);
   }
   process.stderr.write(
@@ -65,10 +45,20 @@ export function warnIfConfigUnusable(file: string): void {
   );
 }
 
-function daemonLine(probe: DaemonProbe): string {
+/**
+ * Returns the line that describes the daemon. `loadedTunnels` is the number of tunnels a
+ * running daemon has while the config file is rejected, so the line says whether it kept any.
+ */
+function daemonLine(probe: DaemonProbe, loadedTunnels = 0): string {
   switch (probe.state) {
-    case 'running':
-      return `bastionless is running (pid ${probe.pid}, control API on 127.0.0.1:${probe.port}); it keeps the profiles it last read and reloads the file when it changes`;
+    case 'running': {
+      const running = `bastionless is running (pid ${probe.pid}, control API on 127.0.0.1:${probe.port})`;
+      const kept =
+        loadedTunnels === 0
+          ? 'it has no profiles loaded'
+          : `it keeps the ${loadedTunnels} ${loadedTunnels === 1 ? 'profile' : 'profiles'} it loaded before`;
+      return `${running}; ${kept} and loads the file again when it changes`;
+    }
     case 'transitioning':
       return `bastionless (pid ${probe.pid}) is starting or stopping`;
     case 'unresponsive': {
@@ -80,6 +70,15 @@ function daemonLine(probe: DaemonProbe): string {
   }
 }
 
+/** Outcome of checkDaemonAndConfig. */
+export interface DaemonCheck {
+  /** Client for the running daemon, or null when none runs. */
+  client: DaemonClient | null;
+  exitCode: number;
+  /** True when the config file could not be loaded, so an empty list is not the user's intent. */
+  configRejected: boolean;
+}
+
 /**
  * Checks the config file and the daemon for `status`. Returns a client when the daemon runs,
  * and the exit code `status` ends with: 1 when the config file is invalid or is not the one
@@ -88,9 +87,7 @@ function daemonLine(probe: DaemonProbe): string {
  * writes it: `edit` and `rm` reject an invalid file, so only an editor or `add` after moving
  * the file aside repairs it.
  */
-export async function checkDaemonAndConfig(
-  paths: BastionlessPaths,
-): Promise<{ client: DaemonClient | null; exitCode: number }> {
+export async function checkDaemonAndConfig(paths: BastionlessPaths): Promise<DaemonCheck> {
   const store = new ConfigStore({ file: paths.configFile });
   store.load();
   const probe = await probeDaemon(paths);
@@ -106,15 +103,21 @@ export async function checkDaemonAndConfig(
     );
   }
   if (store.error) {
-    for (const line of configErrorLines(store.error, paths.configFile, 'bastionless')) {
+    for (const line of configErrorLines(store.error, 'bastionless')) {
       process.stderr.write(`${line}\n`);
     }
-    print(daemonLine(probe));
-    const client = probe.state === 'running' ? new DaemonClient(probe.url, probe.token) : null;
-    return { client, exitCode: EXIT_FAILURE };
+    if (probe.state !== 'running') {
+      print(daemonLine(probe));
+      return { client: null, exitCode: EXIT_FAILURE, configRejected: true };
+    }
+    const client = new DaemonClient(probe.url, probe.token, probe.pid);
+    const status = await client.request<{ tunnels: number }>('GET', '/v1/status');
+    print(daemonLine(probe, status.tunnels));
+    return { client, exitCode: EXIT_FAILURE, configRejected: true };
   }
   if (probe.state === 'running') {
-    return { client: new DaemonClient(probe.url, probe.token), exitCode: 0 };
+    const client = new DaemonClient(probe.url, probe.token, probe.pid);
+    return { client, exitCode: 0, configRejected: false };
   }
   if (probe.state === 'stopped') {
     if (probe.stalePid === null) {
@@ -130,6 +133,13 @@ export async function checkDaemonAndConfig(
   throw new CliError(daemonLine(probe));
 }
 
+/** Returns the line for an empty tunnel list, which points at the file when it was rejected. */
+function noTunnelsLine(configRejected: boolean): string {
+  return configRejected
+    ? 'no tunnels; fix the config file as described above, and the daemon loads it within a second'
+    : 'no tunnels; add one with `bastionless add`';
+}
+
 export interface StatusOptions {
   json: boolean;
   /** Renders the tunnel table; passed in because it lives with the other tunnel commands. */
@@ -138,7 +148,7 @@ export interface StatusOptions {
 
 /** Runs `bastionless status` and resolves to its exit code. */
 export async function runStatus(paths: BastionlessPaths, options: StatusOptions): Promise<number> {
-  const { client, exitCode } = await checkDaemonAndConfig(paths);
+  const { client, exitCode, configRejected } = await checkDaemonAndConfig(paths);
   if (!client) {
     return exitCode;
   }
@@ -155,10 +165,6 @@ export async function runStatus(paths: BastionlessPaths, options: StatusOptions)
   if (status.configError && exitCode === 0) {
     process.stderr.write(`warning: ${status.configError.message}\n`);
   }
-  print(
-    tunnels.length === 0
-      ? 'no tunnels; add one with `bastionless add`'
-      : options.renderTable(tunnels),
-  );
+  print(tunnels.length === 0 ? noTunnelsLine(configRejected) : options.renderTable(tunnels));
   return exitCode;
 }

@@ -1,14 +1,13 @@
 // `doctor`: run the setup checks for one profile or for all of them.
 
 import { formatDoctorReport, runDoctor, type DoctorReport } from '../aws/doctor.js';
-import { ConfigError } from '../config/errors.js';
 import { ConfigStore } from '../config/store.js';
 import type { Profile, TunnelState, TunnelStatus } from '../config/types.js';
 import type { BastionlessPaths } from '../paths.js';
 import { parseCommandArgs, type ParsedArgs } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
-import { EXIT_FAILURE, EXIT_USAGE, CliError } from './errors.js';
+import { configFileError, EXIT_FAILURE, EXIT_USAGE, CliError } from './errors.js';
 import { clientsForProfile, findProfile } from './commands/aws-support.js';
 import { UnresponsiveDaemonError } from './unresponsive.js';
 
@@ -58,31 +57,11 @@ function ownTunnelChecker(paths: BastionlessPaths): (profile: Profile) => Promis
   };
 }
 
-/**
- * Turns a config file error into a CLI error with one detail line per invalid field. The store's
- * own message adds that the file was left unchanged, which is true of the daemon's watcher but
- * misleading here, because doctor never writes the file.
- */
-export function configFailure(error: ConfigError, file: string): CliError {
-  if (error.code === 'ERR_CONFIG_PARSE') {
-    return new CliError(`config file ${file} is invalid: ${error.reason}; fix the file`);
-  }
-  if (error.fields.length === 0) {
-    return new CliError(error.message);
-  }
-  const count = error.fields.length;
-  return new CliError(
-    `config file ${file} is invalid (${count} ${count === 1 ? 'error' : 'errors'}); fix the file`,
-    EXIT_FAILURE,
-    error.fields.map((field) => `  ${field.message}`),
-  );
-}
-
 function loadDoctorProfiles(args: ParsedArgs): Profile[] {
   const store = new ConfigStore({ file: pathsFor(args).configFile });
   const profiles = store.load();
   if (store.error) {
-    throw configFailure(store.error, store.file);
+    throw configFileError(store.error);
   }
   return profiles;
 }

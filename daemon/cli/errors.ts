@@ -1,5 +1,8 @@
 // Errors the CLI prints as one sentence before exiting with a non-zero code.
 
+import type { ConfigError } from '../config/errors.js';
+import { configErrorText } from '../config/file-errors.js';
+
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
@@ -18,6 +21,18 @@ export class CliError extends Error {
 
 export function daemonNotRunning(): CliError {
   return new CliError('the daemon is not running; start it with `bastionless start`');
+}
+
+/**
+ * Turns a config file error into a CLI error with the same words for every command. Pass
+ * `leftUnchanged` from commands that would have written the file.
+ */
+export function configFileError(
+  error: ConfigError,
+  options: { leftUnchanged?: boolean } = {},
+): CliError {
+  const { message, details } = configErrorText(error, options);
+  return new CliError(message, EXIT_FAILURE, details);
 }
 
 function permissionFix(path: string): string {

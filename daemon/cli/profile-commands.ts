@@ -20,7 +20,7 @@ import {
   type RequiredOption,
 } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
-import { CliError, EXIT_USAGE } from './errors.js';
+import { CliError, configFileError, EXIT_USAGE } from './errors.js';
 
 const ENDPOINT_SERVICES = ['ssm', 'sts', 'ec2', 'rds', 'elasticache'] as const;
 
@@ -171,8 +171,14 @@ function remoteHostIsLookedUp(args: ParsedArgs): boolean {
   return typeof host === 'string' && parseRemoteHost(host).kind !== 'host';
 }
 
-/** Turns a store error into a CLI error that lists every invalid field by its flag. */
+/**
+ * Turns a store error into a CLI error. A config file the command could not use gets the shared
+ * wording, and a rejected profile lists every invalid field.
+ */
 function profileFailure(error: unknown): never {
+  if (error instanceof ConfigError && error.code.startsWith('ERR_CONFIG_')) {
+    throw configFileError(error, { leftUnchanged: true });
+  }
   if (error instanceof ConfigError) {
     const details =
       error.fields.length > 1 ? error.fields.map((field) => `  ${field.message}`) : [];
@@ -255,7 +261,7 @@ ${PROFILE_OPTIONS_HELP}
     const name = requirePositional('edit', args, 'profile name');
     const store = openStore(args);
     if (store.error) {
-      throw new CliError(store.error.message);
+      throw configFileError(store.error, { leftUnchanged: true });
     }
     const existing = store.getProfile(name);
     if (!existing) {

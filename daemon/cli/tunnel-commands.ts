@@ -1,13 +1,12 @@
 // `status`, `up`, `down` and `dashboard`: commands that talk to the running daemon.
 
-import { rejectedConfigClause } from '../config/file-errors.js';
 import type { TunnelStatus } from '../config/types.js';
 import { FAST_CLOSE_NOTICE } from '../tunnel/start-failure.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { DaemonClient } from './client.js';
 import { pathsFor, print, type Command } from './command.js';
 import { runStatus } from './daemon-status.js';
-import { CliError } from './errors.js';
+import { CliError, EXIT_FAILURE } from './errors.js';
 import { promptForMfa } from './mfa-command.js';
 
 /** Time `up` watches for an MFA request of the started tunnels, in milliseconds. */
@@ -170,18 +169,30 @@ export function upDownResult(tunnel: TunnelStatus): string {
 }
 
 /**
- * Returns the error for a name that no tunnel or group has. While the daemon rejects its config
- * file, the error says so, because the name may be a profile in that file.
+ * Returns the error for a name that no tunnel or group among `tunnels` has. While the daemon
+ * rejects its config file, the error leads with the file's problem, because the name may be
+ * defined in that file.
  */
-async function unknownNameError(client: DaemonClient, name: string): Promise<CliError> {
+async function unknownNameError(
+  client: DaemonClient,
+  name: string,
+  tunnels: TunnelStatus[],
+): Promise<CliError> {
   const status = await client.request<{ configError: { message: string } | null }>(
     'GET',
     '/v1/status',
   );
-  const next = status.configError
-    ? rejectedConfigClause(status.configError.message)
-    : 'list them with `bastionless status`';
-  return new CliError(`no tunnel or group is named "${name}"; ${next}`);
+  if (!status.configError) {
+    return new CliError(
+      `no tunnel or group is named "${name}"; list them with \`bastionless status\``,
+    );
+  }
+  const count = tunnels.length;
+  const loaded =
+    count === 0
+      ? `the daemon did not load this file and has no profiles, so no tunnel or group is named "${name}"`
+      : `the daemon did not load this file and keeps the ${count} ${count === 1 ? 'profile' : 'profiles'} it loaded before, but no tunnel or group among them is named "${name}"`;
+  return new CliError(status.configError.message, EXIT_FAILURE, [loaded]);
 }
 
 /** Starts or stops a tunnel by name, or every tunnel of a group when no tunnel has the name. */
@@ -205,7 +216,7 @@ async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number
       `/v1/groups/${encodeURIComponent(name)}/${action}`,
     );
   } else {
-    throw await unknownNameError(client, name);
+    throw await unknownNameError(client, name, tunnels);
   }
   if (command === 'up' && process.stdin.isTTY) {
     // An assume-role profile with mfa_serial requests its code while the session starts.

@@ -25,15 +25,21 @@ export class ConfigError extends Error {
    * put it into a sentence of its own. Defaults to the message.
    */
   readonly reason: string;
+  /**
+   * The next step that ends the message after `; `, e.g. `fix it in an editor`, so a command
+   * that would have written the file can say that it was left unchanged before it.
+   */
+  readonly fix: string | undefined;
 
   constructor(
     code: ConfigErrorCode,
     message: string,
-    options: { fields?: FieldIssue[]; cause?: unknown; reason?: string } = {},
+    options: { fields?: FieldIssue[]; cause?: unknown; reason?: string; fix?: string } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.fields = options.fields ?? [];
     this.reason = options.reason ?? message;
+    this.fix = options.fix;
   }
 }

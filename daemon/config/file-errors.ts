@@ -2,7 +2,7 @@
 // the file, the problem and the fix, and `reason` carries the problem alone, so the CLI, the
 // control API and the daemon log describe the same file in the same words.
 
-import { ConfigError, type FieldIssue } from './errors.js';
+import { ConfigError, type ConfigErrorCode, type FieldIssue } from './errors.js';
 import { jsonErrorWithLine } from './json-position.js';
 
 /** Fixes for read errors whose cause the user can act on, by Node.js error code. */
@@ -29,13 +29,33 @@ const READ_PROBLEMS: Readonly<Record<string, { reason: string; fix: (file: strin
   },
 };
 
+/**
+ * Problems listed after the first one of an invalid file. A file with more problems is
+ * probably not a config file at all, and the rest would push the first one off the screen.
+ */
+export const MAX_LISTED_ISSUES = 20;
+
+/** Fix for a file that is not valid JSON or fails validation. */
+const EDIT_FIX =
+  'fix it in an editor, or move it aside and add the profiles again with `bastionless add`';
+
+/** Builds a ConfigError whose message is `problem; fix`, keeping the fix apart for leftUnchangedMessage. */
+function fileError(
+  code: ConfigErrorCode,
+  problem: string,
+  fix: string,
+  options: { cause?: unknown; reason: string; fields?: FieldIssue[] },
+): ConfigError {
+  return new ConfigError(code, `${problem}; ${fix}`, { ...options, fix });
+}
+
 /** Returns the ERR_CONFIG_READ error for a failed read of `file`, other than ENOENT. */
 export function readFailure(file: string, error: unknown): ConfigError {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const known = READ_PROBLEMS[code];
   const reason = known?.reason ?? (error as Error).message;
   const fix = known?.fix(file) ?? 'check that it is a readable file';
-  return new ConfigError('ERR_CONFIG_READ', `cannot read config file ${file}: ${reason}; ${fix}`, {
+  return fileError('ERR_CONFIG_READ', `cannot read config file ${file}: ${reason}`, fix, {
     cause: error,
     reason,
   });
@@ -44,36 +64,86 @@ export function readFailure(file: string, error: unknown): ConfigError {
 /** Returns the ERR_CONFIG_PARSE error for `text`, which JSON.parse rejected with `error`. */
 export function parseFailure(file: string, text: string, error: unknown): ConfigError {
   if (text.trim() === '') {
-    return new ConfigError(
+    return fileError(
       'ERR_CONFIG_PARSE',
-      `config file ${file} is empty; delete it and add profiles with \`bastionless add\`, or write {"version": 2, "profiles": []} into it`,
+      `config file ${file} is empty`,
+      'write {"version": 2, "profiles": []} into it, or delete it and add profiles with `bastionless add`',
       { cause: error, reason: 'the file is empty' },
     );
   }
   const detail = jsonErrorWithLine((error as Error).message, text);
-  return new ConfigError(
-    'ERR_CONFIG_PARSE',
-    `config file ${file} is not valid JSON (${detail}); fix the file, it was left unchanged`,
-    { cause: error, reason: `not valid JSON (${detail})` },
-  );
-}
-
-/** Returns the ERR_CONFIG_INVALID error that names the first issue and counts the others. */
-export function invalidFailure(file: string, issues: FieldIssue[]): ConfigError {
-  const first = issues[0]?.message ?? 'invalid';
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  const reason = `${first}${more}`;
-  return new ConfigError(
-    'ERR_CONFIG_INVALID',
-    `config file ${file} is invalid: ${reason}; fix the file, it was left unchanged`,
-    { fields: issues, reason },
-  );
+  const reason = `not valid JSON (${detail})`;
+  return fileError('ERR_CONFIG_PARSE', `config file ${file} is ${reason}`, EDIT_FIX, {
+    cause: error,
+    reason,
+  });
 }
 
 /**
- * Returns the clause that explains a name the daemon does not know while it rejects the config
- * file, because the profile may be in the file it could not load.
+ * Returns the ERR_CONFIG_INVALID error that names the first issue and counts the others. The
+ * CLI lists the others with configErrorText.
+ */
+export function invalidFailure(file: string, issues: FieldIssue[]): ConfigError {
+  const first = issues[0]?.message ?? 'invalid';
+  const reason = `${first}${moreIssuesSuffix(issues.length)}`;
+  return fileError('ERR_CONFIG_INVALID', `config file ${file} is invalid: ${reason}`, EDIT_FIX, {
+    fields: issues,
+    reason,
+  });
+}
+
+/** Count of further issues that invalidFailure appends to the first one. */
+function moreIssuesSuffix(issueCount: number): string {
+  return issueCount > 1 ? ` (and ${issueCount - 1} more)` : '';
+}
+
+/** Message and detail lines a command prints for a config file error. */
+export interface ConfigErrorText {
+  message: string;
+  /** One indented line per issue after the first, which the message names. */
+  details: string[];
+}
+
+/**
+ * Words a config file error the same way for every command. An invalid file's further
+ * problems become detail lines, up to MAX_LISTED_ISSUES, in place of their count.
+ * `leftUnchanged` is for commands that would have written the file, such as `add`: the
+ * message then says the file was left unchanged before it gives the fix.
+ */
+export function configErrorText(
+  error: ConfigError,
+  options: { leftUnchanged?: boolean } = {},
+): ConfigErrorText {
+  const suffix = error.fix === undefined ? undefined : `; ${error.fix}`;
+  if (suffix === undefined || !error.message.endsWith(suffix)) {
+    return { message: error.message, details: [] };
+  }
+  let problem = error.message.slice(0, -suffix.length);
+  const details = error.code === 'ERR_CONFIG_INVALID' ? issueLines(error.fields) : [];
+  const count = moreIssuesSuffix(error.fields.length);
+  if (details.length > 0 && problem.endsWith(count)) {
+    problem = problem.slice(0, -count.length);
+  }
+  const unchanged = options.leftUnchanged ? ', so it was left unchanged' : '';
+  return { message: `${problem}${unchanged}${suffix}`, details };
+}
+
+/** Returns a line per issue after the first, up to MAX_LISTED_ISSUES, and one for the rest. */
+function issueLines(issues: FieldIssue[]): string[] {
+  const rest = issues.slice(1);
+  const lines = rest
+    .slice(0, MAX_LISTED_ISSUES)
+    .map((issue) => `  ${issue.path}: ${issue.message}`);
+  if (rest.length > MAX_LISTED_ISSUES) {
+    lines.push(`  and ${rest.length - MAX_LISTED_ISSUES} more problems`);
+  }
+  return lines;
+}
+
+/**
+ * Returns the clause a 404 for a tunnel or group name adds while the daemon rejects its config
+ * file: the file's problem comes first, because the name may be defined in that file.
  */
 export function rejectedConfigClause(errorMessage: string): string {
-  return `the daemon rejected the current config file, so profiles added to it are not loaded: ${errorMessage}`;
+  return `the daemon did not load its config file: ${errorMessage}`;
 }

@@ -14,8 +14,7 @@ import { rawRequest } from './http.js';
 
 const TOKEN = 'test-token-0123456789abcdefghijklmnopqrstu';
 const auth = { authorization: `Bearer ${TOKEN}` };
-const REJECTED =
-  'the daemon rejected the current config file, so profiles added to it are not loaded: ';
+const REJECTED = 'the daemon did not load its config file: ';
 
 let dir: string;
 let file: string;

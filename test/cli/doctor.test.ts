@@ -1,14 +1,13 @@
 // `doctor` and `up` for a tunnel whose local port another process holds: which tunnel states
-// count as holding the port, the config error text, and the real CLI against a running daemon.
+// count as holding the port, and the real CLI against a running daemon.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFailure, holdsLocalPort } from '../../daemon/cli/doctor.js';
+import { holdsLocalPort } from '../../daemon/cli/doctor.js';
 import { upDownResult } from '../../daemon/cli/tunnel-commands.js';
-import { ConfigError } from '../../daemon/config/errors.js';
 import type { Profile, TunnelState, TunnelStatus } from '../../daemon/config/types.js';
 import { tunnelStatus } from '../ui/fixtures.js';
 import { makeProfile } from '../aws/helpers/fixtures.js';
@@ -39,38 +38,6 @@ describe('holdsLocalPort', () => {
 
   it('ignores a missing tunnel', () => {
     expect(holdsLocalPort(undefined, profile)).toBe(false);
-  });
-});
-
-describe('configFailure', () => {
-  it('lists every invalid field', () => {
-    const error = new ConfigError('ERR_CONFIG_INVALID', 'store text, it was left unchanged', {
-      fields: [
-        { path: 'profiles[0].region', message: 'profile "a": region "x" is missing or invalid' },
-        { path: 'profiles[0].localPort', message: 'profile "a": localPort 0 is out of range' },
-      ],
-    });
-    const failure = configFailure(error, '/home/u/config.json');
-    expect(failure.message).toBe(
-      'config file /home/u/config.json is invalid (2 errors); fix the file',
-    );
-    expect(failure.details).toEqual([
-      '  profile "a": region "x" is missing or invalid',
-      '  profile "a": localPort 0 is out of range',
-    ]);
-  });
-
-  it('keeps the JSON error', () => {
-    const cause = new SyntaxError('Unexpected token ]');
-    const error = new ConfigError('ERR_CONFIG_PARSE', 'store text, it was left unchanged', {
-      cause,
-      reason: 'not valid JSON (Unexpected token ] at line 3, column 7)',
-    });
-    const failure = configFailure(error, '/home/u/config.json');
-    expect(failure.message).toBe(
-      'config file /home/u/config.json is invalid: not valid JSON (Unexpected token ] at line 3, column 7); fix the file',
-    );
-    expect(failure.message).not.toContain('left unchanged');
   });
 });
 

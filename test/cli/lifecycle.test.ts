@@ -306,7 +306,7 @@ describe('bastionless status with an invalid config file', () => {
     expect(status.code).toBe(1);
     expect(status.stderr).toMatch(
       new RegExp(
-        `^bastionless: config file ${join(home, 'config.json')} is invalid: not valid JSON \\(.+\\); fix it in an editor, or move it aside and add the profiles again with \`bastionless add\`\\n$`,
+        `^bastionless: config file ${join(home, 'config.json')} is not valid JSON \\(.+\\); fix it in an editor, or move it aside and add the profiles again with \`bastionless add\`\\n$`,
       ),
     );
     expect(status.stdout).toBe('bastionless is not running\n');

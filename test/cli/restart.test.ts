@@ -216,7 +216,7 @@ describe('status --config', () => {
     );
     const status = await runCli(['status'], env);
     expect(status.code).toBe(1);
-    expect(status.stderr).toMatch(/is invalid: not valid JSON \(.* at line 4, column 1\);/);
+    expect(status.stderr).toMatch(/is not valid JSON \(.* at line 4, column 1\);/);
     expect(status.stderr).not.toContain('position');
     const lines = status.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^bastionless is running/);

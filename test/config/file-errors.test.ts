@@ -77,7 +77,7 @@ describe('parseFailure', () => {
     const error = parseFailure('/h/config.json', text, syntaxErrorOf(text));
     expect(error.code).toBe('ERR_CONFIG_PARSE');
     expect(error.message).toMatch(
-      /^config file \/h\/config\.json is not valid JSON \(.+ at line 3, column 16\); fix the file, it was left unchanged$/,
+      /^config file \/h\/config\.json is not valid JSON \(.+ at line 3, column 16\); fix it in an editor, or move it aside and add the profiles again with `bastionless add`$/,
     );
     expect(error.reason).toBe("not valid JSON (Unexpected token ',' at line 3, column 16)");
   });
@@ -87,7 +87,7 @@ describe('parseFailure', () => {
     expect(error.code).toBe('ERR_CONFIG_PARSE');
     expect(error.reason).toBe('the file is empty');
     expect(error.message).toBe(
-      'config file /h/config.json is empty; delete it and add profiles with `bastionless add`, or write {"version": 2, "profiles": []} into it',
+      'config file /h/config.json is empty; write {"version": 2, "profiles": []} into it, or delete it and add profiles with `bastionless add`',
     );
   });
 });

@@ -95,7 +95,7 @@ describe('ConfigStore', () => {
 
     expect(errors).toHaveLength(1);
     expect(errors[0]?.code).toBe('ERR_CONFIG_PARSE');
-    expect(store.error?.message).toContain('left unchanged');
+    expect(store.error?.message).toContain('fix it in an editor');
     expect(profiles.map((p) => p.name)).toEqual(['db']);
 
     expect(() => store.create({ ...minimal, name: 'other', localPort: 15433 })).toThrow(

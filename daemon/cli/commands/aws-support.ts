@@ -8,7 +8,7 @@ import { ConfigStore } from '../../config/store.js';
 import type { Profile } from '../../config/types.js';
 import { requireRegion, stringOption, type OptionSpec, type ParsedArgs } from '../args.js';
 import { pathsFor } from '../command.js';
-import { CliError } from '../errors.js';
+import { CliError, configFileError } from '../errors.js';
 
 /** Options of commands that reach AWS without a bastionless profile. */
 export const AWS_OPTIONS: OptionSpec = {
@@ -46,7 +46,7 @@ export function loadProfiles(args: ParsedArgs): Profile[] {
   const store = new ConfigStore({ file: pathsFor(args).configFile });
   const profiles = store.load();
   if (store.error) {
-    throw new CliError(store.error.message);
+    throw configFileError(store.error);
   }
   return profiles;
 }
