@@ -120,4 +120,37 @@ describe('bastionless connect across an endpoint restart', () => {
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain(`SIGINT received; ending session ${newSessionId}`);
   });
+
+  it('exits when the target went offline', { timeout: 60_000 }, async () => {
+    const first = await emulatorOn(0);
+    const endpointPort = Number(new URL(first.url).port);
+    const run = spawnConnect([
+      '--target',
+      TARGET,
+      '--host',
+      '127.0.0.1',
+      '--remote-port',
+      '80',
+      '--local-port',
+      '0',
+      '--endpoint-url',
+      first.url,
+    ]);
+    await run.waitForLine(/^Session \S+ open/);
+
+    await first.close();
+    await run.waitForLine(/^reconnect attempt 1 failed/);
+    const second = await emulatorOn(endpointPort);
+    // Set in the same tick as the listen, so no request of connect reaches it before.
+    second.state.scenario.instances.find((instance) => instance.instanceId === TARGET)!.pingStatus =
+      'ConnectionLost';
+
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toContain('starting a new session');
+    expect(run.output()).toContain(`bastionless connect: ERR_TARGET_NOT_CONNECTED: `);
+    expect(run.output()).toContain('Start the instance and its SSM agent');
+    expect(second.sessions).toHaveLength(0);
+    const startCalls = second.calls.filter((call) => call.operation === 'AmazonSSM.StartSession');
+    expect(startCalls).toHaveLength(1);
+  });
 });
