@@ -64,8 +64,8 @@ export function reconnectStageLabel(stage: ReconnectAttemptFailure['stage']): st
 
 /**
  * Builds the status reason of a reconnecting tunnel: why the latest resume attempt failed, when
- * the next one runs, and what happens to new connections meanwhile. The state already says that
- * the tunnel reconnects, so the reason does not repeat it. `retrying` is true while the next
+ * the next one runs, and what happens to new connections meanwhile. The `reconnecting` state
+ * already names what the tunnel does, so the reason leaves that word out. `retrying` is true while the next
  * attempt of the same session runs.
  */
 export function describeReconnectFailure(
