@@ -36,10 +36,15 @@ async function emulatorOn(port: number): Promise<Emulator> {
   return Object.assign(emulator, { close });
 }
 
-function spawnConnect(args: string[]): CliProcess {
+/** Runs `connect` through `endpointUrl` to 127.0.0.1:`remotePort` on a free local port. */
+function spawnConnect(endpointUrl: string, remotePort: number): CliProcess {
   const home = mkdtempSync(join(tmpdir(), 'bastionless-connect-restart-'));
   cleanups.push(() => rmSync(home, { recursive: true, force: true }));
-  const run = spawnCli(['connect', ...args], cliEnv(home));
+  const args = ['--target', TARGET, '--host', '127.0.0.1', '--remote-port', String(remotePort)];
+  const run = spawnCli(
+    ['connect', ...args, '--local-port', '0', '--endpoint-url', endpointUrl],
+    cliEnv(home),
+  );
   cleanups.push(() => {
     if (run.child.exitCode === null && run.child.signalCode === null) {
       run.child.kill('SIGKILL');
@@ -71,18 +76,7 @@ describe('bastionless connect across an endpoint restart', () => {
     const endpointPort = Number(new URL(first.url).port);
     const echo = await startEchoServer();
     cleanups.push(() => void echo.server.close());
-    const run = spawnConnect([
-      '--target',
-      TARGET,
-      '--host',
-      '127.0.0.1',
-      '--remote-port',
-      String(echo.port),
-      '--local-port',
-      '0',
-      '--endpoint-url',
-      first.url,
-    ]);
+    const run = spawnConnect(first.url, echo.port);
     const listening = await run.waitForLine(/^Listening on 127\.0\.0\.1:\d+/);
     const localPort = Number(/:(\d+)/.exec(listening)![1]);
     await run.waitForLine(/^Session \S+ open/);
@@ -124,18 +118,7 @@ describe('bastionless connect across an endpoint restart', () => {
   it('exits when the target went offline', { timeout: 60_000 }, async () => {
     const first = await emulatorOn(0);
     const endpointPort = Number(new URL(first.url).port);
-    const run = spawnConnect([
-      '--target',
-      TARGET,
-      '--host',
-      '127.0.0.1',
-      '--remote-port',
-      '80',
-      '--local-port',
-      '0',
-      '--endpoint-url',
-      first.url,
-    ]);
+    const run = spawnConnect(first.url, 80);
     await run.waitForLine(/^Session \S+ open/);
 
     await first.close();
