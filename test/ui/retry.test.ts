@@ -21,6 +21,11 @@ describe('retryCountdown', () => {
     expect(retryCountdown(status, NOW)).toBe('Retrying in 5 s');
   });
 
+  it('counts to the next resume attempt', () => {
+    const status = { state: 'reconnecting' as const, nextAttemptAt: '2026-01-05T10:00:08.000Z' };
+    expect(retryCountdown(status, NOW)).toBe('Retrying in 8 s');
+  });
+
   it('is null without a scheduled attempt', () => {
     expect(retryCountdown({ state: 'connecting', nextAttemptAt: null }, NOW)).toBeNull();
     expect(retryCountdown({ state: 'connecting', nextAttemptAt: 'soon' }, NOW)).toBeNull();

@@ -7,6 +7,14 @@ import {
   UNKNOWN_STATE,
 } from '../../ui/src/lib/state-words.js';
 import type { TunnelState } from '../../ui/src/lib/types.js';
+import {
+  classifyReconnectFailure,
+  describeReconnectFailure,
+} from '../../daemon/tunnel/reconnect-failure.js';
+
+const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:4566'), {
+  code: 'ECONNREFUSED',
+});
 
 const ALL_STATES: TunnelState[] = [
   'stopped',
@@ -36,7 +44,7 @@ describe('describeState', () => {
   it('appends the reason in brackets', () => {
     const description = describeState({ state: 'reconnecting', reason: 'idle timeout' });
     expect(description.sentence).toBe(
-      'Reconnecting: the session dropped and the daemon is opening a new one (idle timeout).',
+      'Reconnecting: the websocket dropped and the daemon is resuming the session (idle timeout).',
     );
   });
 
@@ -137,6 +145,45 @@ describe('describeState', () => {
     expect(description.sentence).toBe(
       'Listening: a session opens on the first connection. The next connection schedules ' +
         'another attempt. Connections are closed at once until a session opens.',
+    );
+  });
+
+  it('says reconnecting once for a failed resume', () => {
+    const failure = classifyReconnectFailure(
+      { attempt: 10, stage: 'resume', error: refused, nextDelayMs: 8000 },
+      null,
+      { endpoint: 'http://127.0.0.1:4566' },
+      Date.parse('2026-01-05T10:00:00.000Z'),
+    );
+    const lastError = {
+      code: failure.error.code,
+      message: failure.error.message,
+      at: '2026-01-05T10:00:00.000Z',
+    };
+
+    const description = describeState({
+      state: 'reconnecting',
+      reason: describeReconnectFailure(failure),
+      lastError,
+    });
+
+    expect(description.sentence.match(/reconnecting/gi)).toHaveLength(1);
+    expect(description.sentence).toContain('Resume attempt 10 failed at ResumeSession: ');
+    expect(description.sentence).not.toContain('2026-01-05T');
+    expect(description.sentence).not.toMatch(/next attempt/i);
+    expect(description.sentence).toMatch(/\. New connections wait for the resume\.$/);
+  });
+
+  it('drops a next attempt time that ends the reason', () => {
+    const description = describeState({
+      state: 'reconnecting',
+      reason:
+        'Resume attempt 2 failed at websocket open: refused. Next attempt at 2026-01-05T10:00:55.200Z.',
+    });
+
+    expect(description.sentence).toBe(
+      'Reconnecting: the websocket dropped and the daemon is resuming the session. ' +
+        'Resume attempt 2 failed at websocket open: refused.',
     );
   });
 

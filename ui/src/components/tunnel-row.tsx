@@ -168,8 +168,10 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
           <dd>{daemonLost ? 'unknown' : openFor(tunnel)}</dd>
         </div>
         <div>
-          <dt>Reconnects</dt>
-          <dd>{tunnel.reconnects}</dd>
+          <dt title="Times a session's websocket dropped and the daemon began to resume it">
+            Websocket drops
+          </dt>
+          <dd data-testid="websocket-drops">{tunnel.reconnects}</dd>
         </div>
       </dl>
       {error && !daemonLost && isErrorBeforeOpen(tunnel) && (

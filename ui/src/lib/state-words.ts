@@ -23,7 +23,7 @@ const STATE_WORDS: Record<TunnelState, { label: string; tone: StateTone; sentenc
   reconnecting: {
     label: 'Reconnecting',
     tone: 'warn',
-    sentence: 'Reconnecting: the session dropped and the daemon is opening a new one.',
+    sentence: 'Reconnecting: the websocket dropped and the daemon is resuming the session.',
   },
   'needs-login': {
     label: 'Needs login',
@@ -53,7 +53,7 @@ export function describeState(
     tone: 'warn' as const,
     sentence: `Unknown state "${String(status.state)}".`,
   };
-  const reason = status.reason?.trim();
+  const reason = withoutNextAttempt(status.reason?.trim() ?? '');
   if (!reason) return { ...words };
   const rest = restAfterError(reason, status.lastError);
   if (rest === null) {
@@ -76,6 +76,25 @@ const RETRY_SENTENCE = 'Connecting to Session Manager again after a failed attem
  * A "Retrying now" clause stays, because no countdown shows while a start runs.
  */
 const NEXT_ATTEMPT_CLAUSE = /^next attempt at \S+$/i;
+
+/**
+ * The daemon's "Next attempt at <ISO time>" clause, followed by the rest of its sentence after a
+ * semicolon, or by the end of the reason. The ISO time contains full stops of its own, so only a
+ * full stop before a space or the end closes the clause.
+ */
+const NEXT_ATTEMPT_IN_REASON = /Next attempt at \S+?(?:;\s*|\.(?=\s|$)\s*|$)/i;
+
+/**
+ * Removes the next attempt time from a reason, because the row shows it as a countdown from
+ * `nextAttemptAt` in the dashboard's own time format. A clause after it becomes its sentence.
+ */
+function withoutNextAttempt(reason: string): string {
+  const match = NEXT_ATTEMPT_IN_REASON.exec(reason);
+  if (!match) return reason;
+  const before = reason.slice(0, match.index);
+  const after = reason.slice(match.index + match[0].length);
+  return `${before}${capitalize(after)}`.trim();
+}
 
 /** Strips the sentence end, so "Access denied." and "Access denied" compare equal. */
 function withoutFinalStop(text: string): string {
