@@ -147,6 +147,8 @@ function checkTarget(c: IssueCollector, value: unknown): TargetSpec {
     if (entries.length === 0) {
       c.add('target.tags', 'target.tags is empty; give at least one tag, e.g. {"Name": "db"}');
     }
+    // An empty value stays valid: AWS allows a tag value to be an empty string (not null), so
+    // `Name=` selects instances whose Name tag is empty, not every instance with a Name tag.
     for (const [key, tagValue] of entries) {
       if (typeof tagValue !== 'string' || key.length === 0) {
         c.add(`target.tags.${key}`, `tag ${describe(key)} must have a string value`);
