@@ -6,6 +6,7 @@ import { createServer, isIP, type Server, type Socket } from 'node:net';
 
 import { createAuditLog } from '../audit/log.js';
 import { createSsmClient } from '../aws/clients.js';
+import { DATA_CHANNEL_DEFAULTS } from '../datachannel/options.js';
 import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
 import { BastionlessError, classifyError, type ClassifyContext } from '../errors.js';
 import { resolvePaths } from '../paths.js';
@@ -39,6 +40,10 @@ const USAGE = `Usage: bastionless connect --target ID --remote-port N --local-po
 
 Forwards a local port to a host reachable from an SSM managed node, until Ctrl-C. Each
 ended session is appended to the audit log (\`bastionless audit --profile connect\`).
+When a session cannot be resumed (the service no longer has it, or the resume timed out),
+a new session starts on the same local port. Connections open on the old session are
+closed. connect exits when no new session can start for a lasting reason, or after
+${DATA_CHANNEL_DEFAULTS.reconnectForMs / 60_000} min of failed starts.
 
 Options:
   --target ID          managed node id (i-… or mi-…) that runs the SSM agent
@@ -56,7 +61,7 @@ Options:
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
-/** Connections accepted before the session is ready wait this long, then are closed. */
+/** Connections accepted while no session can carry them wait this long, then are closed. */
 const PENDING_CONNECTION_TIMEOUT_MS = 60_000;
 /** Profile name of `connect` sessions in the audit log, which has no profile of its own. */
 export const CONNECT_AUDIT_PROFILE = 'connect';
@@ -245,7 +250,7 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
   return forward(server, options, local, { stdout, stderr, signals, env: io.env ?? process.env });
 }
 
-/** Connections accepted while the session starts, each closed if it waits too long. */
+/** Connections accepted while a session starts or resumes, each closed if it waits too long. */
 class PendingConnections {
   private readonly sockets = new Map<Socket, NodeJS.Timeout>();
 
@@ -334,8 +339,8 @@ function printStartFailure(error: BastionlessError, io: Pick<ConnectIo, 'stderr'
 
 /**
  * Routes each accepted connection to the open session. While no session can carry it
- * (starting or resuming), the connection waits, unless the latest attempt failed for a lasting
- * reason: then it is closed at once, the rule the daemon applies to its tunnels.
+ * (starting or resuming), the connection waits. It is closed at once instead while the latest
+ * attempt failed for a lasting reason, the rule the daemon applies to its tunnels.
  */
 class ConnectionRouter {
   readonly pending = new PendingConnections();
@@ -498,8 +503,8 @@ async function forward(
     stopRouting();
     const { end } = outcome;
     await recordAudit(active, options, startedAt, end, io);
-    // The daemon's rule: a session that ended with a retryable error, such as a resume the
-    // service rejects because it no longer has the session, is replaced by a new one.
+    // As in the daemon, a session that ended with a retryable error is replaced by a new one,
+    // for example after a resume that the service rejects because it no longer has the session.
     const cause = end.by === 'error' ? classifyError(end.error ?? end.reason, context) : null;
     if (cause === null || !cause.retryable || stopRequested) {
       cleanup();
