@@ -1,6 +1,7 @@
-// `bastionless connect` as a real process while the emulator stops and starts again on the same
-// port: new connections are closed at once while the resume fails for a lasting reason, and a
-// new session replaces the one the restarted service no longer has.
+// `bastionless connect` as a real process while its session resumes, and while the emulator
+// stops and starts again on the same port. New connections wait during a resume, are closed at
+// once while it fails for a lasting reason, and a new session replaces the one the restarted
+// service no longer has.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -135,5 +136,55 @@ describe('bastionless connect across an endpoint restart', () => {
     expect(second.sessions).toHaveLength(0);
     const startCalls = second.calls.filter((call) => call.operation === 'AmazonSSM.StartSession');
     expect(startCalls).toHaveLength(1);
+  });
+});
+
+describe('bastionless connect during a resume', () => {
+  /** Starts connect to an echo server and returns it with its local port and session id. */
+  async function connected() {
+    const emulator = await emulatorOn(0);
+    const echo = await startEchoServer();
+    cleanups.push(() => void echo.server.close());
+    const run = spawnConnect(emulator.url, echo.port);
+    const listening = await run.waitForLine(/^Listening on 127\.0\.0\.1:\d+/);
+    await run.waitForLine(/^Session \S+ open/);
+    return {
+      emulator,
+      run,
+      localPort: Number(/:(\d+)/.exec(listening)![1]),
+      sessionId: emulator.sessions[0]!.sessionId,
+    };
+  }
+
+  it('carries a waiting connection after resume', { timeout: 60_000 }, async () => {
+    const { emulator, run, localPort, sessionId } = await connected();
+    emulator.setFaults(sessionId, {
+      rejectResume: { errorType: 'ThrottlingException', forMs: 1_500 },
+    });
+    expect(emulator.closeWebsocket(sessionId)).toBe(true);
+    await run.waitForLine(/^reconnect attempt 1 failed .*ThrottlingException/);
+
+    const { sent, received } = await echoThrough(localPort, 128 * 1024);
+
+    expect(received).toBe(sent);
+    expect(run.output()).toMatch(/^reconnected after /m);
+    expect(run.output()).not.toContain(RESUME_FAST_CLOSE_NOTICE);
+    expect(emulator.sessions).toHaveLength(1);
+  });
+
+  it('closes new connections while access is denied', { timeout: 60_000 }, async () => {
+    const { emulator, run, localPort, sessionId } = await connected();
+    emulator.setFaults(sessionId, {
+      rejectResume: { errorType: 'AccessDeniedException', forMs: 2_000 },
+    });
+    expect(emulator.closeWebsocket(sessionId)).toBe(true);
+    const fastClose = await run.waitForLine(new RegExp(RESUME_FAST_CLOSE_NOTICE));
+
+    expect(fastClose).toMatch(/^ERR_ACCESS_DENIED: /);
+    expect(await timeUntilClosed(localPort, 5_000)).toBeLessThan(1_000);
+    await run.waitForLine(/^reconnected after /, 30_000);
+    const { sent, received } = await echoThrough(localPort, 128 * 1024);
+    expect(received).toBe(sent);
+    expect(emulator.sessions).toHaveLength(1);
   });
 });
