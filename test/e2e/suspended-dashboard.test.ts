@@ -2,12 +2,13 @@
 // frozen with SIGSTOP. The header dot and the tunnel card must not claim live data then. The
 // page must be Live again within 5 s of SIGCONT. Everything runs on 127.0.0.1.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
+import { buildDashboard } from '../ui/browser-setup.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cliEnv,
@@ -64,17 +65,7 @@ const caption = () => card().getByTestId('traffic-chart').locator('figcaption').
 const dot = () => page.getByTestId('stream-status').textContent();
 
 beforeAll(async () => {
-  const build = spawnSync(
-    process.execPath,
-    [
-      join(REPO_ROOT, 'node_modules/vite/bin/vite.js'),
-      'build',
-      '--config',
-      'ui/vite.config.ts',
-    ].concat(['--outDir', uiDir, '--emptyOutDir', '--logLevel', 'warn']),
-    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 90_000 },
-  );
-  expect(build.status, build.stderr).toBe(0);
+  buildDashboard(uiDir);
 
   daemon = await spawnDaemonProcess();
   localPort = await freePort();

@@ -3,7 +3,6 @@
 // tunnels view (light, dark, 420 px wide and with the daemon stopped) and of the profile editor
 // to docs/screenshots.
 
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -11,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
+import { buildDashboard } from './browser-setup.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
@@ -149,18 +149,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
 
-  const build = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'ui/vite.config.ts'].concat([
-      '--outDir',
-      uiDir,
-      '--emptyOutDir',
-      '--logLevel',
-      'warn',
-    ]),
-    { cwd: ROOT, encoding: 'utf8', timeout: 90_000 },
-  );
-  expect(build.status, build.stderr).toBe(0);
+  buildDashboard(uiDir);
 
   echo = createServer((socket) => socket.pipe(socket));
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
