@@ -108,7 +108,7 @@ export interface ConfigErrorText {
  * Words a config file error the same way for every command. An invalid file's further
  * problems become detail lines, up to MAX_LISTED_ISSUES, in place of their count.
  * `leftUnchanged` is for commands that would have written the file, such as `add`: the
- * message then says the file was left unchanged before it gives the fix.
+ * message for a file they read and rejected then says it was left unchanged before the fix.
  */
 export function configErrorText(
   error: ConfigError,
@@ -124,7 +124,10 @@ export function configErrorText(
   if (details.length > 0 && problem.endsWith(count)) {
     problem = problem.slice(0, -count.length);
   }
-  const unchanged = options.leftUnchanged ? ', so it was left unchanged' : '';
+  // A file that could not be read is no file to change, e.g. a directory, so only a file that
+  // was read and rejected gets the note.
+  const unchanged =
+    options.leftUnchanged && error.code !== 'ERR_CONFIG_READ' ? ', so it was left unchanged' : '';
   return { message: `${problem}${unchanged}${suffix}`, details };
 }
 

@@ -54,12 +54,12 @@ describe('configErrorText', () => {
     );
   });
 
-  it('keeps the fix of a read error', () => {
+  it('keeps a read error unchanged', () => {
     const cause = Object.assign(new Error('EISDIR: illegal operation on a directory, read'), {
       code: 'EISDIR',
     });
     const error = readFailure('/h/config.json', cause);
-    expect(configErrorText(error).message).toBe(
+    expect(configErrorText(error, { leftUnchanged: true }).message).toBe(
       'cannot read config file /h/config.json: it is a directory; move the directory aside, or choose a file with --config FILE',
     );
   });
