@@ -53,11 +53,11 @@ function daemonLine(probe: DaemonProbe, loadedTunnels = 0): string {
   switch (probe.state) {
     case 'running': {
       const running = `bastionless is running (pid ${probe.pid}, control API on 127.0.0.1:${probe.port})`;
-      const kept =
+      const keptProfiles =
         loadedTunnels === 0
           ? 'it has no profiles loaded'
           : `it keeps the ${loadedTunnels} ${loadedTunnels === 1 ? 'profile' : 'profiles'} it loaded before`;
-      return `${running}; ${kept} and loads the file again when it changes`;
+      return `${running}; ${keptProfiles} and loads the file again when it changes`;
     }
     case 'transitioning':
       return `bastionless (pid ${probe.pid}) is starting or stopping`;

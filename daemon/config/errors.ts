@@ -27,7 +27,7 @@ export class ConfigError extends Error {
   readonly reason: string;
   /**
    * The next step that ends the message after `; `, e.g. `fix it in an editor`, so a command
-   * that would have written the file can say that it was left unchanged before it.
+   * that would have written the file can state that it was left unchanged before it.
    */
   readonly fix: string | undefined;
 

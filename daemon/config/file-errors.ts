@@ -39,7 +39,7 @@ export const MAX_LISTED_ISSUES = 20;
 const EDIT_FIX =
   'fix it in an editor, or move it aside and add the profiles again with `bastionless add`';
 
-/** Builds a ConfigError whose message is `problem; fix`, keeping the fix apart for leftUnchangedMessage. */
+/** Builds a ConfigError whose message is `problem; fix`, keeping the fix apart for configErrorText. */
 function fileError(
   code: ConfigErrorCode,
   problem: string,

@@ -1,6 +1,6 @@
-// One wording per config file problem: configErrorText on built errors, then the real CLI,
-// with and without a real daemon, on a file with invalid JSON, an empty file, a file with two
-// problems and a directory in place of the file.
+// One wording per config file problem. configErrorText runs on built errors first. Then the
+// real CLI runs, with and without a real daemon, on a file with invalid JSON, an empty file, a
+// file with two problems and a directory in place of the file.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
