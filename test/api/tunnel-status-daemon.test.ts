@@ -15,12 +15,11 @@ import {
   waitForTunnel,
   waitUntil,
   type TestDaemon,
+  STATIC_PROFILE,
 } from '../integration/helpers.js';
 import { echoRoundTrip, startEchoServer, type EchoServer } from '../tunnel/helpers.js';
 
 const OFFLINE_INSTANCE = 'i-00000000000000bad';
-const STATIC_PROFILE =
-  '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n';
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const addCleanup = cleanupAfterEach();

@@ -24,6 +24,7 @@ import {
   type SsoPortal,
   type TestDaemon,
   type TestHome,
+  STATIC_PROFILE,
 } from './helpers.js';
 
 const INSTANCE_ID = 'i-0123456789abcdef0';
@@ -74,8 +75,6 @@ function processCredentials(runs: number) {
 }
 
 const AGENT_VERSION = '3.3.987.0';
-const STATIC_PROFILE =
-  '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n';
 
 const instance = {
   instanceId: INSTANCE_ID,

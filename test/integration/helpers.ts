@@ -33,6 +33,10 @@ export function cleanupAfterEach(): (cleanup: () => Promise<void>) => void {
   };
 }
 
+/** An AWS config profile `static` with fixed keys, which the emulator accepts. */
+export const STATIC_PROFILE =
+  '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n';
+
 /** Environment variables that `createTestHome` replaces and its cleanup restores. */
 const AWS_ENV_KEYS = [
   'HOME',

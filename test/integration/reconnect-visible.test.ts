@@ -16,10 +16,9 @@ import {
   emulatorProfile,
   startTestDaemon,
   waitForTunnel,
+  STATIC_PROFILE,
 } from './helpers.js';
 
-const STATIC_PROFILE =
-  '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n';
 /** A new connection to a tunnel whose resume fails for a lasting reason must close within this. */
 const FAST_CLOSE_MS = 1500;
 /** The status must name the refused connection within this time after the endpoint stops. */

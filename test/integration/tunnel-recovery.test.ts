@@ -12,10 +12,9 @@ import {
   emulatorProfile,
   startTestDaemon,
   waitForTunnel,
+  STATIC_PROFILE,
 } from './helpers.js';
 
-const STATIC_PROFILE =
-  '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n';
 /** Online instance of the emulator's default scenario. */
 const ONLINE_INSTANCE = 'i-0123456789abcdef0';
 
