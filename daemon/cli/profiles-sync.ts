@@ -10,7 +10,7 @@ import { ConfigStore } from '../config/store.js';
 import type { Profile } from '../config/types.js';
 import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
-import { CliError, EXIT_USAGE } from './errors.js';
+import { CliError, configFileError, EXIT_USAGE } from './errors.js';
 import {
   AWS_OPTIONS,
   AWS_OPTIONS_HELP,
@@ -59,7 +59,8 @@ function loadSyncContext(args: ParsedArgs, flag: 'from-ssm' | 'to-ssm'): SyncCon
   const store = new ConfigStore({ file: paths.configFile });
   const profiles = store.load();
   if (store.error) {
-    throw new CliError(store.error.message);
+    // Only pull writes the file, so only pull says the file was left unchanged.
+    throw configFileError(store.error, { leftUnchanged: flag === 'from-ssm' });
   }
   return { path, stateDir: paths.stateDir, store, profiles };
 }

@@ -250,4 +250,23 @@ describe('bastionless CLI AWS commands', () => {
     expect(pulled.stderr).toContain('`bastionless profiles push --to-ssm /team/tunnelz` first');
     expect(await readProfiles()).toEqual([web]);
   });
+
+  it('lists every problem of an invalid file in pull and push', async () => {
+    const web = emulated({ name: 'web', target: 'i-00000000000000e01', localPort: 18080 });
+    await writeProfiles([web, { ...web, localPort: 18081 }, { ...web, name: 'api' }]);
+    const before = await readFile(join(home, 'bastionless', 'config.json'), 'utf8');
+    for (const [verb, flag] of [
+      ['pull', '--from-ssm'],
+      ['push', '--to-ssm'],
+    ] as const) {
+      const result = await cli('profiles', verb, flag, '/team/tunnels');
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines.length).toBeGreaterThan(1);
+      expect(lines[0]).toContain('is invalid');
+      expect(lines[0]!.includes('left unchanged')).toBe(verb === 'pull');
+      expect(lines[0]).not.toMatch(/\(and \d+ more\)/);
+    }
+    expect(await readFile(join(home, 'bastionless', 'config.json'), 'utf8')).toBe(before);
+  });
 });
