@@ -416,6 +416,8 @@ export class SessionPool {
       return;
     }
     this.host.setLastError(error);
+    // Replaces a resume failure's reason, which no longer applies once the session is over.
+    this.host.setReason(`session ended by an error: ${error.message}`);
     this.restartAfterEnd(0);
   }
 

@@ -40,12 +40,12 @@ interface Rig {
   logLines: string[];
 }
 
-async function openTunnel(): Promise<Rig> {
+async function openTunnel(mode: 'always-on' | 'on-demand' = 'always-on'): Promise<Rig> {
   const echo = await startEchoServer();
   cleanups.push(() => echo.close());
   const starter = new FakeStarter(() => echo.port);
   const { logger, lines } = captureLogger();
-  const tunnel = new Tunnel(makeProfile({ mode: 'always-on', endpoints: { ssm: ENDPOINT } }), {
+  const tunnel = new Tunnel(makeProfile({ mode, endpoints: { ssm: ENDPOINT } }), {
     logger,
     startSession: starter.start,
     ssmClientFor: () => new SSMClient({ region: 'us-east-1' }),
@@ -55,8 +55,12 @@ async function openTunnel(): Promise<Rig> {
   const states: TunnelStatus[] = [];
   tunnel.on('state', (status: TunnelStatus) => states.push(status));
   await tunnel.start();
-  await waitFor(() => tunnel.status().state === 'open', 5000, 'the tunnel to open');
   const port = Number(tunnel.status().localAddress.split(':').pop());
+  if (mode === 'on-demand') {
+    // An on-demand tunnel starts its session for the first client.
+    await connectClient(port);
+  }
+  await waitFor(() => tunnel.status().state === 'open', 5000, 'the tunnel to open');
   return { tunnel, starter, session: starter.sessions[0]!, port, states, logLines: lines };
 }
 
@@ -102,6 +106,24 @@ describe('Tunnel while reconnecting', () => {
     expect(status.reason).toBe(RECONNECTING_REASON);
     expect(status.lastError?.code).toBe('ERR_CONNECTION_LOST');
     expect(status.lastError?.message).toContain('1006');
+  });
+
+  it('drops the resume reason when the session ends', async () => {
+    const rig = await openTunnel('on-demand');
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    expect(rig.tunnel.status().reason).toMatch(/^Resume attempt 1 failed/);
+
+    const unavailable = Object.assign(new Error('We encountered an internal error.'), {
+      name: 'InternalServerError',
+    });
+    rig.session.emit('ended', { by: 'error', reason: unavailable.message, error: unavailable });
+    await waitFor(() => rig.tunnel.status().state === 'listening', 2000, 'the tunnel to listen');
+    const status = rig.tunnel.status();
+
+    expect(status.reason).toMatch(/^session ended by an error: /);
+    expect(status.reason).not.toContain('Resume attempt');
+    expect(status.lastError?.code).toBe('ERR_AWS_UNAVAILABLE');
   });
 
   it('shows each failed attempt', async () => {
