@@ -461,7 +461,7 @@ describe('dashboard end to end', () => {
       expect(await offlineRow.getByTestId('state').textContent()).toBe('Connecting');
       const sentence = offlineRow.getByTestId('state-sentence');
       expect(await sentence.textContent()).toMatch(
-        /^Connecting to Session Manager again after a failed attempt\./,
+        /^Opening a Session Manager session again after a failed attempt\./,
       );
       expect(await sentence.textContent()).not.toContain(message);
       expect(await sentence.textContent()).not.toMatch(/\d{4}-\d\d-\d\dT/);
@@ -517,7 +517,7 @@ describe('dashboard end to end', () => {
       expect(lastError!.hint).toContain('`');
       expect(await takenRow.getByTestId('error-hint').locator('code').count()).toBeGreaterThan(0);
       expect(await takenRow.getByTestId('state-sentence').textContent()).toBe(
-        'Failed: the daemon stopped retrying.',
+        'The daemon stopped retrying.',
       );
       expect(text).not.toMatch(/\.\)|\.\.(?!\.)/);
       expect(await takenRow.getByTestId('row-action').textContent()).toBe('Start');
@@ -801,7 +801,7 @@ async function expectCardsUnknown(): Promise<void> {
     expect(await card.getAttribute('aria-disabled')).toBe('true');
     expect(await card.getByTestId('state').textContent()).toBe('Unknown');
     expect(await card.getByTestId('state-sentence').textContent()).toBe(
-      'State unknown: the dashboard cannot reach the daemon.',
+      'The dashboard cannot reach the daemon.',
     );
     expect(await card.getByRole('switch').isDisabled()).toBe(true);
     expect(await card.getByRole('switch').getAttribute('aria-checked')).toBe('false');

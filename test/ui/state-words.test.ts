@@ -33,6 +33,15 @@ describe('describeState', () => {
     expect(description.sentence).toMatch(/\.$/);
   });
 
+  it.each(ALL_STATES)('keeps the %s badge word out of the sentence', (state) => {
+    const description = describeState({ state, reason: null });
+    expect(description.sentence.toLowerCase()).not.toContain(description.label.toLowerCase());
+  });
+
+  it('keeps the unknown badge word out of its sentence', () => {
+    expect(UNKNOWN_STATE.sentence.toLowerCase()).not.toContain('unknown');
+  });
+
   it('maps states to tones', () => {
     expect(describeState({ state: 'open', reason: null }).tone).toBe('ok');
     expect(describeState({ state: 'reconnecting', reason: null }).tone).toBe('warn');
@@ -44,7 +53,7 @@ describe('describeState', () => {
   it('appends the reason in brackets', () => {
     const description = describeState({ state: 'reconnecting', reason: 'idle timeout' });
     expect(description.sentence).toBe(
-      'Reconnecting: the websocket dropped and the daemon is resuming the session (idle timeout).',
+      'The websocket dropped and the daemon is resuming the session (idle timeout).',
     );
   });
 
@@ -54,14 +63,14 @@ describe('describeState', () => {
       reason: 'No such host (db.internal).. Check remoteHost in the profile.',
     });
     expect(description.sentence).toBe(
-      'Failed: the daemon stopped retrying. No such host (db.internal). Check remoteHost in the profile.',
+      'The daemon stopped retrying. No such host (db.internal). Check remoteHost in the profile.',
     );
   });
 
   it('ends a bracketed reason with one full stop', () => {
     const description = describeState({ state: 'listening', reason: 'session closed (eof)' });
     expect(description.sentence).toBe(
-      'Listening: a session opens on the first connection. Session closed (eof).',
+      'A session opens on the first connection. Session closed (eof).',
     );
   });
 
@@ -78,7 +87,7 @@ describe('describeState', () => {
       reason: `${lastError.message}. ${lastError.hint}`,
       lastError,
     });
-    expect(description.sentence).toBe('Failed: the daemon stopped retrying.');
+    expect(description.sentence).toBe('The daemon stopped retrying.');
   });
 
   it('says a connecting tunnel retries', () => {
@@ -94,7 +103,7 @@ describe('describeState', () => {
     });
     expect(description.label).toBe('Connecting');
     expect(description.sentence).toBe(
-      'Connecting to Session Manager again after a failed attempt.',
+      'Opening a Session Manager session again after a failed attempt.',
     );
     expect(description.sentence).not.toContain(lastError.message);
   });
@@ -114,7 +123,7 @@ describe('describeState', () => {
       lastError: notConnected,
     });
     expect(description.sentence).toBe(
-      'Connecting to Session Manager again after a failed attempt. ' +
+      'Opening a Session Manager session again after a failed attempt. ' +
         'Connections are closed at once until a session opens.',
     );
   });
@@ -128,7 +137,7 @@ describe('describeState', () => {
       lastError: notConnected,
     });
     expect(description.sentence).toBe(
-      'Connecting to Session Manager again after a failed attempt. Retrying now. ' +
+      'Opening a Session Manager session again after a failed attempt. Retrying now. ' +
         'Connections are closed at once until a session opens.',
     );
   });
@@ -143,12 +152,12 @@ describe('describeState', () => {
       lastError,
     });
     expect(description.sentence).toBe(
-      'Listening: a session opens on the first connection. The next connection schedules ' +
+      'A session opens on the first connection. The next connection schedules ' +
         'another attempt. Connections are closed at once until a session opens.',
     );
   });
 
-  it('says reconnecting once for a failed resume', () => {
+  it('leaves reconnecting to the badge on a failed resume', () => {
     const failure = classifyReconnectFailure(
       { attempt: 10, stage: 'resume', error: refused, nextDelayMs: 8000 },
       null,
@@ -167,7 +176,7 @@ describe('describeState', () => {
       lastError,
     });
 
-    expect(description.sentence.match(/reconnecting/gi)).toHaveLength(1);
+    expect(description.sentence).not.toMatch(/reconnecting/i);
     expect(description.sentence).toContain('Resume attempt 10 failed at ResumeSession: ');
     expect(description.sentence).not.toContain('2026-01-05T');
     expect(description.sentence).not.toMatch(/next attempt/i);
@@ -182,7 +191,7 @@ describe('describeState', () => {
     });
 
     expect(description.sentence).toBe(
-      'Reconnecting: the websocket dropped and the daemon is resuming the session. ' +
+      'The websocket dropped and the daemon is resuming the session. ' +
         'Resume attempt 2 failed at websocket open: refused.',
     );
   });
@@ -198,7 +207,7 @@ describe('describeState', () => {
 
   it('ignores a blank reason', () => {
     const description = describeState({ state: 'open', reason: '  ' });
-    expect(description.sentence).toBe('Open: connections are forwarded.');
+    expect(description.sentence).toBe('Connections are forwarded.');
   });
 
   it('names an unknown state instead of throwing', () => {

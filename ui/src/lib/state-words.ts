@@ -7,37 +7,41 @@ export interface StateDescription {
   /** Short label for a badge or a menu item, e.g. "Open". */
   label: string;
   tone: StateTone;
-  /** One sentence for the user, including the daemon's reason when it gives one. */
+  /**
+   * One sentence for the user, including the daemon's reason when it gives one. It leaves out
+   * the label, because the badge shows the label next to it.
+   */
   sentence: string;
 }
 
+// The badge shows the label next to the sentence, so no sentence repeats its state's label.
 const STATE_WORDS: Record<TunnelState, { label: string; tone: StateTone; sentence: string }> = {
-  stopped: { label: 'Stopped', tone: 'idle', sentence: 'Stopped: the local port is closed.' },
+  stopped: { label: 'Stopped', tone: 'idle', sentence: 'The local port is closed.' },
   listening: {
     label: 'Listening',
     tone: 'ok',
-    sentence: 'Listening: a session opens on the first connection.',
+    sentence: 'A session opens on the first connection.',
   },
-  connecting: { label: 'Connecting', tone: 'busy', sentence: 'Connecting to Session Manager.' },
-  open: { label: 'Open', tone: 'ok', sentence: 'Open: connections are forwarded.' },
+  connecting: { label: 'Connecting', tone: 'busy', sentence: 'Opening a Session Manager session.' },
+  open: { label: 'Open', tone: 'ok', sentence: 'Connections are forwarded.' },
   reconnecting: {
     label: 'Reconnecting',
     tone: 'warn',
-    sentence: 'Reconnecting: the websocket dropped and the daemon is resuming the session.',
+    sentence: 'The websocket dropped and the daemon is resuming the session.',
   },
   'needs-login': {
     label: 'Needs login',
     tone: 'error',
-    sentence: 'Needs login: the AWS credentials are missing or expired.',
+    sentence: 'The AWS credentials are missing or expired.',
   },
-  failed: { label: 'Failed', tone: 'error', sentence: 'Failed: the daemon stopped retrying.' },
+  failed: { label: 'Failed', tone: 'error', sentence: 'The daemon stopped retrying.' },
 };
 
 /** Shown in place of the last known state while the dashboard cannot reach the daemon. */
 export const UNKNOWN_STATE: Readonly<StateDescription> = Object.freeze({
   label: 'Unknown',
   tone: 'unknown',
-  sentence: 'State unknown: the dashboard cannot reach the daemon.',
+  sentence: 'The dashboard cannot reach the daemon.',
 });
 
 /**
@@ -68,7 +72,7 @@ export function describeState(
  * The daemon sets the failed start's message as the reason while it retries, so a connecting
  * tunnel with that reason has failed at least once since it started.
  */
-const RETRY_SENTENCE = 'Connecting to Session Manager again after a failed attempt.';
+const RETRY_SENTENCE = 'Opening a Session Manager session again after a failed attempt.';
 
 /**
  * The clause of the daemon's retry reason "<message>. Next attempt at <ISO time>; connections are
