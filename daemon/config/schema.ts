@@ -88,6 +88,10 @@ class IssueCollector {
 }
 
 function checkPort(c: IssueCollector, field: string, value: unknown): number {
+  if (value === undefined) {
+    c.add(field, `${field} is missing; use a port number 1-65535`);
+    return 0;
+  }
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     c.add(field, `${field} ${describe(value)} is not an integer; use a port number 1-65535`);
     return 0;
@@ -249,14 +253,18 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
       c.add(key, `unknown field "${key}"; remove it or check its spelling`);
     }
   }
-  if (name === undefined || !NAME_PATTERN.test(name)) {
+  if (raw.name === undefined) {
+    c.add('name', 'name is missing; use 1-63 letters, digits, ".", "_" or "-"');
+  } else if (name === undefined || !NAME_PATTERN.test(name)) {
     c.add(
       'name',
       `name ${describe(raw.name)} is invalid; use 1-63 letters, digits, ".", "_" or "-"`,
     );
   }
-  if (typeof raw.region !== 'string' || !REGION_PATTERN.test(raw.region)) {
-    c.add('region', `region ${describe(raw.region)} is missing or invalid; use e.g. eu-west-1`);
+  if (raw.region === undefined) {
+    c.add('region', 'region is missing; use e.g. eu-west-1');
+  } else if (typeof raw.region !== 'string' || !REGION_PATTERN.test(raw.region)) {
+    c.add('region', `region ${describe(raw.region)} is invalid; use e.g. eu-west-1`);
   }
   if (
     raw.awsProfile !== undefined &&

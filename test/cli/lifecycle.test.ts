@@ -327,7 +327,7 @@ describe('bastionless status with an invalid config file', () => {
       `bastionless: config file ${join(home, 'config.json')} is invalid: profile "db": target is required; use an instance id (i-… or mi-…) or tags as Key=Value, e.g. Name=db, which the config file stores as {"tags": {"Name": "db"}}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\``,
     );
     expect(details).toContain(
-      '  profiles[0].remotePort: profile "db": remotePort undefined is not an integer; use a port number 1-65535',
+      '  profiles[0].remotePort: profile "db": remotePort is missing; use a port number 1-65535',
     );
     expect(status.stdout).toMatch(
       new RegExp(

@@ -56,7 +56,7 @@ describe('validateProfile', () => {
     [
       { region: 'Europe' },
       'region',
-      'profile "db": region "Europe" is missing or invalid; use e.g. eu-west-1',
+      'profile "db": region "Europe" is invalid; use e.g. eu-west-1',
     ],
     [
       { autoStart: 'yes' },
