@@ -91,13 +91,18 @@ export function describeReconnectFailure(
   );
 }
 
+/** Outcome of a session's reconnect, as ReconnectFailureLog.finish logs it. */
+export type ReconnectOutcome = 'resumed' | 'session ended';
+
 /**
  * Logs failed reconnect attempts of one tunnel as warnings, at most one line per
- * `intervalMs`. Each line counts the failed attempts since the previous line.
+ * `intervalMs`. Each line counts the failed attempts of its session since that session's
+ * previous line, and `finish` logs the attempts still uncounted when the reconnect ends.
  */
 export class ReconnectFailureLog {
   private lastLineAtMs: number | null = null;
-  private failuresSinceLine = 0;
+  /** Failed attempts not logged yet, and the latest of them, by session id. */
+  private readonly unlogged = new Map<string, { count: number; latest: ReconnectFailure }>();
 
   constructor(
     private readonly log: pino.Logger,
@@ -106,31 +111,61 @@ export class ReconnectFailureLog {
   ) {}
 
   record(sessionId: string, failure: ReconnectFailure): void {
-    this.failuresSinceLine += 1;
+    const count = (this.unlogged.get(sessionId)?.count ?? 0) + 1;
+    this.unlogged.set(sessionId, { count, latest: failure });
     const nowMs = this.now();
     if (this.lastLineAtMs !== null && nowMs - this.lastLineAtMs < this.intervalMs) {
       return;
     }
-    // Only the classified code and message are logged, never the raw error object with the
-    // request and response fields an SDK error may carry. The message goes in `err`, the field
-    // every other error line uses.
     this.log.warn(
       {
         sessionId,
-        attempt: failure.attempt,
-        stage: failure.stage,
-        code: failure.error.code,
-        err: failure.error.message,
+        ...failureFields(failure),
         lasting: failure.lasting,
         nextAttemptAt:
           failure.nextAttemptAtMs === null ? null : new Date(failure.nextAttemptAtMs).toISOString(),
-        failedAttemptsSinceLastLine: this.failuresSinceLine,
+        failedAttemptsSinceLastLine: count,
       },
       'reconnect attempt failed',
     );
     this.lastLineAtMs = nowMs;
-    this.failuresSinceLine = 0;
+    this.unlogged.delete(sessionId);
   }
+
+  /**
+   * Logs the session's failed attempts that the rate limit left out, once its reconnect has
+   * ended, so every failed attempt is counted in some line. Logs nothing when none are left.
+   */
+  finish(sessionId: string, outcome: ReconnectOutcome): void {
+    const pending = this.unlogged.get(sessionId);
+    if (pending === undefined) {
+      return;
+    }
+    this.unlogged.delete(sessionId);
+    this.log.warn(
+      {
+        sessionId,
+        outcome,
+        ...failureFields(pending.latest),
+        failedAttemptsSinceLastLine: pending.count,
+      },
+      'reconnect ended after failed attempts not logged yet',
+    );
+  }
+}
+
+/**
+ * Returns the log fields of a failed attempt. Only the classified code and message are
+ * logged, never the raw error object with the request and response fields an SDK error may
+ * carry. The message goes in `err`, the field every other error line uses.
+ */
+function failureFields(failure: ReconnectFailure) {
+  return {
+    attempt: failure.attempt,
+    stage: failure.stage,
+    code: failure.error.code,
+    err: failure.error.message,
+  };
 }
 
 /** The resume state of a session that the status reads. */

@@ -262,6 +262,7 @@ export class SessionPool {
       reconnectAttempt: () => this.host.refreshState(),
       reconnectFailed: (failed, report) => this.onReconnectFailed(failed, report),
       reconnected: (resumed) => {
+        this.reconnectLog.finish(session.sessionId, 'resumed');
         this.log.info(
           { sessionId: session.sessionId, failedAttempts: resumed.reconnectFailure?.attempt ?? 0 },
           'session resumed',
@@ -349,6 +350,7 @@ export class SessionPool {
   }
 
   private onSessionEnded(slot: SessionSlot, end: SessionEnd): void {
+    this.reconnectLog.finish(slot.sessionId, 'session ended');
     this.retire(slot);
     this.recordAudit(slot, end);
     this.slotList = this.slotList.filter((other) => other !== slot);

@@ -263,6 +263,79 @@ describe('ReconnectFailureLog', () => {
     expect(parsed[1]!.lasting).toBe(true);
   });
 
+  it('counts unlogged attempts when the session ends', () => {
+    const { logger, lines } = captureLogger();
+    let nowMs = NOW_MS;
+    const log = new ReconnectFailureLog(logger, () => nowMs, 30_000);
+    const failures = classifyRun(Array.from({ length: 5 }, () => systemError('ECONNREFUSED')));
+
+    // A 23 s outage: attempts at 0 s, 5 s, …, 20 s fit in one interval.
+    for (const failure of failures) {
+      log.record('s-1', failure);
+      nowMs += 5_000;
+    }
+    log.finish('s-1', 'session ended');
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+    expect(parsed).toHaveLength(2);
+    expect(parsed[1]!.msg).toBe('reconnect ended after failed attempts not logged yet');
+    expect(parsed[1]!.outcome).toBe('session ended');
+    expect(parsed[1]!.failedAttemptsSinceLastLine).toBe(4);
+    expect(parsed[1]!.attempt).toBe(5);
+    expect(parsed[1]!.code).toBe('ERR_ENDPOINT_UNREACHABLE');
+    expect(parsed[1]!.sessionId).toBe('s-1');
+    expect(parsed[1]!.level).toBe(40);
+  });
+
+  it('logs the rest once on resume', () => {
+    const { logger, lines } = captureLogger();
+    const log = new ReconnectFailureLog(logger, () => NOW_MS, 30_000);
+    const failures = classifyRun([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')]);
+
+    log.record('s-1', failures[0]!);
+    log.record('s-1', failures[1]!);
+    log.finish('s-1', 'resumed');
+    log.finish('s-1', 'session ended');
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+    expect(parsed).toHaveLength(2);
+    expect(parsed[1]!.outcome).toBe('resumed');
+    expect(parsed[1]!.failedAttemptsSinceLastLine).toBe(1);
+  });
+
+  it('logs nothing at the end when all were logged', () => {
+    const { logger, lines } = captureLogger();
+    const log = new ReconnectFailureLog(logger, () => NOW_MS, 30_000);
+    const [failure] = classifyRun([systemError('ECONNREFUSED')]);
+
+    log.record('s-1', failure!);
+    log.finish('s-1', 'resumed');
+    log.finish('s-2', 'session ended');
+
+    expect(lines).toHaveLength(1);
+  });
+
+  it('counts each session apart', () => {
+    const { logger, lines } = captureLogger();
+    let nowMs = NOW_MS;
+    const log = new ReconnectFailureLog(logger, () => nowMs, 30_000);
+    const failures = classifyRun(Array.from({ length: 4 }, () => systemError('ECONNREFUSED')));
+
+    log.record('s-1', failures[0]!);
+    log.record('s-2', failures[0]!);
+    log.record('s-2', failures[1]!);
+    nowMs += 30_000;
+    log.record('s-1', failures[1]!);
+    log.finish('s-2', 'session ended');
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+    expect(parsed).toHaveLength(3);
+    expect(parsed[1]!.sessionId).toBe('s-1');
+    expect(parsed[1]!.failedAttemptsSinceLastLine).toBe(1);
+    expect(parsed[2]!.sessionId).toBe('s-2');
+    expect(parsed[2]!.failedAttemptsSinceLastLine).toBe(2);
+  });
+
   it('logs no token of the error', () => {
     const { logger, lines } = captureLogger();
     const log = new ReconnectFailureLog(logger, () => NOW_MS);

@@ -290,6 +290,48 @@ describe('Tunnel while reconnecting', () => {
     expect(received).toBe(sent);
   });
 
+  it('logs unlogged attempts before a forgotten session', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    for (const attempt of [1, 2, 3]) {
+      rig.session.emit('reconnect-failed', connectionRefusedAttempt(attempt));
+    }
+    const notFound = Object.assign(new Error('Session fake-session-1 does not exist.'), {
+      name: 'DoesNotExistException',
+    });
+
+    rig.session.emit('ended', { by: 'error', reason: notFound.message, error: notFound });
+    const parsed = rig.logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const messages = parsed.map((line) => line.msg);
+    const endLine = parsed.find(
+      (line) => line.msg === 'reconnect ended after failed attempts not logged yet',
+    );
+
+    expect(messages.filter((msg) => msg === 'reconnect attempt failed')).toHaveLength(1);
+    expect(endLine?.failedAttemptsSinceLastLine).toBe(2);
+    expect(endLine?.attempt).toBe(3);
+    expect(endLine?.outcome).toBe('session ended');
+    expect(messages.indexOf(endLine?.msg)).toBeLessThan(
+      messages.indexOf('session ended, not found by the service'),
+    );
+  });
+
+  it('logs unlogged attempts on resume', async () => {
+    const rig = await openTunnel();
+    loseWebsocket(rig.session);
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(1));
+    rig.session.emit('reconnect-failed', connectionRefusedAttempt(2));
+
+    rig.session.emit('reconnected');
+    const parsed = rig.logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const endLine = parsed.find(
+      (line) => line.msg === 'reconnect ended after failed attempts not logged yet',
+    );
+
+    expect(endLine?.failedAttemptsSinceLastLine).toBe(1);
+    expect(endLine?.outcome).toBe('resumed');
+  });
+
   it('turns a forgotten session into a reason', async () => {
     const rig = await openTunnel();
     loseWebsocket(rig.session);
