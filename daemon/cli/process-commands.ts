@@ -163,11 +163,12 @@ function readTail(file: string, lines: number): string {
   }
 }
 
-interface LogEntry {
+export interface LogEntry {
   level?: number;
   pid?: number;
   /** Epoch milliseconds, pino's default timestamp. */
   time?: number;
+  msg?: string;
 }
 
 /** Parsed daemon.log lines written by process `pid`; pino puts the pid on every line. */
@@ -350,11 +351,24 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** Counts the warnings and errors the daemon `pid` logged since `sinceMs` (epoch ms). */
-function shutdownFailures(logFile: string, pid: number, sinceMs: number): number {
-  return logEntriesOf(logFile, pid).filter(
-    (entry) => (entry.level ?? 0) >= PINO_WARN && (entry.time ?? 0) >= sinceMs,
-  ).length;
+/** Message the daemon logs when it receives a shutdown request or signal. */
+const SHUTDOWN_REQUESTED_MSG = 'shutdown requested';
+
+/**
+ * Counts the warnings and errors among one daemon's `entries` that its shutdown logged. Only
+ * entries after its last `shutdown requested` line count, because an error logged while
+ * `stop` started, such as a rejected config file, is no failure of the shutdown. Without that
+ * line, e.g. when it scrolled out of the tail read, entries from `sinceMs` (epoch ms) on count.
+ */
+export function countShutdownFailures(entries: LogEntry[], sinceMs: number): number {
+  const requested = entries.findLastIndex(
+    (entry) => entry.msg === SHUTDOWN_REQUESTED_MSG && (entry.time ?? 0) >= sinceMs,
+  );
+  const shutdownEntries =
+    requested === -1
+      ? entries.filter((entry) => (entry.time ?? 0) >= sinceMs)
+      : entries.slice(requested + 1);
+  return shutdownEntries.filter((entry) => (entry.level ?? 0) >= PINO_WARN).length;
 }
 
 function plural(count: number, noun: string): string {
@@ -447,7 +461,7 @@ the pid file names is never signalled.`,
     });
     if (outcome.via === 'api') {
       const { reply } = outcome;
-      const failures = shutdownFailures(paths.logFile, pid, requestedAt);
+      const failures = countShutdownFailures(logEntriesOf(paths.logFile, pid), requestedAt);
       print(
         `the daemon (pid ${pid}) stopped: it closed ${plural(reply.tunnels, 'tunnel')} and terminated ${plural(reply.sessions, 'SSM session')}${failures > 0 ? `; ${plural(failures, 'failure')} logged, see \`bastionless logs\`` : ''}`,
       );
