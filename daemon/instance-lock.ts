@@ -38,8 +38,11 @@ export type DaemonProbe =
    * not respond. This is a daemon that is starting, or stopping after it closed its API.
    */
   | { state: 'transitioning'; pid: number; lockAgeMs: number }
-  /** The API port accepted the request but sent no reply within PROBE_TIMEOUT_MS. */
-  | { state: 'unresponsive'; pid: number; port: number }
+  /**
+   * The API port accepted the request but sent no reply within PROBE_TIMEOUT_MS, or it replied
+   * but the token file cannot be used to call it; `tokenProblem` then says why.
+   */
+  | { state: 'unresponsive'; pid: number; port: number; tokenProblem?: string }
   /**
    * No daemon runs. `stalePid` is a live process that a leftover lock names but that is not
    * this daemon, e.g. a pid reused after a crash or a reboot; null when there is none.
@@ -106,21 +109,51 @@ function readLock(lockFile: string): LockContent | null {
   };
 }
 
+type ApiFileRead =
+  | { api: ApiFile; token: string }
+  /** api.json is valid but the token file is not a readable regular file of a sane size. */
+  | { api: ApiFile; token: null; tokenProblem: string };
+
 /** Reads api.json and the token bounded, so a FIFO or a huge file there cannot stall a probe. */
-function readApiFile(paths: BastionlessPaths): { api: ApiFile; token: string } | null {
+function readApiFile(paths: BastionlessPaths): ApiFileRead | null {
+  let api: ApiFile;
   try {
     const apiText = readStateFile(paths.apiFile, MAX_API_FILE_BYTES)?.text;
-    const token = readStateFile(paths.tokenFile, MAX_TOKEN_FILE_BYTES)?.text.trim();
-    if (apiText === undefined || !token) {
+    if (apiText === undefined) {
       return null;
     }
-    const api = JSON.parse(apiText) as ApiFile;
+    api = JSON.parse(apiText) as ApiFile;
     if (!Number.isInteger(api.port) || !Number.isInteger(api.pid)) {
       return null;
     }
-    return { api, token };
   } catch {
     return null;
+  }
+  try {
+    const token = readStateFile(paths.tokenFile, MAX_TOKEN_FILE_BYTES)?.text.trim();
+    return token ? { api, token } : null;
+  } catch (error) {
+    if (error instanceof StateFileError) {
+      return { api, token: null, tokenProblem: error.message };
+    }
+    return null;
+  }
+}
+
+/**
+ * Returns whether the control API on `port` rejects a request without a token with 401, as a
+ * bastionless daemon does. This tells a daemon whose token file was tampered with from a port
+ * that another program took over.
+ */
+async function answersAsControlApi(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/v1/status`, {
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    });
+    await response.body?.cancel();
+    return response.status === 401;
+  } catch {
+    return false;
   }
 }
 
@@ -160,14 +193,21 @@ export async function probeDaemon(paths: BastionlessPaths): Promise<DaemonProbe>
   const pid = lock ? lock.pid : (state?.api.pid ?? Number.NaN);
   const alive = Number.isInteger(pid) && pid > 0 && processExists(pid);
   if (alive && state) {
-    const answer = await askControlApi(state.api.port, state.token, pid);
-    if (answer.kind === 'ours') {
-      const url = `http://127.0.0.1:${state.api.port}`;
-      const { configFile } = state.api;
-      return { state: 'running', pid, port: state.api.port, url, token: state.token, configFile };
-    }
-    if (answer.kind === 'timeout') {
-      return { state: 'unresponsive', pid, port: state.api.port };
+    if (state.token === null) {
+      if (await answersAsControlApi(state.api.port)) {
+        const { tokenProblem } = state;
+        return { state: 'unresponsive', pid, port: state.api.port, tokenProblem };
+      }
+    } else {
+      const answer = await askControlApi(state.api.port, state.token, pid);
+      if (answer.kind === 'ours') {
+        const url = `http://127.0.0.1:${state.api.port}`;
+        const { configFile } = state.api;
+        return { state: 'running', pid, port: state.api.port, url, token: state.token, configFile };
+      }
+      if (answer.kind === 'timeout') {
+        return { state: 'unresponsive', pid, port: state.api.port };
+      }
     }
   }
   if (

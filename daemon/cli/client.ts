@@ -42,7 +42,7 @@ export class DaemonClient {
         throw unresponsiveDaemonError(probe);
       case 'transitioning':
         throw new CliError(
-          `bastionless (pid ${probe.pid}) is starting or stopping; run the command again in a few seconds`,
+          `the daemon (pid ${probe.pid}) is starting or stopping; run the command again in a few seconds`,
         );
       case 'stopped':
         if (probe.stalePid === null) {

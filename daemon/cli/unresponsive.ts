@@ -10,6 +10,8 @@ import { CliError } from './errors.js';
 export interface UnresponsiveDaemon {
   pid: number;
   port: number;
+  /** Why the token file cannot be used, when that and not a silent API is the problem. */
+  tokenProblem?: string;
 }
 
 /**
@@ -86,20 +88,27 @@ export function describeUnresponsiveDaemon(
 ): UnresponsiveText {
   const { pid, port } = daemon;
   const api = `its control API on 127.0.0.1:${port}`;
+  if (daemon.tokenProblem !== undefined) {
+    return {
+      problem: `the daemon (pid ${pid}) holds the state directory, but no command can use ${api}: ${daemon.tokenProblem}`,
+      nextStep:
+        'end it with `bastionless stop`, then run `bastionless start`, which writes a new token',
+    };
+  }
   if (condition === 'suspended') {
     return {
-      problem: `bastionless (pid ${pid}) holds the state directory but is suspended (process state T, as after SIGSTOP or Ctrl-Z), so ${api} does not respond`,
+      problem: `the daemon (pid ${pid}) holds the state directory but is suspended (process state T, as after SIGSTOP or Ctrl-Z), so ${api} does not respond`,
       nextStep: `resume it with \`kill -CONT ${pid}\`, or end it with \`bastionless stop\``,
     };
   }
   if (condition === 'traced') {
     return {
-      problem: `bastionless (pid ${pid}) holds the state directory but is stopped by a debugger or tracer (process state t), so ${api} does not respond`,
+      problem: `the daemon (pid ${pid}) holds the state directory but is stopped by a debugger or tracer (process state t), so ${api} does not respond`,
       nextStep: `continue it in the debugger, or end it with \`bastionless stop\``,
     };
   }
   return {
-    problem: `bastionless (pid ${pid}) holds the state directory, but ${api} did not respond within ${PROBE_TIMEOUT_MS / 1000} s, so it may be hung`,
+    problem: `the daemon (pid ${pid}) holds the state directory, but ${api} did not respond within ${PROBE_TIMEOUT_MS / 1000} s, so it may be hung`,
     nextStep: 'end it with `bastionless stop`, then run `bastionless start`',
   };
 }

@@ -48,7 +48,9 @@ describe.runIf(process.platform === 'linux')('commands on a suspended daemon', (
         const elapsedMs = Date.now() - startedAt;
         expect(result.code).toBe(1);
         expect(result.stdout).toBe('');
-        expect(result.stderr).toContain(`bastionless (pid ${pid}) holds the state directory`);
+        expect(result.stderr).toContain(
+          `bastionless: the daemon (pid ${pid}) holds the state directory`,
+        );
         expect(result.stderr).toContain('is suspended (process state T');
         expect(result.stderr).toContain(`resume it with \`kill -CONT ${pid}\``);
         expect(result.stderr).not.toContain('/v1/');

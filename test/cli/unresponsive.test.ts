@@ -219,7 +219,9 @@ describe.runIf(IS_LINUX)('unresponsive daemon processes', () => {
       const start = await runCli(['start'], env);
       expect(start.code).toBe(1);
       expect(start.stdout).toBe('');
-      expect(start.stderr).toContain(`bastionless (pid ${daemon.pid}) holds the state directory`);
+      expect(start.stderr).toContain(
+        `bastionless: the daemon (pid ${daemon.pid}) holds the state directory`,
+      );
       expect(start.stderr).toContain('is suspended (process state T');
       expect(start.stderr).toContain(`127.0.0.1:${daemon.port} does not respond`);
       expect(start.stderr).toContain(`\`kill -CONT ${daemon.pid}\``);

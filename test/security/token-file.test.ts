@@ -3,6 +3,7 @@
 // with a fresh 0600 token, a daemon that starts, a rejected old token and no token in the log.
 
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import {
   chmodSync,
   chownSync,
@@ -161,10 +162,18 @@ describe('token file across restarts', () => {
     try {
       rmSync(tokenFile);
       execFileSync('mkfifo', ['-m', '600', tokenFile]);
-      // Without a readable token the CLI reports that no daemon runs, instead of waiting.
+      // Without a readable token the CLI says why no command can reach the daemon, instead of
+      // waiting on the FIFO, and `stop` ends the daemon by signal.
       const result = await runCli(['down', 'any-tunnel'], daemonEnv(home), 10_000);
-      expect(result.code).not.toBe(0);
-      expect(result.stderr).toContain('not running');
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`the daemon (pid ${started.daemon.child.pid})`);
+      expect(result.stderr).toContain(`${tokenFile} was not read because it is not a regular file`);
+      expect(result.stderr).toContain('end it with `bastionless stop`');
+
+      const exited = once(started.daemon.child, 'exit');
+      const stop = await runCli(['stop'], daemonEnv(home), 20_000);
+      expect(stop.code, stop.stderr).toBe(0);
+      await exited;
     } finally {
       await shutdownDaemon(started);
     }
