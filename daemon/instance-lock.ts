@@ -40,7 +40,7 @@ export type DaemonProbe =
   | { state: 'transitioning'; pid: number; lockAgeMs: number }
   /**
    * The API port accepted the request but sent no reply within PROBE_TIMEOUT_MS, or it replied
-   * but the token file cannot be used to call it; `tokenProblem` then says why.
+   * but the token file cannot be used to call it; `tokenProblem` then gives the reason.
    */
   | { state: 'unresponsive'; pid: number; port: number; tokenProblem?: string }
   /**
@@ -142,7 +142,7 @@ function readApiFile(paths: BastionlessPaths): ApiFileRead | null {
 
 /**
  * Returns whether the control API on `port` rejects a request without a token with 401, as a
- * bastionless daemon does. This tells a daemon whose token file was tampered with from a port
+ * bastionless daemon does. This distinguishes a daemon whose token file was tampered with from a port
  * that another program took over.
  */
 async function answersAsControlApi(port: number): Promise<boolean> {
