@@ -26,6 +26,16 @@ function openFor(tunnel: TunnelStatus): string {
   return formatDuration(Number.isNaN(since) ? tunnel.uptimeMs : Math.max(0, Date.now() - since));
 }
 
+/**
+ * Returns the round trip to show. While the tunnel reconnects, the daemon still reports the
+ * last value measured before the websocket dropped, which is no longer current.
+ */
+function roundTrip(tunnel: TunnelStatus, daemonLost: boolean): string {
+  if (daemonLost) return 'unknown';
+  if (tunnel.state === 'reconnecting') return 'unknown until the session resumes';
+  return formatRtt(tunnel.rttMs);
+}
+
 interface TunnelRowProps {
   tunnel: TunnelStatus;
   samples: readonly RateSample[];
@@ -49,6 +59,9 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
   const error = tunnel.lastError;
   const remote = `${tunnel.remoteHost ?? tunnel.target}:${tunnel.remotePort}`;
   const sessions = tunnel.sessionIds.length > 0 ? tunnel.sessionIds.join(', ') : 'none';
+  // The daemon reports `reconnecting` only while every session resumes, so all listed sessions
+  // are the ones being resumed, and their last round trip predates the outage.
+  const resuming = !daemonLost && tunnel.state === 'reconnecting' && tunnel.sessionIds.length > 0;
   return (
     <article
       class={`tunnel tone-${description.tone}`}
@@ -150,6 +163,12 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
             <code class="long-id" title={sessions} data-testid="session-id">
               {sessions}
             </code>
+            {resuming && (
+              <span class="via" data-testid="session-resuming">
+                {' '}
+                being resumed
+              </span>
+            )}
           </dd>
         </div>
         <div>
@@ -161,7 +180,7 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
         </div>
         <div>
           <dt>Round trip</dt>
-          <dd>{daemonLost ? 'unknown' : formatRtt(tunnel.rttMs)}</dd>
+          <dd data-testid="round-trip">{roundTrip(tunnel, daemonLost)}</dd>
         </div>
         <div>
           <dt>Open for</dt>
