@@ -31,8 +31,10 @@ interface ProfileEntry {
   key: string;
   set: AwsClientSet;
   ssm: SSMClient;
-  target: TargetResolver | undefined;
-  remoteHost: RemoteHostResolver | undefined;
+  /** Resolver of the target spec in `targetKey`; a changed spec replaces it. */
+  target: { resolver: TargetResolver; targetKey: string } | undefined;
+  /** Resolver of the remote host in `hostKey`; a changed remote host replaces it. */
+  remoteHost: { resolver: RemoteHostResolver; hostKey: string } | undefined;
 }
 
 type SsmSend = SSMClient['send'];
@@ -73,7 +75,9 @@ function keyOf(profile: Profile): string {
 
 /**
  * Keeps the AWS clients and resolvers of every profile, by profile name. A profile whose
- * region, AWS profile or endpoints changed gets a new set, and the old one is destroyed.
+ * region, AWS profile or endpoints changed gets a new set, and the old one is destroyed. An
+ * edited target or remote host gets a new resolver on its next lookup, so an edit through the
+ * control API takes effect without a daemon restart.
  */
 export class ProfileAwsRegistry {
   private readonly entries = new Map<string, ProfileEntry>();
@@ -125,14 +129,19 @@ export class ProfileAwsRegistry {
 
   /**
    * Resolves the tag target of `profile` to one Online instance id, keeping the previous
-   * choice while it stays Online. Credentials rejected by AWS are refreshed once.
+   * choice while it stays Online. An edited target gets a new resolver, so the previous choice
+   * of the old tags is dropped. Credentials rejected by AWS are refreshed once.
    */
   async resolveTarget(profile: Profile): Promise<string> {
     const entry = this.entryFor(profile);
-    entry.target ??= createTargetResolver(profile.target, entry.set, (choice) =>
-      this.options.onTargetChoice?.(profile, choice),
-    );
-    const resolver = entry.target;
+    const targetKey = JSON.stringify(profile.target);
+    if (entry.target?.targetKey !== targetKey) {
+      const resolver = createTargetResolver(profile.target, entry.set, (choice) =>
+        this.options.onTargetChoice?.(profile, choice),
+      );
+      entry.target = { resolver, targetKey };
+    }
+    const resolver = entry.target.resolver;
     const chosen = await withCredentialRetry(entry.set, () => resolver.resolve());
     return chosen.instanceId;
   }
@@ -144,16 +153,19 @@ export class ProfileAwsRegistry {
       throw new Error(`profile ${profile.name} has no remoteHost to resolve`);
     }
     const entry = this.entryFor(profile);
-    entry.remoteHost ??= createRemoteHostResolver(remoteHost, entry.set, {
-      cacheMs: this.options.remoteHostCacheMs,
-    });
-    const resolver = entry.remoteHost;
+    if (entry.remoteHost?.hostKey !== remoteHost) {
+      const resolver = createRemoteHostResolver(remoteHost, entry.set, {
+        cacheMs: this.options.remoteHostCacheMs,
+      });
+      entry.remoteHost = { resolver, hostKey: remoteHost };
+    }
+    const resolver = entry.remoteHost.resolver;
     return withCredentialRetry(entry.set, () => resolver.resolve());
   }
 
   /** Drops the cached endpoint of the profile's remote host, e.g. after a failed dial. */
   invalidateRemoteHost(profile: Profile): void {
-    this.entries.get(profile.name)?.remoteHost?.invalidate();
+    this.entries.get(profile.name)?.remoteHost?.resolver.invalidate();
   }
 
   /** Drops the client sets of profiles not in `names`. */

@@ -8,32 +8,23 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../daemon/config/types.js';
-import { startEmulator, type Emulator } from '../emulator/index.js';
 import { statusTable } from '../../daemon/cli/tunnel-commands.js';
 import {
   startEmulatorProcess,
   type EmulatorProcess,
 } from '../reliability/harness/emulator-process.js';
-import {
-  echoRoundTrip,
-  freePort,
-  sha256,
-  startEchoServer,
-  type EchoServer,
-} from '../tunnel/helpers.js';
+import { echoRoundTrip, freePort, sha256 } from '../tunnel/helpers.js';
 import {
   cleanupAfterEach,
-  createTestHome,
   emulatorProfile,
+  startEmulatorRig,
   startTestDaemon,
   waitForTunnel,
+  type EmulatorRig,
   type TestDaemon,
-  type TestHome,
 } from './helpers.js';
 
 const OFFLINE_INSTANCE = 'i-00000000000000bad';
-const STATIC_PROFILE =
-  '[profile static]\naws_access_key_id = AKIASTATIC00000001\naws_secret_access_key = s3cret\n';
 /** A connection to a tunnel that cannot start a session must close within this limit. */
 const FAST_CLOSE_MS = 1500;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
@@ -42,21 +33,10 @@ const UNRESOLVABLE_ENDPOINT = 'https://ssm.bastionless-test.invalid';
 
 const addCleanup = cleanupAfterEach();
 
-interface Rig {
-  home: TestHome;
-  emulator: Emulator;
-  echo: EchoServer;
-}
+type Rig = EmulatorRig;
 
-async function setup(): Promise<Rig> {
-  const home = await createTestHome();
-  addCleanup(() => home.cleanup());
-  await home.writeAwsConfig(STATIC_PROFILE);
-  const emulator = await startEmulator({ pacing: false });
-  addCleanup(() => emulator.close());
-  const echo = await startEchoServer();
-  addCleanup(() => echo.close());
-  return { home, emulator, echo };
+function setup(): Promise<Rig> {
+  return startEmulatorRig(addCleanup);
 }
 
 async function daemonWith(rig: Rig, ...profiles: Parameters<typeof startTestDaemon>[1]) {

@@ -12,8 +12,8 @@ import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
 import type { Profile, TunnelStatus } from '../../daemon/config/types.js';
 import { resolvePaths } from '../../daemon/paths.js';
 import type { TunnelTimings } from '../../daemon/tunnel/tunnel.js';
-import type { Emulator } from '../emulator/index.js';
-import { freePort, makeProfile } from '../tunnel/helpers.js';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+import { freePort, makeProfile, startEchoServer, type EchoServer } from '../tunnel/helpers.js';
 import { clearEnv } from '../helpers/env.js';
 import { recordSecret } from '../helpers/suite-secrets.js';
 
@@ -79,6 +79,27 @@ export async function createTestHome(): Promise<TestHome> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A test home whose AWS config has `STATIC_PROFILE`, the default-scenario emulator and an echo server. */
+export interface EmulatorRig {
+  home: TestHome;
+  emulator: Emulator;
+  echo: EchoServer;
+}
+
+/** Starts an EmulatorRig and registers the cleanup of each of its parts with `addCleanup`. */
+export async function startEmulatorRig(
+  addCleanup: (cleanup: () => Promise<void>) => void,
+): Promise<EmulatorRig> {
+  const home = await createTestHome();
+  addCleanup(() => home.cleanup());
+  await home.writeAwsConfig(STATIC_PROFILE);
+  const emulator = await startEmulator({ pacing: false });
+  addCleanup(() => emulator.close());
+  const echo = await startEchoServer();
+  addCleanup(() => echo.close());
+  return { home, emulator, echo };
 }
 
 /**
