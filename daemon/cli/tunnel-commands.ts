@@ -168,21 +168,28 @@ export function upDownResult(tunnel: TunnelStatus): string {
   return lines.join('\n');
 }
 
+/** The config file problem `GET /v1/status` reports while the daemon rejects its file. */
+interface ConfigProblem {
+  message: string;
+}
+
+/** Returns why the daemon rejects its config file, or null while it uses the current file. */
+async function configProblemOf(client: DaemonClient): Promise<ConfigProblem | null> {
+  const status = await client.request<{ configError: ConfigProblem | null }>('GET', '/v1/status');
+  return status.configError;
+}
+
 /**
  * Returns the error for a name that no tunnel or group among `tunnels` has. While the daemon
  * rejects its config file, the error leads with the file's problem, because the name may be
  * defined in that file.
  */
-async function unknownNameError(
-  client: DaemonClient,
+function unknownNameError(
   name: string,
   tunnels: TunnelStatus[],
-): Promise<CliError> {
-  const status = await client.request<{ configError: { message: string } | null }>(
-    'GET',
-    '/v1/status',
-  );
-  if (!status.configError) {
+  configProblem: ConfigProblem | null,
+): CliError {
+  if (!configProblem) {
     return new CliError(
       `no tunnel or group is named "${name}"; list them with \`bastionless status\``,
     );
@@ -192,7 +199,16 @@ async function unknownNameError(
     count === 0
       ? `the daemon did not load this file and has no profiles, so no tunnel or group is named "${name}"`
       : `the daemon did not load this file and keeps the ${count} ${count === 1 ? 'profile' : 'profiles'} it loaded before, but no tunnel or group among them is named "${name}"`;
-  return new CliError(status.configError.message, EXIT_FAILURE, [loaded]);
+  return new CliError(configProblem.message, EXIT_FAILURE, [loaded]);
+}
+
+/**
+ * Returns the warning `up` and `down` print before their result while the daemon rejects its
+ * config file: the tunnel runs with the settings loaded before, which a user who just edited
+ * the file would not expect.
+ */
+export function staleConfigWarning(configProblem: ConfigProblem): string {
+  return `warning: the daemon did not load the current config file and uses the profiles it loaded before: ${configProblem.message}`;
 }
 
 /** Starts or stops a tunnel by name, or every tunnel of a group when no tunnel has the name. */
@@ -202,22 +218,25 @@ async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number
   const client = await DaemonClient.connect(pathsFor(args));
   const action = command === 'up' ? 'start' : 'stop';
   const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
-  let results: TunnelStatus[];
-  if (tunnels.some((tunnel) => tunnel.name === name)) {
-    results = [
-      await client.request<TunnelStatus>(
-        'POST',
-        `/v1/tunnels/${encodeURIComponent(name)}/${action}`,
-      ),
-    ];
-  } else if (tunnels.some((tunnel) => tunnel.groups.includes(name))) {
-    results = await client.request<TunnelStatus[]>(
-      'POST',
-      `/v1/groups/${encodeURIComponent(name)}/${action}`,
-    );
-  } else {
-    throw await unknownNameError(client, name, tunnels);
+  const configProblem = await configProblemOf(client);
+  const isTunnel = tunnels.some((tunnel) => tunnel.name === name);
+  if (!isTunnel && !tunnels.some((tunnel) => tunnel.groups.includes(name))) {
+    throw unknownNameError(name, tunnels, configProblem);
   }
+  if (configProblem) {
+    process.stderr.write(`${staleConfigWarning(configProblem)}\n`);
+  }
+  const results = isTunnel
+    ? [
+        await client.request<TunnelStatus>(
+          'POST',
+          `/v1/tunnels/${encodeURIComponent(name)}/${action}`,
+        ),
+      ]
+    : await client.request<TunnelStatus[]>(
+        'POST',
+        `/v1/groups/${encodeURIComponent(name)}/${action}`,
+      );
   if (command === 'up' && process.stdin.isTTY) {
     // An assume-role profile with mfa_serial requests its code while the session starts.
     await promptForMfa(
