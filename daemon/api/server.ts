@@ -26,7 +26,7 @@ import { registerLifecycleRoutes } from './lifecycle-routes.js';
 import { loadStaticFiles, registerStaticFiles } from './static-files.js';
 import type { Registry } from 'prom-client';
 import { createDescribeTargets } from './targets.js';
-import type { DescribeTargets, ProfileStore, TunnelController } from './types.js';
+import type { DaemonStatusBody, DescribeTargets, ProfileStore, TunnelController } from './types.js';
 
 export const API_HOST = '127.0.0.1';
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
@@ -261,16 +261,25 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const startedAt = new Date().toISOString();
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/v1/status', async () => ({
-    version: options.version ?? null,
-    pid: process.pid,
-    startedAt,
-    configFile: options.store.file,
-    configError: options.store.error
-      ? { code: options.store.error.code, message: options.store.error.message }
-      : null,
-    tunnels: options.manager.list().length,
-  }));
+  app.get('/v1/status', async (): Promise<DaemonStatusBody> => {
+    const error = options.store.error;
+    return {
+      version: options.version ?? null,
+      pid: process.pid,
+      startedAt,
+      configFile: options.store.file,
+      configError: error
+        ? {
+            code: error.code,
+            message: error.message,
+            reason: error.reason,
+            fix: error.fix ?? null,
+            fields: error.fields,
+          }
+        : null,
+      tunnels: options.manager.list().length,
+    };
+  });
   registerTunnelRoutes(app, options.manager, () => options.store.error);
   registerProfileRoutes(app, options.store);
   registerEventRoutes(app, options.manager, options.mfa);

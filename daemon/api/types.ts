@@ -2,7 +2,7 @@
 // listing), so tests and the daemon can pass in their own implementations.
 
 import type { Profile, TunnelStatus } from '../config/types.js';
-import type { ConfigError } from '../config/errors.js';
+import type { ConfigError, FieldIssue } from '../config/errors.js';
 import type { TrafficHistorySnapshot } from '../tunnel/traffic-history.js';
 
 export interface TrafficEvent {
@@ -30,6 +30,30 @@ export interface TunnelController {
   off(event: 'traffic', listener: (traffic: TrafficEvent) => void): unknown;
   on(event: 'removed', listener: (name: string) => void): unknown;
   off(event: 'removed', listener: (name: string) => void): unknown;
+}
+
+/** Problem of a rejected config file, in the `configError` field of `GET /v1/status`. */
+export interface ConfigErrorStatus {
+  code: string;
+  /** The file, the problem and the fix in one line, as the CLI prints it. */
+  message: string;
+  /** The problem alone, without the file name and the fix. */
+  reason: string;
+  /** The next step, or null when the message has no separate fix. */
+  fix: string | null;
+  /** Every invalid value of an ERR_CONFIG_INVALID file, and empty for the other codes. */
+  fields: FieldIssue[];
+}
+
+/** Body of `GET /v1/status`. */
+export interface DaemonStatusBody {
+  version: string | null;
+  pid: number;
+  startedAt: string;
+  configFile: string;
+  configError: ConfigErrorStatus | null;
+  /** Tunnels the daemon runs, one per loaded profile, kept while the file is rejected. */
+  tunnels: number;
 }
 
 /** The subset of ConfigStore that the profile routes use. */
