@@ -19,8 +19,14 @@ import {
   type ParsedArgs,
   type RequiredOption,
 } from './args.js';
+import { probeDaemon } from '../instance-lock.js';
 import { pathsFor, print, type Command } from './command.js';
 import { CliError, configFileError, EXIT_USAGE } from './errors.js';
+import {
+  describeUnresponsiveDaemon,
+  processCondition,
+  type ProcessCondition,
+} from './unresponsive.js';
 
 const ENDPOINT_SERVICES = ['ssm', 'sts', 'ec2', 'rds', 'elasticache'] as const;
 
@@ -207,6 +213,32 @@ function warnUnknownAwsProfile(args: ParsedArgs, profileName: string): void {
   );
 }
 
+/** When a daemon in `condition` applies a change it has missed, as a clause. */
+function whenChangeApplies(condition: ProcessCondition): string {
+  if (condition === 'suspended') {
+    return 'the change takes effect when it resumes';
+  }
+  if (condition === 'traced') {
+    return 'the change takes effect when the debugger continues it';
+  }
+  return 'the change takes effect once it responds again';
+}
+
+/**
+ * Warns after a successful write when the daemon holds the state directory but does not
+ * respond, e.g. under SIGSTOP, because it applies the change only once it runs again. A daemon
+ * whose token file alone is unusable still watches the config file, so it gets no warning.
+ */
+async function warnIfDaemonUnresponsive(args: ParsedArgs): Promise<void> {
+  const probe = await probeDaemon(pathsFor(args));
+  if (probe.state !== 'unresponsive' || probe.tokenProblem !== undefined) {
+    return;
+  }
+  const condition = processCondition(probe.pid);
+  const { problem, nextStep } = describeUnresponsiveDaemon(probe, condition);
+  process.stderr.write(`warning: ${problem}, and ${whenChangeApplies(condition)}; ${nextStep}\n`);
+}
+
 function openStore(args: ParsedArgs): ConfigStore {
   const store = new ConfigStore({ file: pathsFor(args).configFile });
   store.load();
@@ -242,6 +274,7 @@ ${PROFILE_OPTIONS_HELP}
     );
     print(`region ${created.region} from ${region.source}`);
     warnUnknownAwsProfile(args, created.name);
+    await warnIfDaemonUnresponsive(args);
     return 0;
   },
 };
@@ -285,6 +318,7 @@ ${PROFILE_OPTIONS_HELP}
     }
     print(`updated profile "${name}"`);
     warnUnknownAwsProfile(args, name);
+    await warnIfDaemonUnresponsive(args);
     return 0;
   },
 };
@@ -305,6 +339,7 @@ Removes a profile from the config file; a running daemon stops its tunnel.`,
       profileFailure(error);
     }
     print(`removed profile "${name}"`);
+    await warnIfDaemonUnresponsive(args);
     return 0;
   },
 };
