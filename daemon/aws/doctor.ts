@@ -11,6 +11,7 @@ import {
 import type { Profile } from '../config/types.js';
 import { classifyError } from '../errors.js';
 import { describePortOwner, type PortInUseText } from '../tunnel/listeners.js';
+import { findPortOwner } from '../tunnel/port-owner.js';
 import type { AwsClientSet } from './clients.js';
 import { checkAgentPath, probeLocalPort } from './doctor-network.js';
 import { parseRemoteHost, resolveRemoteHost } from './remote-host.js';
@@ -47,15 +48,30 @@ export interface DoctorDependencies {
   now?: () => number;
   /**
    * Resolves true when this profile's own tunnel is running in the daemon, so a busy local
-   * port is its listener. Absent: a busy port always fails.
+   * port is its listener, or an UnresponsiveDaemon when that daemon runs but its control API
+   * does not respond. Absent: a busy port always fails.
    */
-  isOwnTunnelRunning?: (profile: Profile) => Promise<boolean>;
+  isOwnTunnelRunning?: (profile: Profile) => Promise<boolean | UnresponsiveDaemon>;
+  /** Returns the pid listening on a local port, or undefined. Default: findPortOwner. */
+  findPortOwnerPid?: (port: number) => Promise<number | undefined>;
   /**
    * Names the process that listens on a busy port, with the next step; defaults to the lookup
    * that ERR_PORT_IN_USE of a tunnel uses.
    */
   describePortOwner?: (port: number, alternative: string) => Promise<PortInUseText>;
 }
+
+/** The daemon of the doctor's config, running but with a control API that does not respond. */
+export interface UnresponsiveDaemon {
+  pid: number;
+  /** Sentence that names the process condition, e.g. suspended by SIGSTOP. */
+  problem: string;
+  /** Command that resumes or ends the daemon. */
+  nextStep: string;
+}
+
+// Finding the owner reads /proc or runs lsof. Past this time the port owner counts as unknown.
+const OWNER_PID_TIMEOUT_MS = 1500;
 
 /**
  * First agent version that needs no ec2messages endpoint: from 3.x on, the agent opens
@@ -323,8 +339,18 @@ async function checkLocalPort(profile: Profile, deps: DoctorDependencies): Promi
   }
   const editPort = `\`bastionless edit ${profile.name} --local-port N\` (localPort)`;
   if (code === 'EADDRINUSE') {
-    if (await isOwnTunnelRunning(profile, deps)) {
+    const own = await isOwnTunnelRunning(profile, deps);
+    if (own === true) {
       return check('local-port', title, 'pass', `${address} is held by this profile's tunnel`);
+    }
+    if (own !== false && (await findOwnerPid(profile.localPort, deps)) === own.pid) {
+      return check(
+        'local-port',
+        title,
+        'fail',
+        `${address} is held by this config's own daemon. ${capitalize(own.problem)}`,
+        `${capitalize(own.nextStep)}.`,
+      );
     }
     const describe = deps.describePortOwner ?? describePortOwner;
     const { owner, hint } = await describe(
@@ -342,7 +368,28 @@ async function checkLocalPort(profile: Profile, deps: DoctorDependencies): Promi
   );
 }
 
-async function isOwnTunnelRunning(profile: Profile, deps: DoctorDependencies): Promise<boolean> {
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+async function findOwnerPid(port: number, deps: DoctorDependencies): Promise<number | undefined> {
+  const find =
+    deps.findPortOwnerPid ?? (async (busyPort: number) => (await findPortOwner(busyPort))?.pid);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), OWNER_PID_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([find(port).catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function isOwnTunnelRunning(
+  profile: Profile,
+  deps: DoctorDependencies,
+): Promise<boolean | UnresponsiveDaemon> {
   try {
     return (await deps.isOwnTunnelRunning?.(profile)) ?? false;
   } catch {

@@ -1,6 +1,11 @@
 // `doctor`: run the setup checks for one profile or for all of them.
 
-import { formatDoctorReport, runDoctor, type DoctorReport } from '../aws/doctor.js';
+import {
+  formatDoctorReport,
+  runDoctor,
+  type DoctorReport,
+  type UnresponsiveDaemon,
+} from '../aws/doctor.js';
 import { ConfigStore } from '../config/store.js';
 import type { Profile, TunnelState, TunnelStatus } from '../config/types.js';
 import type { BastionlessPaths } from '../paths.js';
@@ -36,16 +41,22 @@ export function holdsLocalPort(tunnel: TunnelStatus | undefined, profile: Profil
 /**
  * Returns a check that queries the running daemon's API whether the profile's tunnel holds its local
  * port. Without a running daemon the check resolves false. A daemon that holds the state
- * directory but does not respond fails the check with the suspended or hung message.
+ * directory but does not respond resolves to its pid and the suspended or hung message.
  */
-function ownTunnelChecker(paths: BastionlessPaths): (profile: Profile) => Promise<boolean> {
+function ownTunnelChecker(
+  paths: BastionlessPaths,
+): (profile: Profile) => Promise<boolean | UnresponsiveDaemon> {
   return async (profile) => {
     let client: DaemonClient;
     try {
       client = await DaemonClient.connect(paths);
     } catch (error) {
       if (error instanceof UnresponsiveDaemonError) {
-        throw error;
+        return {
+          pid: error.daemon.pid,
+          problem: error.message,
+          nextStep: error.details.join(' '),
+        };
       }
       return false;
     }
