@@ -100,15 +100,19 @@ function moreIssuesSuffix(issueCount: number): string {
 /** Message and detail lines a command prints for a config file error. */
 export interface ConfigErrorText {
   message: string;
-  /** One indented line per issue after the first, which the message names. */
+  /**
+   * Lines printed after the message. For an invalid file: one indented line per problem after
+   * the first, then the fix, so the fix is the last line.
+   */
   details: string[];
 }
 
 /**
- * Words a config file error the same way for every command. An invalid file's further
- * problems become detail lines, up to MAX_LISTED_ISSUES, in place of their count.
- * `leftUnchanged` is for commands that would have written the file, such as `add`: the
- * message for a file they read and rejected then says it was left unchanged before the fix.
+ * Words a config file error the same way for every command. `leftUnchanged` is for commands
+ * that would have written the file, such as `add`: the message then says that the file they
+ * read and rejected was left unchanged. An invalid file gets each problem with its field path,
+ * the first in the message and the others as detail lines up to MAX_LISTED_ISSUES, and the fix
+ * as the last line, because a problem may end in its own next step, e.g. `use 1-65535`.
  */
 export function configErrorText(
   error: ConfigError,
@@ -118,27 +122,37 @@ export function configErrorText(
   if (suffix === undefined || !error.message.endsWith(suffix)) {
     return { message: error.message, details: [] };
   }
-  let problem = error.message.slice(0, -suffix.length);
-  const details = error.code === 'ERR_CONFIG_INVALID' ? issueLines(error.fields) : [];
-  const count = moreIssuesSuffix(error.fields.length);
-  if (details.length > 0 && problem.endsWith(count)) {
-    problem = problem.slice(0, -count.length);
-  }
+  const problem = error.message.slice(0, -suffix.length);
   // A file that could not be read is no file to change, e.g. a directory, so only a file that
   // was read and rejected gets the note.
   const unchanged =
     options.leftUnchanged && error.code !== 'ERR_CONFIG_READ' ? ', so it was left unchanged' : '';
-  return { message: `${problem}${unchanged}${suffix}`, details };
+  const reasonClause = `: ${error.reason}`;
+  if (
+    error.code !== 'ERR_CONFIG_INVALID' ||
+    error.fields.length === 0 ||
+    !problem.endsWith(reasonClause)
+  ) {
+    return { message: `${problem}${unchanged}${suffix}`, details: [] };
+  }
+  const head = problem.slice(0, -reasonClause.length);
+  const [first, ...rest] = error.fields;
+  return {
+    message: `${head}${unchanged}: ${issueText(first!)}`,
+    details: [...issueLines(rest), error.fix!],
+  };
 }
 
-/** Returns a line per issue after the first, up to MAX_LISTED_ISSUES, and one for the rest. */
+/** Returns `path: message` for an issue, or the message alone for an issue of the whole file. */
+function issueText(issue: FieldIssue): string {
+  return issue.path === '' ? issue.message : `${issue.path}: ${issue.message}`;
+}
+
+/** Returns an indented line per issue, up to MAX_LISTED_ISSUES, and one for the rest. */
 function issueLines(issues: FieldIssue[]): string[] {
-  const rest = issues.slice(1);
-  const lines = rest
-    .slice(0, MAX_LISTED_ISSUES)
-    .map((issue) => `  ${issue.path}: ${issue.message}`);
-  if (rest.length > MAX_LISTED_ISSUES) {
-    lines.push(`  and ${rest.length - MAX_LISTED_ISSUES} more problems`);
+  const lines = issues.slice(0, MAX_LISTED_ISSUES).map((issue) => `  ${issueText(issue)}`);
+  if (issues.length > MAX_LISTED_ISSUES) {
+    lines.push(`  and ${issues.length - MAX_LISTED_ISSUES} more problems`);
   }
   return lines;
 }

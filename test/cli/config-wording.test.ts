@@ -72,9 +72,12 @@ describe('configErrorText', () => {
     expect(error.message).toContain('(and 1 more)');
     const { message, details } = configErrorText(error);
     expect(message).toBe(
-      `config file /h/config.json is invalid: profile "a": the name is already used; ${EDIT_FIX}`,
+      'config file /h/config.json is invalid: profiles[1].name: profile "a": the name is already used',
     );
-    expect(details).toEqual(['  profiles[1].localPort: profile "a": localPort 1 is already used']);
+    expect(details).toEqual([
+      '  profiles[1].localPort: profile "a": localPort 1 is already used',
+      EDIT_FIX,
+    ]);
   });
 
   it('counts the problems past the maximum', () => {
@@ -83,11 +86,14 @@ describe('configErrorText', () => {
       message: `profile "p${index}": region is missing`,
     }));
     const { message, details } = configErrorText(invalidFailure('/h/config.json', issues));
-    expect(message).toContain('profile "p0": region is missing;');
+    expect(message).toBe(
+      'config file /h/config.json is invalid: profiles[0].region: profile "p0": region is missing',
+    );
     expect(message).not.toContain('more)');
-    expect(details).toHaveLength(MAX_LISTED_ISSUES + 1);
+    expect(details).toHaveLength(MAX_LISTED_ISSUES + 2);
     expect(details[0]).toBe('  profiles[1].region: profile "p1": region is missing');
-    expect(details.at(-1)).toBe('  and 3 more problems');
+    expect(details.at(-2)).toBe('  and 3 more problems');
+    expect(details.at(-1)).toBe(EDIT_FIX);
   });
 });
 
@@ -169,9 +175,9 @@ describe('one wording across commands', () => {
       const unchanged = writes ? ', so it was left unchanged' : '';
       expect({ argv, message }).toEqual({
         argv,
-        message: `bastionless: config file ${file} is invalid: profile "a": the name is already used by profiles[0]; choose another name${unchanged}; ${EDIT_FIX}`,
+        message: `bastionless: config file ${file} is invalid${unchanged}: profiles[1].name: profile "a": the name is already used by profiles[0]; choose another name`,
       });
-      expect({ argv, details }).toEqual({ argv, details: [second] });
+      expect({ argv, details }).toEqual({ argv, details: [second, EDIT_FIX] });
     }
   });
 });

@@ -324,10 +324,13 @@ describe('bastionless status with an invalid config file', () => {
     expect(status.code).toBe(1);
     const [first, ...details] = status.stderr.trimEnd().split('\n');
     expect(first).toBe(
-      `bastionless: config file ${join(home, 'config.json')} is invalid: profile "db": target is required; use an instance id (i-… or mi-…) or tags as Key=Value, e.g. Name=db, which the config file stores as {"tags": {"Name": "db"}}; fix it in an editor, or move it aside and add the profiles again with \`bastionless add\``,
+      `bastionless: config file ${join(home, 'config.json')} is invalid: profiles[0].target: profile "db": target is required; use an instance id (i-… or mi-…) or tags as Key=Value, e.g. Name=db, which the config file stores as {"tags": {"Name": "db"}}`,
     );
     expect(details).toContain(
       '  profiles[0].remotePort: profile "db": remotePort is missing; use a port number 1-65535',
+    );
+    expect(details.at(-1)).toBe(
+      'fix it in an editor, or move it aside and add the profiles again with `bastionless add`',
     );
     expect(status.stdout).toMatch(
       new RegExp(
