@@ -225,7 +225,7 @@ function whenChangeApplies(condition: ProcessCondition): string {
 }
 
 /**
- * Warns after a successful write when the daemon holds the state directory but does not
+ * Warns after a successful write when the daemon owns the state directory but does not
  * respond, e.g. under SIGSTOP, because it applies the change only once it runs again. A daemon
  * whose token file alone is unusable still watches the config file, so it gets no warning.
  */

@@ -109,10 +109,10 @@ export interface ConfigErrorText {
 
 /**
  * Words a config file error the same way for every command. `leftUnchanged` is for commands
- * that would have written the file, such as `add`: the message then says that the file they
- * read and rejected was left unchanged. An invalid file gets each problem with its field path,
- * the first in the message and the others as detail lines up to MAX_LISTED_ISSUES, and the fix
- * as the last line, because a problem may end in its own next step, e.g. `use 1-65535`.
+ * that would have written the file, such as `add`, so the message states that the file they
+ * read and rejected was left unchanged. An invalid file gets each problem with its field path:
+ * the first in the message and the others as detail lines up to MAX_LISTED_ISSUES. Its fix is
+ * the last line, because a problem may end in its own next step, e.g. `use 1-65535`.
  */
 export function configErrorText(
   error: ConfigError,

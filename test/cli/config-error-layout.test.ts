@@ -1,6 +1,6 @@
-// Layout of an invalid config file's message: the left-unchanged note follows "is invalid",
-// every problem has its field path, and the fix is the last line, so a problem's own next step
-// such as "use 1-65535" is not read as the reason the file was left alone.
+// Layout of an invalid config file's message. The left-unchanged note follows "is invalid",
+// every problem has its field path, and the fix is the last line. A problem's own next step,
+// such as "use 1-65535", then does not read as the reason the file was left alone.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
