@@ -52,6 +52,37 @@ export class BastionlessError extends Error {
   }
 }
 
+/**
+ * Hints for a command that exits when a start fails, such as `bastionless connect`. They
+ * replace the hints of retryable errors, which promise the daemon's retry.
+ */
+const RUN_AGAIN_HINTS: Partial<Record<ErrorCode, string>> = {
+  ERR_ENDPOINT_UNREACHABLE:
+    'Check the network connection, the proxy and the endpoint (--endpoint-url, --ssm-endpoint), then run the command again.',
+  ERR_AWS_UNAVAILABLE:
+    'AWS is unavailable or throttling requests. Wait, then run the command again.',
+  ERR_HANDSHAKE_TIMEOUT:
+    'Check that the SSM agent on the target is running and up to date, then run the command again.',
+  ERR_SESSION_NOT_FOUND:
+    'The service has ended the session. Run the command again to start a new one.',
+};
+
+/**
+ * Returns a copy of `error` with a run-again hint when the daemon's hint for its code promises
+ * a retry, and returns any other error unchanged.
+ */
+export function withRunAgainHint(error: BastionlessError): BastionlessError {
+  const hint = RUN_AGAIN_HINTS[error.code];
+  if (hint === undefined) {
+    return error;
+  }
+  return new BastionlessError(error.code, error.message, {
+    hint,
+    cause: error.cause,
+    retryable: error.retryable,
+  });
+}
+
 /** Codes that only a person can clear, for example by running `aws sso login`. */
 const NEEDS_PERSON_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_NEEDS_LOGIN',

@@ -8,7 +8,12 @@ import { createAuditLog } from '../audit/log.js';
 import { createSsmClient } from '../aws/clients.js';
 import { DATA_CHANNEL_DEFAULTS } from '../datachannel/options.js';
 import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
-import { BastionlessError, classifyError, type ClassifyContext } from '../errors.js';
+import {
+  BastionlessError,
+  classifyError,
+  withRunAgainHint,
+  type ClassifyContext,
+} from '../errors.js';
 import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
@@ -329,11 +334,15 @@ async function recordAudit(
   }
 }
 
-/** Prints a failed session start with its code and hint, as the CLI prints every error. */
+/**
+ * Prints a failed session start with its code and hint, as the CLI prints every error. connect
+ * exits after it, so a hint that promises the daemon's retry is replaced by one to run again.
+ */
 function printStartFailure(error: BastionlessError, io: Pick<ConnectIo, 'stderr'>): void {
-  io.stderr(`bastionless connect: ${error.code}: ${error.message}\n`);
-  if (error.hint) {
-    io.stderr(`${error.hint}\n`);
+  const reported = withRunAgainHint(error);
+  io.stderr(`bastionless connect: ${reported.code}: ${reported.message}\n`);
+  if (reported.hint) {
+    io.stderr(`${reported.hint}\n`);
   }
 }
 
