@@ -1,9 +1,13 @@
-// Setup shared by the browser tests: the dashboard bundle the daemon serves, and the AWS
-// environment of a daemon that talks only to the emulator.
+// Setup shared by the browser tests: the dashboard bundle the daemon serves, the AWS
+// environment of a daemon that talks only to the emulator, and a page open on its dashboard.
 
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { startDaemon, type RunningDaemon } from '../../daemon/daemon.js';
+import { resolvePaths } from '../../daemon/paths.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { clearEnv } from '../helpers/env.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -50,4 +54,23 @@ export function useEmulatorEnv(home: string): () => void {
   process.env.AWS_CONFIG_FILE = join(home, 'aws-config');
   writeFileSync(process.env.AWS_CONFIG_FILE, '');
   return restore;
+}
+
+/**
+ * Starts a silent daemon in `home` that serves the dashboard from `uiDir`, and opens its page
+ * in Chromium. The caller stops the daemon and closes the browser.
+ */
+export async function startDaemonWithPage(
+  home: string,
+  uiDir: string,
+): Promise<{ daemon: RunningDaemon; browser: Browser; page: Page }> {
+  const daemon = await startDaemon({
+    paths: resolvePaths({ env: { BASTIONLESS_HOME: home } }),
+    uiDir,
+    logLevel: 'silent',
+  });
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto(`${daemon.url}/#token=${daemon.token}`);
+  return { daemon, browser, page };
 }

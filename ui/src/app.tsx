@@ -1,9 +1,10 @@
 import { useState } from 'preact/hooks';
 import { Banner } from './components/banner.js';
+import { ConfigBanner } from './components/config-banner.js';
 import { MfaPrompt } from './components/mfa-prompt.js';
 import { ProfilesView } from './components/profiles-view.js';
 import { TunnelsView } from './components/tunnels-view.js';
-import { connectionIndicator } from './lib/daemon-problem.js';
+import { connectionIndicator, isDaemonLost } from './lib/daemon-problem.js';
 import { takeToken } from './lib/token.js';
 import { useDaemon } from './use-daemon.js';
 
@@ -64,6 +65,9 @@ function Dashboard({ token }: { token: string }) {
         </span>
       </header>
       {daemon.problem && <Banner problem={daemon.problem} />}
+      {daemon.configProblem && !isDaemonLost(daemon.problem) && (
+        <ConfigBanner problem={daemon.configProblem} />
+      )}
       <MfaPrompt
         api={daemon.api}
         requests={daemon.mfaRequests}

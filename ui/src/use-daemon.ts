@@ -6,6 +6,7 @@ import {
   unreachable,
   type DaemonProblem,
 } from './lib/daemon-problem.js';
+import { describeConfigProblem, type ConfigProblem } from './lib/config-problem.js';
 import { EventLedger } from './lib/event-ledger.js';
 import { EventStream, type StreamStatus, type WebSocketLike } from './lib/events.js';
 import { addMfaRequest, removeMfaRequest, sortOldestFirst } from './lib/mfa.js';
@@ -37,6 +38,8 @@ export interface DaemonConnection {
   forgetMfaRequest: (id: string) => void;
   /** Why the page shows no live data, or null while the daemon responds. */
   problem: DaemonProblem | null;
+  /** The daemon's rejected config file, or null while the file is valid. */
+  configProblem: ConfigProblem | null;
   /** Sets the banner for an unreachable daemon or a rejected token; other errors are ignored. */
   reportError: (error: unknown) => void;
   refresh: () => Promise<void>;
@@ -60,6 +63,7 @@ export function useDaemon(token: string): DaemonConnection {
   const [trafficVersion, setTrafficVersion] = useState(0);
   const [streamStatus, setStreamStatus] = useState<StreamStatus>('connecting');
   const [problem, setProblem] = useState<DaemonProblem | null>(null);
+  const [configProblem, setConfigProblem] = useState<ConfigProblem | null>(null);
   const [mfaRequests, setMfaRequests] = useState<MfaRequest[]>([]);
 
   const forgetMfaRequest = useCallback((id: string) => {
@@ -127,6 +131,9 @@ export function useDaemon(token: string): DaemonConnection {
       }
       seedTraffic(list.map((tunnel) => tunnel.name));
       setProblem(null);
+      // A failed status request keeps the banner as it is until the next refresh.
+      const status = await api.status().catch(() => null);
+      if (status) setConfigProblem(describeConfigProblem(status));
       const mfaEventsBefore = mfaEvents.current;
       // A daemon older than the MFA routes returns 404; the prompt then never shows.
       const pending = await api.listMfaRequests().catch(() => null);
@@ -227,6 +234,7 @@ export function useDaemon(token: string): DaemonConnection {
     mfaRequests,
     forgetMfaRequest,
     problem,
+    configProblem,
     reportError,
     refresh,
     requestStatuses,

@@ -1,4 +1,5 @@
 import type {
+  DaemonStatus,
   FieldError,
   ManagedTarget,
   MfaRequest,
@@ -52,6 +53,11 @@ export class ApiClient {
     this.token = options.token;
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** Reads the daemon's status, including why it rejected its config file. */
+  status(): Promise<DaemonStatus> {
+    return this.request('GET', '/v1/status');
   }
 
   listTunnels(): Promise<TunnelStatus[]> {

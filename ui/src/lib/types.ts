@@ -22,6 +22,12 @@ export type { MfaRequest } from '../../../daemon/api/mfa.js';
 /** An online managed instance from `GET /v1/targets`, and the query that lists them. */
 export type { TargetInfo as ManagedTarget, TargetQuery } from '../../../daemon/api/types.js';
 
+/** The reply of `GET /v1/status`, with the daemon's rejected config file in `configError`. */
+export type {
+  ConfigErrorStatus,
+  DaemonStatusBody as DaemonStatus,
+} from '../../../daemon/api/types.js';
+
 /** A field-level validation error from a 400 response of `/v1/profiles`. */
 export interface FieldError {
   path: string;

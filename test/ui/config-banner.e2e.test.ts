@@ -1,0 +1,73 @@
+// Browser test of a rejected config file: Debian's Chromium driven by playwright-core and the
+// real daemon (startDaemon). The file gets a duplicate profile name while the page is open, and
+// both views must then show the file, its problem, the fix and the profiles the daemon kept.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningDaemon } from '../../daemon/daemon.js';
+import { freePort } from '../helpers/ports.js';
+import { buildDashboard, startDaemonWithPage, useEmulatorEnv } from './browser-setup.js';
+
+const home = mkdtempSync(join(tmpdir(), 'bastionless-config-banner-'));
+const configFile = join(home, 'config.json');
+const uiDir = join(home, 'ui-dist');
+let restoreEnv: (() => void) | undefined;
+let daemon: RunningDaemon;
+let browser: Browser;
+let page: Page;
+let profile: Record<string, unknown>;
+
+function writeProfiles(profiles: unknown[]): void {
+  writeFileSync(configFile, JSON.stringify({ version: 2, profiles }, null, 2));
+}
+
+beforeAll(async () => {
+  restoreEnv = useEmulatorEnv(home);
+  buildDashboard(uiDir);
+  profile = {
+    name: 'web',
+    region: 'us-east-1',
+    target: 'i-0123456789abcdef0',
+    remotePort: 8080,
+    localPort: await freePort(),
+    mode: 'on-demand',
+  };
+  writeProfiles([profile]);
+  ({ daemon, browser, page } = await startDaemonWithPage(home, uiDir));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await daemon?.stop('test finished');
+  restoreEnv?.();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('rejected config file banner', () => {
+  it('shows the problem in both views', { timeout: 90_000 }, async () => {
+    await expect
+      .poll(() => page.locator('article[data-tunnel="web"]').count(), { timeout: 15_000 })
+      .toBe(1);
+    expect(await page.getByTestId('config-banner').count()).toBe(0);
+
+    writeProfiles([profile, { ...profile }]);
+    const banner = page.getByTestId('config-banner');
+    await expect.poll(() => banner.count(), { timeout: 30_000 }).toBe(1);
+    const text = (await banner.textContent()) ?? '';
+
+    expect(text).toContain(`The daemon rejected its config file ${configFile}.`);
+    expect(text).toContain('the name is already used by profiles[0]');
+    expect(text).toContain('Fix: Fix it in an editor');
+    expect(text).toContain('The daemon keeps the 1 profile it loaded before.');
+    expect(text).toContain('Saving a profile from this page fails until the file is fixed.');
+
+    await page.getByRole('button', { name: 'Profiles' }).click();
+    expect(await page.getByTestId('config-banner').count()).toBe(1);
+
+    writeProfiles([profile]);
+    await expect.poll(() => banner.count(), { timeout: 30_000 }).toBe(0);
+  });
+});
