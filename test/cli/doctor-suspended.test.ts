@@ -2,12 +2,20 @@
 // with SIGSTOP. The port check must name the suspended daemon and `kill -CONT`, not "another
 // bastionless daemon".
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TunnelStatus } from '../../daemon/config/types.js';
-import { cliEnv, freePort, runCli, setupEmulatorAndEcho, waitFor } from './helpers.js';
+import {
+  cliEnv,
+  freePort,
+  runCli,
+  setupEmulatorAndEcho,
+  waitFor,
+  startDaemonPid,
+  stopSuspendedDaemon,
+} from './helpers.js';
 
 // SIGSTOP and /proc are Linux facilities.
 describe.runIf(process.platform === 'linux')('doctor with a suspended daemon', () => {
@@ -24,11 +32,7 @@ describe.runIf(process.platform === 'linux')('doctor with a suspended daemon', (
     const url = fixture.emulator.url;
     const profile = fixture.profile('web', port, { endpoints: { ssm: url, sts: url, ec2: url } });
     writeFileSync(join(home, 'config.json'), JSON.stringify({ version: 2, profiles: [profile] }));
-    const started = await runCli(['start'], env);
-    expect(started.code, started.stderr).toBe(0);
-    const match = /pid (\d+)/.exec(started.stdout);
-    expect(match, started.stdout).not.toBeNull();
-    pid = Number(match![1]);
+    pid = await startDaemonPid(env);
     await waitFor('the tunnel to listen', async () => {
       const up = await runCli(['up', 'web'], env);
       const status = await runCli(['status', '--json'], env);
@@ -38,17 +42,7 @@ describe.runIf(process.platform === 'linux')('doctor with a suspended daemon', (
     });
   });
 
-  afterAll(async () => {
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // The daemon already exited.
-      }
-      await runCli(['stop'], env).catch(() => undefined);
-    }
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopSuspendedDaemon(pid, env, home));
 
   it('passes the port of a running daemon', { timeout: 60_000 }, async () => {
     const doctor = await runCli(['doctor', 'web'], env);

@@ -1,6 +1,7 @@
 // Process, socket and checksum helpers for the CLI and daemon end-to-end tests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -232,4 +233,37 @@ export async function openHeldConnection(port: number): Promise<Socket> {
     },
     30_000,
   );
+}
+
+/** Starts the daemon with `bastionless start` in `env` and returns its pid. */
+export async function startDaemonPid(env: NodeJS.ProcessEnv): Promise<number> {
+  const started = await runCli(['start'], env, 60_000);
+  if (started.code !== 0) {
+    throw new Error(`bastionless start failed with code ${started.code}: ${started.stderr}`);
+  }
+  const match = /pid (\d+)/.exec(started.stdout);
+  if (match === null) {
+    throw new Error(`bastionless start printed no pid: ${started.stdout}`);
+  }
+  return Number(match[1]);
+}
+
+/**
+ * Resumes a daemon that a test may have stopped with SIGSTOP, stops it with `bastionless
+ * stop`, and removes its home.
+ */
+export async function stopSuspendedDaemon(
+  pid: number,
+  env: NodeJS.ProcessEnv,
+  home: string,
+): Promise<void> {
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // The daemon already exited.
+    }
+    await runCli(['stop'], env).catch(() => undefined);
+  }
+  rmSync(home, { recursive: true, force: true });
 }

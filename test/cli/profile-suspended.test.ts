@@ -1,11 +1,18 @@
 // `add`, `edit` and `rm` write the config file while the daemon is frozen with SIGSTOP: each
 // succeeds and warns that the change takes effect when the daemon resumes, which it then does.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, freePort, runCli, waitFor } from './helpers.js';
+import {
+  cliEnv,
+  freePort,
+  runCli,
+  waitFor,
+  startDaemonPid,
+  stopSuspendedDaemon,
+} from './helpers.js';
 
 // SIGSTOP and /proc are Linux facilities.
 describe.runIf(process.platform === 'linux')('profile commands on a suspended daemon', () => {
@@ -16,24 +23,10 @@ describe.runIf(process.platform === 'linux')('profile commands on a suspended da
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'bastionless-profile-suspended-'));
     env = cliEnv(home);
-    const started = await runCli(['start'], env, 60_000);
-    expect(started.code, started.stderr).toBe(0);
-    const match = /pid (\d+)/.exec(started.stdout);
-    expect(match, started.stdout).not.toBeNull();
-    pid = Number(match![1]);
+    pid = await startDaemonPid(env);
   });
 
-  afterAll(async () => {
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // The daemon already exited.
-      }
-      await runCli(['stop'], env).catch(() => undefined);
-    }
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopSuspendedDaemon(pid, env, home));
 
   /** Runs `argv` with the daemon stopped by SIGSTOP, and resumes it afterwards. */
   async function whileSuspended(argv: string[]) {

@@ -1,11 +1,11 @@
 // Commands that send requests to the daemon, run against a real daemon frozen with SIGSTOP:
 // each one exits within a few seconds with the suspended message, not after a request timeout.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, runCli } from './helpers.js';
+import { cliEnv, runCli, startDaemonPid, stopSuspendedDaemon } from './helpers.js';
 
 /** Probe of 2 s plus the CLI's start-up under tsx on a busy machine. */
 const MAX_ANSWER_MS = 8000;
@@ -19,24 +19,10 @@ describe.runIf(process.platform === 'linux')('commands on a suspended daemon', (
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'bastionless-suspended-'));
     env = cliEnv(home);
-    const started = await runCli(['start'], env);
-    expect(started.code, started.stderr).toBe(0);
-    const match = /pid (\d+)/.exec(started.stdout);
-    expect(match, started.stdout).not.toBeNull();
-    pid = Number(match![1]);
+    pid = await startDaemonPid(env);
   });
 
-  afterAll(async () => {
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // The daemon already exited.
-      }
-      await runCli(['stop'], env).catch(() => undefined);
-    }
-    rmSync(home, { recursive: true, force: true });
-  });
+  afterAll(() => stopSuspendedDaemon(pid, env, home));
 
   it.each([[['up', 'web']], [['down', 'web']], [['dashboard']], [['mfa']]])(
     '%j names kill -CONT',
