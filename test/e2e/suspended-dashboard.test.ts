@@ -113,6 +113,9 @@ describe('dashboard of a suspended daemon', () => {
         expect(await caption()).toMatch(/^current rate unknown/);
         expect(await caption()).not.toContain('now ');
         expect(await card().getByTestId('active-connections').textContent()).toBe('unknown');
+        expect(await card().getByTestId('connections').textContent()).toMatch(
+          /^active count unknown, \d+ total$/,
+        );
         expect(await card().getByTestId('state').textContent()).toBe('Unknown');
         expect(await card().getByRole('switch').getAttribute('class')).toContain('switch-unknown');
       } finally {

@@ -138,10 +138,16 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
         <div>
           <dt>Connections</dt>
           <dd data-testid="connections">
-            <span data-testid="active-connections">
-              {daemonLost ? 'unknown' : tunnel.activeConnections}
-            </span>{' '}
-            active, {tunnel.totalConnections} total
+            {daemonLost ? (
+              <>
+                active count <span data-testid="active-connections">unknown</span>
+              </>
+            ) : (
+              <>
+                <span data-testid="active-connections">{tunnel.activeConnections}</span> active
+              </>
+            )}
+            , {tunnel.totalConnections} total
             {tunnel.dialFailures > 0 && `, ${tunnel.dialFailures} failed to dial`}
           </dd>
         </div>
