@@ -107,12 +107,19 @@ async function openConnection(port: number, timeoutMs: number): Promise<Socket> 
 async function writeAll(socket: Socket, data: Buffer, chunkBytes = 64 * 1024): Promise<void> {
   for (let offset = 0; offset < data.length; offset += chunkBytes) {
     if (!socket.write(data.subarray(offset, offset + chunkBytes))) {
-      await Promise.race([
-        once(socket, 'drain'),
-        once(socket, 'close').then(() => {
-          throw new Error('connection closed during upload');
-        }),
-      ]);
+      // Aborting the losing wait removes its listeners, which would otherwise pile up on the
+      // socket with every drain.
+      const waits = new AbortController();
+      try {
+        await Promise.race([
+          once(socket, 'drain', { signal: waits.signal }),
+          once(socket, 'close', { signal: waits.signal }).then(() => {
+            throw new Error('connection closed during upload');
+          }),
+        ]);
+      } finally {
+        waits.abort();
+      }
     }
   }
 }
