@@ -6,18 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { TunnelStatus } from '../../daemon/config/types.js';
 import type { TrafficHistorySnapshot } from '../../daemon/tunnel/traffic-history.js';
-import { startEmulator, type Emulator } from '../emulator/index.js';
+import type { Emulator } from '../emulator/index.js';
 import {
   cleanupAfterEach,
-  createTestHome,
   emulatorProfile,
+  startEmulatorRig,
   startTestDaemon,
   waitForTunnel,
   waitUntil,
   type TestDaemon,
-  STATIC_PROFILE,
 } from '../integration/helpers.js';
-import { echoRoundTrip, startEchoServer, type EchoServer } from '../tunnel/helpers.js';
+import { echoRoundTrip, type EchoServer } from '../tunnel/helpers.js';
 
 const OFFLINE_INSTANCE = 'i-00000000000000bad';
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -31,13 +30,7 @@ interface Rig {
 }
 
 async function setup(overrides: Parameters<typeof emulatorProfile>[1]): Promise<Rig> {
-  const home = await createTestHome();
-  addCleanup(() => home.cleanup());
-  await home.writeAwsConfig(STATIC_PROFILE);
-  const emulator = await startEmulator({ pacing: false });
-  addCleanup(() => emulator.close());
-  const echo = await startEchoServer();
-  addCleanup(() => echo.close());
+  const { home, emulator, echo } = await startEmulatorRig(addCleanup);
   const profile = emulatorProfile(emulator, {
     awsProfile: 'static',
     remotePort: echo.port,
