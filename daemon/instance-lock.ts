@@ -40,7 +40,7 @@ export type DaemonProbe =
   | { state: 'transitioning'; pid: number; lockAgeMs: number }
   /**
    * The API port accepted the request but sent no reply within PROBE_TIMEOUT_MS, or it replied
-   * but the token file cannot be used to call it; `tokenProblem` then gives the reason.
+   * but the token file cannot be used to call it. `tokenProblem` then gives the reason.
    */
   | { state: 'unresponsive'; pid: number; port: number; tokenProblem?: string }
   /**

@@ -30,7 +30,7 @@ export class DaemonClient {
 
   /**
    * Probes the daemon with a short `GET /v1/status` and returns a client for it. A daemon that
-   * holds the state directory but does not respond fails here within the probe's 2 s, with the
+   * owns the state directory lock but does not respond fails here within the probe's 2 s, with the
    * same message `status` prints, instead of after the 30 s of a request.
    */
   static async connect(paths: BastionlessPaths): Promise<DaemonClient> {

@@ -47,7 +47,7 @@ export function warnIfConfigUnusable(file: string): void {
 
 /**
  * Returns the line that describes the daemon. `loadedTunnels` is the number of tunnels a
- * running daemon has while the config file is rejected, so the line says whether it kept any.
+ * running daemon has while the config file is rejected, so the line states whether it kept any.
  */
 function daemonLine(probe: DaemonProbe, loadedTunnels = 0): string {
   switch (probe.state) {

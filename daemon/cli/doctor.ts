@@ -40,8 +40,8 @@ export function holdsLocalPort(tunnel: TunnelStatus | undefined, profile: Profil
 
 /**
  * Returns a check that queries the running daemon's API whether the profile's tunnel holds its local
- * port. Without a running daemon the check resolves false. A daemon that holds the state
- * directory but does not respond resolves to its pid and the suspended or hung message.
+ * port. Without a running daemon the check resolves false. A daemon that owns the state
+ * directory lock but does not respond resolves to its pid and the suspended or hung message.
  */
 function ownTunnelChecker(
   paths: BastionlessPaths,

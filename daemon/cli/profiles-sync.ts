@@ -59,7 +59,7 @@ function loadSyncContext(args: ParsedArgs, flag: 'from-ssm' | 'to-ssm'): SyncCon
   const store = new ConfigStore({ file: paths.configFile });
   const profiles = store.load();
   if (store.error) {
-    // Only pull writes the file, so only pull says the file was left unchanged.
+    // Only pull writes the file, so only pull reports the file as left unchanged.
     throw configFileError(store.error, { leftUnchanged: flag === 'from-ssm' });
   }
   return { path, stateDir: paths.stateDir, store, profiles };

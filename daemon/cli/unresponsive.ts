@@ -1,4 +1,4 @@
-// The CLI message for a daemon that holds the state directory but whose control API does
+// The CLI message for a daemon that owns the state directory lock but whose control API does
 // not respond: whether the process is suspended or may be hung, and the command that fixes it.
 // `start`, `stop`, `status` and every command that sends requests to the daemon share this text.
 
@@ -10,14 +10,14 @@ import { CliError } from './errors.js';
 export interface UnresponsiveDaemon {
   pid: number;
   port: number;
-  /** Why the token file cannot be used, when that and not a silent API is the problem. */
+  /** Reason the token file cannot be used, when that and not a silent API is the problem. */
   tokenProblem?: string;
 }
 
 /**
- * Scheduling state of a process: `suspended` after SIGSTOP, SIGTSTP (Ctrl-Z) or a laptop's
- * freeze of the process; `traced` while a debugger or tracer keeps it stopped; `other` for any
- * state that runs or waits; `unknown` where the OS does not expose /proc or the read failed.
+ * Scheduling state of a process. `suspended` follows SIGSTOP, SIGTSTP (Ctrl-Z) or a laptop's
+ * freeze of the process, and `traced` means a debugger or tracer keeps it stopped. `other` is any
+ * state that runs or waits, and `unknown` applies where the OS has no /proc or the read failed.
  */
 export type ProcessCondition = 'suspended' | 'traced' | 'other' | 'unknown';
 
@@ -113,7 +113,7 @@ export function describeUnresponsiveDaemon(
   };
 }
 
-/** CLI error for a daemon that holds the state directory but does not respond. */
+/** CLI error for a daemon that owns the state directory lock but does not respond. */
 export class UnresponsiveDaemonError extends CliError {
   constructor(
     readonly daemon: UnresponsiveDaemon,

@@ -385,7 +385,7 @@ export class SessionPool {
 
   /**
    * Ends a session that the service reports as not found (DoesNotExistException), which a
-   * resume meets after a long outage. The service answered, so the errors of this session's
+   * resume meets after a long outage. The service replied, so the errors of this session's
    * resume no longer apply, and the end becomes the reason of the next state, not an error.
    */
   private onSessionForgotten(slot: SessionSlot, end: SessionEnd, livedMs: number): void {

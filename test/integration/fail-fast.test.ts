@@ -281,7 +281,7 @@ describe('fail-fast tunnel', () => {
 
     expect(sha256(echoed)).toBe(sha256(payload));
     expect(reopened.sessionIds).toHaveLength(1);
-    // The service answered the resume with "not found", so the errors of that resume no longer
+    // The service replied to the resume with "not found", so the errors of that resume no longer
     // apply and neither the JSON nor the table shows them.
     expect(status.lastError).toBeNull();
     expect(row).not.toContain('ERR_');

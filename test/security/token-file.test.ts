@@ -162,7 +162,7 @@ describe('token file across restarts', () => {
     try {
       rmSync(tokenFile);
       execFileSync('mkfifo', ['-m', '600', tokenFile]);
-      // Without a readable token the CLI says why no command can reach the daemon, instead of
+      // Without a readable token the CLI reports why no command can reach the daemon, instead of
       // waiting on the FIFO, and `stop` ends the daemon by signal.
       const result = await runCli(['down', 'any-tunnel'], daemonEnv(home), 10_000);
       expect(result.code).toBe(1);
