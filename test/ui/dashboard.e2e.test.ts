@@ -700,8 +700,9 @@ describe('dashboard end to end', () => {
     await expect
       .poll(() => page.getByRole('status').first().textContent())
       .toBe('Imported 1 of 1 profiles.');
-    expect(await page.locator('tr[data-profile="imported"]').count()).toBe(1);
+    await expect.poll(() => page.locator('tr[data-profile="imported"]').count()).toBe(1);
     await page.getByRole('button', { name: 'Tunnels' }).click();
+    await expect.poll(() => row('echo').count()).toBe(1);
   });
 
   it('runs without script errors or CSP violations', () => {
@@ -712,7 +713,7 @@ describe('dashboard end to end', () => {
 
   it('greys every card when the daemon stops', async () => {
     expect(await page.getByTestId('unreachable-banner').count()).toBe(0);
-    expect(await row('echo').getByTestId('state').textContent()).toBe('Open');
+    await expect.poll(() => row('echo').getByTestId('state').textContent()).toBe('Open');
     tokenBeforeStop = daemon!.token;
     await daemon!.stop('test stops the daemon');
     daemon = null;
@@ -729,7 +730,7 @@ describe('dashboard end to end', () => {
       'bastionless status',
       'bastionless dashboard',
     ]);
-    expect(await page.getByTestId('stream-status').textContent()).toBe('Unreachable');
+    await expect.poll(() => page.getByTestId('stream-status').textContent()).toBe('Unreachable');
     await expectCardsUnknown();
     await page.screenshot({ path: join(SCREENSHOTS, 'daemon-stopped.png'), fullPage: true });
 
@@ -782,21 +783,21 @@ describe('dashboard end to end', () => {
         'open the dashboard again at the address that bastionless dashboard prints, or from ' +
         'the tray menu.',
     );
-    expect(await page.getByTestId('stream-status').textContent()).toBe('Token rejected');
+    await expect.poll(() => page.getByTestId('stream-status').textContent()).toBe('Token rejected');
     await expectCardsUnknown();
 
     await page.goto(`${daemon.url}/#token=${daemon.token}`);
     await page.reload();
     await expect.poll(() => page.getByTestId('stream-status').textContent()).toBe('Live');
     expect(await banner.count()).toBe(0);
-    expect(await row('echo').count()).toBe(1);
+    await expect.poll(() => row('echo').count()).toBe(1);
   });
 });
 
 /** Checks that no card claims a state or offers a control while the daemon is lost. */
 async function expectCardsUnknown(): Promise<void> {
+  await expect.poll(() => page.locator('article[data-tunnel]').count()).toBeGreaterThan(0);
   const cards = await page.locator('article[data-tunnel]').all();
-  expect(cards.length).toBeGreaterThan(0);
   for (const card of cards) {
     expect(await card.getAttribute('aria-disabled')).toBe('true');
     expect(await card.getByTestId('state').textContent()).toBe('Unknown');
