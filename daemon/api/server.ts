@@ -19,6 +19,7 @@ import {
 } from './auth.js';
 import { registerTunnelRoutes } from './tunnel-routes.js';
 import { registerProfileRoutes } from './profile-routes.js';
+import { configErrorStatus } from './config-status.js';
 import { registerEventRoutes } from './events.js';
 import type { MfaBroker } from './mfa.js';
 import { registerMfaRoutes } from './routes-mfa.js';
@@ -262,27 +263,18 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/v1/status', async (): Promise<DaemonStatusBody> => {
-    const error = options.store.error;
     return {
       version: options.version ?? null,
       pid: process.pid,
       startedAt,
       configFile: options.store.file,
-      configError: error
-        ? {
-            code: error.code,
-            message: error.message,
-            reason: error.reason,
-            fix: error.fix ?? null,
-            fields: error.fields,
-          }
-        : null,
+      configError: configErrorStatus(options.store.error),
       tunnels: options.manager.list().length,
     };
   });
   registerTunnelRoutes(app, options.manager, () => options.store.error);
   registerProfileRoutes(app, options.store);
-  registerEventRoutes(app, options.manager, options.mfa);
+  registerEventRoutes(app, options.manager, options.mfa, options.store);
   if (options.mfa) {
     registerMfaRoutes(app, options.mfa);
   }

@@ -65,6 +65,9 @@ export interface ProfileStore {
   create(input: unknown): Profile;
   replace(name: string, input: unknown): Profile;
   remove(name: string): void;
+  /** `invalid` when the file on disk is rejected, `profiles` when a valid file is loaded. */
+  on?(event: 'invalid' | 'profiles', listener: () => void): unknown;
+  off?(event: 'invalid' | 'profiles', listener: () => void): unknown;
 }
 
 export interface TargetQuery {

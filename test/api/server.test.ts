@@ -375,6 +375,30 @@ function firstMessage(ws: WebSocket): Promise<unknown> {
   });
 }
 
+/** Queues every message of `ws`; each call of the returned function takes the oldest one. */
+function queueMessages(ws: WebSocket): () => Promise<unknown> {
+  const queued: unknown[] = [];
+  const waiting: ((message: unknown) => void)[] = [];
+  ws.on('message', (data) => {
+    const message = JSON.parse(String(data));
+    const waiter = waiting.shift();
+    if (waiter) waiter(message);
+    else queued.push(message);
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      if (queued.length > 0) {
+        resolve(queued.shift());
+        return;
+      }
+      const timer = setTimeout(() => reject(new Error('no websocket message within 5 s')), 5000);
+      waiting.push((message) => {
+        clearTimeout(timer);
+        resolve(message);
+      });
+    });
+}
+
 function rejectionStatus(ws: WebSocket): Promise<number> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no upgrade response within 5 s')), 5000);
@@ -406,24 +430,66 @@ describe('events websocket', () => {
       'bastionless.v1',
       `bearer.${TOKEN}`,
     ]);
-    const snapshot = (await firstMessage(ws)) as { type: string; tunnel: { name: string } };
+    const next = queueMessages(ws);
+    const snapshot = (await next()) as { type: string; tunnel: { name: string } };
     expect(ws.protocol).toBe('bastionless.v1');
     expect(snapshot.type).toBe('state');
     expect(snapshot.tunnel.name).toBe('db');
+    expect(await next()).toEqual({
+      type: 'config',
+      configFile: store.file,
+      configError: null,
+      tunnels: 1,
+    });
 
-    const next = firstMessage(ws);
     await tunnels.start('db');
-    const change = (await next) as { type: string; tunnel: { state: string } };
+    const change = (await next()) as { type: string; tunnel: { state: string } };
     expect(change).toMatchObject({ type: 'state', tunnel: { state: 'listening' } });
 
-    const traffic = firstMessage(ws);
     tunnels.emit('traffic', {
       name: 'db',
       bytesIn: 10,
       bytesOut: 20,
       at: new Date().toISOString(),
     });
-    expect(await traffic).toMatchObject({ type: 'traffic', name: 'db', bytesIn: 10, bytesOut: 20 });
+    expect(await next()).toMatchObject({ type: 'traffic', name: 'db', bytesIn: 10, bytesOut: 20 });
+    ws.close();
+  });
+
+  it('sends config on each file load', async () => {
+    const ws = openEvents(`ws://127.0.0.1:${server.port}/v1/events?token=${TOKEN}`);
+    const next = queueMessages(ws);
+    const configMessages = async (): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const message = (await next()) as Record<string, unknown>;
+        if (message.type === 'config') return message;
+      }
+    };
+    expect((await configMessages()).configError).toBeNull();
+
+    writeFileSync(store.file, '{ "version": 2, "profiles": [ }\n');
+    store.load();
+    const rejected = await configMessages();
+    expect(rejected).toMatchObject({
+      configFile: store.file,
+      configError: { code: 'ERR_CONFIG_PARSE', fields: [] },
+      tunnels: 1,
+    });
+    const error = rejected.configError as { reason: string; fix: string };
+    expect(error.reason).toContain('line 1, column 31');
+    expect(error.fix).toMatch(/editor/i);
+
+    writeFileSync(store.file, JSON.stringify({ version: 2, profiles: [validProfile] }));
+    store.load();
+    expect((await configMessages()).configError).toBeNull();
+
+    // A profile saved through the API is a load too, so other pages list it at once.
+    const created = await rawRequest(server.port, 'POST', '/v1/profiles', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...validProfile, name: 'cache', localPort: 16379 }),
+    });
+    expect(created.status).toBe(201);
+    expect((await configMessages()).configError).toBeNull();
     ws.close();
   });
 

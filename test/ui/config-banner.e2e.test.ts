@@ -1,6 +1,7 @@
 // Browser test of a rejected config file: Debian's Chromium driven by playwright-core and the
 // real daemon (startDaemon). The file gets a duplicate profile name while the page is open, and
-// both views must then show the file, its problem, the fix and the profiles the daemon kept.
+// both views must then show the file, its problem, the fix and the profiles the daemon kept,
+// and learn of each load of the file from the events stream alone.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,5 +70,31 @@ describe('rejected config file banner', () => {
 
     writeProfiles([profile]);
     await expect.poll(() => banner.count(), { timeout: 30_000 }).toBe(0);
+  });
+
+  it('follows file loads from events', { timeout: 60_000 }, async () => {
+    // With every status request failing, only the events stream can bring the banner and the
+    // new profile list, so the page must not wait for its next reload of the list.
+    await page.route('**/v1/status', (route) => route.abort());
+    try {
+      await page.getByRole('button', { name: 'Profiles', exact: true }).click();
+      await expect.poll(() => page.locator('tr[data-profile="web"]').count()).toBe(1);
+
+      const api = { ...profile, name: 'api', localPort: await freePort() };
+      writeProfiles([profile, api]);
+      const apiRow = page.locator('tr[data-profile="api"]');
+      await expect.poll(() => apiRow.count(), { timeout: 10_000 }).toBe(1);
+
+      writeProfiles([profile, api, { ...profile }]);
+      const banner = page.getByTestId('config-banner');
+      await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(1);
+      expect(await banner.textContent()).toContain('The daemon keeps the 2 profiles it loaded');
+
+      writeProfiles([profile]);
+      await expect.poll(() => banner.count(), { timeout: 10_000 }).toBe(0);
+      await expect.poll(() => apiRow.count(), { timeout: 10_000 }).toBe(0);
+    } finally {
+      await page.unroute('**/v1/status');
+    }
   });
 });

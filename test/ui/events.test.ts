@@ -142,6 +142,25 @@ describe('parseDaemonEvent', () => {
     expect(parseDaemonEvent(JSON.stringify({ type: 'removed' }))).toBeNull();
   });
 
+  it('parses config messages', () => {
+    const valid = {
+      type: 'config',
+      configFile: '/home/a/config.json',
+      configError: null,
+      tunnels: 2,
+    };
+    expect(parseDaemonEvent(JSON.stringify(valid))).toEqual(valid);
+    const configError = { code: 'ERR_CONFIG_PARSE', message: 'config file is not valid JSON' };
+    const rejected = { ...valid, configError };
+    expect(parseDaemonEvent(JSON.stringify(rejected))).toEqual(rejected);
+    expect(parseDaemonEvent(JSON.stringify({ ...valid, configError: 'broken' }))).toBeNull();
+    expect(parseDaemonEvent(JSON.stringify({ ...valid, configError: {} }))).toBeNull();
+    expect(parseDaemonEvent(JSON.stringify({ ...valid, tunnels: '2' }))).toBeNull();
+    const withoutFile: Record<string, unknown> = { ...valid };
+    delete withoutFile.configFile;
+    expect(parseDaemonEvent(JSON.stringify(withoutFile))).toBeNull();
+  });
+
   it('rejects events missing required fields', () => {
     expect(parseDaemonEvent(JSON.stringify({ type: 'state', tunnel: { name: 'x' } }))).toBeNull();
     expect(

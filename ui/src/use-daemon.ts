@@ -40,6 +40,11 @@ export interface DaemonConnection {
   problem: DaemonProblem | null;
   /** The daemon's rejected config file, or null while the file is valid. */
   configProblem: ConfigProblem | null;
+  /**
+   * Incremented on each load of the config file the daemon reports, so views that list
+   * profiles read them again after an edit made elsewhere, e.g. by the CLI or in an editor.
+   */
+  configVersion: number;
   /** Sets the banner for an unreachable daemon or a rejected token; other errors are ignored. */
   reportError: (error: unknown) => void;
   refresh: () => Promise<void>;
@@ -59,11 +64,14 @@ export function useDaemon(token: string): DaemonConnection {
   const seeded = useRef(new Set<string>()).current;
   /** Count of MFA events, so a pending list fetched before the latest one is not applied. */
   const mfaEvents = useRef(0);
+  /** Count of config events, so a status fetched before the latest one is not applied. */
+  const configEvents = useRef(0);
   const [tunnels, setTunnels] = useState<Map<string, TunnelStatus>>(new Map());
   const [trafficVersion, setTrafficVersion] = useState(0);
   const [streamStatus, setStreamStatus] = useState<StreamStatus>('connecting');
   const [problem, setProblem] = useState<DaemonProblem | null>(null);
   const [configProblem, setConfigProblem] = useState<ConfigProblem | null>(null);
+  const [configVersion, setConfigVersion] = useState(0);
   const [mfaRequests, setMfaRequests] = useState<MfaRequest[]>([]);
 
   const forgetMfaRequest = useCallback((id: string) => {
@@ -132,8 +140,11 @@ export function useDaemon(token: string): DaemonConnection {
       seedTraffic(list.map((tunnel) => tunnel.name));
       setProblem(null);
       // A failed status request keeps the banner as it is until the next refresh.
+      const configEventsBefore = configEvents.current;
       const status = await api.status().catch(() => null);
-      if (status) setConfigProblem(describeConfigProblem(status));
+      if (status && configEvents.current === configEventsBefore) {
+        setConfigProblem(describeConfigProblem(status));
+      }
       const mfaEventsBefore = mfaEvents.current;
       // A daemon older than the MFA routes returns 404; the prompt then never shows.
       const pending = await api.listMfaRequests().catch(() => null);
@@ -172,6 +183,12 @@ export function useDaemon(token: string): DaemonConnection {
       if (event.type === 'mfa-settled') {
         mfaEvents.current += 1;
         setMfaRequests((current) => removeMfaRequest(current, event.request.id));
+        return;
+      }
+      if (event.type === 'config') {
+        configEvents.current += 1;
+        setConfigProblem(describeConfigProblem(event));
+        setConfigVersion((version) => version + 1);
         return;
       }
       ledger.noteTraffic(event.name);
@@ -235,6 +252,7 @@ export function useDaemon(token: string): DaemonConnection {
     forgetMfaRequest,
     problem,
     configProblem,
+    configVersion,
     reportError,
     refresh,
     requestStatuses,

@@ -39,7 +39,8 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
     }
   }, [daemon.api, daemon.reportError]);
 
-  useEffect(() => void load(), [load]);
+  // Reloads after each load of the config file too, so edits made elsewhere show at once.
+  useEffect(() => void load(), [load, daemon.configVersion]);
 
   const remove = async (name: string) => {
     setConfirmDelete(null);

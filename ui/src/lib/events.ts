@@ -164,6 +164,16 @@ export function parseDaemonEvent(data: unknown): DaemonEvent | null {
   if (event.type === 'mfa-required' || event.type === 'mfa-settled') {
     return isMfaRequest(event.request) ? (event as unknown as DaemonEvent) : null;
   }
+  if (event.type === 'config') {
+    const error = event.configError;
+    const valid =
+      typeof event.configFile === 'string' &&
+      typeof event.tunnels === 'number' &&
+      (error === null ||
+        (typeof error === 'object' &&
+          typeof (error as Record<string, unknown>).message === 'string'));
+    return valid ? (event as unknown as DaemonEvent) : null;
+  }
   return null;
 }
 

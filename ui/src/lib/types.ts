@@ -2,7 +2,7 @@
 // only: no daemon code ends up in the browser bundle.
 
 import type { MfaRequest } from '../../../daemon/api/mfa.js';
-import type { TrafficEvent } from '../../../daemon/api/types.js';
+import type { ConfigErrorStatus, TrafficEvent } from '../../../daemon/api/types.js';
 import type { TunnelStatus } from '../../../daemon/config/types.js';
 export type {
   Profile,
@@ -42,4 +42,6 @@ export type DaemonEvent =
   | ({ type: 'traffic' } & TrafficEvent)
   | { type: 'mfa-required'; request: MfaRequest }
   /** `outcome` is 'answered', 'timed-out' or 'cancelled'. */
-  | { type: 'mfa-settled'; request: MfaRequest; outcome: string };
+  | { type: 'mfa-settled'; request: MfaRequest; outcome: string }
+  /** Sent on connect and on each load of the config file; `configError` null means valid. */
+  | { type: 'config'; configFile: string; configError: ConfigErrorStatus | null; tunnels: number };
