@@ -5,27 +5,16 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliEnv, freePort, REPO_ROOT, runCli, sha256, type CliResult } from './helpers.js';
+import { cliEnv, freePort, REPO_ROOT, runCli, sha256, useCliHome } from './helpers.js';
+import type { CliResult } from './helpers.js';
 
 let home: string;
 let env: NodeJS.ProcessEnv;
 let file: string;
 
-beforeEach(() => {
-  home = mkdtempSync(join(tmpdir(), 'bastionless-config-errors-'));
-  env = cliEnv(home);
-  file = join(home, 'config.json');
-});
-
-afterEach(async () => {
-  if (existsSync(join(home, 'state', 'api.json'))) {
-    await runCli(['stop'], env);
-  }
-  rmSync(home, { recursive: true, force: true });
-});
+useCliHome('bastionless-config-errors-', (created) => ({ home, env, file } = created));
 
 const STARTED_LINE = /^bastionless started \(pid \d+, control API on 127\.0\.0\.1:\d+\)\n$/;
 const NOT_LOADED = 'the daemon did not load this file and has no profiles';
@@ -270,6 +259,9 @@ describe.runIf(runsAsRoot)('commands as another user', () => {
     home = mkdtempSync('/tmp/bastionless-config-errors-');
     env = cliEnv(home);
     file = join(home, 'config.json');
+  });
+  afterEach(() => {
+    rmSync(home, { recursive: true, force: true });
   });
 
   it.each(FILE_COMMANDS)('%s names permission denied', { timeout: 60_000 }, async (...argv) => {

@@ -2,10 +2,8 @@
 // real CLI runs, with and without a real daemon, on a file with invalid JSON, an empty file, a
 // file with two problems and a directory in place of the file.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import {
   configErrorText,
   invalidFailure,
@@ -13,7 +11,7 @@ import {
   parseFailure,
   readFailure,
 } from '../../daemon/config/file-errors.js';
-import { cliEnv, runCli, sha256, waitFor } from './helpers.js';
+import { runCli, sha256, useCliHome, waitFor } from './helpers.js';
 
 const EDIT_FIX =
   'fix it in an editor, or move it aside and add the profiles again with `bastionless add`';
@@ -97,22 +95,10 @@ describe('configErrorText', () => {
   });
 });
 
-let home: string;
 let env: NodeJS.ProcessEnv;
 let file: string;
 
-beforeEach(() => {
-  home = mkdtempSync(join(tmpdir(), 'bastionless-config-wording-'));
-  env = cliEnv(home);
-  file = join(home, 'config.json');
-});
-
-afterEach(async () => {
-  if (existsSync(join(home, 'state', 'api.json'))) {
-    await runCli(['stop'], env);
-  }
-  rmSync(home, { recursive: true, force: true });
-});
+useCliHome('bastionless-config-wording-', (created) => ({ env, file } = created));
 
 function profile(name: string): Record<string, unknown> {
   return {

@@ -1,11 +1,13 @@
 // Process, socket and checksum helpers for the CLI and daemon end-to-end tests.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,6 +32,32 @@ export function cliEnv(home: string): NodeJS.ProcessEnv {
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
   };
+}
+
+/** A fresh home for one test: its directory, the CLI environment and its config file path. */
+export interface CliHome {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  file: string;
+}
+
+/**
+ * Gives each test of the file a new home under the temp directory and hands it to `use`.
+ * After each test, a daemon left running in that home is stopped and the home is deleted.
+ */
+export function useCliHome(prefix: string, use: (created: CliHome) => void): void {
+  let current: CliHome;
+  beforeEach(() => {
+    const home = mkdtempSync(join(tmpdir(), prefix));
+    current = { home, env: cliEnv(home), file: join(home, 'config.json') };
+    use(current);
+  });
+  afterEach(async () => {
+    if (existsSync(join(current.home, 'state', 'api.json'))) {
+      await runCli(['stop'], current.env);
+    }
+    rmSync(current.home, { recursive: true, force: true });
+  });
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {

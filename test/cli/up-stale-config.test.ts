@@ -1,31 +1,17 @@
 // `up` and `down` on a known tunnel while the daemon rejects its config file: a warning with
 // the file's problem comes before the result, because the tunnel runs with the old settings.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliEnv, freePort, runCli, waitFor } from './helpers.js';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { freePort, runCli, useCliHome, waitFor } from './helpers.js';
 
 const WARNING_START =
   'warning: the daemon did not load the current config file and uses the profiles it loaded before: ';
 
-let home: string;
 let env: NodeJS.ProcessEnv;
 let file: string;
 
-beforeEach(() => {
-  home = mkdtempSync(join(tmpdir(), 'bastionless-up-stale-'));
-  env = cliEnv(home);
-  file = join(home, 'config.json');
-});
-
-afterEach(async () => {
-  if (existsSync(join(home, 'state', 'api.json'))) {
-    await runCli(['stop'], env);
-  }
-  rmSync(home, { recursive: true, force: true });
-});
+useCliHome('bastionless-up-stale-', (created) => ({ env, file } = created));
 
 /** Starts the daemon with one on-demand profile `t3`; returns its local port. */
 async function startWithProfile(): Promise<number> {
