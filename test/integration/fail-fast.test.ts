@@ -13,6 +13,7 @@ import {
   startEmulatorProcess,
   type EmulatorProcess,
 } from '../reliability/harness/emulator-process.js';
+import { HoldingProxy } from './holding-proxy.js';
 import { echoRoundTrip, freePort, sha256 } from '../tunnel/helpers.js';
 import {
   cleanupAfterEach,
@@ -28,8 +29,11 @@ const OFFLINE_INSTANCE = 'i-00000000000000bad';
 /** A connection to a tunnel that cannot start a session must close within this limit. */
 const FAST_CLOSE_MS = 1500;
 const REQUEST = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
-/** An endpoint host that never resolves: the .invalid top-level domain is reserved (RFC 6761). */
-const UNRESOLVABLE_ENDPOINT = 'https://ssm.bastionless-test.invalid';
+/**
+ * An endpoint host that never resolves. Its first label is 64 characters, one more than DNS
+ * allows (RFC 1035), so the resolver fails at once and sends no query off this machine.
+ */
+const UNRESOLVABLE_ENDPOINT = `https://${'s'.repeat(64)}.bastionless-test.invalid`;
 
 const addCleanup = cleanupAfterEach();
 
@@ -222,23 +226,28 @@ describe('fail-fast tunnel', () => {
 
   it('moves a waiting client to the next session', { timeout: 90_000 }, async () => {
     const rig = await setup();
-    const emulatorPort = await freePort();
-    let emulator: EmulatorProcess = await startEmulatorProcess(emulatorPort);
-    addCleanup(() => emulator.kill());
+    // The daemon reaches the emulator through a proxy, so the restart below looks like a slow
+    // endpoint rather than a refused port. Refused ports count as a lasting outage from the
+    // second attempt on, which closes waiting connections by design.
+    const first = await startEmulatorProcess(await freePort());
+    addCleanup(() => first.kill());
+    const proxy = await HoldingProxy.start(await freePort(), portOf(first));
+    addCleanup(() => proxy.close());
     const profile = emulatorProfile(rig.emulator, {
       name: 'restart',
       awsProfile: 'static',
       remotePort: rig.echo.port,
-      endpoints: { ssm: emulator.url, ec2: emulator.url, sts: emulator.url },
+      endpoints: { ssm: proxy.url, ec2: proxy.url, sts: proxy.url },
     });
     const daemon = await daemonWith(rig, profile);
     const port = await daemon.localPort('restart');
-    const first = await waitForTunnel(daemon, 'restart', (s) => s.state === 'open');
+    const opened = await waitForTunnel(daemon, 'restart', (s) => s.state === 'open');
     const before = await echoRoundTrip('127.0.0.1', port);
     expect(before.received).toBe(before.sent);
+    // The next emulator starts first, so the restart itself takes no time.
+    const second = await startEmulatorProcess(await freePort());
+    addCleanup(() => second.kill());
 
-    // The client connects as soon as the session begins to resume, because from the second
-    // refused attempt on, the tunnel closes new connections at once.
     const resuming = new Promise<void>((resolve) => {
       const onState = (status: TunnelStatus): void => {
         if (status.name === 'restart' && status.state === 'reconnecting') {
@@ -248,7 +257,8 @@ describe('fail-fast tunnel', () => {
       };
       daemon.daemon.manager.on('state', onState);
     });
-    await emulator.kill();
+    proxy.hold();
+    await first.kill();
     await resuming;
     // The client connects while the session resumes, and its bytes wait in the daemon.
     const payload = randomBytes(256 * 1024);
@@ -263,11 +273,11 @@ describe('fail-fast tunnel', () => {
     await waitForTunnel(daemon, 'restart', (s) => s.activeConnections === 1);
 
     // The new emulator does not know the old session, so ResumeSession fails for good.
-    emulator = await startEmulatorProcess(emulatorPort);
+    proxy.forwardTo(portOf(second));
     const reopened = await waitForTunnel(
       daemon,
       'restart',
-      (s) => s.state === 'open' && !s.sessionIds.includes(first.sessionIds[0]!),
+      (s) => s.state === 'open' && !s.sessionIds.includes(opened.sessionIds[0]!),
       30_000,
     );
     const echoed = await Promise.race([
@@ -300,4 +310,8 @@ async function waitForBytes(chunks: Buffer[], length: number, timeoutMs: number)
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return Buffer.concat(chunks);
+}
+
+function portOf(emulator: EmulatorProcess): number {
+  return Number(new URL(emulator.url).port);
 }
