@@ -387,14 +387,16 @@ function signalProcess(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Ends a daemon whose control API accepts connections but does not respond. On Linux the pid
- * must own the API's listening socket, so a reused pid is never signalled.
+ * Ends a daemon whose control API accepts connections but does not respond. The pid must own the
+ * API's listening socket, so a reused pid is never signalled, wherever /proc, lsof or netstat
+ * can show the owner.
  */
 async function stopUnresponsive(daemon: UnresponsiveDaemon): Promise<number> {
   const { pid, port } = daemon;
-  // NOTE: outside Linux nothing checks that the pid still belongs to the daemon. The lock
-  // and api.json both name it and the port accepts connections, which a reused pid and a
-  // reused port would both have to match.
+  // NOTE: where the owner cannot be read (lsof missing or failing, netstat output not
+  // understood, or a platform other than Linux, macOS, the BSDs and Windows), nothing checks
+  // that the pid still belongs to the daemon. The lock and api.json both name it and the port
+  // accepts connections, which a reused pid and a reused port would both have to match.
   if (ownsListeningSocket(pid, port) === false) {
     const error = unresponsiveDaemonError(daemon);
     throw new CliError(
@@ -430,9 +432,10 @@ export const stopCommand: Command = {
 Asks the daemon through its control API to close every tunnel, terminate their SSM sessions
 and exit, and waits up to ${STOP_TIMEOUT_MS / 1000} s. When the API request fails, sends SIGTERM
 instead. When the control API accepts connections but does not respond, because the daemon is
-suspended or hung, sends SIGTERM and SIGCONT, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s; on Linux only
-after /proc shows that the process owns the API's listening socket. Any other process that
-the pid file names is never signalled.`,
+suspended or hung, sends SIGTERM and SIGCONT, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s. Before that it
+checks with /proc (Linux), lsof (macOS, BSD) or netstat (Windows) that the process owns the
+API's listening socket, and leaves any other process that the pid file names alone. Where that
+tool is missing or fails, it signals the pid without the check.`,
   async run(argv) {
     const args = parseCommandArgs('stop', argv, {});
     const paths = pathsFor(args);

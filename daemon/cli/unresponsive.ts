@@ -1,7 +1,10 @@
 // The CLI message for a daemon that owns the state directory lock but whose control API does
 // not respond: whether the process is suspended or may be hung, and the command that fixes it.
 // `start`, `stop`, `status` and every command that sends requests to the daemon share this text.
+// The process state and the owner of the API's listening socket come from /proc on Linux, from
+// ps and lsof on macOS and the BSDs, and from netstat on Windows.
 
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { PROBE_TIMEOUT_MS } from '../instance-lock.js';
 import { CliError } from './errors.js';
@@ -17,22 +20,64 @@ export interface UnresponsiveDaemon {
 /**
  * Scheduling state of a process. `suspended` follows SIGSTOP, SIGTSTP (Ctrl-Z) or a laptop's
  * freeze of the process, and `traced` means a debugger or tracer keeps it stopped. `other` is any
- * state that runs or waits, and `unknown` applies where the OS has no /proc or the read failed.
+ * state that runs or waits. `unknown` applies where the read or `ps` failed, and on platforms
+ * other than Linux, macOS and the BSDs.
  */
 export type ProcessCondition = 'suspended' | 'traced' | 'other' | 'unknown';
 
 /** Reads a file as text; passed in so tests can supply /proc contents. */
 export type ReadTextFile = (file: string) => string;
 
+/** Exit status (null after a signal) and output of a program that ran. */
+export interface CommandOutput {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a program without a shell; passed in so tests can supply its output. Returns null when
+ * the program is missing, could not start or timed out.
+ */
+export type RunCommand = (file: string, args: readonly string[]) => CommandOutput | null;
+
 export interface ProcessInspector {
   platform: NodeJS.Platform;
   readTextFile: ReadTextFile;
+  runCommand: RunCommand;
 }
 
-const SYSTEM_INSPECTOR: ProcessInspector = {
+/** Time limit for one run of ps, lsof or netstat; past it the check returns its fallback. */
+export const INSPECT_COMMAND_TIMEOUT_MS = 2000;
+
+function runSystemCommand(file: string, args: readonly string[]): CommandOutput | null {
+  const result = spawnSync(file, args, {
+    encoding: 'utf8',
+    timeout: INSPECT_COMMAND_TIMEOUT_MS,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    windowsHide: true,
+  });
+  // `error` is set when the program is missing (ENOENT) or was killed at the time limit.
+  if (result.error !== undefined) {
+    return null;
+  }
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Inspector of this machine; tests copy it with another `platform` to run the ps and lsof path. */
+export const SYSTEM_INSPECTOR: ProcessInspector = {
   platform: process.platform,
   readTextFile: (file) => readFileSync(file, 'utf8'),
+  runCommand: runSystemCommand,
 };
+
+/** Platforms without /proc where `ps -o stat=` and lsof (if installed) read processes. */
+const PS_AND_LSOF_PLATFORMS: ReadonlySet<NodeJS.Platform> = new Set([
+  'darwin',
+  'freebsd',
+  'netbsd',
+  'openbsd',
+]);
 
 /**
  * Extracts the state letter from a /proc/PID/stat line, e.g. `T` from `1134 (node) T 1 ...`.
@@ -48,7 +93,27 @@ export function parseProcStatState(line: string): string | null {
   return match ? match[1]! : null;
 }
 
-/** Maps a /proc state letter to a condition; `T` is stopped by a signal, `t` by ptrace. */
+/**
+ * Extracts the state letter from `ps -o stat= -p PID` output, e.g. `T` from `T+` or `Ss`, where
+ * the letters after the first are flags. Skips blank lines and a `STAT` header line. Returns
+ * null for output without a state, which is what ps prints for a pid that does not exist.
+ */
+export function parsePsState(output: string): string | null {
+  for (const line of output.split('\n')) {
+    const field = line.trim();
+    if (field === '' || field === 'STAT') {
+      continue;
+    }
+    const match = /^[A-Za-z]/.exec(field);
+    return match ? match[0] : null;
+  }
+  return null;
+}
+
+/**
+ * Maps a state letter from /proc or ps to a condition. On Linux `T` is stopped by a signal and
+ * `t` by ptrace.
+ */
 export function conditionFromState(state: string | null): ProcessCondition {
   if (state === 'T') {
     return 'suspended';
@@ -59,20 +124,34 @@ export function conditionFromState(state: string | null): ProcessCondition {
   return state === null ? 'unknown' : 'other';
 }
 
-/** Reads the scheduling state of `pid` from /proc on Linux; `unknown` on other platforms. */
+/**
+ * Reads the scheduling state of `pid` from /proc on Linux and from `ps` on macOS and the BSDs.
+ * Returns `unknown` when the read or ps fails, and on other platforms such as Windows, which
+ * has no SIGSTOP.
+ */
 export function processCondition(
   pid: number,
   inspector: ProcessInspector = SYSTEM_INSPECTOR,
 ): ProcessCondition {
-  if (inspector.platform !== 'linux') {
+  if (inspector.platform === 'linux') {
+    try {
+      return conditionFromState(parseProcStatState(inspector.readTextFile(`/proc/${pid}/stat`)));
+    } catch {
+      // The process exited between the probe and this read.
+      return 'unknown';
+    }
+  }
+  if (!PS_AND_LSOF_PLATFORMS.has(inspector.platform)) {
     return 'unknown';
   }
-  try {
-    return conditionFromState(parseProcStatState(inspector.readTextFile(`/proc/${pid}/stat`)));
-  } catch {
-    // The process exited between the probe and this read.
+  // macOS and the BSDs have no separate letter for a ptrace stop: ps shows `T` for a process
+  // that a debugger stopped too, so there it reads as `suspended` and never as `traced`.
+  const output = inspector.runCommand('ps', ['-o', 'stat=', '-p', String(pid)]);
+  if (output === null || output.status !== 0) {
+    // ps exits with 1 for a pid that does not exist.
     return 'unknown';
   }
+  return conditionFromState(parsePsState(output.stdout));
 }
 
 /** Problem sentence and next step, printed as the error and its detail line. */
@@ -153,18 +232,51 @@ export function listeningSocketInode(procNetTcp: string, port: number): string |
 }
 
 /**
- * Returns whether `pid` owns the socket listening on 127.0.0.1:`port`, read from /proc on
- * Linux. This proves the pid is the daemon even though its API does not respond, so `stop` may
- * signal it. Returns null on other platforms, where the check is not available.
+ * Lists the pids in `lsof -F p` output, whose lines start with a field letter: `p1134` is a
+ * process. Lines of other fields, such as `f` for a file descriptor, are skipped.
  */
-export function ownsListeningSocket(
+export function parseLsofPids(output: string): number[] {
+  const pids: number[] = [];
+  for (const line of output.split('\n')) {
+    const match = /^p(\d+)$/.exec(line.trim());
+    if (match) {
+      pids.push(Number(match[1]));
+    }
+  }
+  return pids;
+}
+
+/**
+ * Lists the pids of the sockets listening on 127.0.0.1:`port` in Windows `netstat -ano -p TCP`
+ * output, whose columns are `Proto  Local Address  Foreign Address  State  PID`. A listener is
+ * found by its foreign address `0.0.0.0:0` and not by the word LISTENING, because netstat
+ * translates the State column (`ABHÖREN` on German Windows). A translated state may contain a
+ * space, so the pid is read from the last column.
+ */
+export function parseNetstatListeners(output: string, port: number): number[] {
+  const local = `127.0.0.1:${port}`;
+  const pids: number[] = [];
+  for (const line of output.split(/\r?\n/)) {
+    const fields = line.trim().split(/\s+/);
+    const pid = fields.at(-1)!;
+    if (
+      fields.length >= 5 &&
+      fields[0]!.toUpperCase() === 'TCP' &&
+      fields[1] === local &&
+      fields[2] === '0.0.0.0:0' &&
+      /^\d+$/.test(pid)
+    ) {
+      pids.push(Number(pid));
+    }
+  }
+  return pids;
+}
+
+function ownsListeningSocketInProc(
   pid: number,
   port: number,
-  inspector: ProcessInspector = SYSTEM_INSPECTOR,
-): boolean | null {
-  if (inspector.platform !== 'linux') {
-    return null;
-  }
+  inspector: ProcessInspector,
+): boolean {
   try {
     const inode = listeningSocketInode(inspector.readTextFile('/proc/net/tcp'), port);
     if (inode === null) {
@@ -182,4 +294,68 @@ export function ownsListeningSocket(
   } catch {
     return false;
   }
+}
+
+/**
+ * Asks lsof whether `pid` has a socket listening on 127.0.0.1:`port`. `-a` ANDs the pid with the
+ * address, so lsof lists the open files of that one process only. `-w` turns off warnings.
+ */
+function ownsListeningSocketByLsof(
+  pid: number,
+  port: number,
+  inspector: ProcessInspector,
+): boolean | null {
+  const args = ['-w', '-n', '-P', '-a', '-p', String(pid), `-iTCP@127.0.0.1:${port}`];
+  const output = inspector.runCommand('lsof', [...args, '-sTCP:LISTEN', '-Fp']);
+  if (output === null) {
+    return null;
+  }
+  if (output.status === 0) {
+    return parseLsofPids(output.stdout).includes(pid);
+  }
+  // lsof exits with 1 and prints nothing when no open file matches (lsof 4.95 man page,
+  // DIAGNOSTICS), so the pid has no such socket. Output on stderr means lsof itself failed.
+  if (output.status === 1 && output.stdout.trim() === '' && output.stderr.trim() === '') {
+    return false;
+  }
+  return null;
+}
+
+function ownsListeningSocketByNetstat(
+  pid: number,
+  port: number,
+  inspector: ProcessInspector,
+): boolean | null {
+  // NOTE: this has never run on Windows. Only parseNetstatListeners is tested, on sample output.
+  const output = inspector.runCommand('netstat', ['-ano', '-p', 'TCP']);
+  if (output === null || output.status !== 0) {
+    return null;
+  }
+  const pids = parseNetstatListeners(output.stdout, port);
+  // The probe has just connected to the port, so an empty list means output in a form the
+  // parser does not know rather than a port without a listener.
+  return pids.length === 0 ? null : pids.includes(pid);
+}
+
+/**
+ * Returns whether `pid` owns the socket listening on 127.0.0.1:`port`, read from /proc on Linux,
+ * from lsof on macOS and the BSDs and from netstat on Windows. This proves the pid is the daemon
+ * even though its API does not respond, so `stop` may signal it. Returns null where the check is
+ * not available: another platform, lsof missing or failing, or netstat output not understood.
+ */
+export function ownsListeningSocket(
+  pid: number,
+  port: number,
+  inspector: ProcessInspector = SYSTEM_INSPECTOR,
+): boolean | null {
+  if (inspector.platform === 'linux') {
+    return ownsListeningSocketInProc(pid, port, inspector);
+  }
+  if (PS_AND_LSOF_PLATFORMS.has(inspector.platform)) {
+    return ownsListeningSocketByLsof(pid, port, inspector);
+  }
+  if (inspector.platform === 'win32') {
+    return ownsListeningSocketByNetstat(pid, port, inspector);
+  }
+  return null;
 }

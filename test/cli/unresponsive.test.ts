@@ -1,6 +1,7 @@
 // The wording and the `start`/`stop` handling of a daemon that holds the state directory but
 // does not respond: /proc parsing on sample lines, then a real daemon frozen with SIGSTOP and a
-// process that accepts connections on the API port but never answers.
+// process that accepts connections on the API port but never answers. The ps, lsof and netstat
+// path is tested in process-inspect.test.ts.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import {
   ownsListeningSocket,
   parseProcStatState,
   processCondition,
+  SYSTEM_INSPECTOR,
   unresponsiveDaemonError,
   type ProcessInspector,
 } from '../../daemon/cli/unresponsive.js';
@@ -54,6 +56,11 @@ describe('conditionFromState', () => {
   });
 });
 
+/** Stands in for runCommand where a test expects no program to run. */
+function noCommand(file: string): never {
+  throw new Error(`unexpected run of ${file}`);
+}
+
 describe('processCondition', () => {
   const inspector = (platform: NodeJS.Platform, stat: string): ProcessInspector => ({
     platform,
@@ -61,14 +68,27 @@ describe('processCondition', () => {
       expect(file).toBe('/proc/1134/stat');
       return stat;
     },
+    runCommand: noCommand,
   });
 
   it('reads a stopped process on Linux', () => {
     expect(processCondition(1134, inspector('linux', '1134 (node) T 1 1134'))).toBe('suspended');
   });
 
-  it('returns unknown on macOS', () => {
-    expect(processCondition(1134, inspector('darwin', '1134 (node) T 1 1134'))).toBe('unknown');
+  it('reads ps on macOS', () => {
+    const calls: string[][] = [];
+    const darwin: ProcessInspector = {
+      platform: 'darwin',
+      readTextFile: () => {
+        throw new Error('no /proc on macOS');
+      },
+      runCommand: (file, args) => {
+        calls.push([file, ...args]);
+        return { status: 0, stdout: 'T+\n', stderr: '' };
+      },
+    };
+    expect(processCondition(1134, darwin)).toBe('suspended');
+    expect(calls).toEqual([['ps', '-o', 'stat=', '-p', '1134']]);
   });
 
   it('returns unknown when the read fails', () => {
@@ -77,6 +97,7 @@ describe('processCondition', () => {
       readTextFile: () => {
         throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
       },
+      runCommand: noCommand,
     };
     expect(processCondition(1134, failing)).toBe('unknown');
   });
@@ -115,6 +136,7 @@ describe('describeUnresponsiveDaemon', () => {
       readTextFile: () => {
         throw new Error('no /proc on Windows');
       },
+      runCommand: noCommand,
     };
     const error = unresponsiveDaemonError(daemon, windows);
     expect(error.message).toContain('may be hung');
@@ -144,7 +166,8 @@ describe('listeningSocketInode', () => {
   });
 });
 
-// The real-process cases read /proc and send SIGSTOP, so they run on Linux only.
+// The real-process cases read /proc and send SIGSTOP, so they run on Linux only. One of them
+// also runs the macOS path with this machine's ps and lsof.
 describe.runIf(IS_LINUX)('unresponsive daemon processes', () => {
   let home: string;
   let env: NodeJS.ProcessEnv;
@@ -239,6 +262,12 @@ describe.runIf(IS_LINUX)('unresponsive daemon processes', () => {
       ]);
       expect(ownsListeningSocket(daemon.pid, daemon.port)).toBe(true);
       expect(ownsListeningSocket(process.pid, daemon.port)).toBe(false);
+
+      // The macOS path, with the real ps and lsof of this machine.
+      const darwin: ProcessInspector = { ...SYSTEM_INSPECTOR, platform: 'darwin' };
+      expect(processCondition(daemon.pid, darwin)).toBe('suspended');
+      expect(ownsListeningSocket(daemon.pid, daemon.port, darwin)).toBe(true);
+      expect(ownsListeningSocket(process.pid, daemon.port, darwin)).toBe(false);
     } finally {
       process.kill(daemon.pid, 'SIGCONT');
     }
