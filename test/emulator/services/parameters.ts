@@ -1,4 +1,5 @@
-// SSM GetParametersByPath and PutParameter (JSON 1.1 protocol).
+// SSM GetParametersByPath, PutParameter, DeleteParameter and DeleteParameters (JSON 1.1
+// protocol).
 
 import { AwsApiError } from '../errors.js';
 import type { ScenarioParameter } from '../scenario.js';
@@ -105,7 +106,55 @@ const putParameter: JsonHandler = (input: PutParameterInput, ctx) => {
   return { Version: 1, Tier: 'Standard' };
 };
 
+// The service accepts 1 to 10 names per DeleteParameters request.
+const MAX_DELETE_NAMES = 10;
+
+/** Removes the parameter called `name`, or returns false when there is none. */
+function removeParameter(ctx: HandlerContext, name: string): boolean {
+  const parameters = ctx.state.scenario.parameters as StoredParameter[];
+  const index = parameters.findIndex((parameter) => parameter.name === name);
+  if (index < 0) {
+    return false;
+  }
+  parameters.splice(index, 1);
+  return true;
+}
+
+const deleteParameter: JsonHandler = (input: { Name?: string }, ctx) => {
+  if (typeof input.Name !== 'string' || input.Name === '') {
+    throw new AwsApiError('ValidationException', 'Name is missing');
+  }
+  if (!removeParameter(ctx, input.Name)) {
+    throw new AwsApiError('ParameterNotFound', `Parameter ${input.Name} not found.`);
+  }
+  return {};
+};
+
+/** Deletes up to 10 parameters. Names that do not exist come back in InvalidParameters. */
+const deleteParameters: JsonHandler = (input: { Names?: unknown }, ctx) => {
+  const names = input.Names;
+  if (
+    !Array.isArray(names) ||
+    names.length === 0 ||
+    names.length > MAX_DELETE_NAMES ||
+    !names.every((name) => typeof name === 'string')
+  ) {
+    throw new AwsApiError(
+      'ValidationException',
+      `Names must be a list of 1 to ${MAX_DELETE_NAMES} parameter names`,
+    );
+  }
+  const deleted: string[] = [];
+  const invalid: string[] = [];
+  for (const name of names as string[]) {
+    (removeParameter(ctx, name) ? deleted : invalid).push(name);
+  }
+  return { DeletedParameters: deleted, InvalidParameters: invalid };
+};
+
 export const parameterHandlers: Record<string, JsonHandler> = {
   'AmazonSSM.GetParametersByPath': getParametersByPath,
   'AmazonSSM.PutParameter': putParameter,
+  'AmazonSSM.DeleteParameter': deleteParameter,
+  'AmazonSSM.DeleteParameters': deleteParameters,
 };
