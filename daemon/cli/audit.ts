@@ -31,7 +31,12 @@ in and out, session id and why it ended.
 
   --profile NAME   only sessions of this profile
   --last N         only the N most recent sessions
-  --json           print JSON lines, as stored`,
+  --json           print JSON lines, as stored
+
+Examples:
+  bastionless audit --last 20
+  bastionless audit --profile orders-db
+  bastionless audit --json > sessions.jsonl`,
   async run(argv) {
     const args = parseCommandArgs('audit', argv, {
       profile: { type: 'string' },

@@ -62,7 +62,11 @@ Options:
   --aws-profile NAME   named profile from the AWS config files (--profile is an alias)
   --endpoint-url URL   endpoint for every AWS service, e.g. the local emulator or a proxy
   --ssm-endpoint URL   endpoint for SSM only, e.g. a VPC endpoint; wins over --endpoint-url
-  -h, --help           print this help`;
+  -h, --help           print this help
+
+Examples:
+  bastionless connect --target i-0123456789abcdef0 --remote-port 22 --local-port 2222
+  bastionless connect --target i-0123456789abcdef0 --remote-host db.internal --remote-port 5432 --local-port 15432`;
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;

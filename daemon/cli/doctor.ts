@@ -91,7 +91,12 @@ port names the process that holds it. Each failing check prints what to do. Doct
 the config file but never writes it. Exits with 1 when a check fails or the profile is
 unknown, and 2 for a usage error.
 
-  --json  print the reports as a JSON array`,
+  --json  print the reports as a JSON array
+
+Examples:
+  bastionless doctor
+  bastionless doctor orders-db
+  bastionless doctor --json > doctor.json`,
   async run(argv) {
     const args = parseCommandArgs('doctor', argv, { json: { type: 'boolean' } });
     if (args.positionals.length > 1) {

@@ -181,7 +181,12 @@ A logged error shows as its code and message.
   -f, --follow   keep printing new lines until Ctrl-C
   -n, --lines N  number of log entries to print first (default 50)
   --verbose      also print the stack trace of each logged error, below its entry
-  --json         print the raw JSON lines, stack traces included`,
+  --json         print the raw JSON lines, stack traces included
+
+Examples:
+  bastionless logs -n 200
+  bastionless logs -f
+  bastionless logs --verbose -n 20`,
   async run(argv) {
     const args = parseCommandArgs('logs', argv, {
       follow: { type: 'boolean', short: 'f' },

@@ -58,8 +58,56 @@ Reach private-subnet hosts through AWS Systems Manager port forwarding.
 Commands:
 ${lines.join('\n')}
 
-Run \`bastionless COMMAND --help\` for the options of one command.
+Run \`bastionless COMMAND --help\` or \`bastionless help COMMAND\` for the options of one command.
 BASTIONLESS_HOME=DIR keeps the config file and state under DIR.`;
+}
+
+/**
+ * Runs `bastionless help [COMMAND]`: the general help without COMMAND, else the help of that
+ * command, which is the output of `bastionless COMMAND --help`.
+ */
+async function runHelp(args: string[]): Promise<number> {
+  // --config only selects a file, so it changes no help text.
+  const configAt = args.indexOf('--config');
+  const words = configAt < 0 ? args : [...args.slice(0, configAt), ...args.slice(configAt + 2)];
+  const [name, extra] = words;
+  if (name === undefined) {
+    process.stdout.write(`${await usage()}\n`);
+    return 0;
+  }
+  if (extra !== undefined) {
+    throw new CliError(
+      `unexpected argument "${extra}"; run \`bastionless help COMMAND\` with one command`,
+      EXIT_USAGE,
+    );
+  }
+  const command = await findCommand(name);
+  // connect's help text lives in its module, which connect prints for --help.
+  if (command === connectCommand) {
+    return command.run(['--help']);
+  }
+  process.stdout.write(`${command.help}\n`);
+  return 0;
+}
+
+/**
+ * Loads the command called `name`. An unknown name is a usage error that suggests the closest
+ * match.
+ */
+async function findCommand(name: string): Promise<Command> {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
+    const suggestion = closestMatch(
+      name,
+      COMMANDS.map((candidate) => candidate.name),
+    );
+    const next =
+      suggestion === undefined
+        ? 'run `bastionless --help` for the list'
+        : `did you mean \`bastionless ${suggestion}\`? Run \`bastionless --help\` for the list`;
+    throw new CliError(`unknown command "${name}"; ${next}`, EXIT_USAGE);
+  }
+  return entry.load();
 }
 
 /** Moves `--config FILE` given before the command behind it, where the command parses it. */
@@ -76,27 +124,18 @@ function hoistGlobalOptions(argv: string[]): string[] {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = hoistGlobalOptions(argv);
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(`${await usage()}\n`);
     return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (name === 'help') {
+    return runHelp(rest);
   }
   if (name === '--version' || name === '-v') {
     process.stdout.write(`${readVersion() ?? 'unknown'}\n`);
     return 0;
   }
-  const entry = COMMANDS.find((candidate) => candidate.name === name);
-  if (!entry) {
-    const suggestion = closestMatch(
-      name,
-      COMMANDS.map((candidate) => candidate.name),
-    );
-    const next =
-      suggestion === undefined
-        ? 'run `bastionless --help` for the list'
-        : `did you mean \`bastionless ${suggestion}\`? Run \`bastionless --help\` for the list`;
-    throw new CliError(`unknown command "${name}"; ${next}`, EXIT_USAGE);
-  }
-  const command = await entry.load();
+  const command = await findCommand(name);
   // connect parses its own options, including --help.
   if (command !== connectCommand && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(`${command.help}\n`);

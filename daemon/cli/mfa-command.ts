@@ -58,7 +58,11 @@ export const mfaCommand: Command = {
   help: `Usage: bastionless mfa [CODE] [--config FILE]
 
 Sends CODE, the 6 digits of the MFA device, to the oldest pending MFA request of the daemon.
-Without CODE it lists the pending requests and, on a terminal, prompts for the code.`,
+Without CODE it lists the pending requests and, on a terminal, prompts for the code.
+
+Examples:
+  bastionless mfa
+  bastionless mfa 123456`,
   async run(argv) {
     const args = parseCommandArgs('mfa', argv, {});
     const client = await DaemonClient.connect(pathsFor(args));

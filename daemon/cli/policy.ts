@@ -17,7 +17,12 @@ and terminate of the caller's own sessions, and the Describe calls the profiles 
 
   --not-before ISO   grant nothing before this time, e.g. 2026-01-31T08:00:00Z
   --not-after ISO    grant nothing after this time
-  --account ID       12-digit account id for instance ARNs (default *)`,
+  --account ID       12-digit account id for instance ARNs (default *)
+
+Examples:
+  bastionless policy > bastionless-policy.json
+  bastionless policy orders-db --account 123456789012
+  bastionless policy --not-before 2026-01-31T08:00:00Z --not-after 2026-01-31T18:00:00Z`,
   async run(argv) {
     const args = parseCommandArgs('policy', argv, {
       'not-before': { type: 'string' },

@@ -39,7 +39,12 @@ connections (agents newer than 3.0.196.0). The Name tag needs ec2:DescribeInstan
                        use the region, AWS profile and endpoints of this bastionless
                        profile (--profile is an older alias)
 ${AWS_OPTIONS_HELP}
-  --json               print a JSON array`,
+  --json               print a JSON array
+
+Examples:
+  bastionless targets --region eu-west-1
+  bastionless targets --tunnel-profile orders-db
+  bastionless targets --aws-profile prod --region eu-west-1 --json`,
   async run(argv) {
     const args = parseCommandArgs('targets', argv, {
       ...AWS_OPTIONS,
