@@ -27,6 +27,8 @@ export interface ConnectionOptions {
    * It is set before authentication so no frame can arrive ahead of its handler.
    */
   onFrame: (frame: Buffer) => void;
+  /** Called on every pong, which proves that the peer is still alive. */
+  onPong?: () => void;
 }
 
 /**
@@ -209,6 +211,23 @@ export class WebSocketConnection extends EventEmitter {
     });
   }
 
+  /**
+   * Pings at once and treats the connection as lost with ERR_PONG_TIMEOUT when no pong
+   * arrives within `pongTimeoutMs`. The socket is read meanwhile even if reading is paused.
+   */
+  checkAlive(): void {
+    this.ping(this.options.pongTimeoutMs).catch((error: DataChannelError) => {
+      if (error.code === 'ERR_PING_TIMEOUT') {
+        this.lose(
+          new DataChannelError(
+            'ERR_PONG_TIMEOUT',
+            `no websocket pong within ${this.options.pongTimeoutMs} ms of the reconnect; treating the connection as lost`,
+          ),
+        );
+      }
+    });
+  }
+
   /** Closes with code 1000, then destroys the socket if the peer does not finish the close. */
   async close(): Promise<void> {
     if (this.finished) {
@@ -260,6 +279,10 @@ export class WebSocketConnection extends EventEmitter {
       }
     });
     this.socket.on('pong', () => {
+      if (this.finished) {
+        return;
+      }
+      this.options.onPong?.();
       clearTimeout(this.pongTimer);
       this.pongTimer = undefined;
       for (const settle of [...this.pongWaiters]) {

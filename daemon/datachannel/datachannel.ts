@@ -45,10 +45,11 @@ export type { ReconnectAttemptFailure } from './reconnect.js';
 
 /**
  * Events: `data` (Buffer, PayloadType 1 in sequence order), `flag` (number), `drain`,
- * `reconnecting` (Error), `reconnect-attempt` (attempt number) as each attempt begins,
- * `reconnect-failed` (ReconnectAttemptFailure) after each failed attempt, `reconnected`,
- * `closed` (SessionEnd), `protocol-error`
- * (MessageDecodeError | PayloadError) for each dropped frame or payload.
+ * `reconnecting` (Error) on every websocket loss, `reconnect-attempt` (attempt number) as
+ * each attempt begins, `reconnect-failed` (ReconnectAttemptFailure) after each failed
+ * attempt, `reconnected` once the new websocket received a message or pong, `closed`
+ * (SessionEnd), `protocol-error` (MessageDecodeError | PayloadError) for each dropped frame
+ * or payload.
  */
 export class DataChannel extends EventEmitter {
   readonly sessionId: string;
@@ -64,6 +65,11 @@ export class DataChannel extends EventEmitter {
   private ended = false;
   private readonly closed = createDeferred<void>();
   private readonly reconnectAbort = new AbortController();
+  /** True from a reconnect until the new websocket receives a message or pong. */
+  private resumeUnconfirmed = false;
+  /** Pong timeouts in a row with no message or pong received between them. */
+  private silentPongTimeouts = 0;
+  private receivedSincePongTimeout = true;
 
   constructor(options: DataChannelOptions) {
     super();
@@ -248,6 +254,7 @@ export class DataChannel extends EventEmitter {
       pongTimeoutMs: this.options.pongTimeoutMs,
       wsOptions: this.options.wsOptions,
       onFrame: (frame) => this.onFrame(frame),
+      onPong: () => this.onPeerAlive(),
     });
   }
 
@@ -264,6 +271,23 @@ export class DataChannel extends EventEmitter {
       return;
     }
     this.connection = null;
+    this.resumeUnconfirmed = false;
+    if (error.code === 'ERR_PONG_TIMEOUT') {
+      this.silentPongTimeouts = this.receivedSincePongTimeout ? 1 : this.silentPongTimeouts + 1;
+      this.receivedSincePongTimeout = false;
+      if (this.silentPongTimeouts >= this.options.maxSilentPongTimeouts) {
+        // Resuming reopens the websocket of the same session, so a session whose service
+        // or agent stopped replying would be resumed forever while connections hang.
+        const silent = new DataChannelError(
+          'ERR_PEER_SILENT',
+          `session ${this.sessionId} received no message or pong across ` +
+            `${this.silentPongTimeouts} websocket pong timeouts in a row; ending it so a new session can start`,
+          { cause: error },
+        );
+        await this.end({ by: 'error', reason: silent.message, error: silent });
+        return;
+      }
+    }
     this.emit('reconnecting', error);
     const outcome = await reconnect(
       {
@@ -286,18 +310,32 @@ export class DataChannel extends EventEmitter {
         return;
       }
       this.adopt(outcome.connection);
-      this.counters.reconnects += 1;
       this.sender.publicationPaused = false;
-      this.emit('reconnected');
       this.sender.resendAll();
       this.sender.pump();
+      // An open websocket alone does not prove that the service and agent still serve the
+      // session, so the resume counts as done at the first message or pong.
+      this.resumeUnconfirmed = true;
+      outcome.connection.checkAlive();
     }
+  }
+
+  /** Records that the peer replied, which completes a pending resume. */
+  private onPeerAlive(): void {
+    this.receivedSincePongTimeout = true;
+    if (!this.resumeUnconfirmed) {
+      return;
+    }
+    this.resumeUnconfirmed = false;
+    this.counters.reconnects += 1;
+    this.emit('reconnected');
   }
 
   private onFrame(frame: Buffer): void {
     if (this.ended) {
       return;
     }
+    this.onPeerAlive();
     let message: ClientMessage;
     try {
       message = decodeMessage(frame);

@@ -31,6 +31,12 @@ export interface DataChannelOptions {
   pingIntervalMs?: number;
   /** Time allowed for a pong after each ping before the connection counts as lost. */
   pongTimeoutMs?: number;
+  /**
+   * Pong timeouts in a row, with no message or pong received between them, after which the
+   * channel ends with ERR_PEER_SILENT instead of resuming again. A resumed websocket that
+   * stays silent means the service or agent no longer serves the session.
+   */
+  maxSilentPongTimeouts?: number;
   /** Total time spent trying to reconnect before the channel ends with an error. */
   reconnectForMs?: number;
   /** First reconnect backoff base; it doubles on every retry up to reconnectMaxDelayMs. */
@@ -61,6 +67,7 @@ export const DATA_CHANNEL_DEFAULTS = Object.freeze({
   handshakeTimeoutMs: 30_000,
   pingIntervalMs: 30_000,
   pongTimeoutMs: 30_000,
+  maxSilentPongTimeouts: 2,
   reconnectForMs: 15 * 60_000,
   reconnectInitialDelayMs: 200,
   reconnectMaxDelayMs: 10_000,
@@ -82,6 +89,7 @@ const POSITIVE_INTEGER_OPTIONS = [
   'handshakeTimeoutMs',
   'pingIntervalMs',
   'pongTimeoutMs',
+  'maxSilentPongTimeouts',
   'reconnectForMs',
   'reconnectInitialDelayMs',
   'reconnectMaxDelayMs',

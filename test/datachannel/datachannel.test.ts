@@ -472,6 +472,49 @@ describe('connection loss', () => {
     expect(error.code).toBe('ERR_PONG_TIMEOUT');
   });
 
+  it('ends when resumed websockets stay silent', async () => {
+    const peer = await startPeer({ autoPong: false });
+    const channel = createChannel(peer, { pingIntervalMs: 100, pongTimeoutMs: 200 });
+    const losses: DataChannelError[] = [];
+    channel.on('reconnecting', (error: DataChannelError) => losses.push(error));
+    let reconnectedEvents = 0;
+    channel.on('reconnected', () => reconnectedEvents++);
+    let end: SessionEnd | undefined;
+    channel.once('closed', (closed: SessionEnd) => (end = closed));
+    await channel.open();
+
+    await waitFor(() => end !== undefined, 5_000, 'channel end');
+    expect(end!.by).toBe('error');
+    expect((end!.error as DataChannelError).code).toBe('ERR_PEER_SILENT');
+    expect(end!.reason).toContain('session-1');
+    expect(losses.map((error) => error.code)).toEqual(['ERR_PONG_TIMEOUT']);
+    expect(peer.opens).toHaveLength(2);
+    expect(reconnectedEvents).toBe(0);
+    expect(channel.stats.reconnects).toBe(0);
+  });
+
+  it('confirms a resume at the first message', async () => {
+    const peer = await startPeer({ autoPong: false });
+    const channel = createChannel(peer, { pingIntervalMs: 100, pongTimeoutMs: 1_000 });
+    const chunks = collect(channel);
+    let end: SessionEnd | undefined;
+    channel.once('closed', (closed: SessionEnd) => (end = closed));
+    await channel.open();
+    await waitFor(() => peer.opens.length === 2, 5_000, 'first resume');
+    expect(channel.stats.reconnects).toBe(0);
+
+    peer.sendOutput(Buffer.from('alive'));
+    await waitFor(() => channel.stats.reconnects === 1, 900, 'resume confirmed by a message');
+    expect(Buffer.concat(chunks).toString()).toBe('alive');
+
+    // The message came between the two pong timeouts, so the next one resumes again, and
+    // only the silent websocket after it ends the channel.
+    await waitFor(() => end !== undefined, 10_000, 'channel end');
+    expect((end!.error as DataChannelError).code).toBe('ERR_PEER_SILENT');
+    expect(peer.opens).toHaveLength(3);
+    expect(channel.stats.reconnects).toBe(1);
+  });
+
   it('resumes after close 1000 without loss', async () => {
     const peer = await startPeer();
     const channel = createChannel(peer);
