@@ -1,9 +1,81 @@
 // HTTP client the CLI uses to reach the running daemon, found through the state directory.
 
 import { probeDaemon } from '../instance-lock.js';
-import type { BastionlessPaths } from '../paths.js';
+import { processExists, type BastionlessPaths } from '../paths.js';
+import { readStateFile, StateFileError } from '../state-file.js';
 import { CliError, daemonNotRunning, EXIT_FAILURE } from './errors.js';
-import { processCondition, unresponsiveDaemonError } from './unresponsive.js';
+import {
+  parseProcStatState,
+  parsePsState,
+  processCondition,
+  SYSTEM_INSPECTOR,
+  unresponsiveDaemonError,
+  type ProcessInspector,
+} from './unresponsive.js';
+
+/** Max size of a pid file read, which contains one pid and a newline. */
+const MAX_PID_FILE_BYTES = 4096;
+
+/**
+ * Returns true when `pid` has exited. A zombie counts as exited: a daemon killed with
+ * `kill -9` stays a zombie until its parent reaps it, and signal 0 still reaches a zombie.
+ */
+export function hasExited(pid: number, inspector: ProcessInspector = SYSTEM_INSPECTOR): boolean {
+  if (!processExists(pid)) {
+    return true;
+  }
+  let state: string | null = null;
+  if (inspector.platform === 'linux') {
+    try {
+      state = parseProcStatState(inspector.readTextFile(`/proc/${pid}/stat`));
+    } catch {
+      // The process exited since the signal 0 check.
+      return true;
+    }
+  } else if (inspector.platform !== 'win32') {
+    const output = inspector.runCommand('ps', ['-o', 'stat=', '-p', String(pid)]);
+    state = output === null ? null : parsePsState(output.stdout);
+  }
+  // Linux shows Z for a zombie and X for a process being removed, and ps on macOS shows Z.
+  return state === 'Z' || state === 'X';
+}
+
+/** Reads the pid in the pid file, or null when the file is missing, unreadable or has no pid. */
+function pidInFile(pidFile: string): number | null {
+  try {
+    const content = readStateFile(pidFile, MAX_PID_FILE_BYTES);
+    const pid = content === null ? Number.NaN : Number.parseInt(content.text.trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch (error) {
+    if (error instanceof StateFileError) {
+      return null;
+    }
+    throw error;
+  }
+}
+
+/**
+ * Returns the error for a stopped daemon. `stalePid` is the live process the pid file names,
+ * as probeDaemon reports it. A pid file whose process exited was left by a daemon that did
+ * not remove it, e.g. after `kill -9`, so the message calls it stale. A live process is
+ * another program that reuses the pid, and the message names it as such.
+ */
+export function stoppedDaemonError(paths: BastionlessPaths, stalePid: number | null): CliError {
+  const { message } = daemonNotRunning();
+  if (stalePid !== null && !hasExited(stalePid)) {
+    return new CliError(message, EXIT_FAILURE, [
+      `process ${stalePid} in ${paths.pidFile} is not a bastionless daemon`,
+    ]);
+  }
+  const pid = stalePid ?? pidInFile(paths.pidFile);
+  if (pid === null) {
+    return daemonNotRunning();
+  }
+  return new CliError(message, EXIT_FAILURE, [
+    `the pid file ${paths.pidFile} is stale: the daemon (pid ${pid}) exited without removing ` +
+      'it, e.g. after kill -9. `bastionless start` replaces the file',
+  ]);
+}
 
 /**
  * Time one request may take. It is long so that a request that is slow on purpose still
@@ -45,12 +117,7 @@ export class DaemonClient {
           `the daemon (pid ${probe.pid}) is starting or stopping; run the command again in a few seconds`,
         );
       case 'stopped':
-        if (probe.stalePid === null) {
-          throw daemonNotRunning();
-        }
-        throw new CliError(daemonNotRunning().message, EXIT_FAILURE, [
-          `process ${probe.stalePid} in ${paths.pidFile} is not a bastionless daemon`,
-        ]);
+        throw stoppedDaemonError(paths, probe.stalePid);
     }
   }
 

@@ -8,14 +8,14 @@ import type { ConfigError } from '../config/errors.js';
 import { configErrorText } from '../config/file-errors.js';
 import { probeDaemon, type DaemonProbe } from '../instance-lock.js';
 import type { BastionlessPaths } from '../paths.js';
-import { DaemonClient } from './client.js';
+import { DaemonClient, stoppedDaemonError } from './client.js';
 import {
   describeUnresponsiveDaemon,
   processCondition,
   unresponsiveDaemonError,
 } from './unresponsive.js';
 import { print } from './command.js';
-import { CliError, daemonNotRunning, EXIT_FAILURE } from './errors.js';
+import { CliError, EXIT_FAILURE } from './errors.js';
 
 /**
  * Returns the lines `status` and `start` print for a config file they cannot use: the shared
@@ -120,12 +120,7 @@ export async function checkDaemonAndConfig(paths: BastionlessPaths): Promise<Dae
     return { client, exitCode: 0, configRejected: false };
   }
   if (probe.state === 'stopped') {
-    if (probe.stalePid === null) {
-      throw daemonNotRunning();
-    }
-    throw new CliError(daemonNotRunning().message, EXIT_FAILURE, [
-      `process ${probe.stalePid} in ${paths.pidFile} is not a bastionless daemon`,
-    ]);
+    throw stoppedDaemonError(paths, probe.stalePid);
   }
   if (probe.state === 'unresponsive') {
     throw unresponsiveDaemonError(probe);
