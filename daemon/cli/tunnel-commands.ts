@@ -74,12 +74,16 @@ function closingAtOnceLines(tunnel: TunnelStatus): string[] {
   return lines;
 }
 
+/** Time an error from before the current open period stays in the LAST ERROR column, in ms. */
+export const RECENT_ERROR_MS = 5 * 60_000;
+
 /**
- * Returns the LAST ERROR cell. An error from before the current open period is left out, as
- * the dashboard does, because the sessions open since then replaced the one that failed.
- * The JSON output keeps it in `lastError` with its time.
+ * Returns the LAST ERROR cell. An error from before the current open period is left out once
+ * it is older than RECENT_ERROR_MS, because the sessions open since then replaced the one that
+ * failed. A recent one stays, so a user whose connection just dropped learns the cause. The JSON
+ * output keeps every error in `lastError` with its time.
  */
-function lastErrorCell(tunnel: TunnelStatus): string {
+function lastErrorCell(tunnel: TunnelStatus, nowMs: number): string {
   const error = tunnel.lastError;
   if (!error) {
     return '';
@@ -87,7 +91,8 @@ function lastErrorCell(tunnel: TunnelStatus): string {
   const openNow = tunnel.state === 'open' || tunnel.state === 'reconnecting';
   if (openNow && tunnel.openSince !== null) {
     const erredAt = Date.parse(error.at);
-    if (!Number.isNaN(erredAt) && erredAt < Date.parse(tunnel.openSince)) {
+    const beforeOpen = erredAt < Date.parse(tunnel.openSince);
+    if (!Number.isNaN(erredAt) && beforeOpen && nowMs - erredAt >= RECENT_ERROR_MS) {
       return '';
     }
   }
@@ -99,7 +104,7 @@ function lastErrorCell(tunnel: TunnelStatus): string {
  * under its row, because the LAST ERROR column does not say what to do next. A listening or
  * connecting tunnel that closes connections at once gets the hint and when it tries again.
  */
-export function statusTable(tunnels: TunnelStatus[]): string {
+export function statusTable(tunnels: TunnelStatus[], nowMs = Date.now()): string {
   const rows = [['NAME', 'STATE', 'LOCAL', 'TARGET', 'CONNS', 'IN', 'OUT', 'LAST ERROR']];
   for (const tunnel of tunnels) {
     rows.push([
@@ -112,7 +117,7 @@ export function statusTable(tunnels: TunnelStatus[]): string {
       String(tunnel.activeConnections),
       formatBytes(tunnel.bytesIn),
       formatBytes(tunnel.bytesOut),
-      lastErrorCell(tunnel),
+      lastErrorCell(tunnel, nowMs),
     ]);
   }
   const lines = formatTable(rows).split('\n');
@@ -137,7 +142,8 @@ export const statusCommand: Command = {
   help: `Usage: bastionless status [--json] [--config FILE]
 
 Prints one line per tunnel: state, local address, target, open connections, bytes in
-and out, and the last error. A failed or needs-login tunnel gets a second line with the
+and out, and the last error. An open tunnel shows an error of its current open period,
+or one from the last 5 minutes, e.g. of the session it replaced. A failed or needs-login tunnel gets a second line with the
 next step, e.g. the login command to run. A tunnel that closes connections at once,
 because its sessions cannot start, gets the next step and the time of the next attempt.
 Exits with code 1 when the daemon is not running or the config file is invalid.

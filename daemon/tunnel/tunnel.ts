@@ -353,7 +353,9 @@ export class Tunnel extends EventEmitter {
   }
 
   private setState(state: TunnelState, reason: string | null): void {
-    if (state === 'open' && this.state !== 'open') {
+    // A resume keeps the sessions and their connections, so the open period goes on through
+    // `reconnecting`, and errors of the resume stay errors of the current open period.
+    if (state === 'open' && this.openSinceMs === null) {
       this.openSinceMs = this.now();
     } else if (state !== 'open' && state !== 'reconnecting') {
       this.openSinceMs = null;

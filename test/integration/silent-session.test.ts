@@ -11,6 +11,7 @@ import type { Profile, TunnelStatus } from '../../daemon/config/types.js';
 import { startDaemon } from '../../daemon/daemon.js';
 import { resolvePaths } from '../../daemon/paths.js';
 import { startPortForwardSession } from '../../daemon/portforward/index.js';
+import { cliEnv, runCli } from '../cli/helpers.js';
 import { echoRoundTrip, freePort } from '../tunnel/helpers.js';
 import {
   cleanupAfterEach,
@@ -56,7 +57,8 @@ async function startDaemonWithShortKeepalive(home: string, profile: Profile) {
     });
     return (await response.json()) as TunnelStatus;
   };
-  return { tunnel, localPort: profiles[0]!.localPort };
+  const cliEnvironment = { ...cliEnv(home), BASTIONLESS_HOME: join(home, 'bastionless') };
+  return { tunnel, localPort: profiles[0]!.localPort, cliEnvironment };
 }
 
 /**
@@ -88,7 +90,10 @@ describe('session with a silent websocket', () => {
       awsProfile: 'static',
       remotePort: echo.port,
     });
-    const { tunnel, localPort } = await startDaemonWithShortKeepalive(home.dir, profile);
+    const { tunnel, localPort, cliEnvironment } = await startDaemonWithShortKeepalive(
+      home.dir,
+      profile,
+    );
     await waitUntil('tunnel open', async () => (await tunnel('pg')).state === 'open');
     const before = await tunnel('pg');
     const silentSessionId = before.sessionIds[0]!;
@@ -115,6 +120,8 @@ describe('session with a silent websocket', () => {
     const after = await echoRoundTrip('127.0.0.1', localPort, 256 * 1024);
     const recoveredMs = Date.now() - silentAt;
     const status = await tunnel('pg');
+    const table = await runCli(['status'], cliEnvironment);
+    const row = table.stdout.split('\n').find((line) => line.startsWith('pg '));
 
     expect(after.received).toBe(after.sent);
     // The first loss takes at most 300 + 700 ms and the resumed websocket's check 700 ms, and
@@ -122,6 +129,10 @@ describe('session with a silent websocket', () => {
     expect(recoveredMs).toBeLessThan(15_000);
     expect(status.lastError?.code).toBe('ERR_PEER_SILENT');
     expect(status.lastError?.message).toContain(silentSessionId);
+    // The error came before the new session's open period, but it is recent, so the table
+    // still shows why the connections dropped.
+    expect(row).toMatch(/^pg\s+open\s/);
+    expect(row).toContain('ERR_PEER_SILENT');
     const silentRecord = emulator.sessions.find((s) => s.sessionId === silentSessionId);
     expect(silentRecord?.state).toBe('terminated');
     expect(silentRecord?.websocketOpens).toBe(2);
