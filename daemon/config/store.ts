@@ -20,6 +20,7 @@ import {
   validateProfile,
 } from './schema.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { withFileLock } from './file-lock.js';
 
 export interface ConfigStoreOptions {
   file: string;
@@ -55,6 +56,8 @@ export class ConfigStore extends EventEmitter {
   #profiles: Profile[] = [];
   #error: ConfigError | null = null;
   #lastText: string | null = null;
+  /** True once the file existed at a load, so a later ENOENT means it was moved or deleted. */
+  #fileSeen = false;
 
   constructor(options: ConfigStoreOptions) {
     super();
@@ -77,7 +80,10 @@ export class ConfigStore extends EventEmitter {
     return profile ? structuredClone(profile) : undefined;
   }
 
-  /** Reads the file. A missing file means no profiles; an invalid file keeps the last good set. */
+  /**
+   * Reads the file. A file that never existed means no profiles. An invalid file, and a file
+   * that existed at an earlier load and is missing now, keep the last good set.
+   */
   load(): Profile[] {
     let text: string | null;
     try {
@@ -88,9 +94,14 @@ export class ConfigStore extends EventEmitter {
     }
     this.#lastText = text;
     if (text === null) {
-      this.#accept([]);
+      if (this.#fileSeen) {
+        this.#reportInvalid(missingFailure(this.file));
+      } else {
+        this.#accept([]);
+      }
       return this.profiles;
     }
+    this.#fileSeen = true;
     try {
       this.#accept(parseConfigText(text, this.file));
     } catch (error) {
@@ -119,27 +130,40 @@ export class ConfigStore extends EventEmitter {
 
   /** Replaces the profile called `name`; the input's name, when given, must match. */
   replace(name: string, input: unknown): Profile {
-    const withName = isRecord(input) && input.name === undefined ? { ...input, name } : input;
-    const profile = this.#validateInput(withName);
-    if (profile.name !== name) {
-      throw new ConfigError(
-        'ERR_PROFILE_INVALID',
-        `profile "${name}": name cannot be changed; remove and re-add it`,
-        {
-          fields: [{ path: 'name', message: `expected "${name}" or no name` }],
-        },
-      );
-    }
+    return this.update(name, () => input);
+  }
+
+  /**
+   * Replaces the profile called `name` with `change(current profile)`, where the current
+   * profile is read from the file while the lock is held, so that two processes editing
+   * different fields of one profile both keep their change. The result's name, when given,
+   * must match.
+   */
+  update(name: string, change: (current: Profile) => unknown): Profile {
+    let updated: Profile | undefined;
     this.#mutate((profiles) => {
       const index = profiles.findIndex((existing) => existing.name === name);
       if (index === -1) {
         throw notFound(name);
       }
+      const input = change(structuredClone(profiles[index]!));
+      const withName = isRecord(input) && input.name === undefined ? { ...input, name } : input;
+      const profile = this.#validateInput(withName);
+      if (profile.name !== name) {
+        throw new ConfigError(
+          'ERR_PROFILE_INVALID',
+          `profile "${name}": name cannot be changed; remove and re-add it`,
+          {
+            fields: [{ path: 'name', message: `expected "${name}" or no name` }],
+          },
+        );
+      }
       const next = [...profiles];
       next[index] = profile;
+      updated = profile;
       return next;
     });
-    return structuredClone(profile);
+    return structuredClone(updated!);
   }
 
   remove(name: string): void {
@@ -217,34 +241,52 @@ export class ConfigStore extends EventEmitter {
     return profile;
   }
 
-  /** Applies a change to the profiles currently on disk, then writes the result atomically. */
+  /**
+   * Applies a change to the profiles currently on disk, then writes the result atomically.
+   * The read, the change and the write run under the config file's lock, so a writer in
+   * another process (the daemon, a CLI command) starts from the changes of the writers before
+   * it. A file that existed at load and is missing now is not written, because writing it
+   * would drop every profile it had.
+   */
   #mutate(change: (profiles: Profile[]) => Profile[]): void {
-    const text = this.#readText();
-    const current = text === null ? [] : parseConfigText(text, this.file);
-    const next = change(current);
-    const conflicts = checkProfileConflicts(next);
-    if (conflicts.length > 0) {
-      throw new ConfigError('ERR_PROFILE_INVALID', conflicts[0]!.message, {
-        fields: conflicts.map((issue) => ({
-          ...issue,
-          path: issue.path.replace(/^profiles\[\d+\]\./, ''),
-        })),
-      });
-    }
-    const output = `${JSON.stringify({ version: CONFIG_VERSION, profiles: next }, null, 2)}\n`;
-    try {
-      writeFileAtomic(this.file, output);
-    } catch (error) {
-      throw new ConfigError(
-        'ERR_CONFIG_WRITE',
-        `writing ${this.file} failed: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    this.#lastText = output;
-    this.#accept(next);
+    const written = withFileLock(this.file, () => {
+      const text = this.#readText();
+      if (text === null && this.#fileSeen) {
+        throw missingFailure(this.file);
+      }
+
+      if (text !== null) {
+        this.#fileSeen = true;
+      }
+      const current = text === null ? [] : parseConfigText(text, this.file);
+      const next = change(current);
+      const conflicts = checkProfileConflicts(next);
+      if (conflicts.length > 0) {
+        throw new ConfigError('ERR_PROFILE_INVALID', conflicts[0]!.message, {
+          fields: conflicts.map((issue) => ({
+            ...issue,
+            path: issue.path.replace(/^profiles\[\d+\]\./, ''),
+          })),
+        });
+      }
+
+      const output = `${JSON.stringify({ version: CONFIG_VERSION, profiles: next }, null, 2)}\n`;
+      try {
+        writeFileAtomic(this.file, output);
+      } catch (error) {
+        throw new ConfigError(
+          'ERR_CONFIG_WRITE',
+          `writing ${this.file} failed: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      this.#lastText = output;
+      this.#fileSeen = true;
+      return next;
+    });
+    this.#accept(written);
   }
 
   #accept(profiles: Profile[]): void {
@@ -265,6 +307,16 @@ export class ConfigStore extends EventEmitter {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Returns the ERR_CONFIG_MISSING error for a file that existed at an earlier load. */
+function missingFailure(file: string): ConfigError {
+  const fix = 'restore it, or write {"version": 2, "profiles": []} into it to remove every profile';
+  return new ConfigError(
+    'ERR_CONFIG_MISSING',
+    `config file ${file} is missing, so the last profiles read from it stay in use; ${fix}`,
+    { reason: 'the file is missing', fix },
+  );
 }
 
 function notFound(name: string): ConfigError {
