@@ -17,7 +17,9 @@ import {
 import { resolvePaths } from '../paths.js';
 import { startPortForwardSession } from '../portforward/index.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
-import { describePortOwner } from '../tunnel/listeners.js';
+import type { TunnelStatus } from '../config/types.js';
+import { probeDaemon } from '../instance-lock.js';
+import { describePortOwner, type PortInUseText } from '../tunnel/listeners.js';
 import {
   integerOption,
   invalidOption,
@@ -38,6 +40,7 @@ import {
   ResumeFailureTracker,
   withoutFinalPeriod,
 } from './connect-reconnect.js';
+import { DaemonClient } from './client.js';
 import { startReplacementSession } from './connect-restart.js';
 import { CliError, EXIT_USAGE } from './errors.js';
 
@@ -179,7 +182,38 @@ export function parseConnectArgs(argv: string[], env: NodeJS.ProcessEnv): Connec
   };
 }
 
-async function bindListener(options: ConnectOptions): Promise<Server> {
+/**
+ * Names the tunnel of this home's daemon that listens on `port`, with the command that stops
+ * only that tunnel. Returns undefined when no daemon runs for this home, when none of its
+ * tunnels listens on the port, or when the daemon does not respond.
+ */
+async function describeOwnTunnel(
+  port: number,
+  env: NodeJS.ProcessEnv,
+): Promise<PortInUseText | undefined> {
+  try {
+    const probe = await probeDaemon(resolvePaths({ env }));
+    if (probe.state !== 'running') {
+      return undefined;
+    }
+    const client = new DaemonClient(probe.url, probe.token, probe.pid);
+    const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
+    const { listensOnPort } = await import('./doctor.js');
+    const tunnel = tunnels.find((candidate) => listensOnPort(candidate, port));
+    if (tunnel === undefined) {
+      return undefined;
+    }
+    return {
+      owner: ` by tunnel ${tunnel.name} of the bastionless daemon (pid ${probe.pid})`,
+      hint: `Stop that tunnel with \`bastionless down ${tunnel.name}\`, or pick another --local-port.`,
+    };
+  } catch {
+    // The generic owner lookup still names the process.
+    return undefined;
+  }
+}
+
+async function bindListener(options: ConnectOptions, env: NodeJS.ProcessEnv): Promise<Server> {
   const server = createServer({ pauseOnConnect: true });
   server.listen(options.localPort, options.bind);
   try {
@@ -188,11 +222,11 @@ async function bindListener(options: ConnectOptions): Promise<Server> {
     const code = (error as NodeJS.ErrnoException).code;
     const address = `${options.bind}:${options.localPort}`;
     if (code === 'EADDRINUSE') {
-      // The same owner lookup as a tunnel's, so another daemon is named with its stop command.
-      const { owner, hint } = await describePortOwner(
-        options.localPort,
-        'pick another --local-port',
-      );
+      // A tunnel of this home's daemon is named with its down command. Otherwise the lookup is
+      // a tunnel's, so another daemon is named with its stop command.
+      const { owner, hint } =
+        (await describeOwnTunnel(options.localPort, env)) ??
+        (await describePortOwner(options.localPort, 'pick another --local-port'));
       throw new BastionlessError(
         'ERR_PORT_IN_USE',
         `local port ${address} is already in use${owner}`,
@@ -241,7 +275,7 @@ export async function runConnect(argv: string[], io: Partial<ConnectIo> = {}): P
   // Bind first, so a port in use fails before any session exists on the service.
   let server: Server;
   try {
-    server = await bindListener(options);
+    server = await bindListener(options, io.env ?? process.env);
   } catch (error) {
     stderr(`bastionless connect: ${(error as Error).message}\n`);
     if (error instanceof BastionlessError && error.hint) {

@@ -28,13 +28,15 @@ const LISTENING_STATES: ReadonlySet<TunnelState> = new Set<TunnelState>([
   'needs-login',
 ]);
 
+/** Returns true when `tunnel` is in a state with bound listeners and listens on `port`. */
+export function listensOnPort(tunnel: TunnelStatus, port: number): boolean {
+  return LISTENING_STATES.has(tunnel.state) && tunnel.localAddress.endsWith(`:${port}`);
+}
+
 /** Returns true when `tunnel` is the profile's tunnel and listens on the profile's local port. */
 export function holdsLocalPort(tunnel: TunnelStatus | undefined, profile: Profile): boolean {
   return (
-    tunnel !== undefined &&
-    tunnel.name === profile.name &&
-    LISTENING_STATES.has(tunnel.state) &&
-    tunnel.localAddress.endsWith(`:${profile.localPort}`)
+    tunnel !== undefined && tunnel.name === profile.name && listensOnPort(tunnel, profile.localPort)
   );
 }
 

@@ -213,29 +213,37 @@ describe('bastionless connect process', () => {
   });
 });
 
+/**
+ * Starts a daemon in `home` whose tunnel `web` listens on `port`, and returns the daemon's pid.
+ * The daemon is stopped after the test.
+ */
+async function startDaemonWithTunnel(home: string, sim: Emulator, port: number): Promise<number> {
+  const profile = {
+    name: 'web',
+    target: TARGET,
+    remotePort: 80,
+    localPort: port,
+    region: 'us-east-1',
+    autoStart: true,
+    mode: 'on-demand',
+    endpoints: { ssm: sim.url },
+  };
+  writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: [profile] }));
+  cleanups.push(async () => void (await runCli(['stop'], cliEnv(home))));
+  const started = await runCli(['start'], cliEnv(home), 60_000);
+  expect(started.code).toBe(0);
+  await waitForValue('the daemon to listen on the port', async () =>
+    (await portIsFree(port)) ? undefined : true,
+  );
+  return Number(readFileSync(join(home, 'state', 'daemon.pid'), 'utf8'));
+}
+
 describe('bastionless connect with a port in use', () => {
   it('names the daemon that holds it', { timeout: 90_000 }, async () => {
     const sim = await emulator();
     const port = await freePort();
     const daemonHome = tempHome();
-    const profile = {
-      name: 'web',
-      target: TARGET,
-      remotePort: 80,
-      localPort: port,
-      region: 'us-east-1',
-      autoStart: true,
-      mode: 'on-demand',
-      endpoints: { ssm: sim.url },
-    };
-    writeFileSync(join(daemonHome, 'config.json'), JSON.stringify({ profiles: [profile] }));
-    cleanups.push(async () => void (await runCli(['stop'], cliEnv(daemonHome))));
-    const started = await runCli(['start'], cliEnv(daemonHome), 60_000);
-    expect(started.code).toBe(0);
-    const daemonPid = Number(readFileSync(join(daemonHome, 'state', 'daemon.pid'), 'utf8'));
-    await waitForValue('the daemon to listen on the port', async () =>
-      (await portIsFree(port)) ? undefined : true,
-    );
+    const daemonPid = await startDaemonWithTunnel(daemonHome, sim, port);
 
     const run = spawnConnect(tempHome(), [
       '--target',
@@ -254,6 +262,32 @@ describe('bastionless connect with a port in use', () => {
         `bastionless daemon (pid ${daemonPid}, config ${join(daemonHome, 'config.json')})\n` +
         `Stop that daemon with \`BASTIONLESS_HOME=${daemonHome} bastionless stop\`, ` +
         'or pick another --local-port.\n',
+    );
+    expect(sim.calls.filter((call) => call.operation === 'AmazonSSM.StartSession')).toEqual([]);
+  });
+
+  it('names the tunnel of its own daemon', { timeout: 90_000 }, async () => {
+    const sim = await emulator();
+    const port = await freePort();
+    const home = tempHome();
+    const daemonPid = await startDaemonWithTunnel(home, sim, port);
+
+    const run = spawnConnect(home, [
+      '--target',
+      TARGET,
+      '--remote-port',
+      '80',
+      '--local-port',
+      String(port),
+      '--endpoint-url',
+      sim.url,
+    ]);
+
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toBe(
+      `bastionless connect: local port 127.0.0.1:${port} is already in use by tunnel web of ` +
+        `the bastionless daemon (pid ${daemonPid})\n` +
+        'Stop that tunnel with `bastionless down web`, or pick another --local-port.\n',
     );
     expect(sim.calls.filter((call) => call.operation === 'AmazonSSM.StartSession')).toEqual([]);
   });
