@@ -72,6 +72,13 @@ export class TunnelManager extends EventEmitter {
     if (existing && JSON.stringify(existing.profile) === JSON.stringify(profile)) {
       return;
     }
+    if (existing?.updateProfile(profile)) {
+      this.log.info(
+        { tunnel: profile.name, groups: profile.groups, autoStart: profile.autoStart },
+        'profile changed, applied without a restart',
+      );
+      return;
+    }
     // A failed tunnel counts as running, because the edit may have fixed its cause.
     const wasRunning = existing?.shouldRun ?? false;
     const tunnel = this.createTunnel(profile);

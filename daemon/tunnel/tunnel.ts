@@ -25,6 +25,22 @@ import { buildStatus, describeTarget } from './status.js';
 import { TrafficHistory, type TrafficHistorySnapshot } from './traffic-history.js';
 
 export { DEFAULT_TIMINGS } from './options.js';
+
+/**
+ * Profile fields that do not affect the listeners or sessions, so an edit of only these
+ * applies to a running tunnel without a restart. autoStart matters only when the daemon
+ * starts or a profile is added.
+ */
+export const RESTART_FREE_FIELDS = ['groups', 'autoStart'] as const;
+
+/** Returns the profile without RESTART_FREE_FIELDS, as JSON, to compare what a tunnel uses. */
+function forwardingSettings(profile: Profile): string {
+  const settings: Partial<Profile> = { ...profile };
+  for (const field of RESTART_FREE_FIELDS) {
+    delete settings[field];
+  }
+  return JSON.stringify(settings);
+}
 export type { SessionStarter, TunnelDeps, TunnelTimings } from './options.js';
 
 /**
@@ -60,12 +76,14 @@ export class Tunnel extends EventEmitter {
 
   constructor(profile: Profile, deps: TunnelDeps) {
     super();
-    this.profile = profile;
+    // A copy, because updateProfile changes some fields in place and the components below
+    // read them from this object.
+    this.profile = { ...profile, groups: [...profile.groups] };
     this.deps = deps;
     this.timings = { ...DEFAULT_TIMINGS, ...deps.timings };
     this.log = deps.logger;
     this.now = deps.now ?? Date.now;
-    this.launcher = new SessionLauncher(profile, deps, this.timings, this.log);
+    this.launcher = new SessionLauncher(this.profile, deps, this.timings, this.log);
     const setLastError = (error: BastionlessError): void => {
       this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
       this.lastErrorSource = error;
@@ -82,7 +100,7 @@ export class Tunnel extends EventEmitter {
       onChange: () => this.emitIfChanged(),
     });
     this.pool = new SessionPool({
-      profile,
+      profile: this.profile,
       deps,
       timings: this.timings,
       log: this.log,
@@ -115,7 +133,7 @@ export class Tunnel extends EventEmitter {
       },
     });
     this.health = new SessionHealth({
-      profile,
+      profile: this.profile,
       deps,
       timings: this.timings,
       log: this.log,
@@ -125,6 +143,24 @@ export class Tunnel extends EventEmitter {
       setLastError,
       onChange: () => this.emitIfChanged(),
     });
+  }
+
+  /**
+   * Applies `next` in place when it differs from the current profile in RESTART_FREE_FIELDS
+   * only, so listeners, sessions and connections stay, and emits the new status. Returns
+   * false, changing nothing, when another field differs and the tunnel must be replaced.
+   */
+  updateProfile(next: Profile): boolean {
+    if (
+      next.name !== this.profile.name ||
+      forwardingSettings(next) !== forwardingSettings(this.profile)
+    ) {
+      return false;
+    }
+    this.profile.groups = [...next.groups];
+    this.profile.autoStart = next.autoStart;
+    this.emit('state', this.status());
+    return true;
   }
 
   get isRunning(): boolean {
