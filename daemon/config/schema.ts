@@ -27,6 +27,8 @@ export interface ConfigFile {
 
 // Names appear in URLs, metric labels and file names, so they stay within a safe alphabet.
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const NAME_RULE =
+  'use 1-63 letters, digits, ".", "_" or "-", all ASCII and starting with a letter or digit';
 const INSTANCE_ID_PATTERN = /^(i|mi)-[0-9a-f]{8,17}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const HOSTNAME_PATTERN = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/;
@@ -61,9 +63,17 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Characters of a name or value that messages show before they cut it off with "…". */
+const MAX_SHOWN_CHARS = 40;
+
+/** Shortens `name` to MAX_SHOWN_CHARS characters and "…", so a long name fits a message. */
+export function shortName(name: string): string {
+  return name.length > MAX_SHOWN_CHARS ? `${name.slice(0, MAX_SHOWN_CHARS)}…` : name;
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') {
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    return JSON.stringify(shortName(value));
   }
   if (Array.isArray(value)) {
     return 'an array';
@@ -206,10 +216,7 @@ function checkGroups(c: IssueCollector, value: unknown): string[] {
   const groups: string[] = [];
   value.forEach((group, index) => {
     if (typeof group !== 'string' || !NAME_PATTERN.test(group)) {
-      c.add(
-        `groups[${index}]`,
-        `group ${describe(group)} is invalid; use letters, digits, ".", "_" or "-"`,
-      );
+      c.add(`groups[${index}]`, `group ${describe(group)} is invalid; ${NAME_RULE}`);
     } else if (!groups.includes(group)) {
       groups.push(group);
     }
@@ -242,7 +249,10 @@ function checkBind(c: IssueCollector, bindAddress: unknown, allowNonLoopback: bo
 /** Validates one profile and fills in defaults. `prefix` locates it in the file, e.g. `profiles[2].`. */
 export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
   const name = isRecord(raw) && typeof raw.name === 'string' ? raw.name : undefined;
-  const c = new IssueCollector(name === undefined ? 'profile' : `profile "${name}"`, prefix);
+  const c = new IssueCollector(
+    name === undefined ? 'profile' : `profile "${shortName(name)}"`,
+    prefix,
+  );
   if (!isRecord(raw)) {
     c.add('', `expected an object, got ${describe(raw)}`);
     return { profile: null, issues: c.issues };
@@ -254,12 +264,9 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
     }
   }
   if (raw.name === undefined) {
-    c.add('name', 'name is missing; use 1-63 letters, digits, ".", "_" or "-"');
+    c.add('name', `name is missing; ${NAME_RULE}`);
   } else if (name === undefined || !NAME_PATTERN.test(name)) {
-    c.add(
-      'name',
-      `name ${describe(raw.name)} is invalid; use 1-63 letters, digits, ".", "_" or "-"`,
-    );
+    c.add('name', `name ${describe(raw.name)} is invalid; ${NAME_RULE}`);
   }
   if (raw.region === undefined) {
     c.add('region', 'region is missing; use e.g. eu-west-1');
@@ -346,7 +353,11 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
   return c.issues.length === 0 ? { profile, issues: [] } : { profile: null, issues: c.issues };
 }
 
-/** Finds profiles that share a name, or a local address and port. */
+/**
+ * Finds profiles that share a name, or a local address and port, and groups named like a
+ * profile, because `bastionless up NAME` then acts on the profile alone. Each issue is placed
+ * on the later of the two profiles, which names the earlier one.
+ */
 export function checkProfileConflicts(
   profiles: Profile[],
   fileIndexOf: (index: number) => number = (index) => index,
@@ -374,6 +385,36 @@ export function checkProfileConflicts(
     } else {
       listeners.set(key, profile.name);
     }
+  });
+  issues.push(...checkGroupNames(profiles, fileIndexOf));
+  return issues;
+}
+
+/** Finds groups that have the name of a profile, reported on the later of the two profiles. */
+function checkGroupNames(
+  profiles: Profile[],
+  fileIndexOf: (index: number) => number,
+): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const positionByName = new Map(profiles.map((profile, position) => [profile.name, position]));
+  profiles.forEach((profile, position) => {
+    profile.groups.forEach((group, groupIndex) => {
+      const namesake = positionByName.get(group);
+      if (namesake === undefined) {
+        return;
+      }
+      if (namesake > position) {
+        issues.push({
+          path: `profiles[${fileIndexOf(namesake)}].name`,
+          message: `profile "${group}": the name is already used as a group of profile "${profile.name}", so \`bastionless up ${group}\` could not tell them apart; choose another name, or rename the group`,
+        });
+        return;
+      }
+      issues.push({
+        path: `profiles[${fileIndexOf(position)}].groups[${groupIndex}]`,
+        message: `profile "${profile.name}": group "${group}" has the name of profile "${group}", so \`bastionless up ${group}\` could not tell them apart; choose another group name, or rename the profile`,
+      });
+    });
   });
   return issues;
 }

@@ -16,6 +16,7 @@ import { migrateConfig } from './migrations.js';
 import {
   CONFIG_VERSION,
   checkProfileConflicts,
+  shortName,
   validateConfig,
   validateProfile,
 } from './schema.js';
@@ -63,6 +64,11 @@ export class ConfigStore extends EventEmitter {
     super();
     this.file = options.file;
     this.#debounceMs = options.watchDebounceMs ?? 100;
+  }
+
+  /** Returns ERR_PROFILE_NOT_FOUND for `name`, listing the profiles of the last load. */
+  notFoundError(name: string): ConfigError {
+    return profileNotFound(name, this.#profiles, this.file, this.#fileSeen);
   }
 
   /** Last good profiles; the file may be invalid now, see `error`. */
@@ -123,7 +129,7 @@ export class ConfigStore extends EventEmitter {
           `profile "${profile.name}" already exists; choose another name or edit it`,
         );
       }
-      return [...profiles, profile];
+      return { profiles: [...profiles, profile], changed: profile.name };
     });
     return structuredClone(profile);
   }
@@ -144,7 +150,7 @@ export class ConfigStore extends EventEmitter {
     this.#mutate((profiles) => {
       const index = profiles.findIndex((existing) => existing.name === name);
       if (index === -1) {
-        throw notFound(name);
+        throw profileNotFound(name, profiles, this.file, this.#fileSeen);
       }
       const input = change(structuredClone(profiles[index]!));
       const withName = isRecord(input) && input.name === undefined ? { ...input, name } : input;
@@ -152,16 +158,16 @@ export class ConfigStore extends EventEmitter {
       if (profile.name !== name) {
         throw new ConfigError(
           'ERR_PROFILE_INVALID',
-          `profile "${name}": name cannot be changed; remove and re-add it`,
+          `profile "${shortName(name)}": name cannot be changed; remove and re-add it`,
           {
-            fields: [{ path: 'name', message: `expected "${name}" or no name` }],
+            fields: [{ path: 'name', message: `expected "${shortName(name)}" or no name` }],
           },
         );
       }
       const next = [...profiles];
       next[index] = profile;
       updated = profile;
-      return next;
+      return { profiles: next, changed: name };
     });
     return structuredClone(updated!);
   }
@@ -169,9 +175,9 @@ export class ConfigStore extends EventEmitter {
   remove(name: string): void {
     this.#mutate((profiles) => {
       if (!profiles.some((existing) => existing.name === name)) {
-        throw notFound(name);
+        throw profileNotFound(name, profiles, this.file, this.#fileSeen);
       }
-      return profiles.filter((existing) => existing.name !== name);
+      return { profiles: profiles.filter((existing) => existing.name !== name) };
     });
   }
 
@@ -248,7 +254,7 @@ export class ConfigStore extends EventEmitter {
    * it. A file that existed at load and is missing now is not written, because writing it
    * would drop every profile it had.
    */
-  #mutate(change: (profiles: Profile[]) => Profile[]): void {
+  #mutate(change: (profiles: Profile[]) => ProfileChange): void {
     const written = withFileLock(this.file, () => {
       const text = this.#readText();
       if (text === null && this.#fileSeen) {
@@ -259,18 +265,10 @@ export class ConfigStore extends EventEmitter {
         this.#fileSeen = true;
       }
       const current = text === null ? [] : parseConfigText(text, this.file);
-      const next = change(current);
-      const conflicts = checkProfileConflicts(next);
-      if (conflicts.length > 0) {
-        throw new ConfigError('ERR_PROFILE_INVALID', conflicts[0]!.message, {
-          fields: conflicts.map((issue) => ({
-            ...issue,
-            path: issue.path.replace(/^profiles\[\d+\]\./, ''),
-          })),
-        });
-      }
+      const result = change(current);
+      throwOnConflicts(result);
 
-      const output = `${JSON.stringify({ version: CONFIG_VERSION, profiles: next }, null, 2)}\n`;
+      const output = `${JSON.stringify({ version: CONFIG_VERSION, profiles: result.profiles }, null, 2)}\n`;
       try {
         writeFileAtomic(this.file, output);
       } catch (error) {
@@ -284,7 +282,7 @@ export class ConfigStore extends EventEmitter {
       }
       this.#lastText = output;
       this.#fileSeen = true;
-      return next;
+      return result.profiles;
     });
     this.#accept(written);
   }
@@ -309,6 +307,38 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** The profiles a change writes, and the name of the profile it added or replaced. */
+interface ProfileChange {
+  profiles: Profile[];
+  changed?: string;
+}
+
+/**
+ * Throws ERR_PROFILE_INVALID when the changed profiles share a name, a local port, or a name
+ * between a group and a profile. The changed profile is checked last, so each message names
+ * it first and the profile it collides with second.
+ */
+function throwOnConflicts({ profiles, changed }: ProfileChange): void {
+  const ordered =
+    changed === undefined
+      ? profiles
+      : [
+          ...profiles.filter((profile) => profile.name !== changed),
+          ...profiles.filter((profile) => profile.name === changed),
+        ];
+  const conflicts = checkProfileConflicts(ordered);
+  if (conflicts.length === 0) {
+    return;
+  }
+  // The positions refer to the reordered list, so the field paths keep only the field.
+  throw new ConfigError('ERR_PROFILE_INVALID', conflicts[0]!.message, {
+    fields: conflicts.map((issue) => ({
+      ...issue,
+      path: issue.path.replace(/^profiles\[\d+\]\./, ''),
+    })),
+  });
+}
+
 /** Returns the ERR_CONFIG_MISSING error for a file that existed at an earlier load. */
 function missingFailure(file: string): ConfigError {
   const fix = 'restore it, or write {"version": 2, "profiles": []} into it to remove every profile';
@@ -319,9 +349,26 @@ function missingFailure(file: string): ConfigError {
   );
 }
 
-function notFound(name: string): ConfigError {
+/**
+ * Returns ERR_PROFILE_NOT_FOUND with the profile names the file has, because listing them
+ * needs no running daemon.
+ */
+function profileNotFound(
+  name: string,
+  profiles: Profile[],
+  file: string,
+  fileSeen: boolean,
+): ConfigError {
+  const label = `profile "${shortName(name)}" not found`;
+  if (profiles.length === 0) {
+    const problem = fileSeen
+      ? `${label}, because config file ${file} has no profiles`
+      : `${label}, because config file ${file} does not exist yet`;
+    return new ConfigError('ERR_PROFILE_NOT_FOUND', `${problem}; add one with \`bastionless add\``);
+  }
+  const names = profiles.map((profile) => profile.name).join(', ');
   return new ConfigError(
     'ERR_PROFILE_NOT_FOUND',
-    `profile "${name}" not found; list profiles with \`bastionless status\``,
+    `${label} in ${file}; use one of its profiles: ${names}`,
   );
 }

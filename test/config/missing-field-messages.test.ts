@@ -11,7 +11,7 @@ describe('validateProfile missing fields', () => {
   it('names every missing field', () => {
     const messages = messagesFor({ target: 'i-0123456789abcdef0' });
     expect(messages).toEqual([
-      'profile: name is missing; use 1-63 letters, digits, ".", "_" or "-"',
+      'profile: name is missing; use 1-63 letters, digits, ".", "_" or "-", all ASCII and starting with a letter or digit',
       'profile: region is missing; use e.g. eu-west-1',
       'profile: remotePort is missing; use a port number 1-65535',
       'profile: localPort is missing; use a port number 1-65535',
@@ -39,7 +39,7 @@ describe('validateProfile missing fields', () => {
       localPort: 1.5,
     });
     expect(messages).toEqual([
-      'profile: name 7 is invalid; use 1-63 letters, digits, ".", "_" or "-"',
+      'profile: name 7 is invalid; use 1-63 letters, digits, ".", "_" or "-", all ASCII and starting with a letter or digit',
       'profile: region "" is invalid; use e.g. eu-west-1',
       'profile: remotePort null is not an integer; use a port number 1-65535',
       'profile: localPort 1.5 is not an integer; use a port number 1-65535',
