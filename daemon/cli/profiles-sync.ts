@@ -23,6 +23,8 @@ import {
   AWS_OPTIONS_HELP,
   clientsFromOptions,
   findProfile,
+  flagsContext,
+  withSettingsHint,
 } from './commands/aws-support.js';
 
 const HELP = `Usage: bastionless profiles pull --from-ssm PATH [options]
@@ -256,17 +258,18 @@ export const profilesCommand: Command = {
       prune: { type: 'boolean' },
     });
     const action = args.positionals[0];
-    if (action === 'pull') {
-      if (args.values.prune === true) {
-        throw new CliError(
-          '--prune applies to push only; see `bastionless profiles --help`',
-          EXIT_USAGE,
-        );
-      }
-      return pull(args);
+    if (action === 'pull' && args.values.prune === true) {
+      throw new CliError(
+        '--prune applies to push only; see `bastionless profiles --help`',
+        EXIT_USAGE,
+      );
     }
-    if (action === 'push') {
-      return push(args);
+    if (action === 'pull' || action === 'push') {
+      try {
+        return await (action === 'pull' ? pull(args) : push(args));
+      } catch (error) {
+        throw withSettingsHint(error, flagsContext(args));
+      }
     }
     throw new CliError(
       `expected "pull" or "push", got ${JSON.stringify(action ?? '')}; see \`bastionless profiles --help\``,

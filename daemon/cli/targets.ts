@@ -11,7 +11,9 @@ import {
   clientsForProfile,
   clientsFromOptions,
   findProfile,
+  flagsContext,
   loadProfiles,
+  withSettingsHint,
 } from './commands/aws-support.js';
 
 /** Rewrites a network failure as one sentence with the fix; returns null for other errors. */
@@ -53,16 +55,20 @@ Examples:
       json: { type: 'boolean' },
     });
     const profileName = stringOption(args, 'tunnel-profile') ?? stringOption(args, 'profile');
+    const profile =
+      profileName === undefined ? undefined : findProfile(loadProfiles(args), profileName);
     const clients =
-      profileName === undefined
-        ? clientsFromOptions('targets', args)
-        : clientsForProfile(findProfile(loadProfiles(args), profileName));
+      profile === undefined ? clientsFromOptions('targets', args) : clientsForProfile(profile);
     try {
       let listing;
       try {
         listing = await listTargets(clients.ssm, clients.ec2);
       } catch (error) {
-        throw unreachableEndpoint(error) ?? error;
+        const context =
+          profile === undefined
+            ? flagsContext(args)
+            : { awsProfile: profile.awsProfile, profileName: profile.name };
+        throw unreachableEndpoint(error) ?? withSettingsHint(error, context);
       }
       const targets = listing.instances;
       if (listing.namesError !== null && targets.length > 0) {

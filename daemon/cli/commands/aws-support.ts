@@ -1,11 +1,13 @@
 // Helpers shared by the CLI commands that call AWS directly (doctor, targets, profiles):
-// loading profiles, building clients and asking for MFA codes on the terminal.
+// loading profiles, building clients, asking for MFA codes on the terminal and wording
+// credential hints for the command.
 
 import { createInterface } from 'node:readline/promises';
 import { createAwsClientSet, type AwsClientSet } from '../../aws/clients.js';
 import type { MfaCodeProvider } from '../../aws/credentials.js';
 import { ConfigStore } from '../../config/store.js';
 import type { Profile } from '../../config/types.js';
+import { BastionlessError, classifyError, type ClassifyContext } from '../../errors.js';
 import { requireRegion, stringOption, type OptionSpec, type ParsedArgs } from '../args.js';
 import { pathsFor } from '../command.js';
 import { CliError, configFileError } from '../errors.js';
@@ -89,4 +91,34 @@ export function clientsFromOptions(command: string, args: ParsedArgs): AwsClient
     endpoints,
     mfaCodeProvider: promptMfaCode,
   });
+}
+
+/** Codes whose hint names the place to set the AWS profile. */
+const SETTINGS_HINT_CODES: ReadonlySet<string> = new Set([
+  'ERR_NO_CREDENTIALS',
+  'ERR_AWS_PROFILE_NOT_FOUND',
+]);
+
+/**
+ * Classifies a credential error again with the source of the command's AWS settings, so its
+ * hint names the right option: --aws-profile of the command (`settings: 'flags'`) or
+ * `bastionless edit NAME` of a tunnel profile. The credential provider classifies its errors
+ * without knowing the command, so its hint always names `bastionless edit NAME`. Other errors
+ * are returned as they are.
+ */
+export function withSettingsHint(error: unknown, context: ClassifyContext): unknown {
+  if (
+    !(error instanceof BastionlessError) ||
+    !SETTINGS_HINT_CODES.has(error.code) ||
+    error.cause === undefined
+  ) {
+    return error;
+  }
+  const reclassified = classifyError(error.cause, context);
+  return reclassified.code === error.code ? reclassified : error;
+}
+
+/** Returns the context for withSettingsHint of a command that takes AWS_OPTIONS. */
+export function flagsContext(args: ParsedArgs): ClassifyContext {
+  return { awsProfile: stringOption(args, 'aws-profile'), settings: 'flags' };
 }
