@@ -57,7 +57,10 @@ function notFound(spec: RemoteHostSpec, cause?: unknown): BastionlessError {
     'ERR_REMOTE_HOST_NOT_FOUND',
     `${spec.kind} ${spec.name} was not found or has no endpoint yet.`,
     {
-      hint: 'Check the identifier and the region of the profile; a resource being created has no endpoint until it is available.',
+      hint:
+        'Check the identifier and the region of the profile. A resource being created has no ' +
+        'endpoint until it is available, and the tunnel does not retry the lookup, so run ' +
+        '`bastionless up NAME` once it is available.',
       cause,
     },
   );

@@ -105,6 +105,15 @@ describe('resolveRemoteHost', () => {
     }
   });
 
+  it('names the up command in the hint', async () => {
+    const error = await rejection(resolveRemoteHost('rds:missing', clients));
+    expect(error.hint).toBe(
+      'Check the identifier and the region of the profile. A resource being created has no ' +
+        'endpoint until it is available, and the tunnel does not retry the lookup, so run ' +
+        '`bastionless up NAME` once it is available.',
+    );
+  });
+
   it('supplies the port a profile leaves out', async () => {
     const cases = [
       ['rds:orders', 5432],
