@@ -1,6 +1,8 @@
 // `status`, `up`, `down` and `dashboard`: commands that talk to the running daemon.
 
 import type { TunnelStatus } from '../config/types.js';
+import { probeDaemon } from '../instance-lock.js';
+import type { BastionlessPaths } from '../paths.js';
 import { FAST_CLOSE_NOTICE } from '../tunnel/start-failure.js';
 import { parseCommandArgs, requirePositional } from './args.js';
 import { DaemonClient } from './client.js';
@@ -185,16 +187,34 @@ async function configProblemOf(client: DaemonClient): Promise<ConfigProblem | nu
   return status.configError;
 }
 
+/** Returns the config file the running daemon reads, or null when it is unknown. */
+async function daemonConfigFile(paths: BastionlessPaths): Promise<string | null> {
+  const probe = await probeDaemon(paths);
+  return probe.state === 'running' ? (probe.configFile ?? null) : null;
+}
+
 /**
  * Returns the error for a name that no tunnel or group among `tunnels` has. While the daemon
- * rejects its config file, the error leads with the file's problem, because the name may be
- * defined in that file.
+ * reads a different config file from this command, the error names both files, because the name
+ * may be defined in the file the daemon does not read. While the daemon rejects its config
+ * file, the error leads with the file's problem, because the name may be defined in that file.
  */
 function unknownNameError(
   name: string,
   tunnels: TunnelStatus[],
   configProblem: ConfigProblem | null,
+  files: { daemon: string | null; command: string },
 ): CliError {
+  if (files.daemon !== null && files.daemon !== files.command) {
+    return new CliError(
+      `no tunnel or group is named "${name}" in the running daemon, which reads config file ${files.daemon}, while this command reads and \`add\` writes ${files.command}`,
+      EXIT_FAILURE,
+      [
+        `to use ${files.command}, restart the daemon with \`bastionless stop\` and \`bastionless start --config ${files.command}\``,
+        `to keep the daemon's file, add the profile with \`bastionless add ... --config ${files.daemon}\` and run \`bastionless up ${name} --config ${files.daemon}\``,
+      ],
+    );
+  }
   if (!configProblem) {
     return new CliError(
       `no tunnel or group is named "${name}"; list them with \`bastionless status\``,
@@ -221,13 +241,17 @@ export function staleConfigWarning(configProblem: ConfigProblem): string {
 async function runUpDown(command: 'up' | 'down', argv: string[]): Promise<number> {
   const args = parseCommandArgs(command, argv, {});
   const name = requirePositional(command, args, 'tunnel or group name');
-  const client = await DaemonClient.connect(pathsFor(args));
+  const paths = pathsFor(args);
+  const client = await DaemonClient.connect(paths);
   const action = command === 'up' ? 'start' : 'stop';
   const tunnels = await client.request<TunnelStatus[]>('GET', '/v1/tunnels');
   const configProblem = await configProblemOf(client);
   const isTunnel = tunnels.some((tunnel) => tunnel.name === name);
   if (!isTunnel && !tunnels.some((tunnel) => tunnel.groups.includes(name))) {
-    throw unknownNameError(name, tunnels, configProblem);
+    throw unknownNameError(name, tunnels, configProblem, {
+      daemon: await daemonConfigFile(paths),
+      command: paths.configFile,
+    });
   }
   if (configProblem) {
     process.stderr.write(`${staleConfigWarning(configProblem)}\n`);
