@@ -102,6 +102,18 @@ function lastErrorCell(tunnel: TunnelStatus, nowMs: number): string {
 }
 
 /**
+ * Returns the TARGET cell: the target and, when set, the remote host, with the port. A
+ * remote port of 0 means that an RDS or ElastiCache lookup gives the port once a session
+ * starts, so the cell leaves it out until the status has it.
+ */
+function targetCell(tunnel: TunnelStatus): string {
+  const port = tunnel.remotePort === 0 ? '' : `:${tunnel.remotePort}`;
+  return tunnel.remoteHost
+    ? `${tunnel.target} → ${tunnel.remoteHost}${port}`
+    : `${tunnel.target}${port}`;
+}
+
+/**
  * Renders the tunnels as a table. A failed or needs-login tunnel gets an indented `hint:` line
  * under its row, because the LAST ERROR column does not say what to do next. A listening or
  * connecting tunnel that closes connections at once gets the hint and when it tries again.
@@ -113,9 +125,7 @@ export function statusTable(tunnels: TunnelStatus[], nowMs = Date.now()): string
       tunnel.name,
       tunnel.state,
       tunnel.localAddress,
-      tunnel.remoteHost
-        ? `${tunnel.target} → ${tunnel.remoteHost}:${tunnel.remotePort}`
-        : `${tunnel.target}:${tunnel.remotePort}`,
+      targetCell(tunnel),
       String(tunnel.activeConnections),
       formatBytes(tunnel.bytesIn),
       formatBytes(tunnel.bytesOut),
