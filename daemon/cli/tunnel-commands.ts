@@ -160,7 +160,12 @@ next step, e.g. the login command to run. A tunnel that closes connections at on
 because its sessions cannot start, gets the next step and the time of the next attempt.
 Exits with code 1 when the daemon is not running or the config file is invalid.
 
-  --json  print the tunnels as a JSON array of TunnelStatus objects`,
+  --json  print the tunnels as a JSON array of TunnelStatus objects
+
+Examples:
+  bastionless status
+  bastionless status --json | jq '.[] | {name, state, lastError}'
+  bastionless status --config ~/work/bastionless.json`,
   async run(argv) {
     const args = parseCommandArgs('status', argv, { json: { type: 'boolean' } });
     return runStatus(pathsFor(args), { json: args.values.json === true, renderTable: statusTable });
@@ -299,7 +304,12 @@ export const upCommand: Command = {
 Starts the tunnel called NAME, or every tunnel in GROUP when no tunnel has that name.
 A tunnel that fails or needs a login is printed with its error and the next step. Exits
 with 1 when a tunnel ends up failed. The daemon remembers the tunnels that are up, so a
-restart of the daemon, even after a crash, opens them again.`,
+restart of the daemon, even after a crash, opens them again.
+
+Examples:
+  bastionless up pg
+  bastionless up prod
+  bastionless up pg --config ~/work/bastionless.json`,
   run: (argv) => runUpDown('up', argv),
 };
 
@@ -309,7 +319,11 @@ export const downCommand: Command = {
   help: `Usage: bastionless down NAME|GROUP [--config FILE]
 
 Stops the tunnel called NAME, or every tunnel in GROUP, and terminates their sessions.
-The tunnel stays down when the daemon restarts, unless its profile has autoStart.`,
+The tunnel stays down when the daemon restarts, unless its profile has autoStart.
+
+Examples:
+  bastionless down pg
+  bastionless down prod`,
   run: (argv) => runUpDown('down', argv),
 };
 
@@ -319,7 +333,11 @@ export const dashboardCommand: Command = {
   help: `Usage: bastionless dashboard [--config FILE]
 
 Prints the dashboard URL. The URL carries the API token after "#", which browsers do not
-send to servers, so treat the URL like a password.`,
+send to servers, so treat the URL like a password.
+
+Examples:
+  bastionless dashboard
+  bastionless dashboard --config ~/work/bastionless.json`,
   async run(argv) {
     const args = parseCommandArgs('dashboard', argv, {});
     const client = await DaemonClient.connect(pathsFor(args));
