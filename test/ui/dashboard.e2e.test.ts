@@ -699,7 +699,7 @@ describe('dashboard end to end', () => {
     });
     await expect
       .poll(() => page.getByRole('status').first().textContent())
-      .toBe('Imported 1 of 1 profiles.');
+      .toBe('Added 1 profile.');
     await expect.poll(() => page.locator('tr[data-profile="imported"]').count()).toBe(1);
     await page.getByRole('button', { name: 'Tunnels' }).click();
     await expect.poll(() => row('echo').count()).toBe(1);

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   duplicateName,
   EMPTY_FORM,
+  ENDPOINT_SERVICES,
   fieldErrorsByField,
   formToProfileBody,
+  nextUnusedPort,
   profileToForm,
 } from '../../ui/src/lib/profile-form.js';
 import type { Profile } from '../../ui/src/lib/types.js';
@@ -28,7 +30,7 @@ const profile: Profile = {
 
 describe('profile form conversion', () => {
   it('round-trips a complete profile', () => {
-    expect(formToProfileBody(profileToForm(profile), profile)).toEqual(profile);
+    expect(formToProfileBody(profileToForm(profile))).toEqual(profile);
   });
 
   it('shows tags as Key=Value pairs', () => {
@@ -54,9 +56,33 @@ describe('profile form conversion', () => {
     expect(body.groups).toEqual([]);
   });
 
-  it('clears the ssm endpoint but keeps the others', () => {
-    const body = formToProfileBody({ ...profileToForm(profile), ssmEndpoint: '' }, profile);
-    expect(body.endpoints).toEqual({ ec2: 'http://127.0.0.1:4567' });
+  it('sets every service from the endpoint URL', () => {
+    const body = formToProfileBody({ ...EMPTY_FORM, endpoint: ' http://127.0.0.1:4566 ' });
+    expect(Object.keys(body.endpoints as object).sort()).toEqual([...ENDPOINT_SERVICES].sort());
+    expect(new Set(Object.values(body.endpoints as object))).toEqual(
+      new Set(['http://127.0.0.1:4566']),
+    );
+  });
+
+  it('shows a shared endpoint in the URL field', () => {
+    const url = 'http://127.0.0.1:4566';
+    const endpoints = Object.fromEntries(ENDPOINT_SERVICES.map((service) => [service, url]));
+    const form = profileToForm({ ...profile, endpoints });
+    expect(form.endpoint).toBe(url);
+    expect(form.serviceEndpoints).toEqual({});
+  });
+
+  it('keeps endpoints that differ per service', () => {
+    const form = profileToForm(profile);
+    expect(form.endpoint).toBe('');
+    expect(form.serviceEndpoints).toEqual(profile.endpoints);
+  });
+
+  it('replaces per-service endpoints with the URL', () => {
+    const form = { ...profileToForm(profile), endpoint: 'http://127.0.0.1:9000' };
+    const endpoints = formToProfileBody(form).endpoints as Record<string, string>;
+    expect(endpoints.ec2).toBe('http://127.0.0.1:9000');
+    expect(endpoints.ssm).toBe('http://127.0.0.1:9000');
   });
 });
 
@@ -64,6 +90,16 @@ describe('duplicateName', () => {
   it('picks the first free copy name', () => {
     expect(duplicateName('db', new Set(['db']))).toBe('db-copy');
     expect(duplicateName('db', new Set(['db', 'db-copy', 'db-copy-2']))).toBe('db-copy-3');
+  });
+});
+
+describe('nextUnusedPort', () => {
+  it('skips ports other profiles use', () => {
+    expect(nextUnusedPort(15432, new Set([15432, 15433]))).toBe(15434);
+  });
+
+  it('keeps the port when no higher one is free', () => {
+    expect(nextUnusedPort(65535, new Set([65535]))).toBe(65535);
   });
 });
 
@@ -81,7 +117,7 @@ describe('fieldErrorsByField', () => {
     expect(byField.localPort).toEqual(['out of range']);
     expect(byField.remotePort).toEqual(['missing']);
     expect(byField.region).toEqual(['unknown region']);
-    expect(byField.ssmEndpoint).toEqual(['not a URL', 'not http']);
+    expect(byField.endpoint).toEqual(['not a URL', 'not http']);
     expect(byField.target).toEqual(['empty']);
     expect(byField.groups).toEqual(['too long']);
     expect(other).toEqual([]);
@@ -89,10 +125,21 @@ describe('fieldErrorsByField', () => {
 
   it('returns unknown fields under other', () => {
     const { byField, other } = fieldErrorsByField([
-      { path: 'endpoints.rds', message: 'bad' },
+      { path: 'tags', message: 'bad' },
       { path: '', message: 'profile is invalid' },
     ]);
     expect(byField).toEqual({});
-    expect(other).toEqual(['endpoints.rds: bad', 'profile is invalid']);
+    expect(other).toEqual(['tags: bad', 'profile is invalid']);
+  });
+
+  it('drops the profile name prefix', () => {
+    const { byField, other } = fieldErrorsByField([
+      { path: 'name', message: 'profile "bad name ü": name "bad name ü" is invalid' },
+      { path: 'localPort', message: 'profile: localPort is missing' },
+      { path: '', message: 'profile "x": the profile is invalid' },
+    ]);
+    expect(byField.name).toEqual(['name "bad name ü" is invalid']);
+    expect(byField.localPort).toEqual(['localPort is missing']);
+    expect(other).toEqual(['the profile is invalid']);
   });
 });

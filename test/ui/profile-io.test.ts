@@ -59,6 +59,19 @@ describe('parseProfileImport', () => {
     expect(parseProfileImport(text).errors[0]).toContain('version 2');
   });
 
+  it('accepts a config file', () => {
+    const text = JSON.stringify({ version: 2, profiles: [profile('x'), profile('y')] });
+    const result = parseProfileImport(text);
+    expect(result.errors).toEqual([]);
+    expect(result.profiles.map((entry) => entry.name)).toEqual(['x', 'y']);
+  });
+
+  it('rejects a newer config file version', () => {
+    const result = parseProfileImport(JSON.stringify({ version: 3, profiles: [profile('x')] }));
+    expect(result.profiles).toEqual([]);
+    expect(result.errors[0]).toContain('The config file has version 3');
+  });
+
   it('rejects objects without a profiles array', () => {
     const result = parseProfileImport(JSON.stringify({ name: 'x' }));
     expect(result.errors[0]).toContain('Expected a JSON array');

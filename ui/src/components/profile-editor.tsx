@@ -45,7 +45,7 @@ export function ProfileEditor({
     setSaving(true);
     setErrors({});
     setGeneral([]);
-    const body = formToProfileBody(form, original ?? undefined);
+    const body = formToProfileBody(form);
     try {
       if (original) await api.updateProfile(original.name, body);
       else await api.createProfile(body);
@@ -130,13 +130,24 @@ export function ProfileEditor({
         <legend>Destination</legend>
         {text('region', 'AWS region')}
         {text('awsProfile', 'AWS profile (optional)')}
-        {text('ssmEndpoint', 'SSM endpoint URL (optional)')}
+        {text('endpoint', 'AWS endpoint URL for every service (optional)')}
+        <p class="field-note">
+          Sets the endpoint of SSM, STS, EC2, RDS and ElastiCache, like the CLI's{' '}
+          <code>--endpoint-url</code>.
+        </p>
+        {Object.keys(form.serviceEndpoints).length > 0 && (
+          <ServiceEndpoints
+            endpoints={form.serviceEndpoints}
+            replaced={form.endpoint.trim() !== ''}
+            onClear={() => set('serviceEndpoints', {})}
+          />
+        )}
         {text('target', 'Target (instance id, or Key=Value tags)', { autocomplete: 'off' })}
         <TargetPicker
           api={api}
           query={{
             region: form.region.trim(),
-            endpoint: form.ssmEndpoint.trim() || undefined,
+            endpoint: form.endpoint.trim() || form.serviceEndpoints.ssm || undefined,
             awsProfile: form.awsProfile.trim() || undefined,
           }}
           onPick={(instanceId) => set('target', instanceId)}
@@ -154,6 +165,36 @@ export function ProfileEditor({
         </button>
       </div>
     </form>
+  );
+}
+
+interface ServiceEndpointsProps {
+  endpoints: Record<string, string>;
+  /** True while the form's endpoint URL is set, which replaces these on save. */
+  replaced: boolean;
+  onClear: () => void;
+}
+
+/** Lists a stored profile's endpoints that differ per service, which saving keeps. */
+function ServiceEndpoints({ endpoints, replaced, onClear }: ServiceEndpointsProps) {
+  return (
+    <div class="service-endpoints" data-testid="service-endpoints">
+      <p>
+        {replaced
+          ? 'Saving replaces these endpoints per service with the URL above:'
+          : 'Endpoints per service, which saving keeps:'}
+      </p>
+      <ul>
+        {Object.entries(endpoints).map(([service, url]) => (
+          <li key={service}>
+            {service}: <code>{url}</code>
+          </li>
+        ))}
+      </ul>
+      <button type="button" class="small" onClick={onClear}>
+        Remove endpoints per service
+      </button>
+    </div>
   );
 }
 

@@ -1,19 +1,17 @@
 import { useRef } from 'preact/hooks';
-import { ApiError, type ApiClient } from '../lib/api.js';
-import { exportProfiles, parseProfileImport } from '../lib/profile-io.js';
+import { exportProfiles, parseProfileImport, type ImportResult } from '../lib/profile-io.js';
 import type { Profile } from '../lib/types.js';
 
 interface ProfileTransferProps {
-  api: ApiClient;
   profiles: Profile[];
-  /** True while the daemon is lost, which disables both buttons. */
+  /** True while the daemon is lost or an import waits, which disables both buttons. */
   disabled: boolean;
-  /** Called with a one-line summary once an import finished. */
-  onImported: (summary: string, failed: boolean) => void;
+  /** Called with the parsed file, before anything is sent to the daemon. */
+  onParsed: (result: ImportResult) => void;
 }
 
 /** Offers import (file picker) and export (download) of profiles as JSON. */
-export function ProfileTransfer({ api, profiles, disabled, onImported }: ProfileTransferProps) {
+export function ProfileTransfer({ profiles, disabled, onParsed }: ProfileTransferProps) {
   const fileInput = useRef<HTMLInputElement>(null);
 
   const download = () => {
@@ -27,25 +25,7 @@ export function ProfileTransfer({ api, profiles, disabled, onImported }: Profile
   };
 
   const importFile = async (file: File) => {
-    const { profiles: entries, errors } = parseProfileImport(await file.text());
-    const existing = new Set(profiles.map((profile) => profile.name));
-    let saved = 0;
-    for (const entry of entries) {
-      const name = entry.name as string;
-      try {
-        if (existing.has(name)) await api.updateProfile(name, entry);
-        else await api.createProfile(entry);
-        saved += 1;
-      } catch (error) {
-        const fields = error instanceof ApiError ? error.fields : [];
-        const detail = fields.length
-          ? fields.map((field) => `${field.path}: ${field.message}`).join('; ')
-          : (error as Error).message;
-        errors.push(`Profile "${name}" was not saved: ${detail}`);
-      }
-    }
-    const summary = `Imported ${saved} of ${entries.length} profiles.`;
-    onImported([summary, ...errors].join(' '), errors.length > 0);
+    onParsed(parseProfileImport(await file.text()));
   };
 
   return (

@@ -1,10 +1,19 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import { isDaemonLost, problemFromError } from '../lib/daemon-problem.js';
-import { duplicateName, EMPTY_FORM, profileToForm, type ProfileForm } from '../lib/profile-form.js';
+import {
+  duplicateName,
+  EMPTY_FORM,
+  nextUnusedPort,
+  profileToForm,
+  type ProfileForm,
+} from '../lib/profile-form.js';
+import type { ImportResult } from '../lib/profile-io.js';
+import { applyImport, planImport, type ImportPlan } from '../lib/profile-import.js';
 import type { Profile } from '../lib/types.js';
 import { trayBridge } from '../tray-bridge.js';
 import type { DaemonConnection } from '../use-daemon.js';
+import { ImportConfirm } from './import-confirm.js';
 import { ProfileEditor } from './profile-editor.js';
 import { ProfileTransfer } from './profile-transfer.js';
 
@@ -14,12 +23,20 @@ interface Editing {
   original: Profile | null;
 }
 
+/** A status line above the profile list, with one list item per problem in `details`. */
+interface StatusMessage {
+  text: string;
+  details?: string[];
+  error: boolean;
+}
+
 /** Lists profiles with create, edit, duplicate, delete, import and export. */
 export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
   const [profiles, setProfiles] = useState<Profile[]>([]);
   const [editing, setEditing] = useState<Editing | null>(null);
   const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
-  const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
+  const [message, setMessage] = useState<StatusMessage | null>(null);
+  const [pendingImport, setPendingImport] = useState<ImportPlan | null>(null);
   const tray = trayBridge();
   // Like the tunnel cards, no control that needs the daemon works while it is lost. The banner
   // above the views names the problem, and the tray's config file button stays, because editing
@@ -57,8 +74,38 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
 
   const duplicate = (profile: Profile) => {
     const taken = new Set(profiles.map((entry) => entry.name));
-    const form = { ...profileToForm(profile), name: duplicateName(profile.name, taken) };
+    const usedPorts = new Set(profiles.map((entry) => entry.localPort));
+    const form = {
+      ...profileToForm(profile),
+      name: duplicateName(profile.name, taken),
+      localPort: String(nextUnusedPort(profile.localPort, usedPorts)),
+    };
     setEditing({ form, original: null });
+  };
+
+  const runImport = async (plan: ImportPlan, replace: boolean) => {
+    setPendingImport(null);
+    const outcome = await applyImport(daemon.api, plan, replace);
+    setMessage({ text: outcome.summary, details: outcome.details, error: outcome.failed });
+    await load();
+    await daemon.refresh();
+  };
+
+  // Asks first when the file would replace local profiles, so an import never overwrites one
+  // silently.
+  const startImport = (parsed: ImportResult) => {
+    const plan = planImport(
+      parsed,
+      profiles.map((profile) => profile.name),
+    );
+    if (plan.added.length === 0 && plan.replaced.length === 0) {
+      setMessage({ text: 'No profile was imported.', details: plan.errors, error: true });
+    } else if (plan.replaced.length > 0) {
+      setMessage(null);
+      setPendingImport(plan);
+    } else {
+      void runImport(plan, false);
+    }
   };
 
   const saved = async (name: string) => {
@@ -106,21 +153,34 @@ export function ProfilesView({ daemon }: { daemon: DaemonConnection }) {
             </button>
           )}
           <ProfileTransfer
-            api={daemon.api}
             profiles={profiles}
-            disabled={daemonLost}
-            onImported={async (text, error) => {
-              setMessage({ text, error });
-              await load();
-              await daemon.refresh();
-            }}
+            disabled={daemonLost || pendingImport !== null}
+            onParsed={startImport}
           />
         </div>
       </div>
+      {pendingImport && (
+        <ImportConfirm
+          plan={pendingImport}
+          onReplace={() => void runImport(pendingImport, true)}
+          onAddNewOnly={() => void runImport(pendingImport, false)}
+          onCancel={() => {
+            setPendingImport(null);
+            setMessage({ text: 'Import cancelled. No profile was changed.', error: false });
+          }}
+        />
+      )}
       {message && (
-        <p class={message.error ? 'error-text' : 'ok-text'} role="status">
-          {message.text}
-        </p>
+        <div class={message.error ? 'error-text' : 'ok-text'} role="status">
+          <p>{message.text}</p>
+          {message.details && message.details.length > 0 && (
+            <ul data-testid="status-details">
+              {message.details.map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+          )}
+        </div>
       )}
       {profiles.length === 0 && daemonLost && (
         <p data-testid="profiles-unknown">

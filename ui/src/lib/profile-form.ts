@@ -16,9 +16,21 @@ export interface ProfileForm {
   autoStart: boolean;
   mode: 'on-demand' | 'always-on';
   sessionPool: string;
-  ssmEndpoint: string;
+  /** Endpoint URL for every AWS service, as the CLI's `--endpoint-url` sets it. */
+  endpoint: string;
+  /**
+   * Endpoints of a stored profile whose services do not all share one URL, by service. Saving
+   * keeps them unless `endpoint` is set, which replaces them all.
+   */
+  serviceEndpoints: Record<string, string>;
   keepAlive: boolean;
 }
+
+/**
+ * Services the daemon calls, which `endpoint` points at one URL. The CLI's `--endpoint-url`
+ * sets the same list (ENDPOINT_SERVICES in daemon/cli/profile-commands.ts).
+ */
+export const ENDPOINT_SERVICES = ['ssm', 'sts', 'ec2', 'rds', 'elasticache'] as const;
 
 export const EMPTY_FORM: Readonly<ProfileForm> = Object.freeze({
   name: '',
@@ -34,7 +46,8 @@ export const EMPTY_FORM: Readonly<ProfileForm> = Object.freeze({
   autoStart: false,
   mode: 'on-demand',
   sessionPool: '1',
-  ssmEndpoint: '',
+  endpoint: '',
+  serviceEndpoints: Object.freeze({}) as Record<string, string>,
   keepAlive: false,
 });
 
@@ -63,7 +76,18 @@ function textToNumber(text: string): number | string {
   return /^-?\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
 }
 
+/** Returns the URL every service uses, or null when the services differ or some have none. */
+function sharedEndpoint(endpoints: Record<string, string>): string | null {
+  const urls = new Set(Object.values(endpoints));
+  const keys = Object.keys(endpoints);
+  const coversAll = ENDPOINT_SERVICES.every((service) => endpoints[service] !== undefined);
+  if (urls.size !== 1 || !coversAll || keys.length !== ENDPOINT_SERVICES.length) return null;
+  return [...urls][0]!;
+}
+
 export function profileToForm(profile: Profile): ProfileForm {
+  const endpoints = { ...(profile.endpoints ?? {}) } as Record<string, string>;
+  const shared = sharedEndpoint(endpoints);
   return {
     name: profile.name,
     groups: profile.groups.join(', '),
@@ -78,19 +102,21 @@ export function profileToForm(profile: Profile): ProfileForm {
     autoStart: profile.autoStart,
     mode: profile.mode,
     sessionPool: String(profile.sessionPool),
-    ssmEndpoint: profile.endpoints?.ssm ?? '',
+    endpoint: shared ?? '',
+    serviceEndpoints: shared === null ? endpoints : {},
     keepAlive: profile.keepAlive,
   };
 }
 
 /**
- * Builds the request body for `POST`/`PUT /v1/profiles` from the form, keeping endpoint
- * overrides the form does not show (ec2, sts, ...) from `base`.
+ * Builds the request body for `POST`/`PUT /v1/profiles` from the form. An endpoint URL applies
+ * to every service in ENDPOINT_SERVICES. Without one, the per-service endpoints stay as stored.
  */
-export function formToProfileBody(form: ProfileForm, base?: Profile): Record<string, unknown> {
-  const endpoints = { ...(base?.endpoints ?? {}) } as Record<string, string>;
-  if (form.ssmEndpoint.trim()) endpoints.ssm = form.ssmEndpoint.trim();
-  else delete endpoints.ssm;
+export function formToProfileBody(form: ProfileForm): Record<string, unknown> {
+  const url = form.endpoint.trim();
+  const endpoints = url
+    ? Object.fromEntries(ENDPOINT_SERVICES.map((service) => [service, url]))
+    : { ...form.serviceEndpoints };
   const body: Record<string, unknown> = {
     name: form.name.trim(),
     groups: form.groups
@@ -121,10 +147,26 @@ export function duplicateName(name: string, taken: ReadonlySet<string>): string 
   return candidate;
 }
 
+/**
+ * Picks the first local port after `port` that no profile uses, for the Duplicate action, or
+ * returns `port` when every higher port is taken. Whether another program listens there shows
+ * only when the tunnel starts.
+ */
+export function nextUnusedPort(port: number, used: ReadonlySet<number>): number {
+  for (let candidate = port + 1; candidate <= 65535; candidate += 1) {
+    if (!used.has(candidate)) return candidate;
+  }
+  return port;
+}
+
 /** Form field names, used to route the daemon's field errors to their inputs. */
 export type FormField = keyof ProfileForm;
 
-const FIELD_ALIASES: Record<string, FormField> = { 'endpoints.ssm': 'ssmEndpoint' };
+/**
+ * The daemon starts each profile field message with `profile "NAME": `, or `profile: ` when
+ * the name is missing, which the form already shows.
+ */
+const PROFILE_PREFIX = /^profile(?: ".*?")?: /;
 
 /**
  * Groups the daemon's field errors by form field. Paths such as `/localPort`,
@@ -143,9 +185,11 @@ export function fieldErrorsByField(fields: readonly FieldError[]): {
       .replace(/^body[./]?/, '')
       .replace(/\//g, '.')
       .replace(/\[\d+\]/g, '');
-    const name = FIELD_ALIASES[path] ?? (path.split('.')[0] as FormField);
-    if (name in EMPTY_FORM) (byField[name] ??= []).push(field.message);
-    else other.push(field.path ? `${field.path}: ${field.message}` : field.message);
+    const top = path.split('.')[0]!;
+    const name = (top === 'endpoints' ? 'endpoint' : top) as FormField;
+    const message = field.message.replace(PROFILE_PREFIX, '');
+    if (name in EMPTY_FORM) (byField[name] ??= []).push(message);
+    else other.push(field.path ? `${field.path}: ${message}` : message);
   }
   return { byField, other };
 }

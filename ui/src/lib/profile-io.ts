@@ -3,6 +3,12 @@ import type { Profile } from './types.js';
 /** Format marker of exported files, so an import can reject unrelated JSON. */
 export const EXPORT_FORMAT = 'bastionless-profiles';
 export const EXPORT_VERSION = 1;
+/**
+ * Newest version of the daemon's config file (`{"version": 2, "profiles": [...]}`) whose
+ * profiles an import accepts. The daemon validates each profile, so an older file's profiles
+ * in a shape the daemon no longer takes fail with field errors.
+ */
+export const CONFIG_FILE_VERSION = 2;
 
 /** Serializes profiles for download, sorted by name so exports diff cleanly. */
 export function exportProfiles(profiles: readonly Profile[]): string {
@@ -19,8 +25,9 @@ export interface ImportResult {
 }
 
 /**
- * Parses an exported file, or a bare JSON array of profiles. Entries without a string `name`
- * are reported and skipped; field validation is left to the daemon.
+ * Parses an exported file, the daemon's config file, or a bare JSON array of profiles. Entries
+ * without a string `name` are reported and skipped, and field validation is left to the daemon.
+ * A file without the `format` marker is read as a config file.
  */
 export function parseProfileImport(text: string): ImportResult {
   let value: unknown;
@@ -40,11 +47,15 @@ export function parseProfileImport(text: string): ImportResult {
         errors: [`Unknown format "${String(file.format)}"; expected "${EXPORT_FORMAT}".`],
       };
     }
-    if (typeof file.version === 'number' && file.version > EXPORT_VERSION) {
+    const isExport = file.format === EXPORT_FORMAT;
+    const newest = isExport ? EXPORT_VERSION : CONFIG_FILE_VERSION;
+    if (typeof file.version === 'number' && file.version > newest) {
+      const kind = isExport ? 'export file' : 'config file';
       return {
         profiles: [],
         errors: [
-          `The file has version ${file.version}, newer than ${EXPORT_VERSION}; update bastionless.`,
+          `The ${kind} has version ${file.version}, but this dashboard reads versions up to ` +
+            `${newest}. Update bastionless, then import the file again.`,
         ],
       };
     }
