@@ -3,10 +3,13 @@
 
 import { ConfigError } from '../config/errors.js';
 import { ConfigStore } from '../config/store.js';
+import { MAX_SESSION_POOL } from '../config/schema.js';
+import { formatHostPort } from '../tunnel/listeners.js';
 import { awsProfileDefined, awsProfileFiles } from '../aws/profile-files.js';
 import { parseRemoteHost } from '../aws/remote-host.js';
 import {
   integerOption,
+  invalidOption,
   parseCommandArgs,
   PORT_RANGE,
   requireOptions,
@@ -110,9 +113,13 @@ function applyFlags(command: string, args: ParsedArgs, profile: Record<string, u
   integer('local-port', 'localPort', PORT_RANGE);
   text('region', 'region');
   text('aws-profile', 'awsProfile');
+  const mode = stringOption(args, 'mode');
+  if (mode !== undefined && mode !== 'on-demand' && mode !== 'always-on') {
+    throw invalidOption(command, 'mode', mode, 'on-demand or always-on');
+  }
   text('mode', 'mode');
   text('bind', 'bindAddress');
-  integer('session-pool', 'sessionPool');
+  integer('session-pool', 'sessionPool', { min: 1, max: MAX_SESSION_POOL });
   toggle('auto-start', 'autoStart');
   toggle('keep-alive', 'keepAlive');
   if (args.values['allow-non-loopback']) {
@@ -225,12 +232,26 @@ function whenChangeApplies(condition: ProcessCondition): string {
 }
 
 /**
- * Warns after a successful write when the daemon owns the state directory but does not
- * respond, e.g. under SIGSTOP, because it applies the change only once it runs again. A daemon
- * whose token file alone is unusable still watches the config file, so it gets no warning.
+ * Warns after a successful write when the daemon does not apply the change: when it runs on
+ * another config file, and when it owns the state directory but does not respond, e.g. under
+ * SIGSTOP, because it applies the change only once it runs again. A daemon whose token file
+ * alone is unusable still watches the config file, so it gets no warning.
  */
-async function warnIfDaemonUnresponsive(args: ParsedArgs): Promise<void> {
+async function warnIfDaemonMissesChange(args: ParsedArgs): Promise<void> {
+  const { configFile } = pathsFor(args);
   const probe = await probeDaemon(pathsFor(args));
+  if (
+    probe.state === 'running' &&
+    probe.configFile !== undefined &&
+    probe.configFile !== configFile
+  ) {
+    process.stderr.write(
+      `warning: the running daemon uses config file ${probe.configFile}, not ${configFile}, so it does not apply this change; ` +
+        `pass \`--config ${probe.configFile}\` to change its profiles, or restart it on this file with ` +
+        `\`bastionless stop\` and \`bastionless start --config ${configFile}\`\n`,
+    );
+    return;
+  }
   if (probe.state !== 'unresponsive' || probe.tokenProblem !== undefined) {
     return;
   }
@@ -253,7 +274,12 @@ export const addCommand: Command = {
 Adds a profile to the config file; a running daemon picks it up within a second.
 
 ${PROFILE_OPTIONS_HELP}
-  --config FILE          config file (default: BASTIONLESS_CONFIG or the per-user location)`,
+  --config FILE          config file (default: BASTIONLESS_CONFIG or the per-user location)
+
+Examples:
+  bastionless add pg --target i-0123456789abcdef0 --remote-port 5432 --local-port 15432
+  bastionless add orders --target-tag Name=bastion --host rds:orders-db --local-port 15433
+  bastionless add web --target i-0123456789abcdef0 --remote-port 80 --local-port 18080 --group prod`,
   async run(argv) {
     const args = parseCommandArgs('add', argv, PROFILE_OPTIONS);
     const name = requirePositional('add', args, 'profile name');
@@ -270,11 +296,11 @@ ${PROFILE_OPTIONS_HELP}
       profileFailure(error);
     }
     print(
-      `added profile "${created.name}" on ${created.bindAddress}:${created.localPort} (${store.file})`,
+      `added profile "${created.name}" on ${formatHostPort(created.bindAddress, created.localPort)} (${store.file})`,
     );
     print(`region ${created.region} from ${region.source}`);
     warnUnknownAwsProfile(args, created.name);
-    await warnIfDaemonUnresponsive(args);
+    await warnIfDaemonMissesChange(args);
     return 0;
   },
 };
@@ -288,7 +314,12 @@ Changes the given fields of a profile and leaves the others as they are; a runni
 daemon restarts the tunnel with the new settings.
 
 ${PROFILE_OPTIONS_HELP}
-  --config FILE          config file (default: BASTIONLESS_CONFIG or the per-user location)`,
+  --config FILE          config file (default: BASTIONLESS_CONFIG or the per-user location)
+
+Examples:
+  bastionless edit pg --local-port 15433
+  bastionless edit pg --mode always-on --auto-start
+  bastionless edit web --group prod --group frontend`,
   async run(argv) {
     const args = parseCommandArgs('edit', argv, PROFILE_OPTIONS);
     const name = requirePositional('edit', args, 'profile name');
@@ -296,12 +327,13 @@ ${PROFILE_OPTIONS_HELP}
     if (store.error) {
       throw configFileError(store.error, { leftUnchanged: true });
     }
+    // Checks the flags before the lock is taken. The store applies them again to the profile it
+    // reads under the lock, so a change another process made meanwhile is kept.
     const existing = store.getProfile(name);
     if (!existing) {
-      throw new CliError(`profile "${name}" not found; list profiles with \`bastionless status\``);
+      profileFailure(store.notFoundError(name));
     }
-    const profile = { ...existing } as unknown as Record<string, unknown>;
-    applyFlags('edit', args, profile);
+    applyFlags('edit', args, { ...existing });
     const changes = Object.entries(args.values).filter(
       ([key, value]) => key !== 'config' && value !== undefined && value !== false,
     );
@@ -312,13 +344,17 @@ ${PROFILE_OPTIONS_HELP}
       );
     }
     try {
-      store.replace(name, profile);
+      store.update(name, (current) => {
+        const profile = { ...current } as unknown as Record<string, unknown>;
+        applyFlags('edit', args, profile);
+        return profile;
+      });
     } catch (error) {
       profileFailure(error);
     }
     print(`updated profile "${name}"`);
     warnUnknownAwsProfile(args, name);
-    await warnIfDaemonUnresponsive(args);
+    await warnIfDaemonMissesChange(args);
     return 0;
   },
 };
@@ -328,7 +364,11 @@ export const removeCommand: Command = {
   summary: 'remove a tunnel profile',
   help: `Usage: bastionless rm NAME [--config FILE]
 
-Removes a profile from the config file; a running daemon stops its tunnel.`,
+Removes a profile from the config file; a running daemon stops its tunnel.
+
+Examples:
+  bastionless rm pg
+  bastionless rm pg --config ~/work/bastionless.json`,
   async run(argv) {
     const args = parseCommandArgs('rm', argv, {});
     const name = requirePositional('rm', args, 'profile name');
@@ -339,7 +379,7 @@ Removes a profile from the config file; a running daemon stops its tunnel.`,
       profileFailure(error);
     }
     print(`removed profile "${name}"`);
-    await warnIfDaemonUnresponsive(args);
+    await warnIfDaemonMissesChange(args);
     return 0;
   },
 };

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { freePort, runCli, useCliHome, waitFor } from './helpers.js';
+import { addArgs } from './config-test-helpers.js';
 import { DaemonClient } from '../../daemon/cli/client.js';
 import { probeDaemon } from '../../daemon/instance-lock.js';
 import { resolvePaths } from '../../daemon/paths.js';
@@ -20,21 +21,6 @@ useCliHome('bastionless-config-concurrent-', (created) => ({ env, file, home } =
 function profileNamesOnDisk(): string[] {
   const document = JSON.parse(readFileSync(file, 'utf8')) as { profiles: { name: string }[] };
   return document.profiles.map((profile) => profile.name).sort();
-}
-
-function addArgs(name: string, localPort: number): string[] {
-  return [
-    'add',
-    name,
-    '--target',
-    'i-0123456789abcdef0',
-    '--remote-port',
-    '1',
-    '--local-port',
-    String(localPort),
-    '--endpoint-url',
-    'http://127.0.0.1:9',
-  ];
 }
 
 const names = Array.from({ length: PARALLEL }, (_, index) => `r${index}`);

@@ -61,7 +61,8 @@ describe('rejected config file banner', () => {
 
     expect(text).toContain(`The daemon rejected its config file ${configFile}.`);
     expect(text).toContain('the name is already used by profiles[0]');
-    expect(text).toContain('Fix: Fix it in an editor');
+    expect(text).toContain('Next step: Fix it in an editor');
+    expect(text).not.toContain('Fix: Fix');
     expect(text).toContain('The daemon keeps the 1 profile it loaded before.');
     expect(text).toContain('Saving a profile from this page fails until the file is fixed.');
 

@@ -22,7 +22,7 @@ export function ConfigBanner({ problem }: { problem: ConfigProblem }) {
       )}
       {problem.fix && (
         <p data-testid="config-fix">
-          <strong>Fix:</strong> <MessageText text={problem.fix} />
+          <strong>Next step:</strong> <MessageText text={problem.fix} />
         </p>
       )}
       <p data-testid="config-consequence">{problem.consequence}</p>
