@@ -2,7 +2,8 @@
 // stop it through its control API.
 
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningDaemon } from '../daemon.js';
 import {
@@ -75,7 +76,11 @@ code ${EXIT_ALREADY_RUNNING} when a daemon already runs on the same state direct
 ${RESTORE_HELP}
 
 ${PORT_HELP}
-  --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)`,
+  --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)
+
+Examples:
+  bastionless daemon
+  bastionless daemon --port 7070 --config ~/work/bastionless.json`,
   async run(argv) {
     const args = parseCommandArgs('daemon', argv, DAEMON_OPTIONS);
     const port = controlPortOption('daemon', args);
@@ -296,6 +301,27 @@ async function waitForStartedDaemon(
   );
 }
 
+/**
+ * Checks a config file given with --config before a daemon starts on it. A path whose folder
+ * does not exist is rejected, because it is almost always a typo and the daemon would create
+ * the folder. A missing file in an existing folder gets a warning, because the daemon starts
+ * with no profiles and loads the file once `add` or an editor creates it.
+ */
+function checkGivenConfigFile(args: ParsedArgs, configFile: string): void {
+  if (stringOption(args, 'config') === undefined || existsSync(configFile)) {
+    return;
+  }
+  const folder = dirname(configFile);
+  if (!existsSync(folder)) {
+    throw new CliError(
+      `config file ${configFile} not found, and its folder ${folder} does not exist either; check the path, or create the folder with \`mkdir -p ${folder}\``,
+    );
+  }
+  process.stderr.write(
+    `warning: config file ${configFile} does not exist, so the daemon starts with no profiles; it loads the file when it is created, e.g. by \`bastionless add NAME --config ${configFile} ...\`\n`,
+  );
+}
+
 export const startCommand: Command = {
   name: 'start',
   summary: 'start the daemon in the background',
@@ -310,11 +336,18 @@ the reason and the file that holds the details.
 ${RESTORE_HELP}
 
 ${PORT_HELP}
-  --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location)`,
+  --config FILE  config file (default: BASTIONLESS_CONFIG or the per-user location);
+                 a missing file is reported, and a missing folder is rejected
+
+Examples:
+  bastionless start
+  bastionless start --port 7070
+  bastionless start --config ~/work/bastionless.json`,
   async run(argv) {
     const args = parseCommandArgs('start', argv, DAEMON_OPTIONS);
     controlPortOption('start', args);
     const paths = pathsFor(args);
+    checkGivenConfigFile(args, paths.configFile);
     const before = await settledProbe(paths);
     if (before.state === 'running') {
       print(new DaemonAlreadyRunningError(before.pid, before.url).message);
@@ -435,7 +468,11 @@ instead. When the control API accepts connections but does not respond, because 
 suspended or hung, sends SIGTERM and SIGCONT, then SIGKILL after ${STOP_TIMEOUT_MS / 1000} s. Before that it
 checks with /proc (Linux), lsof (macOS, BSD) or netstat (Windows) that the process owns the
 API's listening socket, and leaves any other process that the pid file names alone. Where that
-tool is missing or fails, it signals the pid without the check.`,
+tool is missing or fails, it signals the pid without the check.
+
+Examples:
+  bastionless stop
+  bastionless stop --config ~/work/bastionless.json`,
   async run(argv) {
     const args = parseCommandArgs('stop', argv, {});
     const paths = pathsFor(args);
