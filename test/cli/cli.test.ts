@@ -95,8 +95,8 @@ describe('bastionless CLI without daemon', () => {
       ],
       env,
     );
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('profile "bad": sessionPool 9 is out of range; use 1-8');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('invalid --session-pool 9: must be a whole number 1-8');
     expect(existsSync(join(home, 'config.json'))).toBe(false);
   });
 });
@@ -150,13 +150,13 @@ describe('bastionless add and edit', () => {
     expect(result.stderr).toContain('--auto-start and --no-auto-start contradict each other');
   });
 
-  it('rejects an invalid edit naming the field', async () => {
+  it('rejects an invalid edit naming the flag', async () => {
     const result = await runCli(
       ['edit', 'web', '--mode', 'sometimes', '--config', configFile()],
       env,
     );
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('profile "web": mode "sometimes" is invalid');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('invalid --mode sometimes: must be on-demand or always-on');
     expect(readProfile().mode).toBe('always-on');
   });
 
