@@ -307,7 +307,9 @@ async function runDaemon(
   const store = new ConfigStore({ file: paths.configFile });
   store.on('invalid', (error: ConfigError) => {
     const keptProfiles = store.profiles.map((profile) => profile.name);
-    logger.error(
+    // A moved or deleted file changes nothing yet: the tunnels run on until it returns.
+    const level = error.code === 'ERR_CONFIG_MISSING' ? 'warn' : 'error';
+    logger[level](
       {
         code: error.code,
         reason: error.message,

@@ -13,6 +13,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_CONFIG_PARSE: 409,
   ERR_CONFIG_INVALID: 409,
   ERR_CONFIG_VERSION: 409,
+  // Another process writes the file, so the same request can succeed a moment later.
+  ERR_CONFIG_LOCKED: 503,
+  ERR_CONFIG_MISSING: 409,
   ERR_CONFIG_READ: 500,
   ERR_CONFIG_WRITE: 500,
 };

@@ -274,6 +274,25 @@ describe('profile routes', () => {
     expect(errorOf(res.json).fields?.[0]?.path).toBe('autoStart');
   });
 
+  it('rejects writes while the file is missing', async () => {
+    const headers = { ...auth, 'content-type': 'application/json' };
+    const created = await rawRequest(server.port, 'POST', '/v1/profiles', {
+      headers,
+      body: JSON.stringify(validProfile),
+    });
+    expect(created.status).toBe(201);
+    rmSync(store.file);
+    store.load();
+
+    const res = await rawRequest(server.port, 'POST', '/v1/profiles', {
+      headers,
+      body: JSON.stringify({ ...validProfile, name: 'cache', localPort: 16379 }),
+    });
+    expect(res.status).toBe(409);
+    expect(errorOf(res.json).code).toBe('ERR_CONFIG_MISSING');
+    expect(errorOf(res.json).message).toContain(store.file);
+  });
+
   it('creates, reads, replaces and deletes a profile', async () => {
     const headers = { ...auth, 'content-type': 'application/json' };
     const created = await rawRequest(server.port, 'POST', '/v1/profiles', {

@@ -2,7 +2,8 @@
 // held connection keeps working, and `status` names the missing file until it returns.
 
 import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,10 +18,11 @@ import {
 
 const rig = setupEmulatorAndEcho();
 
+let home: string;
 let env: NodeJS.ProcessEnv;
 let file: string;
 
-useCliHome('bastionless-config-moved-', (created) => ({ env, file } = created));
+useCliHome('bastionless-config-moved-', (created) => ({ home, env, file } = created));
 
 /** Sends `size` random bytes on an open echo connection; returns the sent and echoed SHA-256. */
 function echoOnSocket(socket: Socket, size: number): Promise<{ sent: string; received: string }> {
@@ -75,6 +77,14 @@ describe('config file moved away', () => {
         'restore it, or write {"version": 2, "profiles": []} into it to remove every profile',
     );
     expect(warning.stdout).toContain('echo');
+    // The tunnels run on, so the daemon logs a warning (pino level 40), not an error.
+    const logLines = readFileSync(join(home, 'state', 'daemon.log'), 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"ERR_CONFIG_MISSING"'))
+      .map((line) => JSON.parse(line) as { level: number; file: string });
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(logLines[0]!.level).toBe(40);
+    expect(logLines[0]!.file).toBe(file);
     const during = await echoOnSocket(socket, 64 * 1024);
     expect(during.received).toBe(during.sent);
 
