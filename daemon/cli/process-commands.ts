@@ -16,6 +16,7 @@ import { processExists, type BastionlessPaths } from '../paths.js';
 import { DEFAULT_STOP_TIMEOUT_MS, endUnresponsiveDaemon, stopDaemon } from '../stop-daemon.js';
 import { parseCommandArgs, stringOption, type ParsedArgs } from './args.js';
 import { pathsFor, print, type Command } from './command.js';
+import { hasExited } from './client.js';
 import { warnIfConfigUnusable } from './daemon-status.js';
 import { CliError, EXIT_USAGE } from './errors.js';
 import {
@@ -457,6 +458,19 @@ async function stopUnresponsive(daemon: UnresponsiveDaemon): Promise<number> {
   return 0;
 }
 
+/** Words `stop` on a daemon that is not running, naming a pid file left behind. */
+function stoppedLine(paths: BastionlessPaths, stalePid: number | null): string {
+  if (stalePid === null) {
+    return 'the daemon is not running';
+  }
+  // After kill -9 the daemon stays a zombie until its parent reaps it, and signal 0 still
+  // reaches a zombie, so the probe calls it a live process.
+  if (hasExited(stalePid)) {
+    return `the daemon is not running; the pid file ${paths.pidFile} is stale (pid ${stalePid} exited without removing it), and \`bastionless start\` replaces it`;
+  }
+  return `the daemon is not running; process ${stalePid} in ${paths.pidFile} is not a bastionless daemon and was left alone`;
+}
+
 export const stopCommand: Command = {
   name: 'stop',
   summary: 'stop the background daemon',
@@ -478,11 +492,7 @@ Examples:
     const paths = pathsFor(args);
     const probe = await settledProbe(paths);
     if (probe.state === 'stopped') {
-      print(
-        probe.stalePid === null
-          ? 'the daemon is not running'
-          : `the daemon is not running; process ${probe.stalePid} in ${paths.pidFile} is not a bastionless daemon and was left alone`,
-      );
+      print(stoppedLine(paths, probe.stalePid));
       return 0;
     }
     if (probe.state === 'unresponsive') {

@@ -1,4 +1,4 @@
-// `bastionless status` after the daemon exited without removing its pid file (kill -9), with the
+// `bastionless status` and `stop` after the daemon exited without removing its pid file (kill -9), with the
 // process gone, left as a zombie, or its pid reused by another program.
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -116,5 +116,33 @@ describe('bastionless status with a stale pid file', () => {
     );
     expect(status.stderr).not.toContain('is stale');
     expect(existsSync(pidFile())).toBe(true);
+  });
+});
+
+describe('bastionless stop with a stale pid file', () => {
+  it.runIf(process.platform === 'linux')('calls a zombie pid stale', async () => {
+    const zombie = await spawnZombie();
+    writeOldPidFile(zombie);
+
+    const stop = await runCli(['stop'], cli.env);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toBe(
+      `the daemon is not running; the pid file ${pidFile()} is stale (pid ${zombie} exited ` +
+        'without removing it), and `bastionless start` replaces it\n',
+    );
+  });
+
+  it('leaves another program alone', async () => {
+    const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+    children.push(sleeper);
+    writeOldPidFile(sleeper.pid!);
+
+    const stop = await runCli(['stop'], cli.env);
+    expect(stop.code).toBe(0);
+    expect(stop.stdout).toContain(
+      `process ${sleeper.pid} in ${pidFile()} is not a bastionless daemon`,
+    );
+    expect(sleeper.exitCode).toBeNull();
+    expect(sleeper.signalCode).toBeNull();
   });
 });
