@@ -131,11 +131,13 @@ function editCommand(context: ClassifyContext, options: string): string {
 }
 
 /**
- * Puts `profileName` into the `bastionless edit NAME` commands of a hint, for hints built
- * where the profile was unknown, such as the listener errors of a tunnel.
+ * Puts `profileName` into the `bastionless edit NAME` and `bastionless up NAME` commands of a
+ * hint, for hints built where the profile was unknown, such as the listener errors of a tunnel.
  */
 export function nameProfileInHint(hint: string, profileName: string): string {
-  return hint.replaceAll('`bastionless edit NAME ', `\`bastionless edit ${profileName} `);
+  return hint
+    .replaceAll('`bastionless edit NAME ', `\`bastionless edit ${profileName} `)
+    .replaceAll('`bastionless up NAME`', `\`bastionless up ${profileName}\``);
 }
 
 interface ErrorShape {

@@ -300,7 +300,9 @@ describe('profile name in hints', () => {
 
   it('leaves other NAME words alone', () => {
     const hint = 'Set NAME in the AWS console, then run `bastionless up NAME`.';
-    expect(nameProfileInHint(hint, 'cache')).toBe(hint);
+    expect(nameProfileInHint(hint, 'cache')).toBe(
+      'Set NAME in the AWS console, then run `bastionless up cache`.',
+    );
   });
 });
 
