@@ -99,6 +99,7 @@ export class ConnectionQueue {
   /** Gives `socket` to the session of `slot` and counts it against that session's load. */
   handOver(slot: SessionSlot, socket: Socket): void {
     slot.load += 1;
+    slot.trackConnection(socket);
     slot.session.handleConnection(socket);
     // Registered after handleConnection so the session's own close listener runs first and
     // its activeConnections count is already lower when the change is emitted.

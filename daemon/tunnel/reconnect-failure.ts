@@ -29,6 +29,27 @@ export interface ReconnectFailure {
   endpointFailures: number;
   /** True when the error will not clear within a connection's wait, see isLastingStartFailure. */
   lasting: boolean;
+  /** Open connections of the session reset during this resume, up to and including this failure. */
+  resetConnections: number;
+}
+
+/**
+ * Codes of lasting resume errors that a network outage causes: the SSM endpoint is
+ * unreachable from here (a laptop asleep, a wifi switch) or the target's agent lost its
+ * connection. Open connections keep waiting through them, because a resume that succeeds
+ * later carries their bytes on.
+ */
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  'ERR_ENDPOINT_UNREACHABLE',
+  'ERR_TARGET_NOT_CONNECTED',
+]);
+
+/**
+ * Returns true when the session's open connections should be reset after `failure`: its error
+ * is lasting and not about the network, for example denied access or expired credentials.
+ */
+export function resetsOpenConnections(failure: ReconnectFailure): boolean {
+  return failure.lasting && !NETWORK_CODES.has(failure.error.code);
 }
 
 /**
@@ -54,6 +75,7 @@ export function classifyReconnectFailure(
     nextAttemptAtMs: report.nextDelayMs === null ? null : nowMs + report.nextDelayMs,
     endpointFailures: unreachable ? endpointFailuresBefore + 1 : 0,
     lasting: isLastingStartFailure(error, { sessionOpened: true, endpointFailuresBefore }),
+    resetConnections: previous?.resetConnections ?? 0,
   };
 }
 
@@ -85,9 +107,15 @@ export function describeReconnectFailure(
   const connections = failure.lasting
     ? RESUME_FAST_CLOSE_NOTICE
     : 'new connections wait for the resume';
+  let reset = '';
+  if (failure.resetConnections > 0) {
+    const count = failure.resetConnections;
+    const connectionsWere = count === 1 ? 'connection was' : 'connections were';
+    reset = ` ${count} open ${connectionsWere} reset, because the error is not about the network.`;
+  }
   return (
     `Resume attempt ${failure.attempt} failed at ${reconnectStageLabel(failure.stage)}: ` +
-    `${message}. ${next}; ${connections}.`
+    `${message}. ${next}; ${connections}.${reset}`
   );
 }
 

@@ -10,8 +10,10 @@ import type { SessionEnd } from '../portforward/types.js';
 import type { TunnelDeps, TunnelTimings } from './options.js';
 import {
   classifyReconnectFailure,
+  type ReconnectFailure,
   nextResumeAttemptAtMs,
   ReconnectFailureLog,
+  resetsOpenConnections,
 } from './reconnect-failure.js';
 import { withTimeout, type LaunchedSession, type SessionLauncher } from './session-launcher.js';
 import { SessionPoolRetry } from './session-pool-retry.js';
@@ -292,8 +294,9 @@ export class SessionPool {
 
   /**
    * Stores the classified failed attempt on the slot, where a lasting error makes the
-   * connection queue close new and waiting connections at once. It also becomes the tunnel's
-   * last error and is logged with a rate limit.
+   * connection queue close new and waiting connections at once. A lasting error that is not
+   * about the network also resets the session's open connections. The error becomes the
+   * tunnel's last error and is logged with a rate limit.
    */
   private onReconnectFailed(slot: SessionSlot, report: ReconnectAttemptFailure): void {
     const context = {
@@ -305,12 +308,38 @@ export class SessionPool {
     };
     const failure = classifyReconnectFailure(report, slot.reconnectFailure, context, this.now());
     slot.reconnectFailure = failure;
+    if (resetsOpenConnections(failure)) {
+      this.resetOpenConnections(slot, failure);
+    }
     this.setResumeError(slot, failure.error);
     this.reconnectLog.record(slot.sessionId, failure);
     this.host.refreshState();
     if (failure.lasting) {
       this.host.closeWaitingIfResumesStalled(failure.error);
     }
+  }
+
+  /**
+   * Resets the open connections of a resuming session whose resume failed with a lasting error
+   * that is not about the network, and logs how many. Without the reset, their clients would
+   * wait until the resume gives up, which takes the whole reconnect period.
+   */
+  private resetOpenConnections(slot: SessionSlot, failure: ReconnectFailure): void {
+    const reset = slot.resetConnections();
+    if (reset === 0) {
+      return;
+    }
+    failure.resetConnections += reset;
+    this.log.warn(
+      {
+        sessionId: slot.sessionId,
+        code: failure.error.code,
+        err: failure.error.message,
+        attempt: failure.attempt,
+        resetConnections: reset,
+      },
+      'resume failed with a lasting error that is not about the network, reset the open connections',
+    );
   }
 
   /**

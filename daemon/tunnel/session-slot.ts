@@ -1,5 +1,6 @@
 // One session of a tunnel's pool, with the connection count used to place new connections.
 
+import type { Socket } from 'node:net';
 import type { ReconnectAttemptFailure } from '../datachannel/reconnect.js';
 import type { BastionlessError } from '../errors.js';
 import type { PortForwardSession, SessionEnd } from '../portforward/types.js';
@@ -39,6 +40,8 @@ export class SessionSlot {
   resumeError: BastionlessError | null = null;
   /** True from the start of a resume attempt until it fails or the session resumes or ends. */
   resumeAttemptRunning = false;
+  /** Local sockets handed to this session and not closed yet. */
+  private readonly sockets = new Set<Socket>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -99,6 +102,25 @@ export class SessionSlot {
   /** True while the session resumes and its latest attempt failed with a lasting error. */
   get resumeStalled(): boolean {
     return this.reconnecting && this.reconnectFailure?.lasting === true;
+  }
+
+  /** Counts `socket` as a connection of this session until it closes. */
+  trackConnection(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /**
+   * Resets every open connection of this session (TCP RST), so their clients see an error
+   * instead of waiting for a resume that will not come. Returns the number reset.
+   */
+  resetConnections(): number {
+    const sockets = [...this.sockets];
+    this.sockets.clear();
+    for (const socket of sockets) {
+      socket.resetAndDestroy();
+    }
+    return sockets.length;
   }
 
   /** Stops forwarding the session's events, for example before the tunnel closes it. */

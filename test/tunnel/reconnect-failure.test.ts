@@ -12,6 +12,7 @@ import {
   ReconnectFailureLog,
   RECONNECTING_REASON,
   RESUME_FAST_CLOSE_NOTICE,
+  resetsOpenConnections,
   type ReconnectFailure,
 } from '../../daemon/tunnel/reconnect-failure.js';
 import { captureLogger } from './helpers.js';
@@ -131,6 +132,49 @@ describe('classifyReconnectFailure', () => {
     );
 
     expect(failure.nextAttemptAtMs).toBeNull();
+  });
+});
+
+describe('resetsOpenConnections', () => {
+  it('resets after access denied', () => {
+    const [failure] = classifyRun([awsError('AccessDeniedException', 'not authorized')]);
+
+    expect(failure!.lasting).toBe(true);
+    expect(resetsOpenConnections(failure!)).toBe(true);
+  });
+
+  it('resets after expired credentials', () => {
+    const [failure] = classifyRun([awsError('ExpiredTokenException', 'token expired')]);
+
+    expect(resetsOpenConnections(failure!)).toBe(true);
+  });
+
+  it('keeps connections through refusals', () => {
+    const failures = classifyRun([systemError('ECONNREFUSED'), systemError('ECONNREFUSED')]);
+
+    expect(failures[1]!.lasting).toBe(true);
+    expect(resetsOpenConnections(failures[0]!)).toBe(false);
+    expect(resetsOpenConnections(failures[1]!)).toBe(false);
+  });
+
+  it('keeps connections through throttling', () => {
+    const [failure] = classifyRun([awsError('ThrottlingException', 'rate exceeded')]);
+
+    expect(resetsOpenConnections(failure!)).toBe(false);
+  });
+
+  it('carries the reset count to later failures', () => {
+    const [first] = classifyRun([awsError('AccessDeniedException', 'not authorized')]);
+    first!.resetConnections = 2;
+    const second = classifyReconnectFailure(
+      report(awsError('AccessDeniedException', 'not authorized'), { attempt: 2 }),
+      first!,
+      { endpoint: ENDPOINT },
+      NOW_MS,
+    );
+
+    expect(second.resetConnections).toBe(2);
+    expect(describeReconnectFailure(second)).toContain('2 open connections were reset');
   });
 });
 
