@@ -192,7 +192,7 @@ beforeAll(async () => {
   profiles.push({
     ...common,
     name: 'mfa',
-    groups: ['mfa'],
+    groups: ['needs-mfa'],
     awsProfile: 'admin',
     endpoints: { ssm: emulator.url, sts: emulator.url },
     remotePort: echoPort,
@@ -620,7 +620,7 @@ describe('dashboard end to end', () => {
     await page.getByRole('button', { name: 'Profiles' }).click();
     await page.getByRole('button', { name: 'New profile' }).click();
     await page.getByLabel('Name', { exact: true }).fill('bad-port');
-    await page.getByLabel('SSM endpoint URL (optional)').fill(emulator.url);
+    await page.getByLabel('AWS endpoint URL for every service (optional)').fill(emulator.url);
     await page.getByRole('button', { name: /Find online instances/ }).click();
     await page.getByRole('button', { name: `Use ${INSTANCE}` }).click();
     expect(await page.getByLabel('Target (instance id, or Key=Value tags)').inputValue()).toBe(
@@ -644,7 +644,7 @@ describe('dashboard end to end', () => {
     await page.getByRole('button', { name: 'New profile' }).click();
     await page.getByLabel('Name', { exact: true }).fill('cache');
     await page.getByLabel('Groups (comma-separated)').fill('e2e');
-    await page.getByLabel('SSM endpoint URL (optional)').fill(emulator.url);
+    await page.getByLabel('AWS endpoint URL for every service (optional)').fill(emulator.url);
     await page.getByLabel('Target (instance id, or Key=Value tags)').fill(INSTANCE);
     await page.getByLabel('Remote host (empty: the target itself)').fill('127.0.0.1');
     await page.getByLabel('Remote port').fill('6379');
