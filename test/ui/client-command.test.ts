@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildClientCommand, parseLocalAddress } from '../../ui/src/lib/client-command.js';
+import {
+  buildClientCommand,
+  parseLocalAddress,
+  suggestClientCommand,
+} from '../../ui/src/lib/client-command.js';
 
-function command(remotePort: number, localAddress = '127.0.0.1:15000', name = 'svc') {
-  return buildClientCommand({ name, localAddress, remotePort, remoteHost: 'svc.internal' });
+function command(remotePort: number, localAddress = '127.0.0.1:15000') {
+  return buildClientCommand({ localAddress, remotePort, remoteHost: 'svc.internal' });
 }
 
 describe('parseLocalAddress', () => {
@@ -44,22 +48,9 @@ describe('buildClientCommand', () => {
     );
   });
 
-  it('falls back to the profile name for unusual ports', () => {
-    expect(command(16379, '127.0.0.1:16379', 'orders-redis')).toBe(
-      'redis-cli -h 127.0.0.1 -p 16379',
-    );
-    expect(command(15432, '127.0.0.1:15432', 'reporting-postgres')).toContain('psql');
-    expect(command(9000, '127.0.0.1:9000', 'admin-web')).toBe('curl http://127.0.0.1:9000/');
-  });
-
-  it('prefers the port over the name', () => {
-    expect(command(6379, '127.0.0.1:16379', 'postgres-cache')).toBe(
-      'redis-cli -h 127.0.0.1 -p 16379',
-    );
-  });
-
-  it('uses nc for unknown services', () => {
-    expect(command(4711, '127.0.0.1:4711', 'thing')).toBe('nc -v 127.0.0.1 4711');
+  it('uses nc for unknown ports', () => {
+    expect(command(4711, '127.0.0.1:4711')).toBe('nc -v 127.0.0.1 4711');
+    expect(command(16379, '127.0.0.1:16379')).toBe('nc -v 127.0.0.1 16379');
   });
 
   it('brackets IPv6 hosts in URLs', () => {
@@ -68,5 +59,26 @@ describe('buildClientCommand', () => {
 
   it('returns null without a usable local address', () => {
     expect(command(5432, 'not-an-address')).toBeNull();
+  });
+});
+
+describe('suggestClientCommand', () => {
+  it('names the well-known port it guessed from', () => {
+    const suggestion = suggestClientCommand({
+      localAddress: '127.0.0.1:15432',
+      remotePort: 5432,
+      remoteHost: null,
+    });
+    expect(suggestion?.basis).toBe('Guessed from remote port 5432, the usual PostgreSQL port.');
+  });
+
+  it('says when the port is not well known', () => {
+    const suggestion = suggestClientCommand({
+      localAddress: '127.0.0.1:44024',
+      remotePort: 44024,
+      remoteHost: '127.0.0.1',
+    });
+    expect(suggestion?.command).toBe('nc -v 127.0.0.1 44024');
+    expect(suggestion?.basis).toContain('Remote port 44024 is not a well-known port');
   });
 });

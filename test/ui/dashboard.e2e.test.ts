@@ -376,6 +376,14 @@ describe('dashboard end to end', () => {
     expect(await refusedRow.getByTestId('connections').textContent()).toBe(
       '0 active, 1 total, 1 failed to dial',
     );
+    // The session is open, but the badge must not claim success while connections fail.
+    await expect
+      .poll(() => refusedRow.getByTestId('state').textContent(), { timeout: 5_000 })
+      .toBe('Open, remote refused');
+    expect(await refusedRow.getByTestId('state').getAttribute('class')).toContain('tone-warn');
+    expect(await refusedRow.getByTestId('state-sentence').textContent()).toBe(
+      'The session is open, but the remote host refused the only connection.',
+    );
     const error = await refusedRow.getByTestId('last-error').textContent();
     expect(error).toContain('ERR_REMOTE_REFUSED');
     expect(error).toContain(`127.0.0.1:${refusedRemotePort}`);

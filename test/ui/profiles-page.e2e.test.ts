@@ -210,3 +210,24 @@ describe('profile editor', () => {
     await page.getByRole('button', { name: 'Cancel' }).click();
   });
 });
+
+describe('client command', () => {
+  it('follows the remote port, not the name', { timeout: 60_000 }, async () => {
+    const extra = { remotePort: 44024 };
+    await importFile([
+      profile('http', await freePort(), extra),
+      profile('dash1', await freePort(), extra),
+    ]);
+    await expect.poll(() => statusLine().textContent()).toBe('Added 2 profiles.');
+    await page.getByRole('button', { name: 'Tunnels', exact: true }).click();
+    for (const name of ['http', 'dash1']) {
+      const card = page.locator(`article[data-tunnel="${name}"]`);
+      await expect.poll(() => card.count()).toBe(1);
+      const command = (await card.getByTestId('client-command').textContent()) ?? '';
+
+      expect(command).toMatch(/^nc -v 127\.0\.0\.1 \d+$/);
+      const basis = (await card.getByTestId('client-command-basis').textContent()) ?? '';
+      expect(basis).toContain('Remote port 44024 is not a well-known port');
+    }
+  });
+});

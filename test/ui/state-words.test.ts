@@ -50,6 +50,53 @@ describe('describeState', () => {
     expect(describeState({ state: 'stopped', reason: null }).tone).toBe('idle');
   });
 
+  it('marks an open tunnel whose remote refused', () => {
+    const description = describeState({
+      state: 'open',
+      reason: null,
+      openSince: '2026-01-01T10:00:00.000Z',
+      lastError: {
+        code: 'ERR_REMOTE_REFUSED',
+        message: 'The agent could not connect to 127.0.0.1:44024',
+        at: '2026-01-01T10:00:05.000Z',
+      },
+      totalConnections: 3,
+      dialFailures: 3,
+    });
+    expect(description.label).toBe('Open, remote refused');
+    expect(description.tone).toBe('warn');
+    expect(description.sentence).toBe(
+      'The session is open, but the remote host refused all 3 connections.',
+    );
+  });
+
+  it('counts refusals among forwarded connections', () => {
+    const description = describeState({
+      state: 'open',
+      reason: null,
+      openSince: '2026-01-01T10:00:00.000Z',
+      lastError: { code: 'ERR_REMOTE_REFUSED', message: 'refused', at: '2026-01-01T10:00:05Z' },
+      totalConnections: 5,
+      dialFailures: 2,
+    });
+    expect(description.sentence).toBe(
+      'The session is open, but the remote host refused 2 of 5 connections.',
+    );
+  });
+
+  it('ignores a refusal before the tunnel opened', () => {
+    const description = describeState({
+      state: 'open',
+      reason: null,
+      openSince: '2026-01-01T10:00:10.000Z',
+      lastError: { code: 'ERR_REMOTE_REFUSED', message: 'refused', at: '2026-01-01T10:00:05Z' },
+      totalConnections: 1,
+      dialFailures: 1,
+    });
+    expect(description.label).toBe('Open');
+    expect(description.tone).toBe('ok');
+  });
+
   it('appends the reason in brackets', () => {
     const description = describeState({ state: 'reconnecting', reason: 'idle timeout' });
     expect(description.sentence).toBe(

@@ -1,4 +1,4 @@
-import { buildClientCommand } from '../lib/client-command.js';
+import { suggestClientCommand } from '../lib/client-command.js';
 import { formatBytes, formatDuration, formatRtt, formatTime } from '../lib/format.js';
 import { retryCountdown } from '../lib/retry.js';
 import {
@@ -55,7 +55,7 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
   const active = !daemonLost && isTunnelActive(tunnel.state);
   const button = rowAction(tunnel.state);
   const countdown = daemonLost ? null : retryCountdown(tunnel, nowMs);
-  const command = buildClientCommand(tunnel);
+  const client = suggestClientCommand(tunnel);
   const error = tunnel.lastError;
   const remote = `${tunnel.remoteHost ?? tunnel.target}:${tunnel.remotePort}`;
   const sessions = tunnel.sessionIds.length > 0 ? tunnel.sessionIds.join(', ') : 'none';
@@ -126,12 +126,15 @@ export function TunnelRow({ tunnel, samples, nowMs, daemonLost, onAction }: Tunn
             )}
           </dd>
         </div>
-        {command && (
+        {client && (
           <div class="wide">
             <dt>Client command</dt>
             <dd>
-              <code data-testid="client-command">{command}</code>
-              <CopyButton text={command} label={`Copy client command of ${tunnel.name}`} />
+              <code data-testid="client-command">{client.command}</code>
+              <CopyButton text={client.command} label={`Copy client command of ${tunnel.name}`} />
+              <span class="command-basis" data-testid="client-command-basis">
+                {client.basis}
+              </span>
             </dd>
           </div>
         )}

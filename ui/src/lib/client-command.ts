@@ -21,7 +21,9 @@ export function parseLocalAddress(address: string): HostPort | null {
 
 type Kind = 'postgres' | 'mysql' | 'redis' | 'mongodb' | 'sqlserver' | 'ssh' | 'http' | 'https';
 
-// Well-known ports of the services people usually reach through port forwarding.
+// Well-known ports of the services people usually reach through port forwarding. The client
+// is chosen from the remote port alone, because a profile name is free text, so a guess from it
+// gave profiles with the same remote port different commands.
 const KIND_BY_PORT: Record<number, Kind> = {
   5432: 'postgres',
   5439: 'postgres', // Amazon Redshift speaks the PostgreSQL protocol.
@@ -41,41 +43,51 @@ const KIND_BY_PORT: Record<number, Kind> = {
   8443: 'https',
 };
 
-// Checked in order when the port is not well known, so "pg-redis-cache" counts as redis.
-const KIND_BY_NAME: [RegExp, Kind][] = [
-  [/redis|valkey|elasticache|cache/i, 'redis'],
-  [/postgres|pg|psql|redshift|aurora-pg/i, 'postgres'],
-  [/mysql|maria|aurora/i, 'mysql'],
-  [/mongo|docdb/i, 'mongodb'],
-  [/mssql|sqlserver/i, 'sqlserver'],
-  [/https/i, 'https'],
-  [/http|web|api|grafana|kibana/i, 'http'],
-];
-
-function guessKind(remotePort: number, name: string): Kind | null {
-  const byPort = KIND_BY_PORT[remotePort];
-  if (byPort) return byPort;
-  for (const [pattern, kind] of KIND_BY_NAME) {
-    if (pattern.test(name)) return kind;
-  }
-  return null;
-}
+const KIND_NAMES: Record<Kind, string> = {
+  postgres: 'PostgreSQL',
+  mysql: 'MySQL',
+  redis: 'Redis',
+  mongodb: 'MongoDB',
+  sqlserver: 'SQL Server',
+  ssh: 'SSH',
+  http: 'HTTP',
+  https: 'HTTPS',
+};
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** A suggested client command and the rule it was chosen by, as one sentence. */
+export interface ClientCommand {
+  command: string;
+  basis: string;
+}
+
+type CommandInput = Pick<TunnelStatus, 'localAddress' | 'remotePort' | 'remoteHost'>;
+
 /**
- * Builds a ready-to-paste client command for a tunnel, guessed from the remote port and then
- * from the profile name; unknown services get a plain `nc` check of the local port.
+ * Suggests a ready-to-paste client command for a tunnel from its remote port. A port that is
+ * not well known gets a plain `nc` check of the local port. Returns null without a usable local
+ * address.
  */
-export function buildClientCommand(
-  tunnel: Pick<TunnelStatus, 'name' | 'localAddress' | 'remotePort' | 'remoteHost'>,
-): string | null {
+export function suggestClientCommand(tunnel: CommandInput): ClientCommand | null {
+  const command = buildClientCommand(tunnel);
+  if (command === null) return null;
+  const kind = KIND_BY_PORT[tunnel.remotePort];
+  const basis = kind
+    ? `Guessed from remote port ${tunnel.remotePort}, the usual ${KIND_NAMES[kind]} port.`
+    : `Remote port ${tunnel.remotePort} is not a well-known port, so this only checks that ` +
+      'the local port accepts connections.';
+  return { command, basis };
+}
+
+/** Builds the client command of suggestClientCommand, or returns null. */
+export function buildClientCommand(tunnel: CommandInput): string | null {
   const local = parseLocalAddress(tunnel.localAddress);
   if (!local) return null;
   const { host, port } = local;
-  switch (guessKind(tunnel.remotePort, tunnel.name)) {
+  switch (KIND_BY_PORT[tunnel.remotePort]) {
     case 'postgres':
       return `psql "host=${host} port=${port} user=postgres dbname=postgres"`;
     case 'mysql':

@@ -50,8 +50,11 @@ export const UNKNOWN_STATE: Readonly<StateDescription> = Object.freeze({
  * error with its hint.
  */
 export function describeState(
-  status: Pick<TunnelStatus, 'state' | 'reason'> & Partial<Pick<TunnelStatus, 'lastError'>>,
+  status: Pick<TunnelStatus, 'state' | 'reason'> &
+    Partial<Pick<TunnelStatus, 'lastError' | 'openSince' | 'totalConnections' | 'dialFailures'>>,
 ): StateDescription {
+  const refusal = describeRemoteRefusal(status);
+  if (refusal) return refusal;
   const words = STATE_WORDS[status.state] ?? {
     label: String(status.state),
     tone: 'warn' as const,
@@ -66,6 +69,35 @@ export function describeState(
   const base = status.state === 'connecting' ? RETRY_SENTENCE : words.sentence;
   const sentence = rest === '' ? base : `${base} ${rest}`;
   return { label: words.label, tone: words.tone, sentence };
+}
+
+/**
+ * Describes an open tunnel whose remote host refused a connection during the current open
+ * period, or returns null. The status has no time of the last successful connection, so a
+ * refusal followed by successful connections still shows here until the tunnel restarts. The
+ * words are in the past tense, which stays true in that case.
+ */
+function describeRemoteRefusal(
+  status: Pick<TunnelStatus, 'state'> &
+    Partial<Pick<TunnelStatus, 'lastError' | 'openSince' | 'totalConnections' | 'dialFailures'>>,
+): StateDescription | null {
+  const error = status.lastError;
+  if (status.state !== 'open' || error?.code !== 'ERR_REMOTE_REFUSED') return null;
+  const erredAt = Date.parse(error.at);
+  const openedAt = status.openSince ? Date.parse(status.openSince) : Number.NaN;
+  if (!Number.isNaN(erredAt) && !Number.isNaN(openedAt) && erredAt < openedAt) return null;
+  const refused = status.dialFailures ?? 0;
+  const total = status.totalConnections ?? 0;
+  let sentence: string;
+  if (refused > 0 && refused >= total) {
+    const connections = refused === 1 ? 'the only connection' : `all ${refused} connections`;
+    sentence = `The session is open, but the remote host refused ${connections}.`;
+  } else if (refused > 0) {
+    sentence = `The session is open, but the remote host refused ${refused} of ${total} connections.`;
+  } else {
+    sentence = 'The session is open, but the remote host refused a connection.';
+  }
+  return { label: 'Open, remote refused', tone: 'warn', sentence };
 }
 
 /**
