@@ -354,9 +354,8 @@ export function validateProfile(raw: unknown, prefix = ''): ProfileValidation {
 }
 
 /**
- * Finds profiles that share a name, or a local address and port, and groups named like a
- * profile, because `bastionless up NAME` then acts on the profile alone. Each issue is placed
- * on the later of the two profiles, which names the earlier one.
+ * Finds profiles that share a name, or a local address and port. Each issue is placed on the
+ * later of the two profiles, which names the earlier one.
  */
 export function checkProfileConflicts(
   profiles: Profile[],
@@ -386,14 +385,17 @@ export function checkProfileConflicts(
       listeners.set(key, profile.name);
     }
   });
-  issues.push(...checkGroupNames(profiles, fileIndexOf));
   return issues;
 }
 
-/** Finds groups that have the name of a profile, reported on the later of the two profiles. */
-function checkGroupNames(
+/**
+ * Finds groups named like a profile, because `bastionless up NAME` then acts on the profile
+ * alone. Each issue is placed on the later of the two profiles. Writes reject these, but a
+ * config file that has one still loads, so files written before this check keep working.
+ */
+export function checkGroupNames(
   profiles: Profile[],
-  fileIndexOf: (index: number) => number,
+  fileIndexOf: (index: number) => number = (index) => index,
 ): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const positionByName = new Map(profiles.map((profile, position) => [profile.name, position]));

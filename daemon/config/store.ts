@@ -15,6 +15,7 @@ import { invalidFailure, parseFailure, readFailure } from './file-errors.js';
 import { migrateConfig } from './migrations.js';
 import {
   CONFIG_VERSION,
+  checkGroupNames,
   checkProfileConflicts,
   shortName,
   validateConfig,
@@ -326,7 +327,12 @@ function throwOnConflicts({ profiles, changed }: ProfileChange): void {
           ...profiles.filter((profile) => profile.name !== changed),
           ...profiles.filter((profile) => profile.name === changed),
         ];
-  const conflicts = checkProfileConflicts(ordered);
+  const last = ordered.length - 1;
+  // A group clash already in the file does not block other writes: only the changed profile's.
+  const groupClashes = checkGroupNames(ordered).filter(
+    (issue) => changed === undefined || issue.path.startsWith(`profiles[${last}].`),
+  );
+  const conflicts = [...checkProfileConflicts(ordered), ...groupClashes];
   if (conflicts.length === 0) {
     return;
   }

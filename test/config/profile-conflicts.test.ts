@@ -1,5 +1,5 @@
 // Conflicts between profiles as the store reports them: a group named like a profile in both
-// directions, and a taken port, each named from the side of the profile being written. Also
+// directions on writes (a file that has one still loads), and a taken port, each named from the side of the profile being written. Also
 // the wording of invalid and long names, and the names a failed lookup lists.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,18 +83,22 @@ describe('profile conflicts', () => {
     expect(error.message).toContain('profile "prod": group "web1" has the name of profile "web1"');
   });
 
-  it('rejects clash in hand-edited file', () => {
-    const { issues } = validateConfig({
+  it('loads a clash from a hand-edited file', () => {
+    // Files written before writes checked group names keep loading.
+    const { config, issues } = validateConfig({
       version: 2,
       profiles: [profile('prod', 18002, { groups: ['web1'] }), profile('web1', 18001)],
     });
-    expect(issues).toEqual([
-      {
-        path: 'profiles[1].name',
-        message:
-          'profile "web1": the name is already used as a group of profile "prod", so `bastionless up web1` could not tell them apart; choose another name, or rename the group',
-      },
-    ]);
+    expect(issues).toEqual([]);
+    expect(config?.profiles.map((entry) => entry.name)).toEqual(['prod', 'web1']);
+  });
+
+  it('allows other writes beside an old clash', () => {
+    const store = storeWith([profile('mfa', 18002, { groups: ['mfa'] }), profile('web1', 18001)]);
+    store.create(profile('cache', 18003));
+    expect(store.profiles.map((entry) => entry.name)).toEqual(['mfa', 'web1', 'cache']);
+    const error = errorOf(() => store.create(profile('prod', 18004, { groups: ['web1'] })));
+    expect(error.message).toContain('profile "prod": group "web1" has the name of profile "web1"');
   });
 
   it('names edited profile first on port clash', () => {
