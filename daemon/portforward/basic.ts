@@ -59,11 +59,16 @@ export class BasicForwarder {
     this.startNext();
   }
 
-  /** Destroys the active and every waiting connection. */
+  /**
+   * Resets the active and every waiting connection, because a FIN would tell the client
+   * that a download cut by the session end was complete.
+   */
   close(): void {
     this.detachChannel();
     for (const socket of [...this.waiting, ...(this.active ? [this.active] : [])]) {
-      socket.destroy();
+      if (!socket.destroyed) {
+        socket.resetAndDestroy();
+      }
     }
     this.waiting.length = 0;
     this.active = null;

@@ -76,7 +76,7 @@ export class MuxForwarder extends EventEmitter {
 
   handleConnection(socket: Socket): void {
     if (this.smux.closed) {
-      socket.destroy();
+      socket.resetAndDestroy();
       return;
     }
     const stream = this.smux.openStream();
@@ -86,12 +86,20 @@ export class MuxForwarder extends EventEmitter {
     this.pipe(socket, stream);
   }
 
-  /** Destroys every local connection and ends the smux session without sending FINs. */
+  /**
+   * Resets every local connection whose stream is still open and ends the smux session
+   * without sending smux FIN frames. A connection whose stream already ended normally
+   * keeps flushing its last bytes and closes itself on `finish`.
+   */
   close(): void {
     this.detachChannel();
     this.smux.close();
-    for (const socket of this.sockets) {
-      socket.destroy();
+    for (const socket of [...this.sockets]) {
+      // destroy() sends FIN when no unread bytes wait in the kernel, which would pass a
+      // download cut by the session end off as complete, so send RST instead.
+      if (!socket.writableEnded && !socket.destroyed) {
+        socket.resetAndDestroy();
+      }
     }
   }
 
@@ -160,8 +168,8 @@ export class MuxForwarder extends EventEmitter {
       socket.end();
     });
     stream.on('close', (error?: Error) => {
-      if (error) {
-        socket.destroy();
+      if (error && !socket.destroyed) {
+        socket.resetAndDestroy();
       }
     });
 

@@ -92,7 +92,7 @@ export class SsmPortForwardSession extends EventEmitter implements PortForwardSe
 
   handleConnection(socket: Socket): void {
     if (this.ending !== null) {
-      socket.destroy();
+      socket.resetAndDestroy();
       return;
     }
     this.forwarder.handleConnection(socket);

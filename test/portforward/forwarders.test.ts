@@ -162,6 +162,26 @@ describe('MuxForwarder', () => {
 });
 
 describe('BasicForwarder', () => {
+  it('resets connections on close', async () => {
+    const channel = new ScriptedChannel();
+    const stats = counters();
+    const basic = new BasicForwarder(channel, stats);
+    const active = await socketPair();
+    const waiting = await socketPair();
+    basic.handleConnection(active.local);
+    basic.handleConnection(waiting.local);
+    const errors: (string | undefined)[] = [];
+    for (const client of [active.client, waiting.client]) {
+      client.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code));
+    }
+    const bothClosed = Promise.all([closed(active.client), closed(waiting.client)]);
+    basic.close();
+    await bothClosed;
+
+    expect(errors).toEqual(['ECONNRESET', 'ECONNRESET']);
+    expect(stats.activeConnections).toBe(0);
+  });
+
   it('queues connections and sends DisconnectToPort', async () => {
     const channel = new ScriptedChannel();
     const stats = counters();

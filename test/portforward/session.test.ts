@@ -174,11 +174,17 @@ describe('port forwarding through the emulator', () => {
     const ended = once(tunnel, 'ended');
     const client = connect(port, '127.0.0.1');
     await once(client, 'connect');
-    const clientClosed = once(client, 'close');
+    let clientError: NodeJS.ErrnoException | undefined;
+    client.on('error', (error: NodeJS.ErrnoException) => {
+      clientError = error;
+    });
+    const clientClosed = new Promise((resolve) => client.once('close', resolve));
     await tunnel.close('user pressed Ctrl-C');
     const [end] = (await ended) as [SessionEnd];
     await clientClosed;
 
+    // The connection was cut, not ended by the remote host, so the client sees a reset.
+    expect(clientError?.code).toBe('ECONNRESET');
     expect(end.by).toBe('client');
     expect(end.reason).toBe('user pressed Ctrl-C');
     const operations = sim.calls.map((call) => call.operation);
