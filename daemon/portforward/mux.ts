@@ -106,6 +106,8 @@ export class MuxForwarder extends EventEmitter {
   private pipe(socket: Socket, stream: SmuxStream): void {
     let waitingForDrain = false;
     let released = false;
+    /** True once the client sent bytes after its stream closed, which the remote never gets. */
+    let uploadLost = false;
     const release = (): void => {
       if (released) {
         return;
@@ -117,6 +119,10 @@ export class MuxForwarder extends EventEmitter {
 
     socket.on('data', (chunk: Buffer) => {
       if (stream.closed) {
+        // smux has no half-close, so these bytes can never reach the remote host. The
+        // socket resets on `finish`, and until then further bytes stay in the kernel.
+        uploadLost = true;
+        socket.pause();
         return;
       }
       this.counters.bytesOut += chunk.length;
@@ -164,6 +170,8 @@ export class MuxForwarder extends EventEmitter {
         return;
       }
       // smux has no half-close: the remote end is done, so close both directions.
+      // The socket may be paused for a stream drain that now never comes, so the `finish`
+      // handler closes it rather than waiting for the client's FIN behind unread bytes.
       stream.close();
       socket.end();
     });
@@ -178,6 +186,18 @@ export class MuxForwarder extends EventEmitter {
       // still in flight is lost.
       stream.close();
       socket.end();
+    });
+    socket.on('finish', () => {
+      // The stream is closed, so nothing more can go upstream. The kernel sends every byte
+      // from the remote end before the FIN, and it resets the connection if client bytes
+      // wait unread or arrive later, so closing the fd now loses nothing.
+      // NOTE: a client that stops reading before the whole download reached the kernel
+      // never causes `finish`, so its connection stays open until it reads or closes.
+      if (uploadLost) {
+        socket.resetAndDestroy();
+      } else {
+        socket.destroy();
+      }
     });
     socket.on('error', () => {
       // The socket closes right after; the stream goes with it in the close handler.

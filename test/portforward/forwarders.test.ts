@@ -161,6 +161,33 @@ describe('MuxForwarder', () => {
   });
 });
 
+describe('MuxForwarder stream end', () => {
+  it('closes a socket paused for a drain', async () => {
+    const channel = new ScriptedChannel();
+    const stats = counters();
+    const mux = new MuxForwarder(channel, stats, { keepAlive: false });
+    const pair = await socketPair();
+    mux.handleConnection(pair.local);
+    let clientError: NodeJS.ErrnoException | undefined;
+    pair.client.on('error', (error: NodeJS.ErrnoException) => {
+      clientError = error;
+    });
+    // The channel never drains, so the forwarder stops reading the client's upload.
+    channel.accept = false;
+    pair.client.write(Buffer.alloc(16 * 1024 * 1024, 1));
+    await waitFor(() => pair.local.isPaused(), 'the local socket to pause');
+    const clientClosed = closed(pair.client);
+    channel.emit('data', encodeSmuxFrame(SmuxCommand.Fin, 3));
+    await clientClosed;
+
+    // The client is still writing, so the reset surfaces on its read or its write.
+    expect(clientError?.code).toMatch(/^(ECONNRESET|EPIPE)$/);
+    await waitFor(() => stats.activeConnections === 0, 'the connection count to reach 0');
+    expect(pair.local.destroyed).toBe(true);
+    mux.close();
+  });
+});
+
 describe('BasicForwarder', () => {
   it('resets connections on close', async () => {
     const channel = new ScriptedChannel();
