@@ -52,6 +52,10 @@ export class ConnectionQueue {
   private failure: BastionlessError | null = null;
   /** Connections closed at once since the failure streak began. */
   private fastClosed = 0;
+  /** Connections handed to sessions so far, keep-alive probes included. */
+  private handOvers = 0;
+  /** Highest hand-over number among closed connections that received bytes from the remote. */
+  private latestClosedWithBytes = 0;
 
   constructor(private readonly deps: ConnectionQueueDependencies) {}
 
@@ -63,6 +67,22 @@ export class ConnectionQueue {
   /** Accepted connections not yet handed to a session or closed. */
   get waitingCount(): number {
     return this.waiting.length;
+  }
+
+  /** Connections handed to sessions so far, which also numbers the latest hand-over. */
+  get handOverCount(): number {
+    return this.handOvers;
+  }
+
+  /**
+   * Returns true when a connection handed over after hand-over `handOverNumber` received
+   * bytes, open or closed by now. Bytes from the session mean the agent reached the remote.
+   */
+  receivedBytesAfter(handOverNumber: number): boolean {
+    return (
+      this.latestClosedWithBytes > handOverNumber ||
+      this.deps.slots().some((slot) => slot.hasConnectionWithBytesAfter(handOverNumber))
+    );
   }
 
   /** True while new connections without an open session are closed at once. */
@@ -98,13 +118,18 @@ export class ConnectionQueue {
 
   /** Gives `socket` to the session of `slot` and counts it against that session's load. */
   handOver(slot: SessionSlot, socket: Socket): void {
+    this.handOvers += 1;
+    const handOverNumber = this.handOvers;
     slot.load += 1;
-    slot.trackConnection(socket);
+    slot.trackConnection(socket, handOverNumber);
     slot.session.handleConnection(socket);
     // Registered after handleConnection so the session's own close listener runs first and
     // its activeConnections count is already lower when the change is emitted.
     socket.once('close', () => {
       slot.load -= 1;
+      if (socket.bytesWritten > 0) {
+        this.latestClosedWithBytes = Math.max(this.latestClosedWithBytes, handOverNumber);
+      }
       this.deps.onChange();
     });
   }

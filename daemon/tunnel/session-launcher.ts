@@ -56,11 +56,16 @@ export class SessionLauncher {
   /** Instance id of the last resolved target, shown in the status. */
   target: string | undefined;
 
+  /** Observing wrapper of `client`, rebuilt when the client changes. */
+  private observedClient: { client: SSMClient; wrapper: SSMClient } | undefined;
+
+  /** `onSsmResponse` is called after every SSM request of a session that got a response. */
   constructor(
     private readonly profile: Profile,
     private readonly deps: TunnelDeps,
     private readonly timings: TunnelTimings,
     private readonly log: pino.Logger,
+    private readonly onSsmResponse: () => void = () => {},
   ) {}
 
   /**
@@ -98,7 +103,7 @@ export class SessionLauncher {
     const target = await this.resolveTarget();
     const route = { target, ...(await this.resolveRemote()) };
     const started = this.deps.startSession({
-      getSsmClient: () => (this.client ??= this.deps.ssmClientFor(this.profile)),
+      getSsmClient: () => this.ssmClient(),
       target,
       remoteHost: route.remoteHost ?? undefined,
       remotePort: route.remotePort,
@@ -118,6 +123,29 @@ export class SessionLauncher {
       );
     });
     return { session, route };
+  }
+
+  /**
+   * Returns the profile's SSM client wrapped so that every successful `send` (StartSession,
+   * ResumeSession, TerminateSession) calls `onSsmResponse`. The wrapper leaves the client
+   * itself unchanged, because other tunnels of the same profile may share it.
+   */
+  private ssmClient(): SSMClient {
+    const client = (this.client ??= this.deps.ssmClientFor(this.profile));
+    if (this.observedClient?.client !== client) {
+      const send = client.send.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      const observedSend = async (...args: unknown[]): Promise<unknown> => {
+        const output = await send(...args);
+        this.onSsmResponse();
+        return output;
+      };
+      const wrapper = new Proxy(client, {
+        get: (target, property) =>
+          property === 'send' ? observedSend : Reflect.get(target, property, target),
+      });
+      this.observedClient = { client, wrapper };
+    }
+    return this.observedClient.wrapper;
   }
 
   /** Returns the host and port the agent dials, looking up AWS resource names first. */

@@ -115,6 +115,17 @@ export class SessionPoolRetry {
     this.endFailure('session open');
   }
 
+  /**
+   * Ends a failure streak of an unreachable SSM endpoint, because the endpoint responded to a
+   * request. A later unreachable failure then counts from one again.
+   */
+  onEndpointResponded(): void {
+    this.endpointFailures = 0;
+    if (this.failure?.code === 'ERR_ENDPOINT_UNREACHABLE') {
+      this.endFailure('SSM endpoint responded');
+    }
+  }
+
   /** Schedules a session start after the next backoff delay, unless one is already pending. */
   schedule(): void {
     if (this.retryTimer || !this.host.isRunning()) {

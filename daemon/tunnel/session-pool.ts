@@ -185,6 +185,11 @@ export class SessionPool {
     }
   }
 
+  /** Ends a failure streak of an unreachable SSM endpoint once the endpoint responded. */
+  onEndpointResponded(): void {
+    this.retry.onEndpointResponded();
+  }
+
   /** Cancels every session start in progress. */
   abortStarting(): void {
     for (const controller of this.starting) {

@@ -40,8 +40,8 @@ export class SessionSlot {
   resumeError: BastionlessError | null = null;
   /** True from the start of a resume attempt until it fails or the session resumes or ends. */
   resumeAttemptRunning = false;
-  /** Local sockets handed to this session and not closed yet. */
-  private readonly sockets = new Set<Socket>();
+  /** Local sockets handed to this session and not closed yet, each with its hand-over number. */
+  private readonly sockets = new Map<Socket, number>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -104,10 +104,26 @@ export class SessionSlot {
     return this.reconnecting && this.reconnectFailure?.lasting === true;
   }
 
-  /** Counts `socket` as a connection of this session until it closes. */
-  trackConnection(socket: Socket): void {
-    this.sockets.add(socket);
+  /**
+   * Counts `socket` as a connection of this session until it closes. `handOverNumber` numbers
+   * the hand-overs of the tunnel's connection queue, from 1.
+   */
+  trackConnection(socket: Socket, handOverNumber: number): void {
+    this.sockets.set(socket, handOverNumber);
     socket.once('close', () => this.sockets.delete(socket));
+  }
+
+  /**
+   * Returns true when an open connection handed over after hand-over `handOverNumber` has
+   * received bytes, which proves that the agent reached the remote host for it.
+   */
+  hasConnectionWithBytesAfter(handOverNumber: number): boolean {
+    for (const [socket, number] of this.sockets) {
+      if (number > handOverNumber && socket.bytesWritten > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -115,7 +131,7 @@ export class SessionSlot {
    * instead of waiting for a resume that will not come. Returns the number reset.
    */
   resetConnections(): number {
-    const sockets = [...this.sockets];
+    const sockets = [...this.sockets.keys()];
     this.sockets.clear();
     for (const socket of sockets) {
       socket.resetAndDestroy();

@@ -71,6 +71,11 @@ export class Tunnel extends EventEmitter {
   private lastError: TunnelError | null = null;
   /** The error lastError was built from, so a pool can clear only an error it set. */
   private lastErrorSource: BastionlessError | null = null;
+  /**
+   * Hand-over count of the connection queue at the latest refused remote connection. A later
+   * connection that receives bytes shows that the remote host accepts connections again.
+   */
+  private refusedAtHandOver = 0;
   private openSinceMs: number | null = null;
   private lastEmitted = '';
 
@@ -83,7 +88,9 @@ export class Tunnel extends EventEmitter {
     this.timings = { ...DEFAULT_TIMINGS, ...deps.timings };
     this.log = deps.logger;
     this.now = deps.now ?? Date.now;
-    this.launcher = new SessionLauncher(this.profile, deps, this.timings, this.log);
+    this.launcher = new SessionLauncher(this.profile, deps, this.timings, this.log, () =>
+      this.onSsmResponse(),
+    );
     const setLastError = (error: BastionlessError): void => {
       this.lastError = toTunnelError(error, new Date(this.now()), this.profile.name);
       this.lastErrorSource = error;
@@ -129,7 +136,10 @@ export class Tunnel extends EventEmitter {
         },
         refreshState: () => this.refreshState(),
         failFatal: (error) => void this.teardown(error.message).then(() => this.fail(error)),
-        onDialFailed: (slot) => this.health.onDialFailed(slot),
+        onDialFailed: (slot) => {
+          this.refusedAtHandOver = this.connections.handOverCount;
+          this.health.onDialFailed(slot);
+        },
       },
     });
     this.health = new SessionHealth({
@@ -175,8 +185,12 @@ export class Tunnel extends EventEmitter {
     return this.running || this.state === 'failed';
   }
 
-  /** Builds the current status and adds the bytes counted since the last call to the history. */
+  /**
+   * Builds the current status and adds the bytes counted since the last call to the history.
+   * A remote refusal that a later connection proved over is cleared first.
+   */
   status(): TunnelStatus {
+    this.clearRefusalAfterResponse();
     const nowMs = this.now();
     const status = buildStatus({
       profile: this.profile,
@@ -316,6 +330,49 @@ export class Tunnel extends EventEmitter {
       'failed',
       lastError.hint ? `${lastError.message}. ${lastError.hint}` : lastError.message,
     );
+  }
+
+  /**
+   * Clears an ERR_REMOTE_REFUSED last error once a connection accepted after the refusal has
+   * received bytes, because then the remote host accepts connections again.
+   */
+  private clearRefusalAfterResponse(): void {
+    if (
+      this.lastErrorSource?.code !== 'ERR_REMOTE_REFUSED' ||
+      !this.connections.receivedBytesAfter(this.refusedAtHandOver)
+    ) {
+      return;
+    }
+    this.log.info(
+      { code: this.lastErrorSource.code },
+      'remote host sent bytes on a later connection, cleared the last error',
+    );
+    this.lastError = null;
+    this.lastErrorSource = null;
+  }
+
+  /**
+   * Clears an ERR_ENDPOINT_UNREACHABLE last error and reason once the SSM endpoint responded
+   * to a request, so the status does not name them while the next attempt's websocket opens.
+   */
+  private onSsmResponse(): void {
+    this.pool.onEndpointResponded();
+    const source = this.lastErrorSource;
+    if (source?.code !== 'ERR_ENDPOINT_UNREACHABLE') {
+      return;
+    }
+    this.log.info(
+      { code: source.code, endpoint: this.profile.endpoints.ssm },
+      'SSM endpoint responded again, cleared the last error',
+    );
+    this.lastError = null;
+    this.lastErrorSource = null;
+    // The reason starts with the error's message, as describeStartFailure builds it.
+    if (this.reason?.startsWith(source.message.replace(/\.$/, ''))) {
+      this.reason = null;
+    }
+    this.refreshState();
+    this.emitIfChanged();
   }
 
   // --- login ---------------------------------------------------------------------------

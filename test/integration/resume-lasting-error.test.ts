@@ -5,11 +5,12 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { connect, createConnection, createServer, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RESUME_FAST_CLOSE_NOTICE } from '../../daemon/tunnel/reconnect-failure.js';
 import { freePort, sha256 } from '../tunnel/helpers.js';
+import { RefusingProxy } from '../tunnel/refusing-proxy.js';
 import {
   cleanupAfterEach,
   emulatorProfile,
@@ -69,57 +70,6 @@ async function echoThrough(client: HeldClient, payload: Buffer, expectedTotal: n
 async function sessionIdOf(daemon: TestDaemon, name: string): Promise<string> {
   const open = await waitForTunnel(daemon, name, (s) => s.state === 'open');
   return open.sessionIds[0]!;
-}
-
-/**
- * A TCP proxy on 127.0.0.1 in front of the emulator's API port. `stop` closes its listener, so
- * requests fail with ECONNREFUSED as they do while an endpoint is unreachable, and `start`
- * listens on the same port again.
- */
-class RefusingProxy {
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-
-  constructor(
-    readonly port: number,
-    private readonly target: number,
-  ) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = createServer((socket) => {
-      const upstream = createConnection({ host: '127.0.0.1', port: this.target });
-      for (const end of [socket, upstream]) {
-        this.sockets.add(end);
-        end.on('error', () => {});
-        end.once('close', () => {
-          this.sockets.delete(end);
-          socket.destroy();
-          upstream.destroy();
-        });
-      }
-      socket.pipe(upstream).pipe(socket);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: this.port }, () => resolve());
-    });
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    for (const socket of this.sockets) {
-      socket.destroy();
-    }
-    if (server !== null) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  }
 }
 
 describe('held connection during a resume', () => {
