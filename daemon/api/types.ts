@@ -78,7 +78,10 @@ export interface TargetQuery {
 
 export interface TargetInfo {
   instanceId: string;
+  /** The EC2 Name tag where it can be read, else the computer name. */
   name: string | null;
+  /** The host name the SSM agent reports, e.g. `ip-10-0-1-10.ec2.internal`. */
+  computerName: string | null;
   platform: string | null;
   agentVersion: string | null;
   ipAddress: string | null;

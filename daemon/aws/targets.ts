@@ -128,7 +128,10 @@ export async function listTargets(
 }
 
 /** Returns the `Name` tag of each of `instanceIds` that has one. */
-async function findNameTags(ec2: EC2Client, instanceIds: string[]): Promise<Map<string, string>> {
+export async function findNameTags(
+  ec2: EC2Client,
+  instanceIds: string[],
+): Promise<Map<string, string>> {
   const names = new Map<string, string>();
   const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
   for (let start = 0; start < instanceIds.length; start += INSTANCE_IDS_PER_FILTER) {

@@ -47,6 +47,7 @@ beforeEach(async () => {
         {
           instanceId: 'i-0123456789abcdef0',
           name: 'db-host',
+          computerName: 'ip-10-0-0-5.ec2.internal',
           platform: 'Amazon Linux',
           agentVersion: '3.3.987.0',
           ipAddress: '10.0.0.5',

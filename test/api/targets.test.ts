@@ -32,6 +32,19 @@ describe('createDescribeTargets', () => {
     expect(targets.every((target) => target.pingStatus === 'Online')).toBe(true);
   });
 
+  it('names targets by their Name tag', async () => {
+    const describeTargets = createDescribeTargets();
+    const targets = await describeTargets({ region: 'us-east-1', endpoint: emulator.url });
+    expect(targets.length).toBeGreaterThan(0);
+    for (const target of targets) {
+      const instance = emulator.state.scenario.instances.find(
+        (candidate) => candidate.instanceId === target.instanceId,
+      )!;
+      expect(target.name).toBe(instance.tags.Name ?? target.computerName);
+      expect(target.computerName).not.toBe(instance.tags.Name);
+    }
+  });
+
   it('fails when the endpoint is unreachable', async () => {
     const describeTargets = createDescribeTargets(5000);
     await expect(

@@ -10,6 +10,7 @@ import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Profile } from '../../daemon/config/types.js';
 import type { RunningDaemon } from '../../daemon/daemon.js';
+import { startEmulator } from '../emulator/index.js';
 import { freePort } from '../helpers/ports.js';
 import { buildDashboard, startDaemonWithPage, useEmulatorEnv } from './browser-setup.js';
 
@@ -191,6 +192,28 @@ describe('profile editor', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await storedProfiles()).get('mixed')?.groups).toEqual(['kept']);
     expect((await storedProfiles()).get('mixed')?.endpoints).toEqual(endpoints);
+  });
+
+  it('lists targets by their Name tag', { timeout: 60_000 }, async () => {
+    const emulator = await startEmulator({ pacing: false });
+    try {
+      await page.getByRole('button', { name: 'New profile' }).click();
+      await page.getByLabel('AWS region').fill('us-east-1');
+      await page.getByLabel('AWS endpoint URL for every service (optional)').fill(emulator.url);
+      await page.getByRole('button', { name: 'Find online instances in us-east-1' }).click();
+      const list = page.getByRole('list', { name: 'Online managed instances' });
+      await list.waitFor({ timeout: 15_000 });
+      const item = list.locator('li', { hasText: INSTANCE });
+
+      expect(await item.textContent()).toContain('app-server · ip-');
+      await item.getByRole('button', { name: `Use ${INSTANCE}` }).click();
+      expect(await page.getByLabel('Target (instance id, or Key=Value tags)').inputValue()).toBe(
+        INSTANCE,
+      );
+      await page.getByRole('button', { name: 'Cancel' }).click();
+    } finally {
+      await emulator.close();
+    }
   });
 
   it('shows field errors without the name prefix', { timeout: 60_000 }, async () => {

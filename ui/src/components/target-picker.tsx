@@ -48,6 +48,8 @@ export function TargetPicker({ api, query, onPick }: TargetPickerProps) {
               </button>{' '}
               {[
                 target.name,
+                // Older daemons send no computerName; the Name tag, when present, is `name`.
+                target.computerName && target.computerName !== target.name && target.computerName,
                 target.platform,
                 target.ipAddress,
                 target.agentVersion && `agent ${target.agentVersion}`,
