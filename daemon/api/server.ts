@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyWebsocket from '@fastify/websocket';
 import type { Logger } from 'pino';
-import { ApiError, errorBody } from './errors.js';
+import { ApiError, FASTIFY_BODY_TOO_LARGE, bodyTooLargeBody, errorBody } from './errors.js';
 import {
   EVENTS_SUBPROTOCOL,
   allowedHosts,
@@ -200,10 +200,20 @@ function addGuards(app: FastifyInstance, options: ApiServerOptions, getPort: () 
   });
 }
 
-function addErrorHandlers(app: FastifyInstance, logger: Logger): void {
+/** Returns the request's Content-Length in bytes, or null when it has none or it is invalid. */
+function declaredLength(request: FastifyRequest): number | null {
+  const header = request.headers['content-length'];
+  const length = header === undefined ? NaN : Number(header);
+  return Number.isSafeInteger(length) && length >= 0 ? length : null;
+}
+
+function addErrorHandlers(app: FastifyInstance, logger: Logger, bodyLimitBytes: number): void {
   app.setErrorHandler((error: FastifyError & { hint?: string }, request, reply) => {
     if (error instanceof ApiError) {
       return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.fields));
+    }
+    if (error.code === FASTIFY_BODY_TOO_LARGE) {
+      return reply.code(413).send(bodyTooLargeBody(bodyLimitBytes, declaredLength(request)));
     }
     if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       return reply
@@ -230,9 +240,10 @@ function addErrorHandlers(app: FastifyInstance, logger: Logger): void {
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const logger = options.logger;
+  const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = fastify({
     logger: false,
-    bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES,
+    bodyLimit: bodyLimitBytes,
     forceCloseConnections: true,
     return503OnClosing: true,
   });
@@ -254,7 +265,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
 
   addGuards(app, options, () => port);
-  addErrorHandlers(app, logger);
+  addErrorHandlers(app, logger, bodyLimitBytes);
 
   const describeTargets = options.describeTargets ?? createDescribeTargets();
   // prom-client loads on the first scrape, so a daemon that is never scraped does not carry it.
