@@ -187,7 +187,7 @@ export class Tunnel extends EventEmitter {
 
   /**
    * Builds the current status and adds the bytes counted since the last call to the history.
-   * A remote refusal that a later connection proved over is cleared first.
+   * It first clears an ERR_REMOTE_REFUSED error once a later connection has received bytes.
    */
   status(): TunnelStatus {
     this.clearRefusalAfterResponse();
