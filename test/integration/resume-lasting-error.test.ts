@@ -1,7 +1,8 @@
 // A real daemon against the SSM emulator, with a connection open while the session's websocket
 // is lost. When ResumeSession keeps failing with AccessDeniedException, the connection is reset
-// at once, and the status and log report the reset. When the SSM endpoint only refuses connections for a
-// few seconds, the connection waits for the resume and every byte arrives intact.
+// at once, and the status and log report the reset. When the SSM endpoint only refuses
+// connections for a few seconds, the connection waits for the resume and every byte arrives
+// intact.
 
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
