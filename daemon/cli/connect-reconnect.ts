@@ -8,6 +8,7 @@ import type { ClassifyContext } from '../errors.js';
 import {
   classifyReconnectFailure,
   reconnectStageLabel,
+  resetsOpenConnections,
   RESUME_FAST_CLOSE_NOTICE,
   type ReconnectFailure,
 } from '../tunnel/reconnect-failure.js';
@@ -210,6 +211,24 @@ export class ResumeFailureTracker {
   /** True while the latest attempt of the current websocket loss failed with a lasting error. */
   get closesNewConnections(): boolean {
     return this.#latest?.lasting === true;
+  }
+
+  /**
+   * True while the latest attempt failed with a lasting error that is not about the network,
+   * such as denied access, after which open connections are reset as the daemon does.
+   */
+  get resetsOpenConnections(): boolean {
+    return this.#latest !== null && resetsOpenConnections(this.#latest);
+  }
+
+  /** Prints how many open connections a lasting resume error reset, when there were any. */
+  reportReset(count: number): void {
+    if (count > 0) {
+      const connections = count === 1 ? '1 open connection' : `${count} open connections`;
+      this.#print(
+        `reset ${connections}, because the resume failed with an error that is not about the network`,
+      );
+    }
   }
 
   /** Forgets the attempts of the previous websocket loss, on `reconnecting` and `reconnected`. */

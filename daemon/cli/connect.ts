@@ -309,12 +309,15 @@ class PendingConnections {
     });
   }
 
-  handOver(session: PortForwardSession): void {
+  /** Hands every waiting connection to `session` and returns them. */
+  handOver(session: PortForwardSession): Socket[] {
+    const sockets = [...this.sockets.keys()];
     for (const [socket, timer] of this.sockets) {
       clearTimeout(timer);
       session.handleConnection(socket);
     }
     this.sockets.clear();
+    return sockets;
   }
 
   destroyAll(): void {
@@ -391,18 +394,51 @@ function printStartFailure(error: BastionlessError, io: Pick<ConnectIo, 'stderr'
  */
 class ConnectionRouter {
   readonly pending = new PendingConnections();
+  /** Connections handed to a session and still open. */
+  private readonly carried = new Set<Socket>();
   private session: PortForwardSession | null = null;
   private resuming = false;
   private closeNewConnections = false;
 
   accept(socket: Socket): void {
     if (this.session !== null && !this.resuming) {
-      this.session.handleConnection(socket);
+      this.carry(socket, this.session);
     } else if (this.closeNewConnections) {
       socket.destroy();
     } else {
       this.pending.add(socket);
     }
+  }
+
+  private carry(socket: Socket, session: PortForwardSession): void {
+    session.handleConnection(socket);
+    this.track(socket);
+  }
+
+  private track(socket: Socket): void {
+    if (socket.destroyed) {
+      return;
+    }
+    this.carried.add(socket);
+    socket.once('close', () => this.carried.delete(socket));
+  }
+
+  /**
+   * Resets the open connections of the session (TCP RST), so their clients see an error rather
+   * than wait for a resume that will not come. Returns the number reset.
+   */
+  resetCarried(): number {
+    const sockets = [...this.carried];
+    this.carried.clear();
+    for (const socket of sockets) {
+      // A socket whose remote already finished is half-closed, and a reset fails on it.
+      if (socket.writableEnded) {
+        socket.destroy();
+      } else {
+        socket.resetAndDestroy();
+      }
+    }
+    return sockets.length;
   }
 
   /** Sets the fast-close verdict. Turning it on also closes the connections waiting so far. */
@@ -422,7 +458,9 @@ class ConnectionRouter {
       this.resuming = false;
       this.setCloseNewConnections(false);
       resumeFailures.reset();
-      this.pending.handOver(session);
+      for (const socket of this.pending.handOver(session)) {
+        this.track(socket);
+      }
     };
     const onReconnecting = (): void => {
       this.resuming = true;
@@ -431,6 +469,9 @@ class ConnectionRouter {
     const onReconnectFailed = (failure: ReconnectAttemptFailure): void => {
       resumeFailures.record(failure);
       this.setCloseNewConnections(resumeFailures.closesNewConnections);
+      if (resumeFailures.resetsOpenConnections) {
+        resumeFailures.reportReset(this.resetCarried());
+      }
     };
     this.session = session;
     carry();

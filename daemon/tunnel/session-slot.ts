@@ -134,7 +134,13 @@ export class SessionSlot {
     const sockets = [...this.sockets.keys()];
     this.sockets.clear();
     for (const socket of sockets) {
-      socket.resetAndDestroy();
+      // A socket whose remote already finished is half-closed: the reset fails with EINVAL
+      // there and leaves the descriptor open, and its download is complete anyway.
+      if (socket.writableEnded) {
+        socket.destroy();
+      } else {
+        socket.resetAndDestroy();
+      }
     }
     return sockets.length;
   }

@@ -189,4 +189,23 @@ describe('bastionless connect during a resume', () => {
     expect(received).toBe(sent);
     expect(emulator.sessions).toHaveLength(1);
   });
+
+  it('resets an open connection while access is denied', { timeout: 60_000 }, async () => {
+    const { emulator, run, localPort, sessionId } = await connected();
+    const held = await openHeldConnection(localPort);
+    cleanups.push(() => void held.destroy());
+    const closed = new Promise<string>((resolve) => {
+      held.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      held.once('close', () => resolve('closed without an error'));
+    });
+    emulator.setFaults(sessionId, {
+      rejectResume: { errorType: 'AccessDeniedException', forMs: 5_000 },
+    });
+    expect(emulator.closeWebsocket(sessionId)).toBe(true);
+
+    const begin = Date.now();
+    expect(await closed).toBe('ECONNRESET');
+    expect(Date.now() - begin).toBeLessThan(8_000);
+    await run.waitForLine(/^reset 1 open connection, because the resume failed/);
+  });
 });
