@@ -10,6 +10,8 @@
 // - a window bounds unacknowledged bytes, where the plugin evicts old messages;
 // - pause_publication is honoured;
 // - a paused reader stops reading the websocket instead of dropping frames unacknowledged;
+// - a gap that the agent leaves unrepaired, or that fills the reorder buffer, ends the
+//   channel with ERR_STREAM_STALLED instead of leaving the stream stuck;
 // - the websocket is pinged with a pong deadline, and the handshake has a timeout;
 // - reconnecting is retried for minutes, not seconds;
 // - a lone 0x0A payload is sent unchanged (the plugin rewrites it to 0x0D).
@@ -33,7 +35,7 @@ import { createDeferred } from './deferred.js';
 import { DataChannelError } from './errors.js';
 import { ClientHandshake, type HandshakeResult } from './handshake.js';
 import { reconnect } from './reconnect.js';
-import { ChannelReceiver } from './receiver.js';
+import { ChannelReceiver, type StreamGap } from './receiver.js';
 import { ChannelSender } from './sender.js';
 import { createCounters, type DataChannelStats } from './stats.js';
 import { validateOptions, type DataChannelOptions, type ResolvedOptions } from './options.js';
@@ -101,6 +103,7 @@ export class DataChannel extends EventEmitter {
       onHandshakeRequest: (message) => this.handshake.onRequest(message),
       onHandshakeComplete: (message) => this.handshake.onComplete(message),
       onProtocolError,
+      onStoreFull: (gap) => this.endStalled(gap, 'full'),
     });
     this.handshake = new ClientHandshake({
       clientVersion: this.options.clientVersion,
@@ -156,10 +159,10 @@ export class DataChannel extends EventEmitter {
         await connection.close();
       } else {
         this.adopt(connection);
-        this.resendTimer = setInterval(
-          () => this.sender.resendExpired(),
-          this.options.resendIntervalMs,
-        );
+        this.resendTimer = setInterval(() => {
+          this.sender.resendExpired();
+          this.endIfStalled();
+        }, this.options.resendIntervalMs);
         this.resendTimer.unref();
       }
     } catch (error) {
@@ -318,6 +321,43 @@ export class DataChannel extends EventEmitter {
       this.resumeUnconfirmed = true;
       outcome.connection.checkAlive();
     }
+  }
+
+  /** Ends the channel when the agent has left a gap unrepaired for `stallTimeoutMs`. */
+  private endIfStalled(): void {
+    if (this.ended) {
+      return;
+    }
+    const gap = this.receiver.currentGap(Date.now(), this.connection?.isOpen === true);
+    if (gap !== null && gap.stalledMs >= this.options.stallTimeoutMs) {
+      this.endStalled(gap, 'timeout');
+    }
+  }
+
+  /**
+   * Ends the channel with ERR_STREAM_STALLED, because nothing behind the gap can be delivered
+   * soon: the agent resends only its oldest unacknowledged message, one per 100 ms tick
+   * (amazon-ssm-agent, agent/session/datachannel/datachannel.go).
+   * Without this, the session's connections would hang while the tunnel shows `open`.
+   */
+  private endStalled(gap: StreamGap, cause: 'timeout' | 'full'): void {
+    if (this.ended) {
+      return;
+    }
+    this.counters.stalls += 1;
+    const stored = `${gap.storedMessages} messages (${gap.storedBytes} bytes) stored ahead of it`;
+    const message =
+      cause === 'timeout'
+        ? `session ${this.sessionId} has waited ${Math.round(gap.stalledMs / 1000)} s for sequence number ` +
+          `${gap.missingSequenceNumber}, which the agent did not resend, with ${stored}`
+        : `session ${this.sessionId} dropped a message because the reorder buffer is full: ` +
+          `sequence number ${gap.missingSequenceNumber} is missing with ${stored}, and the agent ` +
+          `resends one message per 100 ms`;
+    const error = new DataChannelError(
+      'ERR_STREAM_STALLED',
+      `${message}; ending the session so a new one can start`,
+    );
+    void this.end({ by: 'error', reason: error.message, error });
   }
 
   /** Records that the peer replied, which completes a pending resume. */

@@ -46,6 +46,11 @@ export interface DataChannelOptions {
   resendIntervalMs?: number;
   /** Maximum payload bytes retransmitted per retransmission check. */
   retransmitBytesPerTick?: number;
+  /**
+   * Time a gap in the incoming sequence may stay unfilled, while messages are stored ahead
+   * of it, before the channel ends with ERR_STREAM_STALLED so a new session can start.
+   */
+  stallTimeoutMs?: number;
   /** Maximum messages stored out of order or while delivery is paused. */
   maxBufferedMessages?: number;
   /** Maximum payload bytes stored out of order or while delivery is paused. */
@@ -73,6 +78,9 @@ export const DATA_CHANNEL_DEFAULTS = Object.freeze({
   reconnectMaxDelayMs: 10_000,
   resendIntervalMs: 100,
   retransmitBytesPerTick: 256 * 1024,
+  // Longer than a ping interval plus a pong timeout, so a websocket that went silent is
+  // resumed (which keeps the connections) before a gap behind it counts as stalled.
+  stallTimeoutMs: 30_000,
   // The agent repairs a gap at one message per 100 ms tick, so messages behind a gap must
   // be stored: each frame dropped unacknowledged here costs the agent another tick.
   maxBufferedMessages: 65_536,
@@ -95,6 +103,7 @@ const POSITIVE_INTEGER_OPTIONS = [
   'reconnectMaxDelayMs',
   'resendIntervalMs',
   'retransmitBytesPerTick',
+  'stallTimeoutMs',
   'maxBufferedMessages',
   'maxBufferedBytes',
   'readPauseThresholdBytes',

@@ -1,6 +1,6 @@
 // Incoming side of the data channel: puts stream data in sequence order, acknowledges it,
-// dispatches each payload by type, and stops reading the websocket while paused delivery
-// has stored too much.
+// dispatches each payload by type, stops reading the websocket while paused delivery has
+// stored too much, and detects a gap in the sequence that the agent does not repair.
 
 import { PayloadType, type ClientMessage } from '../protocol/message.js';
 import type { MessageEncoder } from '../protocol/message-encoder.js';
@@ -33,6 +33,18 @@ export interface ReceiverDependencies {
   onHandshakeRequest: (message: ClientMessage) => void;
   onHandshakeComplete: (message: ClientMessage) => void;
   onProtocolError: (error: PayloadError) => void;
+  /** Called when a frame was dropped because the store is full of messages behind a gap. */
+  onStoreFull?: (gap: StreamGap) => void;
+}
+
+/** A missing message in the incoming sequence with messages stored ahead of it. */
+export interface StreamGap {
+  /** The expected sequence number, which has not arrived. */
+  missingSequenceNumber: number;
+  /** Time the gap has not moved with the websocket open and read, in milliseconds. */
+  stalledMs: number;
+  storedMessages: number;
+  storedBytes: number;
 }
 
 export class ChannelReceiver {
@@ -41,6 +53,10 @@ export class ChannelReceiver {
   private deliveryPaused = false;
   /** True while the websocket is not read, because paused delivery stored too much. */
   private readingPausedState = false;
+  /** Epoch milliseconds when the current gap was first seen, or null without a gap. */
+  private gapSinceMs: number | null = null;
+  /** Expected sequence number when `gapSinceMs` was set. */
+  private gapSequenceNumber = -1;
 
   constructor(private readonly deps: ReceiverDependencies) {
     const options = deps.options;
@@ -86,13 +102,17 @@ export class ChannelReceiver {
       // Re-acknowledging repairs a lost ack; without it the agent would resend forever.
       this.deps.counters.duplicates += 1;
       this.sendAck(message, sequenceNumber);
+      // The agent resends its oldest unacknowledged message first, so a duplicate means it
+      // is still repairing older losses and will reach the gap: its stall clock restarts.
+      this.gapSinceMs = null;
       return;
     }
     if (
       position === 'ahead' ||
       (this.deliveryPaused && !ACK_FIRST_PAYLOAD_TYPES.has(message.payloadType))
     ) {
-      // Stored messages are acknowledged; a full store drops the frame unacknowledged.
+      // Stored messages are acknowledged. A full store drops the frame unacknowledged, so
+      // memory stays bounded.
       if (this.incoming.store(message, sequenceNumber)) {
         this.sendAck(message, sequenceNumber);
         if (this.deliveryPaused) {
@@ -100,6 +120,11 @@ export class ChannelReceiver {
         }
       } else {
         this.deps.counters.droppedMessages += 1;
+        if (this.incoming.hasGap) {
+          // The agent resends one message per 100 ms tick, oldest first, so every frame
+          // dropped behind a gap adds a tick, and the stream would crawl for minutes.
+          this.deps.onStoreFull?.(this.describeGap(0));
+        }
       }
       return;
     }
@@ -113,6 +138,35 @@ export class ChannelReceiver {
       this.incoming.advance();
     }
     this.drainIncoming();
+  }
+
+  /**
+   * Returns the gap in the incoming sequence and how long it has not moved, or null when no
+   * message is stored ahead of a missing one. The agent resends only its oldest
+   * unacknowledged message, so a gap that stays put is never filled. The clock restarts when
+   * the gap moves, when a duplicate arrives, and after any time with `connected` false (a
+   * reconnect, when the agent cannot resend) or with reading paused.
+   */
+  currentGap(nowMs: number, connected: boolean): StreamGap | null {
+    if (!connected || this.readingPausedState || !this.incoming.hasGap) {
+      this.gapSinceMs = null;
+      return null;
+    }
+    const expected = this.incoming.expectedSequenceNumber;
+    if (this.gapSinceMs === null || this.gapSequenceNumber !== expected) {
+      this.gapSinceMs = nowMs;
+      this.gapSequenceNumber = expected;
+    }
+    return this.describeGap(nowMs - this.gapSinceMs);
+  }
+
+  private describeGap(stalledMs: number): StreamGap {
+    return {
+      missingSequenceNumber: this.incoming.expectedSequenceNumber,
+      stalledMs,
+      storedMessages: this.incoming.storedCount,
+      storedBytes: this.incoming.storedBytes,
+    };
   }
 
   /** Pauses or resumes reading the websocket from the amount stored while paused. */

@@ -28,6 +28,18 @@ export class ReorderBuffer {
     return this.storedBytesTotal;
   }
 
+  /** True when messages are stored ahead of a missing expected message. */
+  get hasGap(): boolean {
+    return this.stored.size > 0 && !this.stored.has(this.expected);
+  }
+
+  /** True when storing a payload of `payloadBytes` would pass the message or byte limit. */
+  isFull(payloadBytes: number): boolean {
+    return (
+      this.stored.size >= this.maxMessages || this.storedBytesTotal + payloadBytes > this.maxBytes
+    );
+  }
+
   /** Classifies an arriving message without changing any state. */
   classify(sequenceNumber: number): 'in-order' | 'ahead' | 'duplicate' {
     if (sequenceNumber === this.expected) {
@@ -45,10 +57,7 @@ export class ReorderBuffer {
     const previous = this.stored.get(sequenceNumber);
     if (previous !== undefined) {
       this.storedBytesTotal -= previous.payload.length;
-    } else if (
-      this.stored.size >= this.maxMessages ||
-      this.storedBytesTotal + message.payload.length > this.maxBytes
-    ) {
+    } else if (this.isFull(message.payload.length)) {
       return false;
     }
     this.stored.set(sequenceNumber, {

@@ -20,8 +20,13 @@ export interface DataChannelStats {
   unackedBytes: number;
   /** Frames dropped because they failed to decode or carried an invalid payload. */
   protocolErrors: number;
-  /** Stream-data messages dropped unacknowledged because the reorder buffer was full. */
+  /**
+   * Stream-data messages dropped unacknowledged because the reorder buffer was full. One
+   * dropped behind a gap ends the channel with ERR_STREAM_STALLED.
+   */
   droppedMessages: number;
+  /** 1 when the channel ended with ERR_STREAM_STALLED, else 0. */
+  stalls: number;
 }
 
 /** The stats a channel counts itself; the rest come from the window and the RTO estimator. */
@@ -38,5 +43,6 @@ export function createCounters(): DataChannelCounters {
     reconnects: 0,
     protocolErrors: 0,
     droppedMessages: 0,
+    stalls: 0,
   };
 }

@@ -227,24 +227,6 @@ describe('receiving', () => {
     expect(Buffer.concat(chunks).toString()).toBe(Buffer.concat(payloads).toString());
   });
 
-  it('drops frames beyond the buffer limit without acking', async () => {
-    const peer = await startPeer();
-    const channel = createChannel(peer, { maxBufferedMessages: 2 });
-    const chunks = collect(channel);
-    await channel.open();
-    await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
-    const first = peer.reserveSequence(4);
-    for (const offset of [1, 2, 3]) {
-      peer.sendRaw(peer.outputFrame(first + offset, Buffer.from([offset])));
-    }
-    await waitFor(() => peer.acked.includes(first + 2), 2_000, 'stored acks');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(peer.acked.includes(first + 3)).toBe(false);
-    peer.sendRaw(peer.outputFrame(first, Buffer.from([0])));
-    peer.sendRaw(peer.outputFrame(first + 3, Buffer.from([3])));
-    await waitFor(() => chunks.length === 4, 2_000, 'all four');
-    expect(Buffer.concat(chunks).toString('hex')).toBe('00010203');
-  });
   it('stops reading instead of dropping while paused', async () => {
     // The peer never retransmits here, so a single frame dropped unacknowledged would
     // keep the transfer from completing.
@@ -270,6 +252,99 @@ describe('receiving', () => {
     await waitFor(() => Buffer.concat(chunks).length === data.length, 5_000, 'every byte');
     expect(sha256(Buffer.concat(chunks))).toBe(sha256(data));
     expect(channel.stats.droppedMessages).toBe(0);
+  });
+});
+
+/**
+ * Sends three one-byte messages after the handshake and never the one before them, as when
+ * the agent dropped it from its resend buffer. Returns the missing sequence number.
+ */
+async function sendBehindGap(peer: AgentPeer): Promise<number> {
+  await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
+  const first = peer.reserveSequence(4);
+  for (const offset of [1, 2, 3]) {
+    peer.sendRaw(peer.outputFrame(first + offset, Buffer.from([offset])));
+  }
+  return first;
+}
+
+describe('stalled gap', () => {
+  it('ends with ERR_STREAM_STALLED', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { stallTimeoutMs: 500 });
+    const chunks = collect(channel);
+    const closed = closedEvent(channel);
+    await channel.open();
+    const first = await sendBehindGap(peer);
+    const startedMs = Date.now();
+
+    const end = await closed;
+    const error = end.error as DataChannelError;
+    expect(end.by).toBe('error');
+    expect(error.code).toBe('ERR_STREAM_STALLED');
+    expect(error.message).toContain(`sequence number ${first},`);
+    expect(error.message).toContain('with 3 messages (3 bytes) stored ahead');
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - startedMs).toBeLessThan(3_000);
+    expect(channel.stats.stalls).toBe(1);
+    expect(chunks).toHaveLength(0);
+  });
+
+  it('ends when a full store drops a frame', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { maxBufferedMessages: 2 });
+    const closed = closedEvent(channel);
+    await channel.open();
+    const first = await sendBehindGap(peer);
+
+    const end = await closed;
+    const error = end.error as DataChannelError;
+    expect(error.code).toBe('ERR_STREAM_STALLED');
+    expect(error.message).toContain('reorder buffer is full');
+    expect(error.message).toContain(`sequence number ${first} is missing with 2 messages`);
+    expect(channel.stats.droppedMessages).toBe(1);
+    expect(peer.acked.includes(first + 1)).toBe(true);
+    expect(peer.acked.includes(first + 2)).toBe(true);
+    expect(peer.acked.includes(first + 3)).toBe(false);
+  });
+
+  it('stays open while the gap is repaired', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { stallTimeoutMs: 600 });
+    const chunks = collect(channel);
+    await channel.open();
+    await waitFor(() => peer.acked.includes(1), 2_000, 'handshake complete ack');
+    const payloads = Array.from({ length: 6 }, (_, index) => Buffer.from([index]));
+    const first = peer.reserveSequence(payloads.length);
+    for (let index = 1; index < payloads.length; index++) {
+      peer.sendRaw(peer.outputFrame(first + index, payloads[index]!));
+    }
+    // Each gap is filled after 300 ms, as by an agent that resends its oldest message at a
+    // high RTO. The stream makes progress, so 900 ms pass, more than stallTimeoutMs, without a stall.
+    for (let index = 0; index < payloads.length; index += 2) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      peer.sendRaw(peer.outputFrame(first + index, payloads[index]!));
+      if (index + 1 < payloads.length) {
+        peer.sendRaw(peer.outputFrame(first + index + 1, payloads[index + 1]!));
+      }
+    }
+    await waitFor(() => chunks.length === payloads.length, 2_000, 'all payloads');
+    expect(Buffer.concat(chunks).toString('hex')).toBe('000102030405');
+    expect(channel.stats.stalls).toBe(0);
+  });
+
+  it('stays open while paused delivery holds data', async () => {
+    const peer = await startPeer();
+    const channel = createChannel(peer, { stallTimeoutMs: 300 });
+    const chunks = collect(channel);
+    await channel.open();
+    channel.pauseDelivery();
+    const sequences = [0, 1, 2].map((index) => peer.sendOutput(Buffer.from([index])));
+    await waitFor(() => sequences.every((seq) => peer.acked.includes(seq)), 2_000, 'stored acks');
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    channel.resumeDelivery();
+    expect(Buffer.concat(chunks).toString('hex')).toBe('000102');
+    expect(channel.stats.stalls).toBe(0);
   });
 });
 
