@@ -70,8 +70,9 @@ export const DATA_CHANNEL_DEFAULTS = Object.freeze({
   // 1 KiB. No limit of the real service on websocket message size is documented.
   maxPayloadBytes: 32 * 1024,
   handshakeTimeoutMs: 30_000,
-  pingIntervalMs: 30_000,
-  pongTimeoutMs: 30_000,
+  // A silent websocket is noticed 10 to 25 s after it stops replying.
+  pingIntervalMs: 15_000,
+  pongTimeoutMs: 10_000,
   maxSilentPongTimeouts: 2,
   reconnectForMs: 15 * 60_000,
   reconnectInitialDelayMs: 200,

@@ -547,6 +547,21 @@ describe('connection loss', () => {
     expect(error.code).toBe('ERR_PONG_TIMEOUT');
   });
 
+  it('detects a silent peer within 25 s by default', { timeout: 40_000 }, async () => {
+    const peer = await startPeer({ autoPong: false });
+    const channel = createChannel(peer);
+    await channel.open();
+    const openedMs = Date.now();
+    const error = await new Promise<DataChannelError>((resolve) =>
+      channel.once('reconnecting', resolve),
+    );
+    const detectedMs = Date.now() - openedMs;
+    expect(error.code).toBe('ERR_PONG_TIMEOUT');
+    // The first ping goes out 15 s after the open and its pong is due 10 s later.
+    expect(detectedMs).toBeGreaterThanOrEqual(24_000);
+    expect(detectedMs).toBeLessThan(26_000);
+  });
+
   it('ends when resumed websockets stay silent', async () => {
     const peer = await startPeer({ autoPong: false });
     const channel = createChannel(peer, { pingIntervalMs: 100, pongTimeoutMs: 200 });
