@@ -2,6 +2,7 @@
 
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TunnelState, TunnelStatus } from '../config/types.js';
+import { dataChannelTotals } from '../datachannel/malformed-frames.js';
 import type { TunnelController } from './types.js';
 
 const STATES: readonly TunnelState[] = [
@@ -90,5 +91,43 @@ export function createMetricsRegistry(manager: TunnelController): Registry {
     'dialFailures',
   );
   counter('bastionless_tunnel_reconnects_total', 'Data-channel reconnects', 'reconnects');
+  addDataChannelCounters(registry);
   return registry;
+}
+
+/** Registers the counters summed over every data channel of the process, ended ones included. */
+function addDataChannelCounters(registry: Registry): void {
+  new Counter({
+    name: 'bastionless_datachannel_malformed_frames_total',
+    help: 'Malformed frames and payloads from the service that data channels dropped, by error code',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, count] of dataChannelTotals().malformedFrames) {
+        this.inc({ code }, count);
+      }
+    },
+  });
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  // NOTE: dropped messages and stalls are added when a channel ends, which a stall does at once.
+  total(
+    'bastionless_datachannel_dropped_messages_total',
+    'Messages dropped unacknowledged because a reorder buffer was full, counted when the channel ends',
+    () => dataChannelTotals().droppedMessages,
+  );
+  total(
+    'bastionless_datachannel_stalls_total',
+    'Data channels ended with ERR_STREAM_STALLED because a gap in the incoming stream was not repaired',
+    () => dataChannelTotals().stalls,
+  );
 }

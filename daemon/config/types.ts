@@ -72,6 +72,16 @@ export interface TunnelStatus {
   dialFailures: number;
   reconnects: number;
   rttMs: number | null;
+  /**
+   * Malformed frames from the service that the open sessions' data channels dropped. Ended
+   * sessions are not counted here, but in the metrics. Optional for older daemons.
+   */
+  protocolErrors?: number;
+  /**
+   * Messages the open sessions' data channels dropped unacknowledged because the reorder
+   * buffer was full. Optional for older daemons.
+   */
+  droppedMessages?: number;
   lastError: TunnelError | null;
   /** ISO 8601 time the tunnel last entered `open`, or null. */
   openSince: string | null;

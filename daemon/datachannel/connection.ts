@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
+import { MAX_FRAME_BYTES, MessageDecodeError } from '../protocol/message.js';
 import { encodeOpenDataChannelInput } from '../protocol/payloads.js';
 import { DataChannelError } from './errors.js';
 
@@ -29,6 +30,8 @@ export interface ConnectionOptions {
   onFrame: (frame: Buffer) => void;
   /** Called on every pong, which proves that the peer is still alive. */
   onPong?: () => void;
+  /** Called when the peer sent a websocket message above MAX_FRAME_BYTES, before the loss. */
+  onOversizedFrame?: (error: MessageDecodeError) => void;
 }
 
 /**
@@ -77,6 +80,9 @@ export class WebSocketConnection extends EventEmitter {
       handshakeTimeout: DEFAULT_WS_HANDSHAKE_TIMEOUT_MS,
       generateMask: zeroMask,
       ...options.wsOptions,
+      // ws 8 accepts messages of up to 100 MiB by default. A message above the protocol's
+      // frame limit is rejected from its length header, before it is buffered.
+      maxPayload: MAX_FRAME_BYTES,
     });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
@@ -289,7 +295,15 @@ export class WebSocketConnection extends EventEmitter {
         settle();
       }
     });
-    this.socket.on('error', (error: Error) => {
+    this.socket.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.options.onOversizedFrame?.(
+          new MessageDecodeError(
+            'ERR_FRAME_TOO_LARGE',
+            `websocket message exceeds the ${MAX_FRAME_BYTES}-byte frame limit (${error.message})`,
+          ),
+        );
+      }
       this.lose(
         new DataChannelError('ERR_CONNECTION_LOST', `websocket failed: ${error.message}`, {
           cause: error,

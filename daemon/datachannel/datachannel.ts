@@ -15,7 +15,8 @@
 // - the websocket is pinged with a pong deadline, and the handshake has a timeout;
 // - reconnecting is retried for minutes, not seconds;
 // - a lone 0x0A payload is sent unchanged (the plugin rewrites it to 0x0D).
-// Nothing here logs: the daemon listens to the events and decides what to record.
+// The channel logs only through the optional `logger` option: malformed frames and a
+// stalled stream. The daemon listens to the events for everything else.
 
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -37,6 +38,7 @@ import { ClientHandshake, type HandshakeResult } from './handshake.js';
 import { reconnect } from './reconnect.js';
 import { ChannelReceiver, type StreamGap } from './receiver.js';
 import { ChannelSender } from './sender.js';
+import { addToTotals, MalformedFrameLog } from './malformed-frames.js';
 import { createCounters, type DataChannelStats } from './stats.js';
 import { validateOptions, type DataChannelOptions, type ResolvedOptions } from './options.js';
 
@@ -44,6 +46,15 @@ export type { DataChannelOptions } from './options.js';
 export type { HandshakeResult } from './handshake.js';
 export type { DataChannelStats } from './stats.js';
 export type { ReconnectAttemptFailure } from './reconnect.js';
+export type { DataChannelLogger } from './malformed-frames.js';
+
+/** Channels not yet ended, by session id, so the tunnel status can read their stats. */
+const openChannels = new Map<string, DataChannel>();
+
+/** Returns the stats of the channel of `sessionId`, or undefined once it ended. */
+export function openChannelStats(sessionId: string): DataChannelStats | undefined {
+  return openChannels.get(sessionId)?.stats;
+}
 
 /**
  * Events: `data` (Buffer, PayloadType 1 in sequence order), `flag` (number), `drain`,
@@ -58,6 +69,7 @@ export class DataChannel extends EventEmitter {
   readonly clientId: string;
   private readonly options: ResolvedOptions;
   private readonly counters = createCounters();
+  private readonly malformedFrames: MalformedFrameLog;
   private readonly receiver: ChannelReceiver;
   private readonly sender: ChannelSender;
   private readonly handshake: ClientHandshake;
@@ -78,6 +90,8 @@ export class DataChannel extends EventEmitter {
     this.options = validateOptions(options);
     this.sessionId = options.sessionId;
     this.clientId = options.clientId ?? randomUUID();
+    this.malformedFrames = new MalformedFrameLog(this.sessionId, this.options.logger);
+    openChannels.set(this.sessionId, this);
     const encoder = new MessageEncoder();
     const connection = (): WebSocketConnection | null => this.connection;
     const isEnded = (): boolean => this.ended;
@@ -258,6 +272,7 @@ export class DataChannel extends EventEmitter {
       wsOptions: this.options.wsOptions,
       onFrame: (frame) => this.onFrame(frame),
       onPong: () => this.onPeerAlive(),
+      onOversizedFrame: (error) => this.reportProtocolError(error),
     });
   }
 
@@ -357,6 +372,10 @@ export class DataChannel extends EventEmitter {
       'ERR_STREAM_STALLED',
       `${message}; ending the session so a new one can start`,
     );
+    this.options.logger?.warn(
+      { sessionId: this.sessionId, code: error.code, ...gap },
+      'the incoming stream stalled behind a missing message',
+    );
     void this.end({ by: 'error', reason: error.message, error });
   }
 
@@ -427,7 +446,28 @@ export class DataChannel extends EventEmitter {
 
   private reportProtocolError(error: MessageDecodeError | PayloadError): void {
     this.counters.protocolErrors += 1;
+    this.malformedFrames.record(error);
     this.emit('protocol-error', error);
+  }
+
+  /**
+   * Adds the malformed frames to the error of a failed start, because a broken service
+   * endpoint otherwise looks like a handshake timeout of a missing agent.
+   */
+  private describeStartFailure(end: SessionEnd): Error {
+    const error =
+      end.error ?? new DataChannelError('ERR_CHANNEL_CLOSED', `channel closed: ${end.reason}`);
+    const summary = this.malformedFrames.summary();
+    if (summary === null) {
+      return error;
+    }
+    const code = error instanceof DataChannelError ? error.code : 'ERR_HANDSHAKE_FAILED';
+    return new DataChannelError(
+      code,
+      `${error.message}. Before that, the channel dropped ${summary}; check that the SSM ` +
+        'endpoint is the real Session Manager service',
+      { cause: error },
+    );
   }
 
   private async end(end: SessionEnd): Promise<void> {
@@ -435,13 +475,17 @@ export class DataChannel extends EventEmitter {
       return this.closed.promise;
     }
     this.ended = true;
+    if (openChannels.get(this.sessionId) === this) {
+      openChannels.delete(this.sessionId);
+    }
+    addToTotals('droppedMessages', this.counters.droppedMessages);
+    addToTotals('stalls', this.counters.stalls);
+    this.malformedFrames.flush();
     this.handshake.clearTimer();
     clearInterval(this.resendTimer);
     this.reconnectAbort.abort();
     if (!this.handshake.isComplete) {
-      this.handshake.reject(
-        end.error ?? new DataChannelError('ERR_CHANNEL_CLOSED', `channel closed: ${end.reason}`),
-      );
+      this.handshake.reject(this.describeStartFailure(end));
     }
     const connection = this.connection;
     this.connection = null;

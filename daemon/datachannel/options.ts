@@ -3,6 +3,7 @@
 import type { ClientOptions } from 'ws';
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES } from '../protocol/message.js';
 import { DataChannelError } from './errors.js';
+import type { DataChannelLogger } from './malformed-frames.js';
 
 export interface DataChannelOptions {
   /** StreamUrl from StartSession; every reconnect reopens this same URL. */
@@ -60,7 +61,13 @@ export interface DataChannelOptions {
    * read, so TCP back-pressure stops the agent. Capped at half of `maxBufferedBytes`.
    */
   readPauseThresholdBytes?: number;
+  /** Options of the ws client; `maxPayload` is always the protocol's frame limit. */
   wsOptions?: ClientOptions;
+  /**
+   * Receives a warning for each kind of malformed frame (first one with details, then
+   * counts), and one when the channel ends with ERR_STREAM_STALLED. Default: no logging.
+   */
+  logger?: DataChannelLogger;
 }
 
 export const DATA_CHANNEL_DEFAULTS = Object.freeze({
@@ -89,8 +96,10 @@ export const DATA_CHANNEL_DEFAULTS = Object.freeze({
   readPauseThresholdBytes: 2 * 1024 * 1024,
 });
 
-export type ResolvedOptions = Required<Omit<DataChannelOptions, 'clientId' | 'wsOptions'>> &
-  Pick<DataChannelOptions, 'wsOptions'>;
+export type ResolvedOptions = Required<
+  Omit<DataChannelOptions, 'clientId' | 'wsOptions' | 'logger'>
+> &
+  Pick<DataChannelOptions, 'wsOptions' | 'logger'>;
 
 const POSITIVE_INTEGER_OPTIONS = [
   'windowBytes',

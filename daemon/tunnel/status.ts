@@ -1,6 +1,7 @@
 // Builds the TunnelStatus that the API, CLI, dashboard and tray show for one tunnel.
 
 import type { Profile, TunnelError, TunnelState, TunnelStatus } from '../config/types.js';
+import { openChannelStats } from '../datachannel/datachannel.js';
 import type { PortForwardSession } from '../portforward/types.js';
 
 /** Counters of sessions that have ended, so totals survive session restarts. */
@@ -38,6 +39,18 @@ export function describeTarget(profile: Profile): string {
   }
   const tags = Object.entries(profile.target.tags).map(([key, value]) => `${key}=${value}`);
   return `tags:${tags.join(',')}`;
+}
+
+/** Sums a counter of the data channels of `sessions` that are still open. */
+function sumChannelStat(
+  sessions: readonly PortForwardSession[],
+  field: 'protocolErrors' | 'droppedMessages',
+): number {
+  let sum = 0;
+  for (const session of sessions) {
+    sum += openChannelStats(session.sessionId)?.[field] ?? 0;
+  }
+  return sum;
 }
 
 function averageRtt(sessions: readonly PortForwardSession[]): number | null {
@@ -84,6 +97,8 @@ export function buildStatus(input: StatusInput): TunnelStatus {
     dialFailures: input.dialFailures,
     reconnects: input.reconnects,
     rttMs: averageRtt(sessions),
+    protocolErrors: sumChannelStat(sessions, 'protocolErrors'),
+    droppedMessages: sumChannelStat(sessions, 'droppedMessages'),
     lastError: input.lastError,
     openSince: open ? new Date(input.openSinceMs as number).toISOString() : null,
     uptimeMs: open ? input.nowMs - (input.openSinceMs as number) : 0,
