@@ -4,9 +4,10 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type pino from 'pino';
 import type { AuditEntry } from '../audit/log.js';
 import type { Profile } from '../config/types.js';
-import type { PortForwardSession, PortForwardSessionOptions } from '../portforward/types.js';
+import type { StartPortForwardOptions } from '../portforward/start.js';
+import type { PortForwardSession } from '../portforward/types.js';
 
-export type SessionStarter = (options: PortForwardSessionOptions) => Promise<PortForwardSession>;
+export type SessionStarter = (options: StartPortForwardOptions) => Promise<PortForwardSession>;
 
 export interface TunnelTimings {
   /** Limit for one session start (API call, websocket, handshake), in milliseconds. */

@@ -110,6 +110,8 @@ export class SessionLauncher {
       localPort,
       reason: `bastionless tunnel ${this.profile.name}`.slice(0, 256),
       signal: controller.signal,
+      // Malformed frames from the service and stalls are logged with the tunnel's fields.
+      dataChannel: { logger: this.log },
     });
     const session = await withTimeout(started, this.timings.startTimeoutMs, () => {
       controller.abort();

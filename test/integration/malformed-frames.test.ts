@@ -1,7 +1,9 @@
 // A real daemon against the SSM emulator, whose websocket to the daemon also carries broken
-// frames and one message above the 1 MiB frame limit. The tunnel keeps carrying data, and
-// its status and the metrics count the dropped frames.
+// frames and one message above the 1 MiB frame limit. The tunnel keeps carrying data, its
+// status and the metrics count the dropped frames, and the log names each kind once.
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { MessageType, PayloadType, encodeMessage } from '../../daemon/protocol/message.js';
@@ -117,5 +119,18 @@ describe('malformed frames from the service', () => {
       ),
     ).toBe(1);
     expect(await metricValue(url, token, 'bastionless_datachannel_stalls_total')).toBe(0);
+
+    const logged = (await readFile(join(daemon.stateDir, 'daemon.log'), 'utf8'))
+      .split('\n')
+      .filter((line) => line.includes('dropped a malformed frame'))
+      .map((line) => JSON.parse(line) as { tunnel?: string; sessionId: string; code: string });
+    expect(logged.map((entry) => entry.code).sort()).toEqual([
+      'ERR_BAD_HEADER_LENGTH',
+      'ERR_DIGEST_MISMATCH',
+      'ERR_FRAME_TOO_LARGE',
+      'ERR_FRAME_TOO_SHORT',
+    ]);
+    expect(logged.every((entry) => entry.sessionId === sessionId)).toBe(true);
+    expect(logged.every((entry) => entry.tunnel === 'pg')).toBe(true);
   });
 });
