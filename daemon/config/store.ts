@@ -256,6 +256,9 @@ export class ConfigStore extends EventEmitter {
    * would drop every profile it had.
    */
   #mutate(change: (profiles: Profile[]) => ProfileChange): void {
+    // An unreadable file is reported with its own fix before the lock file, whose folder may
+    // not be writable either; the read inside the lock is the one whose content counts.
+    this.#readText();
     const written = withFileLock(this.file, () => {
       const text = this.#readText();
       if (text === null && this.#fileSeen) {
