@@ -21,6 +21,7 @@ type CounterField = 'bytesIn' | 'bytesOut' | 'totalConnections' | 'dialFailures'
 export function createMetricsRegistry(manager: TunnelController): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'bastionless_' });
+  replaceCpuCounters(registry);
 
   new Gauge({
     name: 'bastionless_tunnel_state',
@@ -96,6 +97,36 @@ export function createMetricsRegistry(manager: TunnelController): Registry {
 }
 
 /** Registers the counters summed over every data channel of the process, ended ones included. */
+/**
+ * Replaces the default CPU counters with the process totals. The registry is built on the
+ * first scrape, and the default counters count only from their creation, so a daemon that
+ * had moved gigabytes before it was first scraped reported milliseconds.
+ */
+function replaceCpuCounters(registry: Registry): void {
+  const counters: Array<[string, string, (usage: NodeJS.CpuUsage) => number]> = [
+    ['user', 'User CPU time of the process in seconds', (usage) => usage.user],
+    ['system', 'System CPU time of the process in seconds', (usage) => usage.system],
+    [
+      '',
+      'User and system CPU time of the process in seconds',
+      (usage) => usage.user + usage.system,
+    ],
+  ];
+  for (const [kind, help, read] of counters) {
+    const name = `bastionless_process_cpu_${kind === '' ? '' : `${kind}_`}seconds_total`;
+    registry.removeSingleMetric(name);
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(process.cpuUsage()) / 1e6);
+      },
+    });
+  }
+}
+
 function addDataChannelCounters(registry: Registry): void {
   new Counter({
     name: 'bastionless_datachannel_malformed_frames_total',

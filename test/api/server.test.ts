@@ -378,6 +378,19 @@ describe('metrics route', () => {
     expect(res.text).toContain('bastionless_tunnel_bytes_in_total{tunnel="db"} 1234');
     expect(res.text).toContain('bastionless_tunnel_active_connections{tunnel="db"} 2');
   });
+
+  it('counts CPU time since the process started', async () => {
+    const before = process.cpuUsage();
+    const res = await rawRequest(server.port, 'GET', '/metrics', { headers: auth });
+    const line = res.text
+      .split('\n')
+      .find((entry) => entry.startsWith('bastionless_process_cpu_seconds_total '));
+    const seconds = Number(line?.split(' ')[1]);
+
+    // The registry is built on the first scrape; its counters include the time before it.
+    expect(seconds).toBeGreaterThanOrEqual((before.user + before.system) / 1e6);
+    expect(res.text.match(/^bastionless_process_cpu_seconds_total /gm)).toHaveLength(1);
+  });
 });
 
 function openEvents(url: string, protocols?: string[], headers?: Record<string, string>) {
