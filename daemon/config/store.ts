@@ -256,8 +256,8 @@ export class ConfigStore extends EventEmitter {
    * would drop every profile it had.
    */
   #mutate(change: (profiles: Profile[]) => ProfileChange): void {
-    // An unreadable file is reported with its own fix before the lock file, whose folder may
-    // not be writable either; the read inside the lock is the one whose content counts.
+    // An unreadable file gets its own error and fix before the lock is taken, because the
+    // lock file's folder may not be writable either. Only the read inside the lock is used.
     this.#readText();
     const written = withFileLock(this.file, () => {
       const text = this.#readText();

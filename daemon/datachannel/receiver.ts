@@ -1,6 +1,6 @@
-// Incoming side of the data channel: puts stream data in sequence order, acknowledges it,
-// dispatches each payload by type, stops reading the websocket while paused delivery has
-// stored too much, and detects a gap in the sequence that the agent does not repair.
+// Incoming side of the data channel. It puts stream data in sequence order, acknowledges it
+// and dispatches each payload by type. It stops reading the websocket while paused delivery
+// has stored too much, and detects a gap in the sequence that the agent does not repair.
 
 import { PayloadType, type ClientMessage } from '../protocol/message.js';
 import type { MessageEncoder } from '../protocol/message-encoder.js';

@@ -1,6 +1,6 @@
-// A real daemon against the SSM emulator, with errors that stop applying: a remote server that
-// refused a connection and then listens, and an SSM endpoint that was unreachable and then
-// responds while the agent is slow to finish the handshake. The status JSON and the CLI table
+// A real daemon against the SSM emulator, with errors that stop applying. A remote server
+// rejects a connection and then listens. An SSM endpoint is unreachable and then responds
+// while the agent is slow to finish the handshake. The status JSON and the CLI table
 // drop each error once it no longer applies.
 
 import { join } from 'node:path';

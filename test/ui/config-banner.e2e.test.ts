@@ -1,7 +1,7 @@
 // Browser test of a rejected config file: Debian's Chromium driven by playwright-core and the
-// real daemon (startDaemon). The file gets a duplicate profile name while the page is open, and
-// both views must then show the file, its problem, the fix and the profiles the daemon kept,
-// and learn of each load of the file from the events stream alone.
+// real daemon (startDaemon). The file gets a duplicate profile name while the page is open.
+// Both views must then show the file, its problem, the fix and the profiles the daemon kept,
+// and they must learn of each load of the file from the events stream alone.
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
